@@ -1,0 +1,418 @@
+//! AWS configuration for every AWS tool: one flattened set of flags and one function that turns
+//! them into an `SdkConfig` (after cargo-lambda's remote config). Each tool builds its own service
+//! clients from that config and passes `&Client` into its domain functions.
+//!
+//! The SDK's standard environment is honoured as is — credentials chain, `AWS_PROFILE`,
+//! `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_<SERVICE>` — so tests can point ECS at
+//! one server and RDS at another. On top of it:
+//! - a region must be known locally (flag, env or profile) — otherwise exit 2 instead of a slow
+//!   instance-metadata probe;
+//! - plain `http://` endpoints are accepted only for loopback addresses;
+//! - `--role-arn` assumes a role: with GitHub OIDC when the job can request an ID token, with
+//!   `AWS_WEB_IDENTITY_TOKEN_FILE` when set, else with the base credentials. The SDK's identity
+//!   cache refreshes those credentials before they expire, so long waits keep working.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, error::CredentialsError};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use clap::{Args, ValueEnum};
+
+use crate::context::Context;
+use crate::duration::parse_duration;
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::ui::Ui;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RetryMode {
+    /// Exponential backoff with jitter on throttling and transient errors.
+    #[default]
+    Standard,
+    /// Standard, plus client-side rate limiting when throttled.
+    Adaptive,
+}
+
+/// AWS flags shared by every AWS tool.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS Region [default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region]
+    #[arg(long, global = true, value_name = "REGION", help_heading = "AWS")]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config [default: AWS_PROFILE]
+    #[arg(long, global = true, value_name = "NAME", help_heading = "AWS")]
+    pub profile: Option<String>,
+    /// Endpoint for every AWS service (per service: AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_RDS, …)
+    #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
+    pub endpoint_url: Option<String>,
+    /// Role to assume (GitHub OIDC when the job has `id-token: write`)
+    #[arg(long, global = true, value_name = "ARN", help_heading = "AWS")]
+    pub role_arn: Option<String>,
+    /// Session name for the assumed role
+    #[arg(long, global = true, value_name = "NAME", default_value = "deploy-kit", help_heading = "AWS")]
+    pub role_session_name: String,
+    /// Lifetime of the assumed role's credentials (15m to 12h)
+    #[arg(long, global = true, value_name = "DUR", default_value = "1h", value_parser = parse_duration, help_heading = "AWS")]
+    pub role_duration: Duration,
+    /// Attempts per AWS call, retrying throttling and transient errors (1 = no retries)
+    #[arg(long, global = true, value_name = "N", default_value_t = 5, help_heading = "AWS")]
+    pub max_attempts: u32,
+    /// Retry strategy for AWS calls
+    #[arg(long, global = true, value_enum, default_value_t = RetryMode::Standard, help_heading = "AWS")]
+    pub retry_mode: RetryMode,
+}
+
+impl Default for AwsArgs {
+    fn default() -> Self {
+        AwsArgs {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            role_arn: None,
+            role_session_name: "deploy-kit".into(),
+            role_duration: Duration::from_secs(3600),
+            max_attempts: 5,
+            retry_mode: RetryMode::Standard,
+        }
+    }
+}
+
+impl AwsArgs {
+    /// Every check that needs no network: run before any AWS call so bad input exits 2.
+    pub fn validate(&self, ctx: &Context) -> Result<()> {
+        if !(1..=20).contains(&self.max_attempts) {
+            return Err(Error::usage(format!("--max-attempts {} is out of range", self.max_attempts))
+                .with_hint("use a number from 1 to 20"));
+        }
+        if !(Duration::from_secs(900)..=Duration::from_secs(43200)).contains(&self.role_duration) {
+            return Err(Error::usage("--role-duration must be between 15m and 12h"));
+        }
+        if let Some(arn) = &self.role_arn
+            && !(arn.starts_with("arn:") && arn.contains(":role/"))
+        {
+            return Err(Error::usage(format!("--role-arn `{arn}` is not a role ARN"))
+                .with_hint("expected arn:aws:iam::<account>:role/<name>"));
+        }
+        if let Some(url) = &self.endpoint_url {
+            check_endpoint("--endpoint-url", url)?;
+        }
+        for (name, url) in ctx.vars_with_prefix(ev::AWS_ENDPOINT_URL) {
+            if name == ev::AWS_ENDPOINT_URL || name.starts_with(ev::AWS_ENDPOINT_URL_PREFIX) {
+                check_endpoint(name, url)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Endpoints must be URLs; plain HTTP only to loopback (tests and local stand-ins).
+pub fn check_endpoint(what: &str, url: &str) -> Result<()> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| Error::usage(format!("{what} `{url}` is not a URL")).with_hint("use e.g. https://ecs.eu-west-1.amazonaws.com"))?;
+    match scheme {
+        "https" => Ok(()),
+        "http" if is_loopback_authority(rest) => Ok(()),
+        "http" => Err(Error::usage(format!("{what} `{url}` uses plain HTTP to a non-loopback host"))
+            .with_hint("use https://, or http:// only for 127.0.0.1, [::1] or localhost")),
+        _ => Err(Error::usage(format!("{what} `{url}` has scheme `{scheme}`")).with_hint("use https:// (or http:// for loopback)")),
+    }
+}
+
+/// `127.0.0.0/8`, `[::1]` and `localhost`, with or without a port or path.
+pub fn is_loopback_authority(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Resolve the region without any network call.
+pub async fn resolve_region(ctx: &Context, args: &AwsArgs) -> Result<String> {
+    if let Some(r) = args.region.as_deref().or(ctx.var(ev::AWS_REGION)).or(ctx.var(ev::AWS_DEFAULT_REGION)) {
+        return Ok(r.to_string());
+    }
+    let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(p) = &args.profile {
+        provider = provider.profile_name(p);
+    }
+    use aws_config::meta::region::ProvideRegion;
+    match provider.build().region().await {
+        Some(r) => Ok(r.to_string()),
+        None => Err(Error::usage("no AWS region configured").with_hint("pass --region, or set AWS_REGION")),
+    }
+}
+
+/// The one place an `SdkConfig` is built.
+pub async fn sdk_config(ui: &Ui, args: &AwsArgs) -> Result<SdkConfig> {
+    let ctx = ui.context();
+    args.validate(ctx)?;
+    let region = resolve_region(ctx, args).await?;
+    let loader = |creds: bool| {
+        let retry = match args.retry_mode {
+            RetryMode::Standard => RetryConfig::standard(),
+            RetryMode::Adaptive => RetryConfig::adaptive(),
+        }
+        .with_max_attempts(args.max_attempts)
+        .with_max_backoff(Duration::from_secs(10));
+        let mut l = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .retry_config(retry)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = &args.profile {
+            l = l.profile_name(p);
+        }
+        if let Some(e) = &args.endpoint_url {
+            l = l.endpoint_url(e);
+        }
+        if !creds {
+            l = l.no_credentials();
+        }
+        l
+    };
+    let base = loader(true).load().await;
+    let Some(role_arn) = &args.role_arn else {
+        return Ok(base);
+    };
+
+    let token_source = match (
+        ctx.var(ev::ACTIONS_ID_TOKEN_REQUEST_URL),
+        ctx.var(ev::ACTIONS_ID_TOKEN_REQUEST_TOKEN),
+        ctx.var(ev::AWS_WEB_IDENTITY_TOKEN_FILE),
+    ) {
+        (Some(url), Some(token), _) => {
+            check_endpoint(ev::ACTIONS_ID_TOKEN_REQUEST_URL, url)?;
+            let token = Secret::new(token.to_string());
+            ui.mask(&token);
+            Some(TokenSource::GithubOidc {
+                url: url.to_string(),
+                request_token: token,
+            })
+        }
+        (_, _, Some(file)) => Some(TokenSource::File(PathBuf::from(file))),
+        _ => None,
+    };
+    let provider = match token_source {
+        Some(source) => {
+            let unsigned = loader(false).load().await;
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| Error::runtime("cannot build an HTTP client").with_source(e))?;
+            SharedCredentialsProvider::new(WebIdentityProvider {
+                source,
+                role_arn: role_arn.clone(),
+                session_name: args.role_session_name.clone(),
+                duration: args.role_duration,
+                sts: aws_sdk_sts::Client::new(&unsigned),
+                http,
+                ui: ui.clone(),
+            })
+        }
+        None => SharedCredentialsProvider::new(
+            aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                .session_name(&args.role_session_name)
+                .session_length(args.role_duration)
+                .configure(&base)
+                .build()
+                .await,
+        ),
+    };
+    Ok(base.to_builder().credentials_provider(provider).build())
+}
+
+enum TokenSource {
+    GithubOidc { url: String, request_token: Secret<String> },
+    File(PathBuf),
+}
+
+/// AssumeRoleWithWebIdentity from a GitHub OIDC token (fetched fresh on every refresh) or a token
+/// file. The SDK's identity cache calls this again before the credentials expire.
+struct WebIdentityProvider {
+    source: TokenSource,
+    role_arn: String,
+    session_name: String,
+    duration: Duration,
+    sts: aws_sdk_sts::Client,
+    http: reqwest::Client,
+    ui: Ui,
+}
+
+impl std::fmt::Debug for WebIdentityProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebIdentityProvider").field("role_arn", &self.role_arn).finish_non_exhaustive()
+    }
+}
+
+impl WebIdentityProvider {
+    async fn web_identity_token(&self) -> std::result::Result<Secret<String>, CredentialsError> {
+        match &self.source {
+            TokenSource::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map(|t| Secret::new(t.trim().to_string()))
+                .map_err(|e| CredentialsError::invalid_configuration(format!("cannot read {}: {e}", path.display()))),
+            TokenSource::GithubOidc { url, request_token } => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let resp = self
+                    .http
+                    .get(format!("{url}{sep}audience=sts.amazonaws.com"))
+                    .bearer_auth(request_token.expose())
+                    .send()
+                    .await
+                    .and_then(|r| r.error_for_status())
+                    .map_err(|e| CredentialsError::provider_error(format!("GitHub OIDC token request failed: {e}")))?;
+                #[derive(serde::Deserialize)]
+                struct IdToken {
+                    value: String,
+                }
+                let body: IdToken = resp
+                    .json()
+                    .await
+                    .map_err(|e| CredentialsError::provider_error(format!("GitHub OIDC token response: {e}")))?;
+                let token = Secret::new(body.value);
+                self.ui.mask(&token);
+                Ok(token)
+            }
+        }
+    }
+
+    async fn assume(&self) -> provider::Result {
+        let token = self.web_identity_token().await?;
+        let out = self
+            .sts
+            .assume_role_with_web_identity()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .web_identity_token(token.expose())
+            .duration_seconds(self.duration.as_secs() as i32)
+            .send()
+            .await
+            .map_err(|e| CredentialsError::provider_error(format!("AssumeRoleWithWebIdentity {}: {}", self.role_arn, DisplayErrorContext(&e))))?;
+        let c = out
+            .credentials()
+            .ok_or_else(|| CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials"))?;
+        let expiry = SystemTime::try_from(*c.expiration()).ok();
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "deploy-kit-web-identity",
+        ))
+    }
+}
+
+impl ProvideCredentials for WebIdentityProvider {
+    fn provide_credentials<'a>(&'a self) -> provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        provider::future::ProvideCredentials::new(self.assume())
+    }
+}
+
+/// Error codes that mean "your credentials are wrong", not "try again".
+const AUTH_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+];
+
+/// The error code of a service error, if the call got that far.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(s) => s.err().code(),
+        _ => None,
+    }
+}
+
+/// Turn an SDK error into a runtime error (exit 3) that says what was being done and what to
+/// check. Tools match the codes they handle themselves (not found, quota, …) before calling this.
+pub fn sdk_error<E, R>(doing: &str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Error::runtime(format!("{doing}: cannot reach AWS"))
+            .with_hint("check the endpoint (--endpoint-url, AWS_ENDPOINT_URL_<SERVICE>), the network, and the credentials chain")
+            .with_source(Error::runtime(detail)),
+        SdkError::ServiceError(s) => {
+            let code = s.err().code().unwrap_or("unknown error");
+            let message = s.err().message().unwrap_or("");
+            let e = Error::runtime(format!("{doing}: {code}: {message}"));
+            if AUTH_CODES.contains(&code) {
+                e.with_hint("check the credentials and the role's permissions (--role-arn, --profile)")
+            } else if code.contains("Throttl") || code == "RequestLimitExceeded" || code == "TooManyRequestsException" {
+                e.with_hint("AWS kept throttling past the retries; raise --max-attempts or try --retry-mode adaptive")
+            } else {
+                e
+            }
+        }
+        _ => Error::runtime(format!("{doing}: {detail}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plain HTTP is accepted for loopback only.
+    #[test]
+    fn endpoint_loopback_rule() {
+        assert!(check_endpoint("x", "http://127.0.0.1:5000").is_ok());
+        assert!(check_endpoint("x", "http://localhost:5000/").is_ok());
+        assert!(check_endpoint("x", "http://[::1]:80").is_ok());
+        assert!(check_endpoint("x", "https://ecs.eu-west-1.amazonaws.com").is_ok());
+        assert!(check_endpoint("x", "http://10.0.0.1:5000").is_err());
+        assert!(check_endpoint("x", "http://127.0.0.1.evil.com").is_err());
+        assert!(check_endpoint("x", "ftp://127.0.0.1").is_err());
+        assert!(check_endpoint("x", "127.0.0.1:5000").is_err());
+    }
+
+    /// Endpoint variables in the environment are checked too, and bad flags exit 2.
+    #[test]
+    fn validate_checks_env_endpoints() {
+        let ctx = Context::from_map([("AWS_ENDPOINT_URL_ECS", "http://192.168.1.5:80")], false);
+        let err = AwsArgs::default().validate(&ctx).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.message().contains("AWS_ENDPOINT_URL_ECS"));
+        let args = AwsArgs { max_attempts: 0, ..Default::default() };
+        assert!(args.validate(&Context::default()).is_err());
+        let args = AwsArgs { role_arn: Some("not-an-arn".into()), ..Default::default() };
+        assert!(args.validate(&Context::default()).unwrap_err().message().contains("role ARN"));
+    }
+
+    /// The region comes from the flag first, then the environment.
+    #[tokio::test]
+    async fn region_from_flag_then_env() {
+        let ctx = Context::from_map([("AWS_REGION", "eu-west-1")], false);
+        assert_eq!(resolve_region(&ctx, &AwsArgs::default()).await.unwrap(), "eu-west-1");
+        let args = AwsArgs { region: Some("us-east-2".into()), ..Default::default() };
+        assert_eq!(resolve_region(&ctx, &args).await.unwrap(), "us-east-2");
+    }
+}

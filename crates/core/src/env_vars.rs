@@ -1,0 +1,32 @@
+//! Every environment variable deploy-kit reads itself, in one place. (The AWS SDK reads its own
+//! standard variables — `AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`,
+//! credentials — directly; they are listed here only where we also look at them.)
+
+/// `true` when running as a GitHub Actions step.
+pub const GITHUB_ACTIONS: &str = "GITHUB_ACTIONS";
+/// File that step outputs are appended to (`name<<delimiter` syntax).
+pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+/// File the Markdown job summary is appended to.
+pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+/// Run id, attempt, commit, repository and workflow: recorded in tags so a snapshot or revision
+/// can be traced back to the run that made it.
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+pub const GITHUB_RUN_ATTEMPT: &str = "GITHUB_RUN_ATTEMPT";
+pub const GITHUB_SHA: &str = "GITHUB_SHA";
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+pub const GITHUB_WORKFLOW: &str = "GITHUB_WORKFLOW";
+/// GitHub OIDC: present when the job has `permissions: id-token: write`.
+pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+/// A web identity token on disk (EKS, or any OIDC provider writing a file).
+pub const AWS_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+/// Region, as the SDK reads it; checked here so a missing region is a usage error, not a hang.
+pub const AWS_REGION: &str = "AWS_REGION";
+pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// Endpoint overrides, checked so plain HTTP only ever goes to loopback.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+pub const AWS_ENDPOINT_URL_PREFIX: &str = "AWS_ENDPOINT_URL_";
+/// Generic CI detection: progress becomes plain timestamped lines.
+pub const CI: &str = "CI";
+/// https://no-color.org
+pub const NO_COLOR: &str = "NO_COLOR";

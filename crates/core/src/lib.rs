@@ -1,0 +1,38 @@
+//! The shared core of deploy-kit. Everything two tools need lives here, once:
+//!
+//! - [`context`]: the process environment, TTY and CI detection, captured once and testable
+//!   from a literal map; [`env_vars`] names every variable we read.
+//! - [`error`] and [`exit`]: typed errors whose kind decides the exit code.
+//! - [`outcome`]: what a tool returns; [`report`] writes it to stdout (`--output json`),
+//!   `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`. [`gha`] holds the workflow-command syntax.
+//! - [`ui`]: progress on stderr (a spinner on a terminal, timestamped lines in CI logs).
+//! - [`poll`] and [`retry`]: waiting until an exact deadline, and retrying with jittered backoff.
+//! - [`secret`]: `Secret<T>`, which never prints its value.
+//! - [`aws`] (feature `aws`): the `--region/--profile/--endpoint-url/--role-arn` flags and the one
+//!   function that turns them into an `SdkConfig`, GitHub OIDC included.
+//! - [`tool`]: the `Tool` trait and the `main` every tool binary and the multi-call binary share.
+
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod cli;
+pub mod context;
+pub mod duration;
+pub mod env_vars;
+pub mod error;
+pub mod exit;
+pub mod gha;
+pub mod outcome;
+pub mod poll;
+pub mod report;
+pub mod retry;
+pub mod secret;
+pub mod tool;
+pub mod ui;
+
+pub use cli::{CommonArgs, OutputFormat};
+pub use context::Context;
+pub use error::{Error, ErrorKind, Result};
+pub use outcome::{Outcome, Status};
+pub use secret::Secret;
+pub use tool::Tool;
+pub use ui::Ui;

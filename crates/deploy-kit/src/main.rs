@@ -1,0 +1,106 @@
+//! `deploy-kit`: one binary for every tool, so one download serves every action.
+//!
+//! - `deploy-kit <tool> ARGS…` runs a tool;
+//! - invoked through a link named after a tool (`rds-snapshot ARGS…`, busybox style) it runs that
+//!   tool directly — `scripts/install` creates the links;
+//! - `deploy-kit --version`, `deploy-kit --help` and `deploy-kit tools` answer without starting
+//!   any runtime.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+use dk_core::Context;
+use dk_core::tool::{self, Tool};
+
+type Runner = fn(Vec<OsString>, Context) -> u8;
+
+/// Every tool: name, one-line purpose, and how to run it.
+const TOOLS: &[(&str, &str, Runner)] = &[
+    ("ecr-push", "push an image to ECR without a Docker daemon; digest out", run::<ecr_push::EcrPush>),
+    ("ecs-roll", "render a task definition, migrate, roll, wait, roll back by itself", run::<ecs_roll::EcsRoll>),
+    ("wait-stable", "wait for an ECS deployment with live progress and an exact deadline", run::<wait_stable::WaitStable>),
+    ("rds-snapshot", "snapshot RDS before migrations, wait, list, prune, restore", run::<rds_snapshot::RdsSnapshot>),
+];
+
+fn run<T: Tool>(args: Vec<OsString>, ctx: Context) -> u8 {
+    tool::run::<T, _>(args, ctx)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    ExitCode::from(dispatch(args, Context::from_process()))
+}
+
+fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
+    let invoked = args
+        .first()
+        .and_then(|a| Path::new(a).file_stem())
+        .and_then(|s| s.to_str())
+        .unwrap_or("deploy-kit")
+        .to_string();
+    if let Some((_, _, runner)) = TOOLS.iter().find(|(name, _, _)| *name == invoked) {
+        return runner(args, ctx);
+    }
+    let Some(first) = args.get(1).and_then(|a| a.to_str()).map(str::to_owned) else {
+        print_help();
+        return dk_core::exit::USAGE;
+    };
+    match first.as_str() {
+        "-V" | "--version" | "version" => {
+            print_out(&format!("deploy-kit {}", env!("CARGO_PKG_VERSION")));
+            dk_core::exit::SUCCESS
+        }
+        "-h" | "--help" | "help" => {
+            print_help();
+            dk_core::exit::SUCCESS
+        }
+        "tools" => {
+            for (name, _, _) in TOOLS {
+                print_out(name);
+            }
+            dk_core::exit::SUCCESS
+        }
+        name => match TOOLS.iter().find(|(n, _, _)| *n == name) {
+            Some((_, _, runner)) => {
+                args.remove(0);
+                runner(args, ctx)
+            }
+            None => {
+                let hint = dk_core::error::did_you_mean(name, TOOLS.iter().map(|(n, _, _)| *n))
+                    .map(|m| format!(" (did you mean `{m}`?)"))
+                    .unwrap_or_default();
+                print_err(&format!(
+                    "error: unknown tool `{name}`{hint}\n\nRun `deploy-kit --help` for the list of tools."
+                ));
+                dk_core::exit::USAGE
+            }
+        },
+    }
+}
+
+fn print_help() {
+    let mut text = format!(
+        "deploy-kit {} — take a container app from CI to AWS ECS and back out safely\n\n\
+         Usage: deploy-kit <TOOL> [ARGS]...\n       <TOOL> [ARGS]...   (through a link named after the tool)\n\nTools:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (name, about, _) in TOOLS {
+        text.push_str(&format!("  {name:<14}{about}\n"));
+    }
+    text.push_str(
+        "\nExit codes: 0 success · 1 operation failed · 2 usage/input error · 3 runtime error · 4 timed out\n\
+         Run `deploy-kit <TOOL> --help` for a tool's flags and examples.",
+    );
+    print_out(&text);
+}
+
+#[allow(clippy::print_stdout)]
+fn print_out(text: &str) {
+    println!("{text}");
+}
+
+#[allow(clippy::print_stderr)]
+fn print_err(text: &str) {
+    eprintln!("{text}");
+}

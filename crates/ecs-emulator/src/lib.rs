@@ -1,0 +1,1 @@
+//! ECS rollout emulator (see issue 4).
