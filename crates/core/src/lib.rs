@@ -21,6 +21,7 @@ pub mod env_vars;
 pub mod error;
 pub mod exit;
 pub mod gha;
+pub mod image_ref;
 pub mod outcome;
 pub mod poll;
 pub mod report;
