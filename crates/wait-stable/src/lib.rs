@@ -1,8 +1,16 @@
-//! `wait-stable`: not built yet (see its issue).
+//! `wait-stable`: wait for an ECS deployment with live progress and an exact deadline, and never
+//! report a false green. The waiter itself lives in [`waiter`] so that `ecs-roll` reuses it.
+
+pub mod waiter;
 
 use clap::Parser;
 use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::{Outcome, Result, Tool, Ui};
+
+pub use waiter::{
+    ContainerExit, ServiceEvent, ServiceOutcome, ServiceResult, StoppedTask, Target, Track, Until, WaitOptions, summary_markdown,
+    wait,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "wait-stable", version)]
