@@ -19,7 +19,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, error::CredentialsError};
+use aws_credential_types::provider::{
+    self, ProvideCredentials, SharedCredentialsProvider, error::CredentialsError,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -57,13 +59,25 @@ pub struct AwsArgs {
     #[arg(long, global = true, value_name = "ARN", help_heading = "AWS")]
     pub role_arn: Option<String>,
     /// Session name for the assumed role
-    #[arg(long, global = true, value_name = "NAME", default_value = "deploy-kit", help_heading = "AWS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        default_value = "deploy-kit",
+        help_heading = "AWS"
+    )]
     pub role_session_name: String,
     /// Lifetime of the assumed role's credentials (15m to 12h)
     #[arg(long, global = true, value_name = "DUR", default_value = "1h", value_parser = parse_duration, help_heading = "AWS")]
     pub role_duration: Duration,
     /// Attempts per AWS call, retrying throttling and transient errors (1 = no retries)
-    #[arg(long, global = true, value_name = "N", default_value_t = 5, help_heading = "AWS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        default_value_t = 5,
+        help_heading = "AWS"
+    )]
     pub max_attempts: u32,
     /// Retry strategy for AWS calls
     #[arg(long, global = true, value_enum, default_value_t = RetryMode::Standard, help_heading = "AWS")]
@@ -89,8 +103,11 @@ impl AwsArgs {
     /// Every check that needs no network: run before any AWS call so bad input exits 2.
     pub fn validate(&self, ctx: &Context) -> Result<()> {
         if !(1..=20).contains(&self.max_attempts) {
-            return Err(Error::usage(format!("--max-attempts {} is out of range", self.max_attempts))
-                .with_hint("use a number from 1 to 20"));
+            return Err(Error::usage(format!(
+                "--max-attempts {} is out of range",
+                self.max_attempts
+            ))
+            .with_hint("use a number from 1 to 20"));
         }
         if !(Duration::from_secs(900)..=Duration::from_secs(43200)).contains(&self.role_duration) {
             return Err(Error::usage("--role-duration must be between 15m and 12h"));
@@ -98,8 +115,10 @@ impl AwsArgs {
         if let Some(arn) = &self.role_arn
             && !(arn.starts_with("arn:") && arn.contains(":role/"))
         {
-            return Err(Error::usage(format!("--role-arn `{arn}` is not a role ARN"))
-                .with_hint("expected arn:aws:iam::<account>:role/<name>"));
+            return Err(
+                Error::usage(format!("--role-arn `{arn}` is not a role ARN"))
+                    .with_hint("expected arn:aws:iam::<account>:role/<name>"),
+            );
         }
         if let Some(url) = &self.endpoint_url {
             check_endpoint("--endpoint-url", url)?;
@@ -115,15 +134,21 @@ impl AwsArgs {
 
 /// Endpoints must be URLs; plain HTTP only to loopback (tests and local stand-ins).
 pub fn check_endpoint(what: &str, url: &str) -> Result<()> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| Error::usage(format!("{what} `{url}` is not a URL")).with_hint("use e.g. https://ecs.eu-west-1.amazonaws.com"))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        Error::usage(format!("{what} `{url}` is not a URL"))
+            .with_hint("use e.g. https://ecs.eu-west-1.amazonaws.com")
+    })?;
     match scheme {
         "https" => Ok(()),
         "http" if is_loopback_authority(rest) => Ok(()),
-        "http" => Err(Error::usage(format!("{what} `{url}` uses plain HTTP to a non-loopback host"))
-            .with_hint("use https://, or http:// only for 127.0.0.1, [::1] or localhost")),
-        _ => Err(Error::usage(format!("{what} `{url}` has scheme `{scheme}`")).with_hint("use https:// (or http:// for loopback)")),
+        "http" => Err(Error::usage(format!(
+            "{what} `{url}` uses plain HTTP to a non-loopback host"
+        ))
+        .with_hint("use https://, or http:// only for 127.0.0.1, [::1] or localhost")),
+        _ => Err(
+            Error::usage(format!("{what} `{url}` has scheme `{scheme}`"))
+                .with_hint("use https:// (or http:// for loopback)"),
+        ),
     }
 }
 
@@ -137,12 +162,19 @@ pub fn is_loopback_authority(rest: &str) -> bool {
         authority.split(':').next().unwrap_or("")
     };
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Resolve the region without any network call.
 pub async fn resolve_region(ctx: &Context, args: &AwsArgs) -> Result<String> {
-    if let Some(r) = args.region.as_deref().or(ctx.var(ev::AWS_REGION)).or(ctx.var(ev::AWS_DEFAULT_REGION)) {
+    if let Some(r) = args
+        .region
+        .as_deref()
+        .or(ctx.var(ev::AWS_REGION))
+        .or(ctx.var(ev::AWS_DEFAULT_REGION))
+    {
         return Ok(r.to_string());
     }
     let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
@@ -152,7 +184,10 @@ pub async fn resolve_region(ctx: &Context, args: &AwsArgs) -> Result<String> {
     use aws_config::meta::region::ProvideRegion;
     match provider.build().region().await {
         Some(r) => Ok(r.to_string()),
-        None => Err(Error::usage("no AWS region configured").with_hint("pass --region, or set AWS_REGION")),
+        None => {
+            Err(Error::usage("no AWS region configured")
+                .with_hint("pass --region, or set AWS_REGION"))
+        }
     }
 }
 
@@ -240,7 +275,10 @@ pub async fn sdk_config(ui: &Ui, args: &AwsArgs) -> Result<SdkConfig> {
 }
 
 enum TokenSource {
-    GithubOidc { url: String, request_token: Secret<String> },
+    GithubOidc {
+        url: String,
+        request_token: Secret<String>,
+    },
     File(PathBuf),
 }
 
@@ -258,7 +296,9 @@ struct WebIdentityProvider {
 
 impl std::fmt::Debug for WebIdentityProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebIdentityProvider").field("role_arn", &self.role_arn).finish_non_exhaustive()
+        f.debug_struct("WebIdentityProvider")
+            .field("role_arn", &self.role_arn)
+            .finish_non_exhaustive()
     }
 }
 
@@ -268,7 +308,12 @@ impl WebIdentityProvider {
             TokenSource::File(path) => tokio::fs::read_to_string(path)
                 .await
                 .map(|t| Secret::new(t.trim().to_string()))
-                .map_err(|e| CredentialsError::invalid_configuration(format!("cannot read {}: {e}", path.display()))),
+                .map_err(|e| {
+                    CredentialsError::invalid_configuration(format!(
+                        "cannot read {}: {e}",
+                        path.display()
+                    ))
+                }),
             TokenSource::GithubOidc { url, request_token } => {
                 let sep = if url.contains('?') { '&' } else { '?' };
                 let resp = self
@@ -278,15 +323,18 @@ impl WebIdentityProvider {
                     .send()
                     .await
                     .and_then(|r| r.error_for_status())
-                    .map_err(|e| CredentialsError::provider_error(format!("GitHub OIDC token request failed: {e}")))?;
+                    .map_err(|e| {
+                        CredentialsError::provider_error(format!(
+                            "GitHub OIDC token request failed: {e}"
+                        ))
+                    })?;
                 #[derive(serde::Deserialize)]
                 struct IdToken {
                     value: String,
                 }
-                let body: IdToken = resp
-                    .json()
-                    .await
-                    .map_err(|e| CredentialsError::provider_error(format!("GitHub OIDC token response: {e}")))?;
+                let body: IdToken = resp.json().await.map_err(|e| {
+                    CredentialsError::provider_error(format!("GitHub OIDC token response: {e}"))
+                })?;
                 let token = Secret::new(body.value);
                 self.ui.mask(&token);
                 Ok(token)
@@ -305,10 +353,16 @@ impl WebIdentityProvider {
             .duration_seconds(self.duration.as_secs() as i32)
             .send()
             .await
-            .map_err(|e| CredentialsError::provider_error(format!("AssumeRoleWithWebIdentity {}: {}", self.role_arn, DisplayErrorContext(&e))))?;
-        let c = out
-            .credentials()
-            .ok_or_else(|| CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials"))?;
+            .map_err(|e| {
+                CredentialsError::provider_error(format!(
+                    "AssumeRoleWithWebIdentity {}: {}",
+                    self.role_arn,
+                    DisplayErrorContext(&e)
+                ))
+            })?;
+        let c = out.credentials().ok_or_else(|| {
+            CredentialsError::provider_error("AssumeRoleWithWebIdentity returned no credentials")
+        })?;
         let expiry = SystemTime::try_from(*c.expiration()).ok();
         Ok(Credentials::new(
             c.access_key_id(),
@@ -401,18 +455,35 @@ mod tests {
         let err = AwsArgs::default().validate(&ctx).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.message().contains("AWS_ENDPOINT_URL_ECS"));
-        let args = AwsArgs { max_attempts: 0, ..Default::default() };
+        let args = AwsArgs {
+            max_attempts: 0,
+            ..Default::default()
+        };
         assert!(args.validate(&Context::default()).is_err());
-        let args = AwsArgs { role_arn: Some("not-an-arn".into()), ..Default::default() };
-        assert!(args.validate(&Context::default()).unwrap_err().message().contains("role ARN"));
+        let args = AwsArgs {
+            role_arn: Some("not-an-arn".into()),
+            ..Default::default()
+        };
+        assert!(
+            args.validate(&Context::default())
+                .unwrap_err()
+                .message()
+                .contains("role ARN")
+        );
     }
 
     /// The region comes from the flag first, then the environment.
     #[tokio::test]
     async fn region_from_flag_then_env() {
         let ctx = Context::from_map([("AWS_REGION", "eu-west-1")], false);
-        assert_eq!(resolve_region(&ctx, &AwsArgs::default()).await.unwrap(), "eu-west-1");
-        let args = AwsArgs { region: Some("us-east-2".into()), ..Default::default() };
+        assert_eq!(
+            resolve_region(&ctx, &AwsArgs::default()).await.unwrap(),
+            "eu-west-1"
+        );
+        let args = AwsArgs {
+            region: Some("us-east-2".into()),
+            ..Default::default()
+        };
         assert_eq!(resolve_region(&ctx, &args).await.unwrap(), "us-east-2");
     }
 }

@@ -44,18 +44,27 @@ impl Context {
         V: Into<String>,
     {
         Context {
-            env: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            env: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
             stderr_is_terminal,
         }
     }
 
     /// A variable's value; empty values count as unset, as in GitHub Actions.
     pub fn var(&self, name: &str) -> Option<&str> {
-        self.env.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.env
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// Every variable whose name starts with `prefix`.
-    pub fn vars_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+    pub fn vars_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.env
             .iter()
             .filter(move |(k, _)| k.starts_with(prefix))

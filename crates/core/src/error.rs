@@ -88,11 +88,16 @@ impl Error {
     /// The causes below the message, outermost first, without repeats.
     pub fn causes(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let mut next: Option<&(dyn std::error::Error + 'static)> =
-            self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        let mut next: Option<&(dyn std::error::Error + 'static)> = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
         while let Some(e) = next {
             let text = e.to_string();
-            if !text.is_empty() && !self.message.contains(&text) && !out.iter().any(|o| o.contains(&text)) {
+            if !text.is_empty()
+                && !self.message.contains(&text)
+                && !out.iter().any(|o| o.contains(&text))
+            {
                 out.push(text);
             }
             next = e.source();
@@ -109,7 +114,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -129,7 +136,10 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate within a small distance, for hints such as "did you mean `web`?".
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(input, c), c))

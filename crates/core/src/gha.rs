@@ -6,7 +6,9 @@ use std::path::Path;
 
 /// Escape a command's data part (after `::`), per the runner's rules.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escape a command property value (`title=…`).
@@ -31,7 +33,11 @@ pub fn group(title: &str) -> String {
 pub const END_GROUP: &str = "::endgroup::";
 
 pub fn annotation(level: &str, title: &str, message: &str) -> String {
-    format!("::{level} title={}::{}", escape_property(title), escape_data(message))
+    format!(
+        "::{level} title={}::{}",
+        escape_property(title),
+        escape_data(message)
+    )
 }
 
 /// Append `name<<delimiter` blocks to the `$GITHUB_OUTPUT` file. The delimiter is random and
@@ -60,7 +66,10 @@ pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     f.write_all(text.as_bytes())
 }
 
@@ -115,7 +124,13 @@ mod tests {
     #[test]
     fn escapes_commands() {
         assert_eq!(escape_data("a\n::error::x"), "a%0A::error::x");
-        assert_eq!(annotation("error", "t:1,2", "m"), "::error title=t%3A1%2C2::m");
-        assert_eq!(mask_commands("s3cr3t\nline2\n"), vec!["::add-mask::s3cr3t", "::add-mask::line2"]);
+        assert_eq!(
+            annotation("error", "t:1,2", "m"),
+            "::error title=t%3A1%2C2::m"
+        );
+        assert_eq!(
+            mask_commands("s3cr3t\nline2\n"),
+            vec!["::add-mask::s3cr3t", "::add-mask::line2"]
+        );
     }
 }

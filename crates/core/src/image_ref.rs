@@ -25,7 +25,11 @@ pub struct ImageRefError {
 
 impl fmt::Display for ImageRefError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` is not a valid image reference: {}", self.input, self.reason)
+        write!(
+            f,
+            "`{}` is not a valid image reference: {}",
+            self.input, self.reason
+        )
     }
 }
 
@@ -66,7 +70,9 @@ impl ImageRef {
             return Err(err("the repository name is empty"));
         }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            Some((first, path))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
                 validate_registry(first).map_err(|r| err(&r))?;
                 (Some(first.to_string()), path)
             }
@@ -123,7 +129,9 @@ fn validate_registry(host: &str) -> Result<(), String> {
     if let Some(p) = port
         && p.parse::<u16>().is_err()
     {
-        return Err(format!("registry port `{p}` is not a number from 0 to 65535"));
+        return Err(format!(
+            "registry port `{p}` is not a number from 0 to 65535"
+        ));
     }
     let ok = !h.is_empty()
         && (h.starts_with('[') && h.ends_with(']')
@@ -133,7 +141,11 @@ fn validate_registry(host: &str) -> Result<(), String> {
                     && !label.starts_with('-')
                     && !label.ends_with('-')
             }));
-    if ok { Ok(()) } else { Err(format!("registry host `{h}` is not a valid host name")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("registry host `{h}` is not a valid host name"))
+    }
 }
 
 /// Path components: lowercase alphanumerics separated by `.`, `_`, `__` or runs of `-`.
@@ -148,7 +160,9 @@ fn validate_repository(repo: &str) -> Result<(), String> {
         let bytes = comp.as_bytes();
         let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
         if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-            return Err(format!("repository component `{comp}` must start and end with a letter or digit"));
+            return Err(format!(
+                "repository component `{comp}` must start and end with a letter or digit"
+            ));
         }
         let mut i = 0;
         while i < bytes.len() {
@@ -162,11 +176,18 @@ fn validate_repository(repo: &str) -> Result<(), String> {
                 b'_' if bytes.get(i + 1) == Some(&b'_') => 2,
                 b'_' => 1,
                 b'-' => bytes[i..].iter().take_while(|&&c| c == b'-').count(),
-                _ => return Err(format!("repository component `{comp}` has the character `{}`", b as char)),
+                _ => {
+                    return Err(format!(
+                        "repository component `{comp}` has the character `{}`",
+                        b as char
+                    ));
+                }
             };
             i += sep_len;
             if i >= bytes.len() || !alnum(bytes[i]) {
-                return Err(format!("repository component `{comp}` has a misplaced separator"));
+                return Err(format!(
+                    "repository component `{comp}` has a misplaced separator"
+                ));
             }
         }
     }
@@ -177,8 +198,13 @@ fn validate_repository(repo: &str) -> Result<(), String> {
 pub fn validate_tag(tag: &str) -> Result<(), String> {
     let valid = !tag.is_empty()
         && tag.len() <= 128
-        && tag.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        && tag
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if valid {
         Ok(())
     } else {
@@ -191,15 +217,28 @@ pub fn validate_tag(tag: &str) -> Result<(), String> {
 /// `algorithm:hex`; sha256 needs 64 lowercase hex digits, sha512 128.
 pub fn validate_digest(d: &str) -> Result<(), String> {
     let Some((alg, hex)) = d.split_once(':') else {
-        return Err(format!("digest `{d}` must look like sha256:<64 hex digits>"));
+        return Err(format!(
+            "digest `{d}` must look like sha256:<64 hex digits>"
+        ));
     };
-    let hex_ok = |n: usize| hex.len() == n && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex_ok = |n: usize| {
+        hex.len() == n
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     let ok = match alg {
         "sha256" => hex_ok(64),
         "sha512" => hex_ok(128),
         _ => false,
     };
-    if ok { Ok(()) } else { Err(format!("digest `{d}` must be sha256:<64 lowercase hex digits>")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "digest `{d}` must be sha256:<64 lowercase hex digits>"
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -211,8 +250,12 @@ mod tests {
     /// ECR references split into registry, repository, tag and digest.
     #[test]
     fn parses_ecr_reference() {
-        let r = ImageRef::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web:v1.2").unwrap();
-        assert_eq!(r.registry.as_deref(), Some("123456789012.dkr.ecr.us-east-1.amazonaws.com"));
+        let r =
+            ImageRef::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web:v1.2").unwrap();
+        assert_eq!(
+            r.registry.as_deref(),
+            Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+        );
         assert_eq!(r.repository, "team/web");
         assert_eq!(r.tag.as_deref(), Some("v1.2"));
         assert_eq!(r.digest, None);
@@ -226,7 +269,10 @@ mod tests {
     #[test]
     fn no_registry_and_ports() {
         let r = ImageRef::parse("nginx").unwrap();
-        assert_eq!((r.registry, r.repository.as_str(), r.tag), (None, "nginx", None));
+        assert_eq!(
+            (r.registry, r.repository.as_str(), r.tag),
+            (None, "nginx", None)
+        );
         let r = ImageRef::parse("localhost:5000/app").unwrap();
         assert_eq!(r.registry.as_deref(), Some("localhost:5000"));
         assert_eq!(r.tag, None);

@@ -40,6 +40,8 @@ pub struct Outcome {
     pub detail: Option<Value>,
     /// Markdown for the job summary.
     pub summary: Option<String>,
+    /// The result itself for people (a listing, a diff), printed on stdout in text mode only.
+    pub text: Option<String>,
 }
 
 impl Outcome {
@@ -51,6 +53,7 @@ impl Outcome {
             outputs: Map::new(),
             detail: None,
             summary: None,
+            text: None,
         }
     }
     pub fn succeeded(result: impl Into<String>, message: impl Into<String>) -> Self {
@@ -76,6 +79,12 @@ impl Outcome {
         self
     }
 
+    /// Text for stdout in `--output text` mode (a table, a diff); JSON mode prints `detail` instead.
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
     /// The `$GITHUB_OUTPUT` pairs: `result` first, then every output.
     pub fn output_pairs(&self) -> Vec<(String, String)> {
         let mut pairs = vec![("result".to_string(), self.result.clone())];
@@ -93,14 +102,18 @@ impl Outcome {
     /// The one JSON object printed with `--output json`.
     pub fn to_json(&self, tool: &str) -> Value {
         let mut obj = Map::new();
-        obj.insert("tool".into(), tool.into());
-        obj.insert("status".into(), serde_json::to_value(self.status).unwrap_or(Value::Null));
-        obj.insert("exit_code".into(), self.status.exit_code().into());
-        obj.insert("result".into(), self.result.clone().into());
-        obj.insert("message".into(), self.message.clone().into());
+        // Outputs first, so the reserved keys below always win over an output of the same name.
         for (k, v) in &self.outputs {
             obj.insert(k.clone(), v.clone());
         }
+        obj.insert("tool".into(), tool.into());
+        obj.insert(
+            "outcome".into(),
+            serde_json::to_value(self.status).unwrap_or(Value::Null),
+        );
+        obj.insert("exit_code".into(), self.status.exit_code().into());
+        obj.insert("result".into(), self.result.clone().into());
+        obj.insert("message".into(), self.message.clone().into());
         if let Some(d) = &self.detail {
             obj.insert("detail".into(), d.clone());
         }

@@ -62,7 +62,11 @@ pub fn jittered(interval: Duration, deadline: &Deadline) -> Duration {
 
 /// Call `attempt` until it is ready, it fails, or the deadline passes. The first attempt runs at
 /// once; the attempt number (from 1) is passed in.
-pub async fn poll_until<T, E, F, Fut>(deadline: &Deadline, interval: Duration, mut attempt: F) -> Result<T, PollError<E>>
+pub async fn poll_until<T, E, F, Fut>(
+    deadline: &Deadline,
+    interval: Duration,
+    mut attempt: F,
+) -> Result<T, PollError<E>>
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<Poll<T>, E>>,
@@ -94,10 +98,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn ready_after_three_attempts() {
         let d = Deadline::after(Duration::from_secs(60));
-        let r: Result<u32, PollError<()>> = poll_until(&d, Duration::from_secs(5), |n| async move {
-            Ok(if n == 3 { Poll::Ready(n) } else { Poll::Pending })
-        })
-        .await;
+        let r: Result<u32, PollError<()>> =
+            poll_until(&d, Duration::from_secs(5), |n| async move {
+                Ok(if n == 3 {
+                    Poll::Ready(n)
+                } else {
+                    Poll::Pending
+                })
+            })
+            .await;
         assert_eq!(r.unwrap(), 3);
         // two sleeps of 5 s ±10 %
         assert!(d.elapsed() >= Duration::from_secs(9) && d.elapsed() <= Duration::from_secs(11));

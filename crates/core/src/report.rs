@@ -24,20 +24,28 @@ fn report_outcome(ui: &Ui, tool: &str, format: OutputFormat, outcome: &Outcome) 
     if let Some(path) = ctx.github_output()
         && let Err(e) = gha::write_outputs(&path, &outcome.output_pairs())
     {
-        ui.warn(&format!("could not write $GITHUB_OUTPUT ({}): {e}", path.display()));
+        ui.warn(&format!(
+            "could not write $GITHUB_OUTPUT ({}): {e}",
+            path.display()
+        ));
     }
     if let (Some(path), Some(summary)) = (ctx.github_step_summary(), &outcome.summary)
         && let Err(e) = gha::append_summary(&path, summary)
     {
-        ui.warn(&format!("could not write $GITHUB_STEP_SUMMARY ({}): {e}", path.display()));
+        ui.warn(&format!(
+            "could not write $GITHUB_STEP_SUMMARY ({}): {e}",
+            path.display()
+        ));
     }
     match outcome.status {
         Status::Succeeded => ui.success(&outcome.message),
         Status::Failed => ui.failure(tool, &outcome.message),
         Status::TimedOut => ui.failure(tool, &outcome.message),
     }
-    if format == OutputFormat::Json {
-        print_json(&outcome.to_json(tool));
+    match (format, &outcome.text) {
+        (OutputFormat::Json, _) => print_json(&outcome.to_json(tool)),
+        (OutputFormat::Text, Some(text)) => print_text(text),
+        (OutputFormat::Text, None) => {}
     }
     outcome.status.exit_code()
 }
@@ -53,7 +61,9 @@ fn report_error(ui: &Ui, tool: &str, format: OutputFormat, err: &Error) -> u8 {
     ui.failure(tool, &text);
     let ctx = ui.context();
     if let Some(path) = ctx.github_output() {
-        let kind = serde_json::to_value(err.kind()).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let kind = serde_json::to_value(err.kind())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
         let pairs = vec![
             ("result".to_string(), "error".to_string()),
             ("error_kind".to_string(), kind.unwrap_or_default()),
@@ -67,7 +77,10 @@ fn report_error(ui: &Ui, tool: &str, format: OutputFormat, err: &Error) -> u8 {
     }
     if format == OutputFormat::Json {
         let mut e = Map::new();
-        e.insert("kind".into(), serde_json::to_value(err.kind()).unwrap_or(Value::Null));
+        e.insert(
+            "kind".into(),
+            serde_json::to_value(err.kind()).unwrap_or(Value::Null),
+        );
         e.insert("message".into(), err.message().into());
         e.insert("causes".into(), err.causes().into());
         if let Some(h) = err.hint() {
@@ -75,13 +88,23 @@ fn report_error(ui: &Ui, tool: &str, format: OutputFormat, err: &Error) -> u8 {
         }
         let mut obj = Map::new();
         obj.insert("tool".into(), tool.into());
-        obj.insert("status".into(), "error".into());
+        obj.insert("outcome".into(), "error".into());
         obj.insert("exit_code".into(), err.exit_code().into());
         obj.insert("result".into(), "error".into());
         obj.insert("error".into(), Value::Object(e));
         print_json(&Value::Object(obj));
     }
     err.exit_code()
+}
+
+#[allow(clippy::print_stdout)] // a listing or diff: the result itself, for people
+fn print_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{text}");
+    if !text.ends_with('\n') {
+        let _ = writeln!(out);
+    }
+    let _ = out.flush();
 }
 
 #[allow(clippy::print_stdout)] // the one JSON object on stdout

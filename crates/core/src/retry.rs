@@ -27,7 +27,10 @@ impl Default for Backoff {
 impl Backoff {
     /// Delay before attempt `attempt + 1` (attempt counts from 1): full jitter over base·2ⁿ.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let cap = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        let cap = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max);
         cap.mul_f64(fastrand::f64())
     }
 }
@@ -39,7 +42,11 @@ pub trait Transient {
 
 /// Run `op` until it succeeds, fails permanently, runs out of attempts, or would sleep past the
 /// deadline; the last error is returned.
-pub async fn retry<T, E, F, Fut>(backoff: Backoff, deadline: Option<&Deadline>, mut op: F) -> Result<T, E>
+pub async fn retry<T, E, F, Fut>(
+    backoff: Backoff,
+    deadline: Option<&Deadline>,
+    mut op: F,
+) -> Result<T, E>
 where
     E: Transient,
     F: FnMut(u32) -> Fut,

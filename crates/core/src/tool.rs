@@ -47,7 +47,11 @@ where
         Err(e) => {
             // --help and --version print to stdout and exit 0; usage errors exit 2.
             let _ = e.print();
-            return if e.use_stderr() { exit::USAGE } else { exit::SUCCESS };
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
         }
     };
     let format = cli.common().output;
@@ -64,7 +68,8 @@ where
         }
     };
     let run_ui = ui.clone();
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(T::run(cli, run_ui))));
+    let result =
+        std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(T::run(cli, run_ui))));
     // Background tasks (spinners, in-flight requests) must not outlive the report.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
@@ -85,10 +90,15 @@ fn install_panic_hook(tool: &'static str) {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         #[allow(clippy::print_stderr)]
         {
-            eprintln!("error: internal error in {tool}: {msg}{at}. This is a deploy-kit bug; please report it.");
+            eprintln!(
+                "error: internal error in {tool}: {msg}{at}. This is a deploy-kit bug; please report it."
+            );
         }
     }));
 }

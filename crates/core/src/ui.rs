@@ -46,7 +46,13 @@ impl Ui {
 
     /// A quiet Ui over a given context, for library callers and tests.
     pub fn silent(ctx: Context) -> Self {
-        Self::new(ctx, &CommonArgs { quiet: true, ..Default::default() })
+        Self::new(
+            ctx,
+            &CommonArgs {
+                quiet: true,
+                ..Default::default()
+            },
+        )
     }
 
     pub fn context(&self) -> &Context {
@@ -162,7 +168,10 @@ impl Ui {
             msg.to_string()
         } else {
             let now = jiff::Timestamp::now().strftime("%H:%M:%S");
-            msg.lines().map(|l| format!("[{now}] {l}")).collect::<Vec<_>>().join("\n")
+            msg.lines()
+                .map(|l| format!("[{now}] {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         };
         self.raw_line(&text);
     }

@@ -17,10 +17,26 @@ type Runner = fn(Vec<OsString>, Context) -> u8;
 
 /// Every tool: name, one-line purpose, and how to run it.
 const TOOLS: &[(&str, &str, Runner)] = &[
-    ("ecr-push", "push an image to ECR without a Docker daemon; digest out", run::<ecr_push::EcrPush>),
-    ("ecs-roll", "render a task definition, migrate, roll, wait, roll back by itself", run::<ecs_roll::EcsRoll>),
-    ("wait-stable", "wait for an ECS deployment with live progress and an exact deadline", run::<wait_stable::WaitStable>),
-    ("rds-snapshot", "snapshot RDS before migrations, wait, list, prune, restore", run::<rds_snapshot::RdsSnapshot>),
+    (
+        "ecr-push",
+        "push an image to ECR without a Docker daemon; digest out",
+        run::<ecr_push::EcrPush>,
+    ),
+    (
+        "ecs-roll",
+        "render a task definition, migrate, roll, wait, roll back by itself",
+        run::<ecs_roll::EcsRoll>,
+    ),
+    (
+        "wait-stable",
+        "wait for an ECS deployment with live progress and an exact deadline",
+        run::<wait_stable::WaitStable>,
+    ),
+    (
+        "rds-snapshot",
+        "snapshot RDS before migrations, wait, list, prune, restore",
+        run::<rds_snapshot::RdsSnapshot>,
+    ),
 ];
 
 fn run<T: Tool>(args: Vec<OsString>, ctx: Context) -> u8 {

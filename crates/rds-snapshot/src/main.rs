@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { dk_core::tool::main::<rds_snapshot::RdsSnapshot>() }
+fn main() -> std::process::ExitCode {
+    dk_core::tool::main::<rds_snapshot::RdsSnapshot>()
+}

@@ -29,7 +29,10 @@ pub struct Standins {
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// Read `target/standins/env` (KEY=VALUE lines) unless the variables are already set.
@@ -75,7 +78,10 @@ impl AwsAccount {
     pub fn env(&self, moto: &str) -> Vec<(String, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID".into(), self.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY".into(), self.secret_access_key.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY".into(),
+                self.secret_access_key.clone(),
+            ),
             ("AWS_SESSION_TOKEN".into(), self.session_token.clone()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_ENDPOINT_URL".into(), moto.to_string()),
@@ -86,15 +92,27 @@ impl AwsAccount {
 /// A fresh account: AssumeRole in moto for a random 12-digit account id.
 pub fn moto_account() -> AwsAccount {
     let moto = standins().moto;
-    let account_id = format!("{:012}", 100_000_000_000u64 + fastrand_u64() % 800_000_000_000);
+    let account_id = format!(
+        "{:012}",
+        100_000_000_000u64 + fastrand_u64() % 800_000_000_000
+    );
     let body = format!(
         "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A{account_id}%3Arole%2Ftest&RoleSessionName=test"
     );
-    let (status, text) = http_request(&moto, "POST", "/", &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes());
+    let (status, text) = http_request(
+        &moto,
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    );
     assert_eq!(status, 200, "moto AssumeRole failed: {text}");
     let tag = |t: &str| {
         let open = format!("<{t}>");
-        let start = text.find(&open).unwrap_or_else(|| panic!("no {t} in {text}")) + open.len();
+        let start = text
+            .find(&open)
+            .unwrap_or_else(|| panic!("no {t} in {text}"))
+            + open.len();
         let end = text[start..].find(&format!("</{t}>")).expect("closing tag") + start;
         text[start..end].to_string()
     };
@@ -114,11 +132,21 @@ fn fastrand_u64() -> u64 {
 }
 
 /// A minimal HTTP/1.1 request to a loopback `http://host:port` base URL; returns status and body.
-pub fn http_request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+pub fn http_request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let authority = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect {authority}: {e}"));
+    let mut stream =
+        TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect {authority}: {e}"));
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -128,9 +156,18 @@ pub fn http_request(base: &str, method: &str, path: &str, headers: &[(&str, &str
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    let chunked = text.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    let chunked = text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
     (status, if chunked { dechunk(&body) } else { body })
 }
 
@@ -153,7 +190,11 @@ pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is not built; run the tests through cargo (scripts/test)", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests through cargo (scripts/test)",
+        path.display()
+    );
     path
 }
 
@@ -183,25 +224,38 @@ pub struct Output {
 impl Output {
     /// stdout parsed as the one JSON object `--output json` promises.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
     pub fn output(&self, name: &str) -> &str {
-        self.outputs
-            .get(name)
-            .unwrap_or_else(|| panic!("no output `{name}` in {:?}\nstderr:\n{}", self.outputs, self.stderr))
+        self.outputs.get(name).unwrap_or_else(|| {
+            panic!(
+                "no output `{name}` in {:?}\nstderr:\n{}",
+                self.outputs, self.stderr
+            )
+        })
     }
     /// Assert the exit code, showing everything when it differs.
     #[track_caller]
     pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
     /// Panics can never reach users: no panic message or backtrace in stderr.
     #[track_caller]
     pub fn assert_no_panic(&self) -> &Self {
         assert!(
-            !self.stderr.contains("panicked at") && !self.stderr.contains("RUST_BACKTRACE") && !self.stderr.contains("internal error"),
+            !self.stderr.contains("panicked at")
+                && !self.stderr.contains("RUST_BACKTRACE")
+                && !self.stderr.contains("internal error"),
             "panic in stderr:\n{}",
             self.stderr
         );
@@ -215,7 +269,13 @@ impl Cmd {
         #[allow(clippy::disallowed_methods)]
         env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
         // No ~/.aws files, no instance-metadata probes: only what the test gives.
-        env.insert("HOME".into(), std::env::temp_dir().join("dk-test-home").display().to_string());
+        env.insert(
+            "HOME".into(),
+            std::env::temp_dir()
+                .join("dk-test-home")
+                .display()
+                .to_string(),
+        );
         env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         env.insert("NO_COLOR".into(), "1".into());
         Cmd {
@@ -272,8 +332,10 @@ impl Cmd {
         std::fs::write(&sum, "").unwrap();
         self.env.insert("GITHUB_ACTIONS".into(), "true".into());
         self.env.insert("CI".into(), "true".into());
-        self.env.insert("GITHUB_OUTPUT".into(), out.display().to_string());
-        self.env.insert("GITHUB_STEP_SUMMARY".into(), sum.display().to_string());
+        self.env
+            .insert("GITHUB_OUTPUT".into(), out.display().to_string());
+        self.env
+            .insert("GITHUB_STEP_SUMMARY".into(), sum.display().to_string());
         self.github = Some(dir);
         self
     }
@@ -293,7 +355,11 @@ impl Cmd {
             .args(&self.args)
             .env_clear()
             .envs(&self.env)
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -320,7 +386,12 @@ impl Cmd {
             }
             if start.elapsed() > self.timeout {
                 child.kill().ok();
-                panic!("{} {:?} did not finish within {:?}", self.program.display(), self.args, self.timeout);
+                panic!(
+                    "{} {:?} did not finish within {:?}",
+                    self.program.display(),
+                    self.args,
+                    self.timeout
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
@@ -354,4 +425,96 @@ pub fn unused_port() -> u16 {
 /// A unique, valid lowercase name for resources in tests: `prefix-<random>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", fastrand_u64() as u32)
+}
+
+/// An SDK config for setting up fixtures: region us-east-1, the given endpoint, and this
+/// account's credentials (or `testing`/`testing` for stand-ins that ignore them).
+pub async fn sdk_config(endpoint: &str, account: Option<&AwsAccount>) -> aws_config::SdkConfig {
+    let creds = match account {
+        Some(a) => aws_credential_types::Credentials::new(
+            &a.access_key_id,
+            &a.secret_access_key,
+            Some(a.session_token.clone()),
+            None,
+            "test",
+        ),
+        None => aws_credential_types::Credentials::new("testing", "testing", None, None, "test"),
+    };
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+/// A loopback TCP proxy that delays the client's bytes when they contain a marker (an AWS
+/// operation name, say), after letting the first `skip` matches through: a real slow endpoint
+/// for testing that deadlines fire when they say.
+pub struct DelayProxy {
+    pub addr: std::net::SocketAddr,
+}
+
+#[derive(Clone)]
+pub struct DelayRule {
+    pub marker: String,
+    pub skip: usize,
+    pub delay: Duration,
+}
+
+impl DelayProxy {
+    pub fn start(upstream: &str, rules: Vec<DelayRule>) -> DelayProxy {
+        use std::sync::{Arc, Mutex};
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(vec![0usize; rules.len()]));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let (rules, seen) = (rules.clone(), seen.clone());
+                let (mut c_read, mut s_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut s_read, mut c_write) = (server, client);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = c_read.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                        for (i, r) in rules.iter().enumerate() {
+                            if text.contains(&r.marker) {
+                                let count = {
+                                    let mut s = seen.lock().unwrap();
+                                    s[i] += 1;
+                                    s[i]
+                                };
+                                if count > r.skip {
+                                    std::thread::sleep(r.delay);
+                                }
+                            }
+                        }
+                        if s_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        DelayProxy { addr }
+    }
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
 }
