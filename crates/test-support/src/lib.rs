@@ -99,13 +99,13 @@ pub fn moto_account() -> AwsAccount {
     let body = format!(
         "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A{account_id}%3Arole%2Ftest&RoleSessionName=test"
     );
-    let (status, text) = http_request(
-        &moto,
-        "POST",
-        "/",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
-    );
+    // moto routes a request by the service named in its signing scope.
+    let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0";
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Authorization", auth),
+    ];
+    let (status, text) = http_request(&moto, "POST", "/", &headers, body.as_bytes());
     assert_eq!(status, 200, "moto AssumeRole failed: {text}");
     let tag = |t: &str| {
         let open = format!("<{t}>");
