@@ -1,0 +1,175 @@
+//! Registry credentials: the ECR authorization token (fetched through the SDK, decoded, masked),
+//! and the `WWW-Authenticate` challenges a registry answers with (Basic, or Bearer with a token
+//! service), per the distribution spec. The challenge parser is pure so it can be fuzzed.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use dk_core::{Error, Result, Secret, Ui};
+
+/// `user:password` for a registry, never printed.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Secret<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}:REDACTED)", self.username)
+    }
+}
+
+impl Credentials {
+    /// The `Authorization: Basic …` value.
+    pub fn basic_header(&self) -> Secret<String> {
+        Secret::new(format!("Basic {}", STANDARD.encode(format!("{}:{}", self.username, self.password.expose()))))
+    }
+}
+
+/// Decode an ECR `authorizationToken` (base64 of `AWS:<password>`). The token itself is a
+/// secret, so errors never quote it.
+pub fn decode_ecr_token(token: &Secret<String>) -> std::result::Result<Credentials, String> {
+    let bytes = STANDARD
+        .decode(token.expose().trim())
+        .map_err(|_| "the ECR authorization token is not base64".to_string())?;
+    let text = String::from_utf8(bytes).map_err(|_| "the ECR authorization token is not UTF-8".to_string())?;
+    let (user, pass) = text
+        .split_once(':')
+        .ok_or_else(|| "the ECR authorization token does not decode to user:password".to_string())?;
+    Ok(Credentials {
+        username: user.to_string(),
+        password: Secret::new(pass.to_string()),
+    })
+}
+
+/// What ECR's GetAuthorizationToken gave us.
+#[derive(Debug)]
+pub struct EcrLogin {
+    pub credentials: Credentials,
+    /// `https://<account>.dkr.ecr.<region>.amazonaws.com`
+    pub proxy_endpoint: String,
+}
+
+/// GetAuthorizationToken → decoded, masked credentials and the registry endpoint. The token is
+/// valid for 12 hours, far longer than a push; it is fetched once per run.
+pub async fn ecr_login(ui: &Ui, client: &aws_sdk_ecr::Client, registry_id: Option<&str>) -> Result<EcrLogin> {
+    let mut req = client.get_authorization_token();
+    if let Some(id) = registry_id {
+        // Deprecated for permissions, but still what picks the other account's proxyEndpoint.
+        #[allow(deprecated)]
+        {
+            req = req.registry_ids(id);
+        }
+    }
+    let out = req
+        .send()
+        .await
+        .map_err(|e| dk_core::aws::sdk_error("ECR GetAuthorizationToken", e))?;
+    let data = out
+        .authorization_data()
+        .first()
+        .ok_or_else(|| Error::runtime("ECR GetAuthorizationToken returned no authorization data"))?;
+    let token = Secret::new(data.authorization_token().unwrap_or_default().to_string());
+    ui.mask(&token);
+    let credentials = decode_ecr_token(&token).map_err(Error::runtime)?;
+    ui.mask(&credentials.password);
+    ui.mask(&credentials.basic_header());
+    let proxy_endpoint = data
+        .proxy_endpoint()
+        .ok_or_else(|| Error::runtime("ECR GetAuthorizationToken returned no proxyEndpoint").with_hint("pass --registry URL"))?
+        .to_string();
+    Ok(EcrLogin { credentials, proxy_endpoint })
+}
+
+/// A registry's `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+}
+
+/// Parse a `WWW-Authenticate` header: `Basic realm="x"` or
+/// `Bearer realm="https://auth",service="registry",scope="repository:a:pull"`.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let header = header.trim();
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    let params = parse_params(rest);
+    let get = |k: &str| params.iter().find(|(pk, _)| pk.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    if scheme.eq_ignore_ascii_case("basic") {
+        Some(Challenge::Basic)
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Challenge::Bearer {
+            realm: get("realm")?,
+            service: get("service"),
+            scope: get("scope"),
+        })
+    } else {
+        None
+    }
+}
+
+/// `k="v", k2=v2` with quoted values that may hold commas.
+fn parse_params(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        if key.is_empty() {
+            break;
+        }
+        if chars.next() != Some('=') {
+            continue;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_string();
+        }
+        out.push((key.trim().to_string(), value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// moto's token decodes to the htpasswd pair the auth registry accepts.
+    #[test]
+    fn decodes_moto_token() {
+        let c = decode_ecr_token(&Secret::new("QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu".into())).unwrap();
+        assert_eq!(c.username, "AWS");
+        assert_eq!(c.password.expose(), "123456789012-auth-token");
+        assert_eq!(c.basic_header().expose(), "Basic QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu");
+        assert!(!format!("{c:?}").contains("auth-token"));
+        assert!(decode_ecr_token(&Secret::new("!!!".into())).is_err());
+    }
+
+    /// Basic and Bearer challenges parse, quoted commas included.
+    #[test]
+    fn parses_challenges() {
+        assert_eq!(parse_challenge(r#"Basic realm="basic-realm""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#),
+            Some(Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("registry.example".into()),
+                scope: Some("repository:a/b:pull,push".into()),
+            })
+        );
+        assert_eq!(parse_challenge("Bearer service=x"), None);
+        assert_eq!(parse_challenge("Negotiate"), None);
+        assert_eq!(parse_challenge(""), None);
+    }
+}

@@ -1,0 +1,506 @@
+//! A small client for the registry HTTP API (distribution spec v2): blob HEAD, cross-repository
+//! mount, monolithic streamed upload, manifest HEAD/GET/PUT. It answers 401 challenges itself
+//! (Basic with the ECR credentials, or Bearer through the advertised token service) and classifies
+//! every failure so callers know what to retry: 408/429/5xx, resets and timeouts are transient;
+//! 401/403 are auth errors; anything else is permanent.
+//!
+//! Uploads are a monolithic `PUT` with a streamed body: ECR's chunked PATCH path is unreliable
+//! (it answers 201 instead of 202 and may drop later chunks), and one PUT is also the fewest round
+//! trips.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use dk_core::Secret;
+use dk_core::retry::{Backoff, Transient, retry};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+
+use crate::auth::{Challenge, Credentials, parse_challenge};
+use crate::manifest::{ACCEPT_ALL, sha256_digest};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Worth another attempt: 408/429/5xx, connection reset, timeout.
+    Transient,
+    /// The connection could not be made at all (refused, DNS): retried a little, then exit 3.
+    Unreachable,
+    /// 401/403 after answering the challenge.
+    Auth,
+    /// The registry refused to move a tag (`TAG_INVALID`, as ECR does for immutable tags).
+    TagInvalid,
+    /// The bytes we streamed did not hash to the digest we announced: the source is corrupt.
+    DigestMismatch,
+    /// Anything else (bad request, unknown blob, …).
+    Permanent,
+}
+
+#[derive(Debug)]
+pub struct RegistryError {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+impl Transient for RegistryError {
+    fn is_transient(&self) -> bool {
+        matches!(self.class, ErrorClass::Transient | ErrorClass::Unreachable)
+    }
+}
+
+impl RegistryError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        RegistryError { class, message: message.into() }
+    }
+
+    fn from_reqwest(doing: &str, e: &reqwest::Error) -> Self {
+        let mut text = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            text.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        let class = if e.is_connect() { ErrorClass::Unreachable } else { ErrorClass::Transient };
+        RegistryError::new(class, format!("{doing}: {text}"))
+    }
+}
+
+/// What came of a mount request.
+#[derive(Debug)]
+pub enum MountResult {
+    Mounted,
+    /// The registry did not mount but opened an upload session instead (spec-allowed fallback).
+    Session(Url),
+}
+
+pub type Res<T> = std::result::Result<T, RegistryError>;
+
+/// Request retry policy for registry calls: jittered exponential backoff.
+pub fn backoff(attempts: u32) -> Backoff {
+    Backoff {
+        base: Duration::from_millis(50),
+        max: Duration::from_secs(4),
+        max_attempts: attempts.max(1),
+    }
+}
+
+#[derive(Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    /// Bearer tokens by scope set.
+    tokens: HashMap<String, Secret<String>>,
+}
+
+pub struct RegistryClient {
+    http: reqwest::Client,
+    base: Url,
+    host: String,
+    credentials: Option<Credentials>,
+    auth: Mutex<AuthState>,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient").field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// `repository:<repo>:pull,push`
+pub fn push_scope(repo: &str) -> String {
+    format!("repository:{repo}:pull,push")
+}
+
+/// `repository:<repo>:pull`
+pub fn pull_scope(repo: &str) -> String {
+    format!("repository:{repo}:pull")
+}
+
+impl RegistryClient {
+    /// `base` is `scheme://host[:port]` (already checked: https, or http to loopback).
+    pub fn new(base: &str, credentials: Option<Credentials>, attempts: u32) -> Result<Self, String> {
+        let base = Url::parse(base).map_err(|e| format!("`{base}` is not a URL: {e}"))?;
+        let host = match (base.host_str(), base.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => return Err(format!("`{base}` has no host")),
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("deploy-kit-ecr-push/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .http1_only()
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        Ok(RegistryClient {
+            http,
+            base,
+            host,
+            credentials,
+            auth: Mutex::new(AuthState::default()),
+            attempts,
+        })
+    }
+
+    /// `host[:port]`, as it appears in image references.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut u = self.base.clone();
+        u.set_path(path);
+        u
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The Authorization header for these scopes, if we know how to authenticate yet.
+    fn auth_header(&self, scopes: &[String]) -> Option<Secret<String>> {
+        let st = self.lock();
+        match &st.challenge {
+            Some(Challenge::Basic) => self.credentials.as_ref().map(Credentials::basic_header),
+            Some(Challenge::Bearer { .. }) => st.tokens.get(&scopes.join(" ")).map(|t| Secret::new(format!("Bearer {}", t.expose()))),
+            None => None,
+        }
+    }
+
+    /// Send one request, answering a 401 challenge once. `build` may be called twice, so it
+    /// must build a fresh request (and body) each time.
+    async fn send(&self, doing: &str, scopes: &[String], build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Res<Response> {
+        let mut answered = false;
+        loop {
+            let mut req = build(&self.http);
+            if let Some(h) = self.auth_header(scopes) {
+                req = req.header(AUTHORIZATION, h.expose());
+            }
+            let resp = req.send().await.map_err(|e| RegistryError::from_reqwest(doing, &e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || answered {
+                return Ok(resp);
+            }
+            answered = true;
+            let challenge = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_challenge);
+            match challenge {
+                Some(Challenge::Basic) => {
+                    if self.credentials.is_none() {
+                        return Err(RegistryError::new(
+                            ErrorClass::Auth,
+                            format!("{doing}: the registry {} asks for credentials and none were given", self.host),
+                        ));
+                    }
+                    self.lock().challenge = Some(Challenge::Basic);
+                }
+                Some(bearer @ Challenge::Bearer { .. }) => {
+                    let token = self.fetch_bearer_token(doing, &bearer, scopes).await?;
+                    let mut st = self.lock();
+                    st.challenge = Some(bearer);
+                    st.tokens.insert(scopes.join(" "), token);
+                }
+                None => {
+                    return Err(RegistryError::new(
+                        ErrorClass::Auth,
+                        format!("{doing}: 401 from {} without a challenge we understand", self.host),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The token-service leg of the Bearer flow (distribution "token authentication").
+    async fn fetch_bearer_token(&self, doing: &str, challenge: &Challenge, scopes: &[String]) -> Res<Secret<String>> {
+        let Challenge::Bearer { realm, service, scope } = challenge else {
+            return Err(RegistryError::new(ErrorClass::Auth, "not a bearer challenge"));
+        };
+        let mut url = Url::parse(realm).map_err(|_| RegistryError::new(ErrorClass::Auth, format!("{doing}: bad token realm `{realm}`")))?;
+        if url.scheme() != "https" && !dk_core::aws::is_loopback_authority(url.host_str().unwrap_or("")) {
+            return Err(RegistryError::new(ErrorClass::Auth, format!("{doing}: token realm `{realm}` is not https")));
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            let mut all: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            if let Some(s) = scope
+                && !all.contains(&s.as_str())
+            {
+                all.push(s);
+            }
+            for s in all {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut req = self.http.get(url);
+        if let Some(c) = &self.credentials {
+            req = req.header(AUTHORIZATION, c.basic_header().expose());
+        }
+        let resp = req.send().await.map_err(|e| RegistryError::from_reqwest(doing, &e))?;
+        if !resp.status().is_success() {
+            return Err(status_error(&format!("{doing} (token service)"), resp).await);
+        }
+        #[derive(serde::Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let t: Token = resp
+            .json()
+            .await
+            .map_err(|e| RegistryError::new(ErrorClass::Transient, format!("{doing}: token service answer: {e}")))?;
+        t.token
+            .or(t.access_token)
+            .map(Secret::new)
+            .ok_or_else(|| RegistryError::new(ErrorClass::Auth, format!("{doing}: the token service returned no token")))
+    }
+
+    /// `GET /v2/`: is the registry there, and do our credentials work?
+    pub async fn ping(&self, attempts: u32) -> Res<()> {
+        let doing = format!("reaching the registry {}", self.host);
+        retry(backoff(attempts), None, |_| async {
+            let resp = self.send(&doing, &[], |c| c.get(self.url("/v2/"))).await?;
+            if resp.status().is_success() { Ok(()) } else { Err(status_error(&doing, resp).await) }
+        })
+        .await
+    }
+
+    /// The size of a blob when the repository has it.
+    pub async fn blob_size(&self, repo: &str, digest: &str) -> Res<Option<u64>> {
+        let doing = format!("checking blob {} in {repo}", short(digest));
+        let scopes = [push_scope(repo)];
+        retry(backoff(self.attempts), None, |_| async {
+            let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+            let resp = self.send(&doing, &scopes, |c| c.head(url.clone())).await?;
+            match resp.status() {
+                s if s.is_success() => Ok(Some(content_length(resp.headers()).unwrap_or(0))),
+                StatusCode::NOT_FOUND => Ok(None),
+                _ => Err(status_error(&doing, resp).await),
+            }
+        })
+        .await
+    }
+
+    /// Cross-repository mount. A registry that cannot mount opens a normal upload session.
+    pub async fn mount_blob(&self, repo: &str, digest: &str, from: &str) -> Res<MountResult> {
+        let doing = format!("mounting blob {} into {repo} from {from}", short(digest));
+        let scopes = [push_scope(repo), pull_scope(from)];
+        retry(backoff(self.attempts), None, |_| async {
+            let mut url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+            url.query_pairs_mut().append_pair("mount", digest).append_pair("from", from);
+            let resp = self
+                .send(&doing, &scopes, |c| c.post(url.clone()).header(CONTENT_LENGTH, "0"))
+                .await?;
+            match resp.status() {
+                StatusCode::CREATED => Ok(MountResult::Mounted),
+                StatusCode::ACCEPTED => Ok(MountResult::Session(self.location(&doing, &resp)?)),
+                _ => Err(status_error(&doing, resp).await),
+            }
+        })
+        .await
+    }
+
+    /// Open an upload session (one attempt: the caller retries the whole blob).
+    pub async fn start_upload(&self, repo: &str) -> Res<Url> {
+        let doing = format!("starting an upload to {repo}");
+        let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let resp = self
+            .send(&doing, &[push_scope(repo)], |c| c.post(url.clone()).header(CONTENT_LENGTH, "0"))
+            .await?;
+        if resp.status() == StatusCode::ACCEPTED {
+            self.location(&doing, &resp)
+        } else {
+            Err(status_error(&doing, resp).await)
+        }
+    }
+
+    /// Finish a session with one `PUT ?digest=` carrying the whole blob (one attempt).
+    pub async fn put_blob(&self, repo: &str, session: &Url, digest: &str, size: u64, body: impl Fn() -> Res<reqwest::Body>) -> Res<()> {
+        let doing = format!("uploading blob {} to {repo}", short(digest));
+        let mut url = session.clone();
+        url.query_pairs_mut().append_pair("digest", digest);
+        let body_err: Mutex<Option<RegistryError>> = Mutex::new(None);
+        let resp = self
+            .send(&doing, &[push_scope(repo)], |c| {
+                let body = match body() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        *body_err.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        reqwest::Body::from(Vec::new())
+                    }
+                };
+                c.put(url.clone())
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(CONTENT_LENGTH, size.to_string())
+                    .body(body)
+            })
+            .await;
+        if let Some(e) = body_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        let resp = resp?;
+        if resp.status() == StatusCode::CREATED {
+            Ok(())
+        } else {
+            Err(status_error(&doing, resp).await)
+        }
+    }
+
+    /// Abandon an upload session (best effort; registries expire them anyway).
+    pub async fn cancel_upload(&self, repo: &str, session: &Url) {
+        let _ = self
+            .send("cancelling an upload", &[push_scope(repo)], |c| c.delete(session.clone()))
+            .await;
+    }
+
+    /// `GET` a blob for streaming (one attempt: the caller retries the whole copy).
+    pub async fn get_blob(&self, repo: &str, digest: &str) -> Res<Response> {
+        let doing = format!("downloading blob {} from {repo}", short(digest));
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let resp = self.send(&doing, &[pull_scope(repo)], |c| c.get(url.clone())).await?;
+        if resp.status().is_success() { Ok(resp) } else { Err(status_error(&doing, resp).await) }
+    }
+
+    /// The digest a tag (or digest) points at, if any.
+    pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Res<Option<String>> {
+        let doing = format!("looking up {repo}:{reference}");
+        let scopes = [push_scope(repo)];
+        retry(backoff(self.attempts), None, |_| async {
+            let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+            let resp = self
+                .send(&doing, &scopes, |c| c.request(Method::HEAD, url.clone()).header(ACCEPT, ACCEPT_ALL))
+                .await?;
+            match resp.status() {
+                StatusCode::NOT_FOUND => Ok(None),
+                s if s.is_success() => match header(resp.headers(), "docker-content-digest") {
+                    Some(d) => Ok(Some(d)),
+                    // Some registries omit the header on HEAD: hash the body instead.
+                    None => Ok(Some(self.get_manifest_with(&doing, &scopes, repo, reference).await?.0.digest)),
+                },
+                _ => Err(status_error(&doing, resp).await),
+            }
+        })
+        .await
+    }
+
+    /// A manifest's bytes and media type (for a registry source).
+    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Res<(FetchedManifest, String)> {
+        let doing = format!("reading the manifest {repo}:{reference}");
+        let scopes = [pull_scope(repo)];
+        retry(backoff(self.attempts), None, |_| self.get_manifest_with(&doing, &scopes, repo, reference)).await
+    }
+
+    async fn get_manifest_with(&self, doing: &str, scopes: &[String], repo: &str, reference: &str) -> Res<(FetchedManifest, String)> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let resp = self.send(doing, scopes, |c| c.get(url.clone()).header(ACCEPT, ACCEPT_ALL)).await?;
+        if !resp.status().is_success() {
+            return Err(status_error(doing, resp).await);
+        }
+        let media_type = header(resp.headers(), "content-type").unwrap_or_default();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::from_reqwest(doing, &e))?;
+        if bytes.len() as u64 > crate::manifest::MAX_MANIFEST_BYTES {
+            return Err(RegistryError::new(ErrorClass::Permanent, format!("{doing}: the manifest is larger than 4 MiB")));
+        }
+        let digest = sha256_digest(&bytes);
+        Ok((FetchedManifest { digest, bytes: bytes.to_vec() }, media_type))
+    }
+
+    /// `PUT` a manifest under a tag or digest; returns the digest the registry computed.
+    pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) -> Res<String> {
+        let doing = format!("putting the manifest {repo}:{reference}");
+        let scopes = [push_scope(repo)];
+        let expected = sha256_digest(bytes);
+        retry(backoff(self.attempts), None, |_| async {
+            let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+            let resp = self
+                .send(&doing, &scopes, |c| {
+                    c.put(url.clone()).header(CONTENT_TYPE, media_type).body(bytes.to_vec())
+                })
+                .await?;
+            if resp.status() == StatusCode::CREATED || resp.status() == StatusCode::OK {
+                Ok(header(resp.headers(), "docker-content-digest").unwrap_or_else(|| expected.clone()))
+            } else {
+                Err(status_error(&doing, resp).await)
+            }
+        })
+        .await
+    }
+
+    fn location(&self, doing: &str, resp: &Response) -> Res<Url> {
+        let loc = header(resp.headers(), LOCATION.as_str())
+            .ok_or_else(|| RegistryError::new(ErrorClass::Permanent, format!("{doing}: no Location in the answer")))?;
+        self.base
+            .join(&loc)
+            .map_err(|e| RegistryError::new(ErrorClass::Permanent, format!("{doing}: bad Location `{loc}`: {e}")))
+    }
+}
+
+/// A manifest fetched from a registry, with the digest of its exact bytes.
+#[derive(Debug, Clone)]
+pub struct FetchedManifest {
+    pub digest: String,
+    pub bytes: Vec<u8>,
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    header(h, CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok())
+}
+
+/// `sha256:0123456789ab` — enough to tell blobs apart in messages.
+pub fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(19)]
+}
+
+/// Turn an unexpected status into a classified error, with the registry's own error codes.
+async fn status_error(doing: &str, resp: Response) -> RegistryError {
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorEntry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorEntry {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let entries = serde_json::from_str::<Errors>(&body).map(|e| e.errors).unwrap_or_default();
+    let codes: Vec<String> = entries.iter().filter_map(|e| e.code.clone()).collect();
+    let detail = entries
+        .iter()
+        .map(|e| format!("{}: {}", e.code.as_deref().unwrap_or("?"), e.message.as_deref().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let class = match status.as_u16() {
+        408 | 429 | 500..=599 => ErrorClass::Transient,
+        401 | 403 => ErrorClass::Auth,
+        _ if codes.iter().any(|c| c == "TAG_INVALID") => ErrorClass::TagInvalid,
+        _ => ErrorClass::Permanent,
+    };
+    let detail = if detail.is_empty() { body.chars().take(200).collect() } else { detail };
+    RegistryError::new(class, format!("{doing}: HTTP {status}{}{detail}", if detail.is_empty() { "" } else { ": " }))
+}
