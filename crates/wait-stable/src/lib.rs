@@ -1,22 +1,126 @@
 //! `wait-stable`: wait for an ECS deployment with live progress and an exact deadline, and never
-//! report a false green. The waiter itself lives in [`waiter`] so that `ecs-roll` reuses it.
+//! report a false green.
+//!
+//! `aws ecs wait services-stable` calls a service stable when it has one deployment and
+//! `runningCount == desiredCount` — which is also true after the circuit breaker has rolled the
+//! release back. `wait-stable` follows the *deployment* instead: it succeeds only when the tracked
+//! deployment is COMPLETED and the service runs its task definition, and it says `rolled_back`,
+//! `failed` or `replaced` the moment it sees otherwise, with the stopped tasks that explain why.
+//!
+//! This file is the command line; the waiter is in [`waiter`] (reused by `ecs-roll`), the
+//! decision rules in `verdict`, the ECS calls in `ecs_reads`, the output in `progress` and
+//! `summary`, and `--service` parsing in `targets`.
 
+mod ecs_reads;
+mod progress;
+mod summary;
+mod targets;
+mod verdict;
 pub mod waiter;
 
-use clap::Parser;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
 use dk_core::cli::{CommonArgs, HasCommonArgs};
-use dk_core::{Outcome, Result, Tool, Ui};
+use dk_core::duration::{format_duration, parse_duration};
+use dk_core::poll::Deadline;
+use dk_core::{Error, Outcome, Result, Tool, Ui};
 
 pub use waiter::{
-    ContainerExit, ServiceEvent, ServiceOutcome, ServiceResult, StoppedTask, Target, Track, Until, WaitOptions, summary_markdown,
-    wait,
+    ContainerExit, ServiceEvent, ServiceOutcome, ServiceResult, StoppedTask, Target, Track, Until,
+    WaitOptions, summary_markdown, wait,
 };
 
+const EXAMPLES: &str = "\
+Examples:
+  # Wait for the rollout UpdateService just started (the PRIMARY deployment), 10 minutes at most
+  wait-stable --cluster prod --service web
+
+  # Several services, in one or more clusters, in one poll loop
+  wait-stable --cluster prod --service web --service worker
+  wait-stable --service prod/web --service staging/web
+
+  # Follow a given deployment or task definition, with a shorter deadline and faster polls
+  wait-stable --cluster prod --service web --deployment-id ecs-svc/6290123840981232123
+  wait-stable --cluster prod --service web --task-definition web:42 --timeout 5m --interval 2s
+
+  # Stop waiting once the new deployment is COMPLETED, without waiting for old tasks to drain
+  wait-stable --cluster prod --service web --until deployed
+
+  # One JSON object on stdout for scripts
+  wait-stable --cluster prod --service web --output json | jq -r .result
+
+Results (the `result` output): succeeded · rolled_back · failed · replaced · timed_out
+Exit codes: 0 succeeded · 1 rolled back, failed or replaced · 2 usage error, missing cluster or
+service · 3 AWS unreachable or refused · 4 timed out (with the last state)";
+
+/// Wait for an ECS deployment with live progress and an exact deadline.
 #[derive(Debug, Parser)]
-#[command(name = "wait-stable", version)]
+#[command(
+    name = "wait-stable",
+    version,
+    about = "Wait for an ECS deployment with live progress and an exact deadline",
+    long_about = "Wait for an ECS deployment with live progress and an exact deadline.\n\n\
+        Follows the deployment, not the service: the PRIMARY deployment when the wait starts (or \
+        the one given by --deployment-id / --task-definition). Succeeds only when that deployment \
+        is COMPLETED and the service runs its task definition (with --until stable, the default, \
+        also once the old tasks have drained). A rollback by the circuit breaker, a FAILED \
+        deployment or a newer deployment taking over ends the wait at once with exit 1 and the \
+        stopped tasks' reasons and exit codes. Prints each deployment's counts, new service \
+        events and circuit-breaker failures as they happen.",
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     #[command(flatten)]
+    pub aws: dk_core::aws::AwsArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Cluster of the services given by name (name or ARN)
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+    /// Service to wait for: NAME (with --cluster), CLUSTER/NAME, or a service ARN; repeatable,
+    /// or comma-separated
+    #[arg(
+        long = "service",
+        value_name = "SERVICE",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub services: Vec<String>,
+    /// Give up after this long (exit 4), e.g. 90s, 10m, 1h
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Time between polls (±10 % jitter), e.g. 5s, 2s, 500ms
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Follow this deployment (`ecs-svc/…`) or ServiceDeployment ARN instead of the current PRIMARY
+    /// (one service only)
+    #[arg(long, value_name = "ID", conflicts_with = "task_definition")]
+    pub deployment_id: Option<String>,
+    /// Follow the deployment running this task definition (ARN or family:revision)
+    #[arg(long, value_name = "ARN")]
+    pub task_definition: Option<String>,
+    /// `stable`: deployment COMPLETED and old tasks drained; `deployed`: deployment COMPLETED
+    #[arg(long, value_enum, default_value_t = UntilArg::Stable)]
+    pub until: UntilArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UntilArg {
+    /// The deployment is COMPLETED and the old ones have drained (one deployment, running == desired)
+    Stable,
+    /// The deployment is COMPLETED; old tasks may still be stopping
+    Deployed,
+}
+
+impl From<UntilArg> for Until {
+    fn from(u: UntilArg) -> Self {
+        match u {
+            UntilArg::Stable => Until::Stable,
+            UntilArg::Deployed => Until::Deployed,
+        }
+    }
 }
 
 impl HasCommonArgs for Cli {
@@ -25,12 +129,180 @@ impl HasCommonArgs for Cli {
     }
 }
 
+/// The shortest interval accepted: faster polling only burns the account's API rate.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest timeout accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+impl Cli {
+    /// Every check that needs no network; the targets to wait for.
+    fn targets(&self) -> Result<Vec<Target>> {
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Err(Error::usage(format!(
+                "--timeout {} is out of range",
+                format_duration(self.timeout)
+            ))
+            .with_hint("use a duration from 1s to 24h, e.g. --timeout 10m"));
+        }
+        if self.interval < MIN_INTERVAL {
+            return Err(Error::usage(format!(
+                "--interval {} is too short",
+                format_duration(self.interval)
+            ))
+            .with_hint("use at least 100ms; the default 5s keeps well inside ECS's API rate"));
+        }
+        if self.interval > self.timeout {
+            return Err(
+                Error::usage("--interval is longer than --timeout").with_hint(
+                    "poll at least once before the deadline, e.g. --timeout 10m --interval 5s",
+                ),
+            );
+        }
+        let track = match (&self.deployment_id, &self.task_definition) {
+            (Some(id), _) => {
+                if self.services.len() > 1 {
+                    return Err(Error::usage("--deployment-id names one deployment of one service, but several services were given")
+                        .with_hint("wait for one service at a time with --deployment-id, or use --task-definition"));
+                }
+                targets::check_deployment_id(id)?;
+                Track::DeploymentId(id.clone())
+            }
+            (None, Some(td)) => {
+                targets::check_task_definition(td)?;
+                Track::TaskDefinition(td.clone())
+            }
+            (None, None) => Track::CurrentPrimary,
+        };
+        targets::parse_services(self.cluster.as_deref(), &self.services, &track)
+    }
+}
+
 pub struct WaitStable;
 
 impl Tool for WaitStable {
     const NAME: &'static str = "wait-stable";
     type Cli = Cli;
-    async fn run(_cli: Cli, _ui: Ui) -> Result<Outcome> {
-        Err(dk_core::Error::usage("wait-stable is not implemented yet"))
+
+    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
+        let targets = cli.targets()?;
+        cli.aws.validate(ui.context())?;
+        // The deadline covers everything, AWS configuration included.
+        let opts = WaitOptions {
+            deadline: Deadline::after(cli.timeout),
+            interval: cli.interval,
+            until: cli.until.into(),
+        };
+        let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let outcomes = wait(&ecs, &ui, &targets, &opts).await?;
+        Ok(outcome(&outcomes, cli.timeout))
     }
+}
+
+/// The combined result: any definite failure wins (failed, then rolled_back, then replaced),
+/// then a timeout; succeeded only when every service succeeded.
+pub fn combined_result(outcomes: &[ServiceOutcome]) -> ServiceResult {
+    let order = [
+        ServiceResult::Failed,
+        ServiceResult::RolledBack,
+        ServiceResult::Replaced,
+        ServiceResult::TimedOut,
+    ];
+    order
+        .into_iter()
+        .find(|r| outcomes.iter().any(|o| o.result == *r))
+        .unwrap_or(ServiceResult::Succeeded)
+}
+
+fn outcome(outcomes: &[ServiceOutcome], timeout: Duration) -> Outcome {
+    let result = combined_result(outcomes);
+    let message = message(outcomes, result, timeout);
+    let mut out = match result {
+        ServiceResult::Succeeded => Outcome::succeeded(result.as_str(), message),
+        ServiceResult::TimedOut => Outcome::timed_out(result.as_str(), message),
+        _ => Outcome::failed(result.as_str(), message),
+    };
+    if let [one] = outcomes {
+        out = out
+            .output(
+                "deployment_id",
+                one.deployment_id.clone().unwrap_or_default(),
+            )
+            .output(
+                "task_definition",
+                one.task_definition.clone().unwrap_or_default(),
+            )
+            .output("running_count", one.running_count)
+            .output(
+                "duration_s",
+                (one.duration.as_secs_f64() * 10.0).round() / 10.0,
+            );
+    }
+    out.detail(outcomes).summary(summary_markdown(outcomes))
+}
+
+/// One line for people: what happened, and for failures why (the first stopped task included).
+fn message(outcomes: &[ServiceOutcome], result: ServiceResult, timeout: Duration) -> String {
+    let describe = |o: &ServiceOutcome| {
+        let mut s = match o.result {
+            ServiceResult::Succeeded => format!(
+                "{}: deployment {} completed ({} running) in {}",
+                o.service,
+                o.deployment_id.as_deref().unwrap_or("?"),
+                o.running_count,
+                format_duration(o.duration)
+            ),
+            ServiceResult::TimedOut => format!(
+                "{}: still not done after {}: {}",
+                o.service,
+                format_duration(timeout),
+                o.reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim_start_matches("timed out: ")
+            ),
+            r => format!(
+                "{} {}: {}",
+                o.service,
+                r.as_str().replace('_', " "),
+                o.reason.as_deref().unwrap_or("")
+            ),
+        };
+        if let Some(t) = o.stopped_tasks.first()
+            && o.result != ServiceResult::Succeeded
+        {
+            s.push_str(&format!(" — stopped {}", progress::stopped_task_line(t)));
+        }
+        s
+    };
+    match outcomes {
+        [one] => describe(one),
+        many if result == ServiceResult::Succeeded => {
+            format!("all {} services deployed: {}", many.len(), names(many))
+        }
+        many => {
+            let ok = many
+                .iter()
+                .filter(|o| o.result == ServiceResult::Succeeded)
+                .count();
+            let bad: Vec<String> = many
+                .iter()
+                .filter(|o| o.result != ServiceResult::Succeeded)
+                .map(describe)
+                .collect();
+            format!(
+                "{ok} of {} services succeeded; {}",
+                many.len(),
+                bad.join("; ")
+            )
+        }
+    }
+}
+
+fn names(outcomes: &[ServiceOutcome]) -> String {
+    outcomes
+        .iter()
+        .map(|o| o.service.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { dk_core::tool::main::<wait_stable::WaitStable>() }
+fn main() -> std::process::ExitCode {
+    dk_core::tool::main::<wait_stable::WaitStable>()
+}

@@ -13,9 +13,21 @@
 //! - The deadline in [`WaitOptions`] is exact: when it passes, the undecided services are
 //!   `TimedOut` with their last observed state.
 
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
+use aws_sdk_ecs::Client;
+use dk_core::duration::format_duration;
+use dk_core::poll::{Deadline, jittered};
+use dk_core::{Error, Result, Ui};
 use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::ecs_reads::{self, ClusterSnapshot, ReadError};
+use crate::progress;
+use crate::verdict::{
+    self, DeploymentView, ResolveError, ServiceDeploymentView, ServiceView, Tracked, Verdict,
+};
 
 /// One service to wait for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,23 +154,648 @@ pub struct ServiceOutcome {
     pub events: Vec<ServiceEvent>,
 }
 
-fn serialize_seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+fn serialize_seconds<S: serde::Serializer>(
+    d: &Duration,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 10.0).round() / 10.0)
 }
 
 /// Wait for every target's deployment; see the module docs for the contract.
 pub async fn wait(
-    ecs: &aws_sdk_ecs::Client,
-    ui: &dk_core::Ui,
+    ecs: &Client,
+    ui: &Ui,
     targets: &[Target],
     opts: &WaitOptions,
-) -> dk_core::Result<Vec<ServiceOutcome>> {
-    let _ = (ecs, ui, targets, opts);
-    Err(dk_core::Error::runtime("the waiter is being written"))
+) -> Result<Vec<ServiceOutcome>> {
+    check_targets(targets)?;
+    let started = Instant::now();
+    let clusters: BTreeSet<&str> = targets.iter().map(|t| t.cluster.as_str()).collect();
+    let mut watches: Vec<Watch> = targets
+        .iter()
+        .map(|t| Watch::new(t.clone(), label(t, clusters.len() > 1)))
+        .collect();
+    let names: Vec<&str> = watches.iter().map(|w| w.label.as_str()).collect();
+    ui.group(&format!(
+        "Waiting for {} ({} left, polling every {})",
+        names.join(", "),
+        format_duration(opts.deadline.remaining()),
+        format_duration(opts.interval)
+    ));
+    let mut retry_streak = 0u32;
+    let mut sd_warned = false;
+    loop {
+        let pending: Vec<usize> = (0..watches.len())
+            .filter(|&i| !watches[i].decided())
+            .collect();
+        let Some(round) = opts
+            .deadline
+            .run(describe_round(ecs, &watches, &pending))
+            .await
+        else {
+            break;
+        };
+        let mut problems = Problems::default();
+        let mut retried = None;
+        for (cluster, idx, answer) in round {
+            match answer {
+                Ok(snapshot) => apply_snapshot(
+                    ui,
+                    &mut watches,
+                    &idx,
+                    snapshot,
+                    &mut problems,
+                    started.elapsed(),
+                ),
+                Err(ReadError::ClusterNotFound) => problems.clusters.push(cluster),
+                Err(ReadError::Retryable { error, unreachable }) => {
+                    if unreachable && idx.iter().any(|&i| !watches[i].observed) {
+                        return Err(error);
+                    }
+                    retried = Some(error);
+                }
+                Err(ReadError::Fatal(e)) => return Err(e),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.into_error(ecs, &watches, &opts.deadline).await);
+        }
+        match retried {
+            Some(error) => {
+                retry_streak += 1;
+                if retry_streak == 1 || retry_streak.is_power_of_two() {
+                    ui.warn(&format!("{} (poll {retry_streak} in a row); retrying at the next poll, the deadline stands", error.message()));
+                }
+            }
+            None => retry_streak = 0,
+        }
+
+        // ServiceDeployments: to resolve a given ARN, and for the real failure count and
+        // threshold once tasks fail.
+        let wanted: Vec<String> = watches
+            .iter()
+            .filter(|w| !w.decided() && w.observed)
+            .filter_map(|w| w.service_deployment_wanted())
+            .collect();
+        if !wanted.is_empty() {
+            match opts
+                .deadline
+                .run(ecs_reads::describe_service_deployments(ecs, &wanted))
+                .await
+            {
+                None => break,
+                Some(Ok(sds)) => {
+                    for w in watches.iter_mut() {
+                        if let Some(arn) = w.service_deployment_arn()
+                            && let Some(sd) = sds.iter().find(|sd| sd.arn == arn)
+                        {
+                            w.sd = Some(sd.clone());
+                        }
+                    }
+                }
+                Some(Err(msg)) => {
+                    if !sd_warned {
+                        ui.warn(&format!("{msg}; going on with DescribeServices alone"));
+                        sd_warned = true;
+                    }
+                }
+            }
+        }
+
+        let mut newly_failed = Vec::new();
+        for (i, w) in watches.iter_mut().enumerate() {
+            if w.decided() || !w.observed {
+                continue;
+            }
+            w.judge(ui, opts.until, started.elapsed());
+            if w.decided() && w.verdict != Verdict::Succeeded {
+                newly_failed.push(i);
+            }
+        }
+        if !newly_failed.is_empty()
+            && opts
+                .deadline
+                .run(explain_failures(ecs, ui, &mut watches, &newly_failed))
+                .await
+                .is_none()
+        {
+            break;
+        }
+        let left = watches.iter().filter(|w| !w.decided()).count();
+        if left == 0 || opts.deadline.expired() {
+            break;
+        }
+        ui.status(&format!(
+            "waiting for {left} of {} service{}",
+            watches.len(),
+            if watches.len() == 1 { "" } else { "s" }
+        ));
+        tokio::time::sleep(jittered(opts.interval, &opts.deadline)).await;
+        if opts.deadline.expired() {
+            break;
+        }
+    }
+    ui.clear_status();
+
+    // The deadline passed: the undecided are timed out, with their last state and, within a
+    // short budget that keeps the exit close to the deadline, the tasks that stopped.
+    let late: Vec<usize> = (0..watches.len())
+        .filter(|&i| !watches[i].decided())
+        .collect();
+    if !late.is_empty() {
+        for &i in &late {
+            let w = &mut watches[i];
+            w.timed_out = true;
+            w.decided_after = Some(started.elapsed());
+            ui.info(&format!("✘ {}: timed out: {}", w.label, w.last_state()));
+        }
+        let _ = tokio::time::timeout(
+            DIAGNOSIS_BUDGET_AT_DEADLINE,
+            explain_failures(ecs, ui, &mut watches, &late),
+        )
+        .await;
+    }
+    ui.end_group();
+    Ok(watches.into_iter().map(Watch::into_outcome).collect())
+}
+
+/// How long the stopped-task lookup may run after the deadline has passed.
+const DIAGNOSIS_BUDGET_AT_DEADLINE: Duration = Duration::from_millis(1000);
+/// Stopped tasks kept per failed service.
+const STOPPED_TASKS_KEPT: usize = 5;
+/// Events kept per service in the outcome.
+const EVENTS_KEPT: usize = 50;
+
+fn check_targets(targets: &[Target]) -> Result<()> {
+    if targets.is_empty() {
+        return Err(
+            Error::usage("no service to wait for").with_hint("pass --service NAME (repeatable)")
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for t in targets {
+        if t.cluster.is_empty() || t.service.is_empty() {
+            return Err(Error::usage("a service and its cluster must both be named"));
+        }
+        if !seen.insert((t.cluster.as_str(), short_name(&t.service))) {
+            return Err(Error::usage(format!(
+                "service {} in cluster {} is listed twice",
+                t.service, t.cluster
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The last path segment of an ARN (`…:service/cluster/web` → `web`), or the name itself.
+fn short_name(id: &str) -> &str {
+    if id.starts_with("arn:") {
+        id.rsplit('/').next().unwrap_or(id)
+    } else {
+        id
+    }
+}
+
+fn label(t: &Target, with_cluster: bool) -> String {
+    let service = short_name(&t.service);
+    if with_cluster {
+        format!("{}/{service}", short_name(&t.cluster))
+    } else {
+        service.to_string()
+    }
+}
+
+/// DescribeServices for every undecided service: grouped by cluster, 10 a call, all at once.
+async fn describe_round(
+    ecs: &Client,
+    watches: &[Watch],
+    pending: &[usize],
+) -> Vec<(
+    String,
+    Vec<usize>,
+    std::result::Result<ClusterSnapshot, ReadError>,
+)> {
+    let mut by_cluster: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in pending {
+        by_cluster
+            .entry(watches[i].target.cluster.as_str())
+            .or_default()
+            .push(i);
+    }
+    let calls = by_cluster.into_iter().flat_map(|(cluster, idx)| {
+        idx.chunks(ecs_reads::DESCRIBE_SERVICES_BATCH)
+            .map(|chunk| {
+                let ids: Vec<String> = chunk
+                    .iter()
+                    .map(|&i| watches[i].target.service.clone())
+                    .collect();
+                let chunk = chunk.to_vec();
+                async move {
+                    (
+                        cluster.to_string(),
+                        chunk,
+                        ecs_reads::describe_services(ecs, cluster, &ids).await,
+                    )
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    futures_util::future::join_all(calls).await
+}
+
+/// Request problems found on a poll; they end the wait with one error naming all of them.
+#[derive(Default)]
+struct Problems {
+    clusters: Vec<String>,
+    /// `(watch index, reason)`: MISSING, DRAINING, INACTIVE on the first sighting.
+    services: Vec<(usize, String)>,
+    invalid: Vec<(String, String)>,
+}
+
+impl Problems {
+    fn is_empty(&self) -> bool {
+        self.clusters.is_empty() && self.services.is_empty() && self.invalid.is_empty()
+    }
+
+    async fn into_error(self, ecs: &Client, watches: &[Watch], deadline: &Deadline) -> Error {
+        if !self.clusters.is_empty() {
+            let list = self.clusters.join(", ");
+            let many = self.clusters.len() > 1;
+            return Error::usage(format!(
+                "cluster{} {list} not found",
+                if many { "s" } else { "" }
+            ))
+            .with_hint(
+                "check --cluster (a cluster name or ARN) and the region (--region / AWS_REGION)",
+            );
+        }
+        if !self.services.is_empty() {
+            let mut parts = Vec::new();
+            let mut hints = Vec::new();
+            for (i, reason) in &self.services {
+                let t = &watches[*i].target;
+                let name = short_name(&t.service);
+                if reason == "MISSING" {
+                    parts.push(format!("service {name} not found in cluster {}", t.cluster));
+                    let known = deadline
+                        .run(tokio::time::timeout(
+                            Duration::from_secs(5),
+                            ecs_reads::service_names(ecs, &t.cluster),
+                        ))
+                        .await
+                        .and_then(|r| r.ok())
+                        .unwrap_or_default();
+                    if let Some(near) =
+                        dk_core::error::did_you_mean(name, known.iter().map(String::as_str))
+                    {
+                        hints.push(format!("did you mean `{near}`?"));
+                    }
+                } else {
+                    parts.push(format!(
+                        "service {name} in cluster {} is {reason}",
+                        t.cluster
+                    ));
+                    hints.push(format!("{name} is {reason}: it was deleted; re-create it or wait for another service"));
+                }
+            }
+            if hints.is_empty() {
+                hints.push("check --service and --cluster (names or ARNs) and the region".into());
+            }
+            return Error::usage(parts.join("; ")).with_hint(hints.join("; "));
+        }
+        let (messages, hints): (Vec<String>, Vec<String>) = self.invalid.into_iter().unzip();
+        Error::usage(messages.join("; ")).with_hint(hints.join("; "))
+    }
+}
+
+/// Fold one cluster's DescribeServices answer into the watches it was asked for.
+fn apply_snapshot(
+    ui: &Ui,
+    watches: &mut [Watch],
+    idx: &[usize],
+    snapshot: ClusterSnapshot,
+    problems: &mut Problems,
+    elapsed: Duration,
+) {
+    for &i in idx {
+        let w = &mut watches[i];
+        let wanted = w.target.service.as_str();
+        let found = snapshot.services.iter().find(|s| {
+            s.view.arn == wanted
+                || s.view.name == wanted
+                || (wanted.starts_with("arn:") && s.view.name == short_name(wanted))
+        });
+        let Some(found) = found else {
+            let reason = snapshot
+                .failures
+                .iter()
+                .find(|(arn, _)| arn == wanted || short_name(arn) == short_name(wanted))
+                .map_or_else(|| "MISSING".to_string(), |(_, r)| r.clone());
+            if w.observed {
+                w.verdict = Verdict::Failed(format!("service {} disappeared ({reason})", w.label));
+                w.finish(ui, elapsed);
+            } else {
+                problems.services.push((i, reason));
+            }
+            continue;
+        };
+        let view = found.view.clone();
+        if !w.observed && (view.status == "DRAINING" || view.status == "INACTIVE") {
+            problems.services.push((i, view.status.clone()));
+            continue;
+        }
+        w.observed = true;
+        if w.tracked.is_none() {
+            match verdict::resolve(&view, &w.target.track) {
+                Ok(t) => {
+                    ui.info(&format!(
+                        "{}: following deployment {} ({}){}",
+                        w.label,
+                        t.deployment_id,
+                        verdict::short_td(&t.task_definition),
+                        if view.primary().is_some_and(|p| p.id == t.deployment_id) {
+                            ""
+                        } else {
+                            ", not the PRIMARY"
+                        }
+                    ));
+                    w.tracked = Some(t);
+                    w.pending_sd_arn = None;
+                }
+                Err(ResolveError::Invalid { message, hint }) => {
+                    problems.invalid.push((message, hint))
+                }
+                Err(ResolveError::NeedServiceDeployment(arn)) => w.pending_sd_arn = Some(arn),
+            }
+        }
+        w.record_events(ui, &found.events);
+        w.view = Some(view);
+    }
+}
+
+/// Look up the stopped tasks of each newly failed deployment and print what explains the failure.
+async fn explain_failures(ecs: &Client, ui: &Ui, watches: &mut [Watch], idx: &[usize]) {
+    let lookups = idx.iter().filter_map(|&i| {
+        let w = &watches[i];
+        let deployment = w.tracked.as_ref()?.deployment_id.clone();
+        let cluster = w.target.cluster.clone();
+        Some(async move {
+            (
+                i,
+                ecs_reads::stopped_tasks(ecs, &cluster, &deployment, STOPPED_TASKS_KEPT).await,
+            )
+        })
+    });
+    for (i, found) in futures_util::future::join_all(lookups).await {
+        let w = &mut watches[i];
+        match found {
+            Ok(tasks) => {
+                for t in &tasks {
+                    ui.info(&format!(
+                        "{}: stopped {}",
+                        w.label,
+                        progress::stopped_task_line(t)
+                    ));
+                }
+                w.stopped_tasks = tasks;
+            }
+            Err(msg) => ui.warn(&format!(
+                "{}: could not list the stopped tasks: {msg}",
+                w.label
+            )),
+        }
+    }
+}
+
+/// Everything the waiter knows about one service.
+struct Watch {
+    target: Target,
+    label: String,
+    /// DescribeServices has shown the service at least once.
+    observed: bool,
+    tracked: Option<Tracked>,
+    /// A ServiceDeployment ARN to resolve before a deployment can be tracked.
+    pending_sd_arn: Option<String>,
+    view: Option<ServiceView>,
+    sd: Option<ServiceDeploymentView>,
+    seen_events: HashSet<String>,
+    /// Oldest first.
+    events: Vec<ServiceEvent>,
+    last_line: String,
+    verdict: Verdict,
+    timed_out: bool,
+    decided_after: Option<Duration>,
+    stopped_tasks: Vec<StoppedTask>,
+}
+
+impl Watch {
+    fn new(target: Target, label: String) -> Self {
+        Watch {
+            target,
+            label,
+            observed: false,
+            tracked: None,
+            pending_sd_arn: None,
+            view: None,
+            sd: None,
+            seen_events: HashSet::new(),
+            events: Vec::new(),
+            last_line: String::new(),
+            verdict: Verdict::Pending,
+            timed_out: false,
+            decided_after: None,
+            stopped_tasks: Vec::new(),
+        }
+    }
+
+    fn decided(&self) -> bool {
+        self.verdict.is_final() || self.timed_out
+    }
+
+    fn service_deployment_arn(&self) -> Option<&str> {
+        self.pending_sd_arn
+            .as_deref()
+            .or_else(|| self.tracked.as_ref()?.service_deployment_arn.as_deref())
+    }
+
+    fn tracked_deployment(&self) -> Option<&DeploymentView> {
+        self.view
+            .as_ref()?
+            .deployment(&self.tracked.as_ref()?.deployment_id)
+    }
+
+    /// The ServiceDeployment is read when it must be resolved, and once the tracked deployment
+    /// has failures or has stopped being the PRIMARY (its status then tells rollback from stop).
+    fn service_deployment_wanted(&self) -> Option<String> {
+        if let Some(arn) = &self.pending_sd_arn {
+            return Some(arn.clone());
+        }
+        let arn = self.tracked.as_ref()?.service_deployment_arn.clone()?;
+        let troubled = self.tracked_deployment().is_none_or(|d| {
+            d.failed > 0 || !d.is_primary() || d.rollout_state.as_deref() == Some("FAILED")
+        });
+        troubled.then_some(arn)
+    }
+
+    /// Circuit-breaker failures of the tracked deployment and the threshold they count toward.
+    fn circuit_breaker(&self) -> Option<(i32, Option<i32>)> {
+        let view = self.view.as_ref()?;
+        let d = self.tracked_deployment()?;
+        if let Some(sd) = &self.sd
+            && let (Some(count), Some(threshold)) = (sd.failure_count, sd.threshold)
+        {
+            return Some((count.max(d.failed), Some(threshold)));
+        }
+        let cb = view.circuit_breaker.as_ref()?;
+        Some((d.failed, verdict::failure_threshold(d.desired, cb)))
+    }
+
+    /// Print events not seen before, oldest first; on the first sighting only those of the
+    /// tracked deployment (older ones belong to earlier deployments).
+    fn record_events(&mut self, ui: &Ui, events: &[(f64, ServiceEvent)]) {
+        let Some(tracked) = &self.tracked else {
+            return;
+        };
+        let since = tracked.created_at.map_or(f64::INFINITY, |s| s as f64 - 1.0);
+        let first = self.seen_events.is_empty();
+        for (at, e) in events.iter().rev() {
+            if !self.seen_events.insert(e.id.clone()) {
+                continue;
+            }
+            if first && *at < since {
+                continue;
+            }
+            ui.info(&progress::event_line(&self.label, e));
+            self.events.push(e.clone());
+        }
+        if self.events.len() > EVENTS_KEPT {
+            self.events.drain(..self.events.len() - EVENTS_KEPT);
+        }
+    }
+
+    /// Judge the latest view, print progress, and print the verdict when there is one.
+    fn judge(&mut self, ui: &Ui, until: Until, elapsed: Duration) {
+        let Some(view) = &self.view else { return };
+        let verdict = match (&self.tracked, &self.pending_sd_arn) {
+            (Some(t), _) => verdict::decide(view, t, until, self.sd.as_ref()),
+            (None, Some(_)) => match &self.sd {
+                Some(sd) if view.current_service_deployment.as_deref() == Some(sd.arn.as_str()) => {
+                    Verdict::Pending
+                }
+                Some(sd) => verdict::decide_from_service_deployment(sd),
+                None => Verdict::Pending,
+            },
+            (None, None) => Verdict::Pending,
+        };
+        let line = progress::service_line(
+            &self.label,
+            view,
+            self.tracked.as_ref(),
+            self.circuit_breaker(),
+        );
+        if line != self.last_line {
+            ui.info(&line);
+            self.last_line = line;
+        }
+        self.verdict = verdict;
+        if self.verdict.is_final() {
+            self.finish(ui, elapsed);
+        }
+    }
+
+    fn finish(&mut self, ui: &Ui, elapsed: Duration) {
+        self.decided_after = Some(elapsed);
+        let text = match &self.verdict {
+            Verdict::Succeeded => {
+                let (id, td) = self
+                    .tracked
+                    .as_ref()
+                    .map(|t| {
+                        (
+                            t.deployment_id.as_str(),
+                            verdict::short_td(&t.task_definition),
+                        )
+                    })
+                    .unwrap_or_default();
+                let (running, desired) = self
+                    .view
+                    .as_ref()
+                    .map_or((0, 0), |v| (v.running, v.desired));
+                format!(
+                    "✔ {}: deployment {id} ({td}) completed, {running}/{desired} running, after {}",
+                    self.label,
+                    format_duration(elapsed)
+                )
+            }
+            Verdict::RolledBack(r) => format!("✘ {}: rolled back: {r}", self.label),
+            Verdict::Failed(r) => format!("✘ {}: failed: {r}", self.label),
+            Verdict::Replaced(r) => format!("✘ {}: replaced: {r}", self.label),
+            Verdict::Pending => return,
+        };
+        ui.info(&text);
+    }
+
+    /// `deployment ecs-svc/2 (web:2) IN_PROGRESS: running 1 of 4, pending 1, failed 0`.
+    fn last_state(&self) -> String {
+        match (self.tracked_deployment(), &self.view) {
+            (Some(d), Some(v)) => format!(
+                "deployment {} ({}) still {}: running {} of {}, pending {}, failed {}{}",
+                d.id,
+                verdict::short_td(&d.task_definition),
+                d.rollout_state.as_deref().unwrap_or(&d.status),
+                d.running,
+                d.desired,
+                d.pending,
+                d.failed,
+                if v.deployments.len() > 1 {
+                    format!("; {} deployments still active", v.deployments.len())
+                } else {
+                    String::new()
+                }
+            ),
+            (None, Some(_)) => "the deployment to follow was not found yet".into(),
+            _ => "the service was never described (every poll failed)".into(),
+        }
+    }
+
+    fn into_outcome(self) -> ServiceOutcome {
+        let result = match (&self.verdict, self.timed_out) {
+            (Verdict::Succeeded, _) => ServiceResult::Succeeded,
+            (Verdict::RolledBack(_), _) => ServiceResult::RolledBack,
+            (Verdict::Failed(_), _) => ServiceResult::Failed,
+            (Verdict::Replaced(_), _) => ServiceResult::Replaced,
+            (Verdict::Pending, _) => ServiceResult::TimedOut,
+        };
+        let reason = match &self.verdict {
+            Verdict::RolledBack(r) | Verdict::Failed(r) | Verdict::Replaced(r) => Some(r.clone()),
+            Verdict::Succeeded => None,
+            Verdict::Pending => Some(format!("timed out: {}", self.last_state())),
+        };
+        let (failed_tasks, failure_threshold) = self.circuit_breaker().unwrap_or((0, None));
+        let tracked_counts = self.tracked_deployment().map(|d| (d.running, d.desired));
+        let (running_count, desired_count) = tracked_counts
+            .or_else(|| self.view.as_ref().map(|v| (v.running, v.desired)))
+            .unwrap_or((0, 0));
+        ServiceOutcome {
+            cluster: self.target.cluster.clone(),
+            service: short_name(&self.target.service).to_string(),
+            result,
+            deployment_id: self.tracked.as_ref().map(|t| t.deployment_id.clone()),
+            task_definition: self.tracked.as_ref().map(|t| t.task_definition.clone()),
+            primary_task_definition: self.view.as_ref().and_then(|v| v.task_definition.clone()),
+            running_count,
+            desired_count,
+            duration: self.decided_after.unwrap_or_default(),
+            reason,
+            failed_tasks,
+            failure_threshold,
+            stopped_tasks: self.stopped_tasks,
+            events: self.events,
+        }
+    }
 }
 
 /// The job-summary Markdown for a set of outcomes: a table per service and the events timeline.
 pub fn summary_markdown(outcomes: &[ServiceOutcome]) -> String {
-    let _ = outcomes;
-    String::new()
+    crate::summary::render(outcomes)
 }

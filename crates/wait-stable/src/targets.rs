@@ -1,0 +1,181 @@
+//! `--service` values into [`Target`]s, checked before any AWS call: `NAME` (with `--cluster`),
+//! `CLUSTER/NAME`, or a service ARN (`arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME`, or the
+//! old `…:service/NAME` with `--cluster`), so one invocation can cover several clusters.
+
+use dk_core::{Error, Result};
+
+use crate::waiter::{Target, Track};
+
+/// Service and cluster names: 1–255 letters, digits, `_` and `-` (M-ECS).
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn valid_cluster(s: &str) -> bool {
+    valid_name(s) || (s.starts_with("arn:") && s.contains(":cluster/"))
+}
+
+pub fn parse_services(
+    cluster: Option<&str>,
+    services: &[String],
+    track: &Track,
+) -> Result<Vec<Target>> {
+    if let Some(c) = cluster
+        && !valid_cluster(c)
+    {
+        return Err(
+            Error::usage(format!("--cluster `{c}` is not a cluster name or ARN"))
+                .with_hint("cluster names are 1-255 letters, digits, `_` and `-`"),
+        );
+    }
+    let mut out: Vec<Target> = Vec::new();
+    for raw in services {
+        let s = raw.trim();
+        let (c, name) = if s.starts_with("arn:") {
+            let Some((_, path)) = s.split_once(":service/") else {
+                return Err(
+                    Error::usage(format!("--service `{s}` is not a service ARN"))
+                        .with_hint("expected arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME"),
+                );
+            };
+            match path.split_once('/') {
+                Some((c, n)) => (Some(c.to_string()), n.to_string()),
+                None => (cluster.map(str::to_owned), path.to_string()),
+            }
+        } else if let Some((c, n)) = s.split_once('/') {
+            (Some(c.to_string()), n.to_string())
+        } else {
+            (cluster.map(str::to_owned), s.to_string())
+        };
+        if !valid_name(&name) {
+            return Err(Error::usage(format!("--service `{s}` is not a service name"))
+                .with_hint("use NAME, CLUSTER/NAME or a service ARN; names are 1-255 letters, digits, `_` and `-`"));
+        }
+        let Some(c) = c else {
+            return Err(Error::usage(format!("--service {name} needs a cluster"))
+                .with_hint(format!("pass --cluster CLUSTER, or write CLUSTER/{name}")));
+        };
+        if !valid_cluster(&c) {
+            return Err(Error::usage(format!(
+                "--service `{s}`: `{c}` is not a cluster name"
+            )));
+        }
+        let service = if s.starts_with("arn:") {
+            s.to_string()
+        } else {
+            name.clone()
+        };
+        if out
+            .iter()
+            .any(|t| t.cluster == c && short(&t.service) == name)
+        {
+            return Err(Error::usage(format!(
+                "--service {name} in cluster {c} is given twice"
+            )));
+        }
+        out.push(Target {
+            cluster: c,
+            service,
+            track: track.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn short(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+/// `ecs-svc/<digits>` or a ServiceDeployment ARN.
+pub fn check_deployment_id(id: &str) -> Result<()> {
+    let ok = id
+        .strip_prefix("ecs-svc/")
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric()))
+        || crate::verdict::is_service_deployment_arn(id);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("--deployment-id `{id}` is not a deployment id"))
+            .with_hint("use the id from DescribeServices (ecs-svc/1234…) or a ServiceDeployment ARN (arn:aws:ecs:…:service-deployment/…)"))
+    }
+}
+
+/// A task definition ARN or `family:revision`.
+pub fn check_task_definition(td: &str) -> Result<()> {
+    let short = td.rsplit_once("task-definition/").map_or(td, |(_, t)| t);
+    let ok = (!td.starts_with("arn:") || td.contains(":task-definition/"))
+        && short.split_once(':').is_some_and(|(family, rev)| {
+            valid_name(family) && !rev.is_empty() && rev.chars().all(|c| c.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--task-definition `{td}` is not a task definition revision"
+        ))
+        .with_hint("use family:revision (web:42) or the full task definition ARN"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(cluster: Option<&str>, s: &[&str]) -> Result<Vec<(String, String)>> {
+        let owned: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+        parse_services(cluster, &owned, &Track::CurrentPrimary)
+            .map(|v| v.into_iter().map(|t| (t.cluster, t.service)).collect())
+    }
+
+    /// NAME, CLUSTER/NAME and ARNs (new and old form) all name a service and its cluster.
+    #[test]
+    fn parses_the_three_forms() {
+        let arn = "arn:aws:ecs:us-east-1:123456789012:service/staging/api";
+        let got = parse(Some("prod"), &["web", "other/worker", arn]).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("prod".into(), "web".into()),
+                ("other".into(), "worker".into()),
+                ("staging".into(), arn.into())
+            ]
+        );
+        let old = "arn:aws:ecs:us-east-1:123456789012:service/web";
+        assert_eq!(
+            parse(Some("prod"), &[old]).unwrap(),
+            vec![("prod".into(), old.into())]
+        );
+    }
+
+    /// A bare name without --cluster, a bad name, and duplicates are usage errors.
+    #[test]
+    fn rejects_bad_services() {
+        assert!(
+            parse(None, &["web"])
+                .unwrap_err()
+                .hint()
+                .unwrap()
+                .contains("--cluster")
+        );
+        assert_eq!(parse(Some("c"), &["we b"]).unwrap_err().exit_code(), 2);
+        assert!(parse(Some("c"), &["web", "c/web"]).is_err());
+        assert!(parse(Some("c d"), &["web"]).is_err());
+    }
+
+    /// Deployment ids and task definitions are checked for shape.
+    #[test]
+    fn checks_ids() {
+        assert!(check_deployment_id("ecs-svc/1234567890").is_ok());
+        assert!(
+            check_deployment_id("arn:aws:ecs:us-east-1:1:service-deployment/c/web/abc").is_ok()
+        );
+        assert!(check_deployment_id("1234").is_err());
+        assert!(check_task_definition("web:3").is_ok());
+        assert!(check_task_definition("arn:aws:ecs:us-east-1:1:task-definition/web:3").is_ok());
+        assert!(check_task_definition("web").is_err());
+        assert!(check_task_definition("arn:aws:ecs:us-east-1:1:service/web:3").is_err());
+    }
+}
