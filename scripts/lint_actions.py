@@ -48,19 +48,19 @@ ACTION_ONLY = {"version", "working-directory", "args", "extra-args"}
 
 def main(files):
     status = 0
-    binary = pathlib.Path("target/debug/deploy-kit")
     for f in map(pathlib.Path, files):
         if not f.exists():
             continue
         for n in run_blocks_with_expressions(f):
             print(f"{f}:{n}: ${{{{ }}}} inside run: — pass it through env: instead")
             status = 1
+        tool = f.parent.name
+        binary = pathlib.Path("target/debug") / tool
         if f.parent.parent.name == "actions" and binary.exists():
-            tool = f.parent.name
-            helps = subprocess.run([str(binary), tool, "--help"], capture_output=True, text=True).stdout
+            helps = subprocess.run([str(binary), "--help"], capture_output=True, text=True).stdout
             # Subcommand tools: collect the flags of every subcommand too.
             for sub in re.findall(r"^  ([a-z][a-z-]+)\s{2,}", helps, re.M):
-                helps += subprocess.run([str(binary), tool, sub, "--help"], capture_output=True, text=True).stdout
+                helps += subprocess.run([str(binary), sub, "--help"], capture_output=True, text=True).stdout
             for name in inputs_of(f):
                 if name in ACTION_ONLY or name == "command":
                     continue
