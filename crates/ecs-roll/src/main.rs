@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { dk_core::tool::main::<ecs_roll::EcsRoll>() }
+fn main() -> std::process::ExitCode {
+    dk_core::tool::main::<ecs_roll::EcsRoll>()
+}

@@ -1,0 +1,267 @@
+//! `ecs-roll prune`: deregister ACTIVE revisions of a family beyond the newest `--keep`, never
+//! one that a service in the given clusters runs or is deploying (any of its deployments), and
+//! never the rollback target of one in use — the newest ACTIVE revision below it — so that
+//! `ecs-roll rollback` and the circuit breaker always have somewhere to go.
+//!
+//! Deregistering is reversible only in part (an INACTIVE revision can still be described and
+//! keeps running tasks, but cannot start new services), so `--dry-run` lists the plan first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecs::Client;
+use dk_core::aws::sdk_error;
+use dk_core::{Error, Outcome, Result, Ui};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::PruneArgs;
+use crate::rollback::{list_active_revisions, revision_of};
+use crate::wire::{family_of, short_name};
+
+/// Why a revision is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepReason {
+    Newest,
+    InUse,
+    RollbackTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrunePlan {
+    /// Revision number → why kept (the first reason found).
+    pub keep: BTreeMap<i64, KeepReason>,
+    /// Newest first.
+    pub deregister: Vec<i64>,
+}
+
+/// Decide from the ACTIVE revisions (any order) and the revisions in use. Pure.
+pub fn plan(active: &[i64], in_use: &BTreeSet<i64>, keep_newest: usize) -> PrunePlan {
+    let mut revs: Vec<i64> = active.to_vec();
+    revs.sort_unstable_by(|a, b| b.cmp(a));
+    revs.dedup();
+    let mut keep = BTreeMap::new();
+    for r in revs.iter().take(keep_newest) {
+        keep.insert(*r, KeepReason::Newest);
+    }
+    for r in in_use {
+        if revs.contains(r) {
+            keep.entry(*r).or_insert(KeepReason::InUse);
+        }
+        if let Some(below) = revs.iter().find(|x| *x < r) {
+            keep.entry(*below).or_insert(KeepReason::RollbackTarget);
+        }
+    }
+    let deregister = revs.into_iter().filter(|r| !keep.contains_key(r)).collect();
+    PrunePlan { keep, deregister }
+}
+
+/// Every task definition the services of `cluster` run or deploy.
+async fn in_use_in_cluster(ecs: &Client, cluster: &str) -> Result<BTreeSet<String>> {
+    let mut arns = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = ecs
+            .list_services()
+            .cluster(cluster)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_cluster_not_found_exception())
+                {
+                    Error::usage(format!("cluster `{cluster}` does not exist"))
+                        .with_hint("check --cluster and the region")
+                } else {
+                    sdk_error(&format!("ListServices {cluster}"), e)
+                }
+            })?;
+        arns.extend(page.service_arns().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut used = BTreeSet::new();
+    for chunk in arns.chunks(10) {
+        let out = ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeServices {cluster}"), e))?;
+        for s in out.services() {
+            used.extend(s.task_definition().map(str::to_owned));
+            for d in s.deployments() {
+                used.extend(d.task_definition().map(str::to_owned));
+            }
+        }
+    }
+    Ok(used)
+}
+
+/// `ecs-roll prune`.
+pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
+    let family = args.family.as_str();
+    let active = list_active_revisions(ecs, family).await?;
+    let mut in_use = BTreeSet::new();
+    let mut in_use_by: Vec<String> = Vec::new();
+    for cluster in &args.clusters {
+        for arn in in_use_in_cluster(ecs, cluster).await? {
+            if family_of(&arn) == family
+                && let Some(r) = revision_of(&arn)
+            {
+                in_use.insert(r);
+                in_use_by.push(format!("{} in {cluster}", short_name(&arn)));
+            }
+        }
+    }
+    let revs: Vec<i64> = active.iter().map(|(_, r)| *r).collect();
+    let p = plan(&revs, &in_use, args.keep as usize);
+    let arn_of = |r: i64| {
+        active
+            .iter()
+            .find(|(_, x)| *x == r)
+            .map(|(a, _)| a.clone())
+            .unwrap_or_default()
+    };
+    ui.info(&format!(
+        "{family}: {} ACTIVE revision(s); keeping {} ({}), {} {}",
+        revs.len(),
+        p.keep.len(),
+        p.keep
+            .iter()
+            .rev()
+            .map(|(r, why)| format!(
+                "{r}: {}",
+                serde_json::to_value(why)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ))
+            .collect::<Vec<_>>()
+            .join(", "),
+        p.deregister.len(),
+        if args.dry_run {
+            "would be deregistered"
+        } else {
+            "to deregister"
+        }
+    ));
+    let mut done = Vec::new();
+    if !args.dry_run {
+        for r in &p.deregister {
+            let arn = arn_of(*r);
+            ecs.deregister_task_definition()
+                .task_definition(&arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    sdk_error(&format!("DeregisterTaskDefinition {}", short_name(&arn)), e)
+                })?;
+            ui.info(&format!("deregistered {}", short_name(&arn)));
+            done.push(arn);
+        }
+    }
+    let listed: Vec<String> = p.deregister.iter().map(|r| arn_of(*r)).collect();
+    let text = listed
+        .iter()
+        .map(|a| {
+            format!(
+                "{}{}\n",
+                if args.dry_run {
+                    "would deregister "
+                } else {
+                    "deregistered "
+                },
+                short_name(a)
+            )
+        })
+        .collect::<String>();
+    let kept: Vec<serde_json::Value> = p
+        .keep
+        .iter()
+        .rev()
+        .map(|(r, why)| json!({ "task_definition_arn": arn_of(*r), "revision": r, "reason": why }))
+        .collect();
+    let (result, message) = match (listed.is_empty(), args.dry_run) {
+        (true, _) => (
+            "unchanged",
+            format!("{family}: nothing to prune ({} kept)", p.keep.len()),
+        ),
+        (false, true) => (
+            "dry_run",
+            format!(
+                "{family}: would deregister {} revision(s), keep {}",
+                listed.len(),
+                p.keep.len()
+            ),
+        ),
+        (false, false) => (
+            "pruned",
+            format!(
+                "{family}: deregistered {} revision(s), kept {}",
+                done.len(),
+                p.keep.len()
+            ),
+        ),
+    };
+    let mut md = format!("### ecs-roll prune: {family}\n\n| Revision | Action |\n|---|---|\n");
+    for k in &kept {
+        md.push_str(&format!(
+            "| {} | kept ({}) |\n",
+            k["revision"],
+            k["reason"].as_str().unwrap_or("")
+        ));
+    }
+    for a in &listed {
+        md.push_str(&format!(
+            "| {} | {} |\n",
+            revision_of(a).unwrap_or_default(),
+            if args.dry_run {
+                "would deregister"
+            } else {
+                "deregistered"
+            }
+        ));
+    }
+    Ok(Outcome::succeeded(result, message)
+        .output("deregistered", serde_json::Value::from(if args.dry_run { Vec::new() } else { done.clone() }))
+        .output("deregistered_count", done.len())
+        .output("kept_count", p.keep.len())
+        .text(text)
+        .detail(json!({ "family": family, "kept": kept, "deregister": listed, "dry_run": args.dry_run, "in_use": in_use_by }))
+        .summary(md))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Newest N, in-use revisions and their rollback targets are kept; the rest go, newest first.
+    #[test]
+    fn keeps_newest_in_use_and_rollback_targets() {
+        let active = [1, 2, 3, 4, 5, 6, 7, 8];
+        let in_use = BTreeSet::from([3]);
+        let p = plan(&active, &in_use, 2);
+        assert_eq!(p.keep.get(&8), Some(&KeepReason::Newest));
+        assert_eq!(p.keep.get(&7), Some(&KeepReason::Newest));
+        assert_eq!(p.keep.get(&3), Some(&KeepReason::InUse));
+        assert_eq!(p.keep.get(&2), Some(&KeepReason::RollbackTarget));
+        assert_eq!(p.deregister, vec![6, 5, 4, 1]);
+    }
+
+    /// The rollback target is the newest ACTIVE revision below, skipping gaps.
+    #[test]
+    fn rollback_target_skips_inactive_gaps() {
+        let p = plan(&[1, 2, 5, 9], &BTreeSet::from([9]), 1);
+        assert_eq!(p.keep.get(&5), Some(&KeepReason::RollbackTarget));
+        assert_eq!(p.deregister, vec![2, 1]);
+        // An in-use revision that is no longer ACTIVE still protects the one below it.
+        let p = plan(&[1, 2, 3], &BTreeSet::from([4]), 1);
+        assert_eq!(p.keep.len(), 1);
+        assert_eq!(p.deregister, vec![2, 1]);
+    }
+}
