@@ -1,1 +1,179 @@
-//! ECS rollout emulator (see issue 4).
+//! An ECS rollout **emulator**: test equipment for deploy-kit, not ECS.
+//!
+//! moto answers ECS calls but never rolls anything out (`standins.md`), so this crate plays the
+//! ECS deployment controller on loopback: it speaks the ECS JSON 1.1 protocol the official SDKs
+//! use, runs rolling deployments against an emulated clock, and lets a scenario decide how
+//! each image behaves. The README lists every known difference from real ECS.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let emulator = ecs_emulator::Emulator::start(ecs_emulator::Config::manual()).await?;
+//! let endpoint = emulator.url(); // give this to aws-sdk-ecs as endpoint_url
+//! emulator.advance(std::time::Duration::from_secs(60));
+//! # Ok(()) }
+//! ```
+
+mod calls;
+mod control;
+mod error;
+mod faults;
+mod ids;
+mod model;
+mod ops;
+mod render;
+mod rollout;
+mod scenario;
+mod server;
+mod task_lifecycle;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use calls::CallLog;
+pub use error::EcsError;
+pub use faults::{Fault, FaultKind};
+pub use ids::{ACCOUNT_ID, REGION};
+pub use ops::OPERATIONS;
+pub use scenario::{
+    BehaviorKind, DEFAULT_TIME_SCALE, ImageBehavior, RunTaskBehavior, Scenario, ScenarioError,
+};
+
+use model::State;
+use server::Shared;
+
+/// How to start an emulator.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Image behaviours, time scale, one-off task results.
+    pub scenario: Scenario,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Keep the clock manual whatever later scenarios say (tests stepping deterministically).
+    pub manual_clock: bool,
+}
+
+impl Config {
+    /// Default scenario, any free port, background clock at the default time scale.
+    pub fn new(scenario: Scenario) -> Self {
+        Config {
+            scenario,
+            port: 0,
+            manual_clock: false,
+        }
+    }
+
+    /// Default scenario with a manual clock: time moves only through `advance`.
+    pub fn manual() -> Self {
+        Config {
+            manual_clock: true,
+            ..Config::default()
+        }
+    }
+
+    pub fn with_scenario(mut self, scenario: Scenario) -> Self {
+        self.scenario = scenario;
+        self
+    }
+}
+
+/// Starts emulators.
+pub struct Emulator;
+
+impl Emulator {
+    /// Binds 127.0.0.1 and starts serving on the current tokio runtime.
+    pub async fn start(config: Config) -> std::io::Result<RunningEmulator> {
+        let (listener, addr) = server::bind(config.port).await?;
+        // Whole seconds keep emulated timestamps readable.
+        let start = server::real_now().floor();
+        let shared = Arc::new(Shared::new(
+            State::new(config.scenario, start),
+            config.manual_clock,
+        ));
+        let (shutdown, rx) = watch::channel(false);
+        let server = tokio::spawn(server::serve(listener, shared.clone(), rx.clone()));
+        let clock = tokio::spawn(server::run_clock(shared.clone(), rx));
+        Ok(RunningEmulator {
+            addr,
+            shared,
+            shutdown,
+            tasks: vec![server, clock],
+        })
+    }
+}
+
+/// A running emulator; dropping it stops the server.
+pub struct RunningEmulator {
+    addr: std::net::SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// `http://127.0.0.1:PORT`, the endpoint URL for an SDK client.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Replaces the scenario; tasks launched from now on follow it.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.shared.lock().scenario = scenario;
+    }
+
+    /// Arms a fault for the next `count` calls of an operation (or `*`).
+    pub fn inject_fault(&self, fault: Fault) {
+        self.shared.lock().faults.arm(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Moves emulated time forward (one scheduler step per emulated second).
+    pub fn advance(&self, by: Duration) {
+        let mut state = self.shared.lock();
+        rollout::advance(&mut state, by.as_secs_f64(), server::real_now());
+    }
+
+    /// Emulated time, epoch seconds.
+    pub fn now(&self) -> f64 {
+        self.shared.lock().now
+    }
+
+    /// Calls received so far.
+    pub fn calls(&self) -> CallLog {
+        self.shared.lock().calls.clone()
+    }
+
+    pub fn reset_calls(&self) {
+        self.shared.lock().calls = CallLog::default();
+    }
+
+    /// The same JSON as `GET /_emulator/state`.
+    pub fn state(&self) -> Value {
+        let state = self.shared.lock();
+        control::state_snapshot(&state, self.shared.manual_forced)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and stops the clock.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

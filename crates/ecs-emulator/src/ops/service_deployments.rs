@@ -1,0 +1,172 @@
+//! ListServiceDeployments, DescribeServiceDeployments, StopServiceDeployment: the 2024 API
+//! that follows one deployment to its outcome (reference §4).
+
+use serde_json::{Value, json};
+
+use super::input::{Input, cluster};
+use crate::error::EcsError;
+use crate::ids;
+use crate::model::{RevisionRef, RolloutState, Service, State};
+use crate::render::{render_service_deployment, render_service_deployment_brief};
+use crate::rollout;
+
+/// ARNs per DescribeServiceDeployments call (API limit).
+const MAX_DESCRIBE: usize = 20;
+
+/// `(cluster, service)` from `…:service-deployment/<cluster>/<service>/<id>`.
+fn locate(arn: &str) -> Option<(&str, &str)> {
+    let (_, tail) = arn.split_once(":service-deployment/")?;
+    let mut parts = tail.split('/');
+    Some((parts.next()?, parts.next()?))
+}
+
+fn find_service<'s>(state: &'s State, arn: &str) -> Option<&'s Service> {
+    let (cluster, service) = locate(arn)?;
+    let s = state.clusters.get(cluster)?.services.get(service)?;
+    s.service_deployments
+        .iter()
+        .any(|sd| sd.arn == arn)
+        .then_some(s)
+}
+
+pub fn list(state: &mut State, input: &Input) -> Result<Value, EcsError> {
+    let reference = input.required_str("service")?;
+    let (arn_cluster, name) = super::input::service_ref(reference);
+    let cluster_name = match (input.str("cluster")?, arn_cluster) {
+        (Some(c), _) => ids::last_segment(c).to_string(),
+        (None, Some(c)) => c.to_string(),
+        (None, None) => "default".to_string(),
+    };
+    let statuses = input.strings("status")?;
+    let created = input.object("createdAt")?;
+    let bound = |k: &str| created.and_then(|c| c.get(k)).and_then(Value::as_f64);
+    let (after, before) = (bound("after"), bound("before"));
+    let c = cluster(state, &cluster_name)?;
+    let service = c
+        .services
+        .get(name)
+        .ok_or_else(EcsError::service_not_found)?;
+    let briefs: Vec<Value> = service
+        .service_deployments
+        .iter()
+        .filter(|sd| {
+            statuses
+                .as_ref()
+                .is_none_or(|s| s.contains(&sd.status.as_str()))
+        })
+        .filter(|sd| after.is_none_or(|a| sd.created_at >= a))
+        .filter(|sd| before.is_none_or(|b| sd.created_at <= b))
+        .map(|sd| render_service_deployment_brief(service, sd))
+        .collect();
+    let (page, next) = input.page(briefs, 20, 100)?;
+    Ok(json!({"serviceDeployments": page, "nextToken": next}))
+}
+
+pub fn describe(state: &mut State, input: &Input) -> Result<Value, EcsError> {
+    let arns = input.strings("serviceDeploymentArns")?.unwrap_or_default();
+    if arns.is_empty() || arns.len() > MAX_DESCRIBE {
+        return Err(EcsError::invalid_parameter(format!(
+            "serviceDeploymentArns must have 1 to {MAX_DESCRIBE} items."
+        )));
+    }
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for arn in arns {
+        let rendered = find_service(state, arn).and_then(|service| {
+            let (cluster_name, _) = locate(arn)?;
+            let tasks = &state.clusters.get(cluster_name)?.tasks;
+            let sd = service
+                .service_deployments
+                .iter()
+                .find(|sd| sd.arn == arn)?;
+            Some(render_service_deployment(service, sd, tasks))
+        });
+        match rendered {
+            Some(v) => found.push(v),
+            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({"serviceDeployments": found, "failures": failures}))
+}
+
+pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, EcsError> {
+    let arn = input.required_str("serviceDeploymentArn")?.to_string();
+    match input.str("stopType")? {
+        None | Some("ROLLBACK") => {}
+        Some(_) => {
+            return Err(EcsError::invalid_parameter("stopType must be ROLLBACK."));
+        }
+    }
+    let (cluster_name, service_name) = locate(&arn)
+        .map(|(c, s)| (c.to_string(), s.to_string()))
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let now = state.now;
+    let State { clusters, rng, .. } = state;
+    let service = clusters
+        .get_mut(&cluster_name)
+        .and_then(|c| c.services.get_mut(&service_name))
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let sd = service
+        .service_deployments
+        .iter()
+        .find(|sd| sd.arn == arn)
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    match sd.status.as_str() {
+        "PENDING" | "IN_PROGRESS" => {}
+        "STOP_REQUESTED" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => {
+            return Ok(json!({"serviceDeploymentArn": arn}));
+        }
+        _ => {
+            return Err(EcsError::conflict(
+                "The service deployment has already finished and cannot be stopped.",
+            ));
+        }
+    }
+    let tracked = sd.deployment_id.clone();
+    let sources = sd.source_revisions.clone();
+    if service.primary().is_none_or(|p| p.id != tracked) {
+        return Err(EcsError::conflict(
+            "The service deployment is not the service's current deployment.",
+        ));
+    }
+    // Roll back to the last completed deployment, else to the revision the deployment replaced.
+    let target = service.last_completed.take().or_else(|| {
+        service
+            .deployments
+            .iter()
+            .find(|d| sources.first() == Some(&d.service_revision_arn) && d.id != tracked)
+            .map(|d| RevisionRef {
+                deployment_id: d.id.clone(),
+                task_definition: d.task_definition.clone(),
+                revision_arn: d.service_revision_arn.clone(),
+            })
+    });
+    let Some(target) = target else {
+        return Err(EcsError::conflict(
+            "There is no previous service revision to roll back to.",
+        ));
+    };
+    let Some(primary) = service.primary_mut() else {
+        return Err(EcsError::conflict(
+            "The service deployment is not the service's current deployment.",
+        ));
+    };
+    primary.rollout_state = RolloutState::Failed;
+    primary.rollout_state_reason =
+        format!("ECS deployment {tracked} stopped: rollback requested by StopServiceDeployment.");
+    primary.stalled = true;
+    primary.updated_at = now;
+    primary.finished_emulated = Some(now);
+    primary.finished_real = Some(real_now);
+    let reason = format!(
+        "Service deployment rolled back to deploymentId {} by StopServiceDeployment.",
+        target.deployment_id
+    );
+    rollout::roll_back(service, target, reason, now, rng);
+    if let Some(sd) = service.service_deployment_mut(&arn) {
+        sd.status = "ROLLBACK_REQUESTED".to_string();
+        sd.status_reason = Some("Rollback requested by StopServiceDeployment.".to_string());
+        sd.updated_at = now;
+    }
+    Ok(json!({"serviceDeploymentArn": arn}))
+}

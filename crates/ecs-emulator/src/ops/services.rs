@@ -1,0 +1,420 @@
+//! CreateService, UpdateService, DescribeServices, DeleteService, ListServices.
+//!
+//! Create and Update decide whether a new deployment starts (reference §2.1): a new task
+//! definition, `forceNewDeployment`, or a change of network/launch settings. The rollout itself
+//! is the controller's work, in `rollout.rs`.
+
+use std::collections::VecDeque;
+
+use serde_json::{Map, Value, json};
+
+use super::input::{Input, cluster, cluster_mut, service_ref};
+use super::tags::{apply_tags, parse_tags};
+use crate::error::EcsError;
+use crate::ids;
+use crate::model::{Service, State, resolve_task_definition};
+use crate::render::render_service;
+use crate::rollout;
+
+/// Services per DescribeServices call (API limit).
+const MAX_DESCRIBE_SERVICES: usize = 10;
+
+/// The task definition ARN for a reference, or the error ECS gives for a missing/inactive one.
+fn task_definition_arn(state: &State, reference: &str) -> Result<String, EcsError> {
+    let td = resolve_task_definition(&state.task_definitions, reference)
+        .ok_or_else(|| EcsError::invalid_parameter("TaskDefinition not found."))?;
+    if td.status != "ACTIVE" {
+        return Err(EcsError::invalid_parameter("TaskDefinition is inactive"));
+    }
+    Ok(td.arn.clone())
+}
+
+fn default_deployment_configuration() -> Map<String, Value> {
+    let Value::Object(map) = json!({
+        "deploymentCircuitBreaker": {"enable": false, "rollback": false},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+        "strategy": "ROLLING",
+    }) else {
+        return Map::new();
+    };
+    map
+}
+
+/// Merges a requested deploymentConfiguration over the current one, validating what the
+/// emulator acts on.
+fn merged_deployment_configuration(
+    current: &Map<String, Value>,
+    requested: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, EcsError> {
+    let mut out = current.clone();
+    let Some(requested) = requested else {
+        return Ok(out);
+    };
+    for (k, v) in requested {
+        if !v.is_null() {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    for key in ["maximumPercent", "minimumHealthyPercent"] {
+        if let Some(v) = out.get(key)
+            && v.as_u64().is_none()
+        {
+            return Err(EcsError::invalid_parameter(format!(
+                "{key} must be a non-negative integer."
+            )));
+        }
+    }
+    if out
+        .get("minimumHealthyPercent")
+        .and_then(Value::as_u64)
+        .is_some_and(|m| m > 100)
+    {
+        return Err(EcsError::invalid_parameter(
+            "minimumHealthyPercent must be between 0 and 100.",
+        ));
+    }
+    if let Some(cb) = out.get("deploymentCircuitBreaker") {
+        let ok = cb.get("enable").is_some_and(Value::is_boolean)
+            && cb.get("rollback").is_some_and(Value::is_boolean);
+        if !ok {
+            return Err(EcsError::invalid_parameter(
+                "deploymentCircuitBreaker requires the booleans enable and rollback.",
+            ));
+        }
+        if let Some(t) = cb.get("thresholdConfiguration") {
+            let kind_ok = matches!(
+                t.get("type").and_then(Value::as_str),
+                Some("COUNT" | "BOUNDED_PERCENT" | "UNBOUNDED_PERCENT")
+            );
+            if !kind_ok || t.get("value").and_then(Value::as_u64).is_none() {
+                return Err(EcsError::invalid_parameter(
+                    "thresholdConfiguration needs type COUNT, BOUNDED_PERCENT or UNBOUNDED_PERCENT and a non-negative integer value.",
+                ));
+            }
+        }
+    }
+    match out.get("strategy").and_then(Value::as_str) {
+        None | Some("ROLLING") => {}
+        Some(other) => {
+            return Err(EcsError {
+                status: 400,
+                code: "UnsupportedFeatureException",
+                message: format!(
+                    "The ECS emulator emulates only the ROLLING deployment strategy, not {other}."
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result<Value, EcsError> {
+    let cluster_name = input.cluster_name()?;
+    cluster(state, &cluster_name)?;
+    let name = input.required_str("serviceName")?;
+    if !valid_service_name(name) {
+        return Err(EcsError::invalid_parameter(
+            "Service name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.",
+        ));
+    }
+    let client_token = input.str("clientToken")?.map(str::to_string);
+    if let Some(existing) = state
+        .clusters
+        .get(&cluster_name)
+        .and_then(|c| c.services.get(name))
+        .filter(|s| s.status != "INACTIVE")
+    {
+        if client_token.is_some() && existing.client_token == client_token {
+            let c = cluster(state, &cluster_name)?;
+            return Ok(json!({"service": render_service(state, existing, &c.tasks, false)}));
+        }
+        return Err(EcsError::invalid_parameter(
+            "Creation of service was not idempotent.",
+        ));
+    }
+    let controller = input
+        .object("deploymentController")?
+        .and_then(|c| c.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("ECS")
+        .to_string();
+    if !matches!(controller.as_str(), "ECS" | "CODE_DEPLOY" | "EXTERNAL") {
+        return Err(EcsError::invalid_parameter(
+            "deploymentController type must be ECS, CODE_DEPLOY or EXTERNAL.",
+        ));
+    }
+    let scheduling = input.str("schedulingStrategy")?.unwrap_or("REPLICA");
+    if scheduling != "REPLICA" {
+        return Err(EcsError {
+            status: 400,
+            code: "UnsupportedFeatureException",
+            message: "The ECS emulator emulates only REPLICA services.".to_string(),
+        });
+    }
+    let task_definition = match input.str("taskDefinition")? {
+        Some(r) => task_definition_arn(state, r)?,
+        None if controller == "ECS" => {
+            return Err(EcsError::invalid_parameter(
+                "TaskDefinition can not be blank.",
+            ));
+        }
+        None => String::new(),
+    };
+    let desired_count = input.count("desiredCount")?.ok_or_else(|| {
+        EcsError::invalid_parameter("desiredCount is required for a REPLICA service.")
+    })?;
+    let launch_type = input.str("launchType")?.map(str::to_string);
+    let capacity_provider_strategy = input.value("capacityProviderStrategy").cloned();
+    if launch_type.is_some() && capacity_provider_strategy.is_some() {
+        return Err(EcsError::invalid_parameter(
+            "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
+        ));
+    }
+    let fargate = launch_type.as_deref() == Some("FARGATE");
+    let platform_version = input
+        .str("platformVersion")?
+        .map(str::to_string)
+        .or_else(|| fargate.then(|| "LATEST".to_string()));
+    let deployment_configuration = merged_deployment_configuration(
+        &default_deployment_configuration(),
+        input.object("deploymentConfiguration")?,
+    )?;
+    let tags = parse_tags(input.value("tags"))?;
+    let arn = ids::service_arn(&cluster_name, name);
+    let now = state.now;
+    let mut service = Service {
+        name: name.to_string(),
+        arn: arn.clone(),
+        cluster_name: cluster_name.clone(),
+        cluster_arn: ids::cluster_arn(&cluster_name),
+        status: "ACTIVE".to_string(),
+        desired_count,
+        task_definition,
+        deployment_configuration,
+        deployment_controller: controller,
+        launch_type,
+        capacity_provider_strategy,
+        platform_version,
+        network_configuration: input.value("networkConfiguration").cloned(),
+        load_balancers: input
+            .value("loadBalancers")
+            .cloned()
+            .unwrap_or_else(|| json!([])),
+        service_registries: input
+            .value("serviceRegistries")
+            .cloned()
+            .unwrap_or_else(|| json!([])),
+        scheduling_strategy: scheduling.to_string(),
+        propagate_tags: input.str("propagateTags")?.unwrap_or("NONE").to_string(),
+        enable_ecs_managed_tags: input.bool("enableECSManagedTags")?.unwrap_or(false),
+        enable_execute_command: input.bool("enableExecuteCommand")?.unwrap_or(false),
+        health_check_grace_period_seconds: input.value("healthCheckGracePeriodSeconds").cloned(),
+        placement_constraints: input
+            .value("placementConstraints")
+            .cloned()
+            .unwrap_or_else(|| json!([])),
+        placement_strategy: input
+            .value("placementStrategy")
+            .cloned()
+            .unwrap_or_else(|| json!([])),
+        role_arn: input.str("role")?.map(str::to_string),
+        created_at: now,
+        client_token,
+        deployments: Vec::new(),
+        events: VecDeque::new(),
+        service_deployments: Vec::new(),
+        current_service_deployment: None,
+        last_completed: None,
+    };
+    if service.deployment_controller == "ECS" {
+        rollout::start_deployment(&mut service, &mut state.rng, now, real_now);
+    }
+    apply_tags(state, &arn, tags);
+    let c = cluster_mut(state, &cluster_name)?;
+    c.services.insert(name.to_string(), service);
+    let c = cluster(state, &cluster_name)?;
+    let s = c
+        .services
+        .get(name)
+        .ok_or_else(EcsError::service_not_found)?;
+    Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+}
+
+/// The cluster and service a request names (`service` may be an ARN carrying the cluster).
+fn service_location(input: &Input, key: &str) -> Result<(String, String), EcsError> {
+    let reference = input.required_str(key)?;
+    let (arn_cluster, name) = service_ref(reference);
+    let cluster = match (input.str("cluster")?, arn_cluster) {
+        (Some(c), _) => ids::last_segment(c).to_string(),
+        (None, Some(c)) => c.to_string(),
+        (None, None) => "default".to_string(),
+    };
+    Ok((cluster, name.to_string()))
+}
+
+pub fn update_service(state: &mut State, input: &Input, real_now: f64) -> Result<Value, EcsError> {
+    let (cluster_name, name) = service_location(input, "service")?;
+    let task_definition = match input.str("taskDefinition")? {
+        Some(r) => Some(task_definition_arn(state, r)?),
+        None => None,
+    };
+    let desired = input.count("desiredCount")?;
+    let force = input.bool("forceNewDeployment")?.unwrap_or(false);
+    let requested_config = input.object("deploymentConfiguration")?;
+    let launch_type = input.str("launchType")?.map(str::to_string);
+    let capacity = input.value("capacityProviderStrategy").cloned();
+    let platform = input.str("platformVersion")?.map(str::to_string);
+    let network = input.value("networkConfiguration").cloned();
+    let now = state.now;
+    let State { clusters, rng, .. } = state;
+    let c = clusters
+        .get_mut(&cluster_name)
+        .filter(|c| c.status == "ACTIVE")
+        .ok_or_else(EcsError::cluster_not_found)?;
+    let service = c
+        .services
+        .get_mut(&name)
+        .ok_or_else(EcsError::service_not_found)?;
+    if service.status != "ACTIVE" {
+        return Err(EcsError::service_not_active());
+    }
+    let config =
+        merged_deployment_configuration(&service.deployment_configuration, requested_config)?;
+    let mut new_deployment = force;
+    if let Some(td) = task_definition
+        && td != service.task_definition
+    {
+        service.task_definition = td;
+        new_deployment = true;
+    }
+    if launch_type.is_some() && launch_type != service.launch_type {
+        service.launch_type = launch_type;
+        service.capacity_provider_strategy = None;
+        new_deployment = true;
+    }
+    if capacity.is_some() && capacity != service.capacity_provider_strategy {
+        service.capacity_provider_strategy = capacity;
+        service.launch_type = None;
+        new_deployment = true;
+    }
+    if platform.is_some() && platform != service.platform_version {
+        service.platform_version = platform;
+        new_deployment = true;
+    }
+    if network.is_some() && network != service.network_configuration {
+        service.network_configuration = network;
+        new_deployment = true;
+    }
+    if let Some(d) = desired {
+        service.desired_count = d;
+    }
+    service.deployment_configuration = config;
+    if let Some(v) = input.str("propagateTags")? {
+        service.propagate_tags = v.to_string();
+    }
+    if let Some(v) = input.bool("enableECSManagedTags")? {
+        service.enable_ecs_managed_tags = v;
+    }
+    if let Some(v) = input.bool("enableExecuteCommand")? {
+        service.enable_execute_command = v;
+    }
+    if let Some(v) = input.value("healthCheckGracePeriodSeconds") {
+        service.health_check_grace_period_seconds = Some(v.clone());
+    }
+    if let Some(v) = input.value("loadBalancers") {
+        service.load_balancers = v.clone();
+    }
+    if new_deployment && service.deployment_controller == "ECS" {
+        rollout::start_deployment(service, rng, now, real_now);
+    }
+    let c = cluster(state, &cluster_name)?;
+    let s = c
+        .services
+        .get(&name)
+        .ok_or_else(EcsError::service_not_found)?;
+    Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+}
+
+pub fn describe_services(state: &mut State, input: &Input) -> Result<Value, EcsError> {
+    let refs = input.strings("services")?.unwrap_or_default();
+    if refs.is_empty() || refs.len() > MAX_DESCRIBE_SERVICES {
+        return Err(EcsError::invalid_parameter(format!(
+            "services can have at most {MAX_DESCRIBE_SERVICES} items and cannot be empty."
+        )));
+    }
+    let include_tags = input.include_tags()?;
+    let cluster_name = match input.str("cluster")? {
+        Some(c) => ids::last_segment(c).to_string(),
+        None => refs
+            .iter()
+            .find_map(|r| service_ref(r).0)
+            .unwrap_or("default")
+            .to_string(),
+    };
+    let c = cluster(state, &cluster_name)?;
+    let mut services = Vec::new();
+    let mut failures = Vec::new();
+    for r in refs {
+        let (_, name) = service_ref(r);
+        match c.services.get(name) {
+            Some(s) => services.push(render_service(state, s, &c.tasks, include_tags)),
+            None => failures.push(json!({
+                "arn": ids::service_arn(&cluster_name, name),
+                "reason": "MISSING",
+            })),
+        }
+    }
+    Ok(json!({"services": services, "failures": failures}))
+}
+
+pub fn delete_service(state: &mut State, input: &Input) -> Result<Value, EcsError> {
+    let (cluster_name, name) = service_location(input, "service")?;
+    let force = input.bool("force")?.unwrap_or(false);
+    let c = cluster_mut(state, &cluster_name)?;
+    let service = c
+        .services
+        .get_mut(&name)
+        .ok_or_else(EcsError::service_not_found)?;
+    if service.status == "INACTIVE" {
+        return Err(EcsError::service_not_active());
+    }
+    if service.desired_count > 0 && !force {
+        return Err(EcsError::invalid_parameter(
+            "The service cannot be stopped while it is scaled above 0.",
+        ));
+    }
+    service.desired_count = 0;
+    service.status = "DRAINING".to_string();
+    let c = cluster(state, &cluster_name)?;
+    let s = c
+        .services
+        .get(&name)
+        .ok_or_else(EcsError::service_not_found)?;
+    Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+}
+
+pub fn list_services(state: &mut State, input: &Input) -> Result<Value, EcsError> {
+    let cluster_name = input.cluster_name()?;
+    let launch_type = input.str("launchType")?;
+    let scheduling = input.str("schedulingStrategy")?;
+    let c = cluster(state, &cluster_name)?;
+    let arns: Vec<String> = c
+        .services
+        .values()
+        .filter(|s| s.status != "INACTIVE")
+        .filter(|s| launch_type.is_none_or(|l| s.launch_type.as_deref() == Some(l)))
+        .filter(|s| scheduling.is_none_or(|l| s.scheduling_strategy == l))
+        .map(|s| s.arn.clone())
+        .collect();
+    let (page, next) = input.page(arns, 10, 100)?;
+    Ok(json!({"serviceArns": page, "nextToken": next}))
+}

@@ -1,0 +1,710 @@
+//! The ECS deployment controller for rolling updates: one emulated second at a time, it moves
+//! tasks along, counts failures for the circuit breaker, starts and stops tasks within
+//! maximumPercent/minimumHealthyPercent, and decides when a deployment is COMPLETED or FAILED.
+//!
+//! The rules and wording follow `ecs-deployments.md` §2, §3 and §13; where AWS documents
+//! nothing, the README says what the emulator chose.
+
+use std::collections::BTreeMap;
+
+use crate::ids;
+use crate::model::{
+    Cluster, Deployment, DeploymentStatus, RevisionRef, RollbackInfo, RolloutState, Service,
+    ServiceDeployment, ServiceEvent, State, Task, TaskDefinition, resolve_task_definition,
+};
+use crate::scenario::Scenario;
+use crate::task_lifecycle::{self, Launch, Placement, TaskChange};
+
+/// The rolloutStateReason and event text of a circuit-breaker failure.
+pub const BREAKER_FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+
+/// Adds a service event with a fresh id.
+pub fn emit(service: &mut Service, rng: &mut fastrand::Rng, now: f64, message: String) {
+    service.push_event(ServiceEvent {
+        id: ids::uuid(rng),
+        created_at: now,
+        message,
+    });
+}
+
+/// Advances the emulated clock by `seconds`, one scheduler step per whole second.
+pub fn advance(state: &mut State, seconds: f64, real_now: f64) {
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return;
+    }
+    state.unstepped += seconds;
+    // A cap keeps a huge request from holding the lock for minutes; a week is plenty.
+    let mut budget: u32 = 7 * 24 * 3600;
+    while state.unstepped >= 1.0 && budget > 0 {
+        state.unstepped -= 1.0;
+        budget -= 1;
+        step(state, real_now);
+    }
+    if budget == 0 {
+        state.unstepped = 0.0;
+    }
+}
+
+/// One emulated second.
+pub fn step(state: &mut State, real_now: f64) {
+    state.now += 1.0;
+    let State {
+        now,
+        clusters,
+        task_definitions,
+        scenario,
+        rng,
+        ..
+    } = state;
+    for cluster in clusters.values_mut() {
+        step_cluster(cluster, *now, real_now, task_definitions, scenario, rng);
+    }
+}
+
+fn step_cluster(
+    cluster: &mut Cluster,
+    now: f64,
+    real_now: f64,
+    definitions: &BTreeMap<String, Vec<TaskDefinition>>,
+    scenario: &Scenario,
+    rng: &mut fastrand::Rng,
+) {
+    // 1. Tasks move along their plans.
+    let mut changes = Vec::new();
+    for task in &mut cluster.tasks {
+        for change in task_lifecycle::advance_task(task, now) {
+            if let (Some(service), Some(deployment)) = (&task.service, &task.deployment_id) {
+                changes.push((service.clone(), deployment.clone(), task.id.clone(), change));
+            }
+        }
+    }
+    // 2. Their services count failures and health.
+    for (service_name, deployment_id, task_id, change) in changes {
+        if let Some(service) = cluster.services.get_mut(&service_name) {
+            record_task_change(service, &deployment_id, &task_id, change, now, rng);
+        }
+    }
+    // 3. Each service's controller acts.
+    let cluster_name = cluster.name.clone();
+    for service in cluster.services.values_mut() {
+        if service.deployment_controller != "ECS" || service.status == "INACTIVE" {
+            continue;
+        }
+        if service.status == "DRAINING" {
+            drain_service(service, &mut cluster.tasks, now, rng);
+            continue;
+        }
+        check_circuit_breaker(service, now, real_now, rng);
+        schedule_service(
+            service,
+            &cluster_name,
+            &mut cluster.tasks,
+            definitions,
+            scenario,
+            rng,
+            now,
+        );
+        check_completion(service, &cluster.tasks, now, real_now, rng);
+        advance_service_deployments(service, now);
+    }
+    // 4. Stopped tasks are forgotten after the retention AWS documents.
+    cluster.tasks.retain(|t| {
+        t.stopped_at
+            .is_none_or(|at| now - at <= crate::model::STOPPED_TASK_RETENTION_SECONDS)
+    });
+}
+
+fn record_task_change(
+    service: &mut Service,
+    deployment_id: &str,
+    task_id: &str,
+    change: TaskChange,
+    now: f64,
+    rng: &mut fastrand::Rng,
+) {
+    let reset = service
+        .circuit_breaker()
+        .is_none_or(|cb| cb.reset_on_healthy_task);
+    if change == TaskChange::FailedHealthChecks {
+        let message = format!(
+            "(service {}) (task {task_id}) failed container health checks.",
+            service.name
+        );
+        emit(service, rng, now, message);
+    }
+    let Some(deployment) = service.deployment_mut(deployment_id) else {
+        return;
+    };
+    if deployment.rollout_state != RolloutState::InProgress {
+        return;
+    }
+    match change {
+        TaskChange::Healthy if reset => {
+            deployment.failed_tasks = 0;
+            deployment.updated_at = now;
+        }
+        TaskChange::FailedToStart | TaskChange::Exited | TaskChange::FailedHealthChecks => {
+            deployment.failed_tasks += 1;
+            deployment.updated_at = now;
+        }
+        _ => {}
+    }
+}
+
+/// Trips the breaker when the PRIMARY deployment's failures reach the threshold.
+fn check_circuit_breaker(service: &mut Service, now: f64, real_now: f64, rng: &mut fastrand::Rng) {
+    let Some(cb) = service.circuit_breaker() else {
+        return;
+    };
+    let threshold = cb.threshold(service.desired_count);
+    let Some(primary) = service.primary() else {
+        return;
+    };
+    let sd_arn = primary.service_deployment_arn.clone();
+    let failures = primary.failed_tasks;
+    let tracking = primary.rollout_state == RolloutState::InProgress && !primary.stalled;
+    if let Some(sd) = service.service_deployment_mut(&sd_arn)
+        && !sd.is_finished()
+        && sd.circuit_breaker_status == "MONITORING"
+    {
+        sd.failure_count = failures;
+        sd.threshold = threshold;
+    }
+    if !tracking || failures < threshold {
+        return;
+    }
+    let name = service.name.clone();
+    let Some(primary) = service.primary_mut() else {
+        return;
+    };
+    primary.rollout_state = RolloutState::Failed;
+    primary.rollout_state_reason = BREAKER_FAILED_REASON.to_string();
+    primary.stalled = true;
+    primary.updated_at = now;
+    primary.finished_emulated = Some(now);
+    primary.finished_real = Some(real_now);
+    let failed_id = primary.id.clone();
+    emit(
+        service,
+        rng,
+        now,
+        format!(
+            "(service {name}) (deployment {failed_id}) deployment failed: tasks failed to start."
+        ),
+    );
+    if let Some(sd) = service.service_deployment_mut(&sd_arn) {
+        sd.circuit_breaker_status = "TRIGGERED".to_string();
+        sd.failure_count = failures;
+        sd.updated_at = now;
+    }
+    if !cb.rollback {
+        finish_service_deployment(
+            service,
+            &sd_arn,
+            "STOPPED",
+            BREAKER_FAILED_REASON,
+            now,
+            real_now,
+        );
+        return;
+    }
+    match service.last_completed.take() {
+        Some(target) => {
+            let reason = format!(
+                "ECS deployment circuit breaker: rolling back to deploymentId {}.",
+                target.deployment_id
+            );
+            roll_back(service, target, reason, now, rng);
+            if let Some(sd) = service.service_deployment_mut(&sd_arn) {
+                sd.status = "ROLLBACK_IN_PROGRESS".to_string();
+                sd.status_reason = Some(BREAKER_FAILED_REASON.to_string());
+            }
+        }
+        None => finish_service_deployment(
+            service,
+            &sd_arn,
+            "ROLLBACK_FAILED",
+            "ECS deployment circuit breaker: tasks failed to start. There is no completed deployment to roll back to.",
+            now,
+            real_now,
+        ),
+    }
+}
+
+/// Ends a service deployment with a final status.
+fn finish_service_deployment(
+    service: &mut Service,
+    arn: &str,
+    status: &str,
+    reason: &str,
+    now: f64,
+    real_now: f64,
+) {
+    if let Some(sd) = service.service_deployment_mut(arn) {
+        sd.status = status.to_string();
+        sd.status_reason = Some(reason.to_string());
+        sd.started_at.get_or_insert(now);
+        sd.finished_at = Some(now);
+        if status == "STOPPED" || status == "ROLLBACK_FAILED" {
+            sd.stopped_at = Some(now);
+        }
+        sd.updated_at = now;
+        sd.finished_real = Some(real_now);
+        if sd.circuit_breaker_status == "MONITORING" {
+            sd.circuit_breaker_status = "MONITORING_COMPLETE".to_string();
+        }
+    }
+}
+
+/// Makes a new PRIMARY that runs `target`'s task definition again; the current PRIMARY becomes
+/// ACTIVE and its tasks are replaced. The failed deployment's service deployment tracks it.
+pub fn roll_back(
+    service: &mut Service,
+    target: RevisionRef,
+    reason: String,
+    now: f64,
+    rng: &mut fastrand::Rng,
+) {
+    let Some(current) = service.primary_mut() else {
+        return;
+    };
+    current.status = DeploymentStatus::Active;
+    let sd_arn = current.service_deployment_arn.clone();
+    let template = current.clone();
+    let deployment = Deployment {
+        id: ids::deployment_id(rng),
+        status: DeploymentStatus::Primary,
+        task_definition: target.task_definition.clone(),
+        failed_tasks: 0,
+        created_at: now,
+        updated_at: now,
+        rollout_state: RolloutState::InProgress,
+        rollout_state_reason: reason.clone(),
+        service_revision_arn: target.revision_arn.clone(),
+        service_deployment_arn: sd_arn.clone(),
+        rollback_of: Some(target.deployment_id.clone()),
+        stalled: false,
+        stuck_reported: false,
+        finished_emulated: None,
+        finished_real: None,
+        ..template
+    };
+    service.task_definition = target.task_definition.clone();
+    service.deployments.insert(0, deployment);
+    if let Some(sd) = service.service_deployment_mut(&sd_arn) {
+        sd.rollback = Some(RollbackInfo {
+            reason,
+            started_at: now,
+            service_revision_arn: target.revision_arn,
+        });
+        sd.updated_at = now;
+    }
+}
+
+/// Starts a new PRIMARY deployment of the service's current settings (CreateService, or
+/// UpdateService with a new task definition or forceNewDeployment).
+pub fn start_deployment(service: &mut Service, rng: &mut fastrand::Rng, now: f64, real_now: f64) {
+    for d in &mut service.deployments {
+        if d.status == DeploymentStatus::Primary {
+            d.status = DeploymentStatus::Active;
+            d.updated_at = now;
+        }
+    }
+    // A deployment still in flight is superseded; its service deployment ends STOPPED.
+    let unfinished: Vec<String> = service
+        .service_deployments
+        .iter()
+        .filter(|sd| !sd.is_finished())
+        .map(|sd| sd.arn.clone())
+        .collect();
+    for arn in unfinished {
+        finish_service_deployment(
+            service,
+            &arn,
+            "STOPPED",
+            "Service deployment stopped because a newer service deployment was started.",
+            now,
+            real_now,
+        );
+    }
+    let digits = ids::nineteen_digits(rng);
+    let id = format!("ecs-svc/{digits}");
+    let revision = ids::service_revision_arn(&service.cluster_name, &service.name, &digits);
+    let sd_arn = ids::service_deployment_arn(
+        &service.cluster_name,
+        &service.name,
+        &ids::opaque_id(rng, 22),
+    );
+    let mut sources: Vec<String> = Vec::new();
+    for d in &service.deployments {
+        if d.status != DeploymentStatus::Inactive && !sources.contains(&d.service_revision_arn) {
+            sources.push(d.service_revision_arn.clone());
+        }
+    }
+    let breaker = service.circuit_breaker();
+    service.deployments.insert(
+        0,
+        Deployment {
+            rollout_state_reason: format!("ECS deployment {id} in progress."),
+            id,
+            status: DeploymentStatus::Primary,
+            task_definition: service.task_definition.clone(),
+            failed_tasks: 0,
+            created_at: now,
+            updated_at: now,
+            rollout_state: RolloutState::InProgress,
+            launch_type: service.launch_type.clone(),
+            capacity_provider_strategy: service.capacity_provider_strategy.clone(),
+            platform_version: service.platform_version.clone(),
+            network_configuration: service.network_configuration.clone(),
+            service_revision_arn: revision.clone(),
+            service_deployment_arn: sd_arn.clone(),
+            rollback_of: None,
+            stalled: false,
+            stuck_reported: false,
+            finished_emulated: None,
+            finished_real: None,
+        },
+    );
+    service.service_deployments.insert(
+        0,
+        ServiceDeployment {
+            arn: sd_arn.clone(),
+            deployment_id: service.deployments[0].id.clone(),
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            stopped_at: None,
+            updated_at: now,
+            status: "PENDING".to_string(),
+            status_reason: None,
+            source_revisions: sources,
+            target_revision: revision,
+            deployment_configuration: service.deployment_configuration.clone(),
+            rollback: None,
+            circuit_breaker_status: if breaker.is_some() {
+                "MONITORING"
+            } else {
+                "DISABLED"
+            }
+            .to_string(),
+            failure_count: 0,
+            threshold: breaker.map_or(0, |cb| cb.threshold(service.desired_count)),
+            finished_real: None,
+        },
+    );
+    service.current_service_deployment = Some(sd_arn);
+}
+
+fn belongs_to(service: &Service, task: &Task) -> bool {
+    task.service.as_deref() == Some(service.name.as_str())
+        && task
+            .deployment_id
+            .as_deref()
+            .is_some_and(|id| service.deployments.iter().any(|d| d.id == id))
+}
+
+fn scheduler_stop_reason(deployment_id: &str) -> String {
+    format!("Scaling activity initiated by (deployment {deployment_id})")
+}
+
+fn task_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("(task {id})"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Starts and stops tasks within the deployment configuration's bounds (reference §2.3):
+/// live tasks ≤ floor(desired × max%) and healthy tasks ≥ ceil(desired × min%).
+fn schedule_service(
+    service: &mut Service,
+    cluster_name: &str,
+    tasks: &mut Vec<Task>,
+    definitions: &BTreeMap<String, Vec<TaskDefinition>>,
+    scenario: &Scenario,
+    rng: &mut fastrand::Rng,
+    now: f64,
+) {
+    let Some(primary) = service.primary() else {
+        return;
+    };
+    if primary.stalled {
+        // FAILED (or a rollback with nothing to roll back to) launches and stops nothing.
+        return;
+    }
+    let primary_id = primary.id.clone();
+    let desired = u64::from(service.desired_count);
+    let (min_percent, max_percent) = service.percent_bounds();
+    let max_tasks = desired.saturating_mul(max_percent) / 100;
+    let min_healthy = desired.saturating_mul(min_percent).div_ceil(100);
+    let stop_reason = scheduler_stop_reason(&primary_id);
+
+    let mine: Vec<usize> = (0..tasks.len())
+        .filter(|&i| belongs_to(service, &tasks[i]))
+        .collect();
+    let live: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| tasks[i].is_live())
+        .collect();
+    let mut healthy_total = live.iter().filter(|&&i| tasks[i].is_healthy()).count() as u64;
+    let mut stopped = Vec::new();
+
+    // Scale-in: the PRIMARY has more tasks than desired; drop unhealthy ones first.
+    let mut primary_live: Vec<usize> = live
+        .iter()
+        .copied()
+        .filter(|&i| tasks[i].deployment_id.as_deref() == Some(primary_id.as_str()))
+        .collect();
+    primary_live.sort_by_key(|&i| tasks[i].is_healthy());
+    let excess = (primary_live.len() as u64).saturating_sub(desired) as usize;
+    for &i in primary_live.iter().take(excess) {
+        if tasks[i].is_healthy() {
+            healthy_total -= 1;
+        }
+        task_lifecycle::request_stop(
+            &mut tasks[i],
+            now,
+            "ServiceSchedulerInitiated",
+            &stop_reason,
+        );
+        stopped.push(tasks[i].id.clone());
+    }
+
+    // Old deployments' tasks: unhealthy ones go at once, healthy ones while the minimum holds.
+    let mut old: Vec<usize> = live
+        .iter()
+        .copied()
+        .filter(|&i| tasks[i].deployment_id.as_deref() != Some(primary_id.as_str()))
+        .collect();
+    old.sort_by_key(|&i| tasks[i].is_healthy());
+    for i in old {
+        let healthy = tasks[i].is_healthy();
+        if healthy {
+            if healthy_total <= min_healthy {
+                break;
+            }
+            healthy_total -= 1;
+        }
+        task_lifecycle::request_stop(
+            &mut tasks[i],
+            now,
+            "ServiceSchedulerInitiated",
+            &stop_reason,
+        );
+        stopped.push(tasks[i].id.clone());
+    }
+
+    // Start PRIMARY tasks up to desired, within maximumPercent.
+    let live_count = mine.iter().filter(|&&i| tasks[i].is_live()).count() as u64;
+    let primary_count = mine
+        .iter()
+        .filter(|&&i| {
+            tasks[i].is_live() && tasks[i].deployment_id.as_deref() == Some(primary_id.as_str())
+        })
+        .count() as u64;
+    let need = desired.saturating_sub(primary_count);
+    let room = max_tasks.saturating_sub(live_count);
+    let to_start = need.min(room);
+    let mut started = Vec::new();
+    let (definition, placement) = match service.primary() {
+        Some(p) => (
+            resolve_task_definition(definitions, &p.task_definition),
+            Placement {
+                launch_type: p.launch_type.clone(),
+                capacity_provider_strategy: p.capacity_provider_strategy.clone(),
+                platform_version: p.platform_version.clone(),
+                network_configuration: p.network_configuration.clone(),
+            },
+        ),
+        None => (None, Placement::default()),
+    };
+    if let Some(definition) = definition {
+        for _ in 0..to_start {
+            let task = task_lifecycle::launch_task(
+                rng,
+                now,
+                cluster_name,
+                definition,
+                scenario,
+                Launch::Service {
+                    service: service.name.clone(),
+                    deployment_id: primary_id.clone(),
+                },
+                placement.clone(),
+            );
+            started.push(task.id.clone());
+            tasks.push(task);
+        }
+    }
+
+    let name = service.name.clone();
+    if !stopped.is_empty() {
+        let message = format!(
+            "(service {name}) has stopped {} running tasks: {}.",
+            stopped.len(),
+            task_list(&stopped)
+        );
+        emit(service, rng, now, message);
+    }
+    if !started.is_empty() {
+        let message = format!(
+            "(service {name}) has started {} tasks: {}.",
+            started.len(),
+            task_list(&started)
+        );
+        emit(service, rng, now, message);
+    }
+
+    // Stuck: nothing may start (max) and nothing may stop (min), with nothing in flight.
+    if started.is_empty() && stopped.is_empty() && need > 0 && room == 0 {
+        let in_flight = tasks.iter().any(|t| {
+            belongs_to(service, t)
+                && ((t.is_live() && !t.is_healthy()) || (!t.is_live() && !t.is_stopped()))
+        });
+        let report = service
+            .primary()
+            .is_some_and(|p| p.rollout_state == RolloutState::InProgress && !p.stuck_reported);
+        if !in_flight && report {
+            if let Some(p) = service.primary_mut() {
+                p.stuck_reported = true;
+            }
+            let message = format!(
+                "service ({name}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
+            );
+            emit(service, rng, now, message);
+        }
+    }
+}
+
+/// COMPLETED once the PRIMARY runs `desired` healthy tasks and every other task is gone.
+fn check_completion(
+    service: &mut Service,
+    tasks: &[Task],
+    now: f64,
+    real_now: f64,
+    rng: &mut fastrand::Rng,
+) {
+    let Some(primary) = service.primary() else {
+        return;
+    };
+    if primary.rollout_state != RolloutState::InProgress || primary.stalled {
+        return;
+    }
+    let primary_id = primary.id.as_str();
+    let desired = service.desired_count as usize;
+    let mut primary_healthy = 0;
+    let mut primary_live = 0;
+    for t in tasks.iter().filter(|t| belongs_to(service, t)) {
+        let is_primary = t.deployment_id.as_deref() == Some(primary_id);
+        if is_primary && t.is_live() {
+            primary_live += 1;
+            if t.is_healthy() {
+                primary_healthy += 1;
+            }
+        } else if !t.is_stopped() {
+            // An old task still running or draining, or a PRIMARY task still stopping.
+            return;
+        }
+    }
+    if primary_live != desired || primary_healthy != desired {
+        return;
+    }
+    let name = service.name.clone();
+    let Some(primary) = service.primary_mut() else {
+        return;
+    };
+    primary.rollout_state = RolloutState::Completed;
+    if primary.rollback_of.is_none() {
+        primary.rollout_state_reason = format!("ECS deployment {} completed.", primary.id);
+    }
+    primary.updated_at = now;
+    primary.finished_emulated = Some(now);
+    primary.finished_real = Some(real_now);
+    let completed = RevisionRef {
+        deployment_id: primary.id.clone(),
+        task_definition: primary.task_definition.clone(),
+        revision_arn: primary.service_revision_arn.clone(),
+    };
+    let was_rollback = primary.rollback_of.is_some();
+    let sd_arn = primary.service_deployment_arn.clone();
+    for d in &mut service.deployments {
+        if d.status == DeploymentStatus::Active {
+            d.status = DeploymentStatus::Inactive;
+            d.updated_at = now;
+        }
+    }
+    let id = completed.deployment_id.clone();
+    service.last_completed = Some(completed);
+    emit(
+        service,
+        rng,
+        now,
+        format!("(service {name}) (deployment {id}) deployment completed."),
+    );
+    emit(
+        service,
+        rng,
+        now,
+        format!("(service {name}) has reached a steady state."),
+    );
+    let (status, reason) = if was_rollback {
+        (
+            "ROLLBACK_SUCCESSFUL",
+            "Service deployment rolled back successfully.",
+        )
+    } else {
+        ("SUCCESSFUL", "Service deployment completed successfully.")
+    };
+    let finished = service
+        .service_deployment_mut(&sd_arn)
+        .is_some_and(|sd| sd.is_finished());
+    if !finished {
+        finish_service_deployment(service, &sd_arn, status, reason, now, real_now);
+    }
+}
+
+/// PENDING → IN_PROGRESS and ROLLBACK_REQUESTED → ROLLBACK_IN_PROGRESS one step after the
+/// request, so a poller can see the first state.
+fn advance_service_deployments(service: &mut Service, now: f64) {
+    for sd in &mut service.service_deployments {
+        let next = match sd.status.as_str() {
+            "PENDING" if sd.created_at < now => "IN_PROGRESS",
+            "ROLLBACK_REQUESTED" if sd.updated_at < now => "ROLLBACK_IN_PROGRESS",
+            _ => continue,
+        };
+        sd.status = next.to_string();
+        sd.started_at.get_or_insert(now);
+        sd.updated_at = now;
+    }
+}
+
+/// A deleted service stops all its tasks, then becomes INACTIVE.
+fn drain_service(service: &mut Service, tasks: &mut [Task], now: f64, rng: &mut fastrand::Rng) {
+    let reason = scheduler_stop_reason(service.primary().map_or("", |p| p.id.as_str()));
+    let mut stopped = Vec::new();
+    let mut remaining = false;
+    for t in tasks.iter_mut() {
+        if !belongs_to(service, t) {
+            continue;
+        }
+        if t.is_live() {
+            task_lifecycle::request_stop(t, now, "ServiceSchedulerInitiated", &reason);
+            stopped.push(t.id.clone());
+        }
+        remaining |= !t.is_stopped();
+    }
+    if !stopped.is_empty() {
+        let message = format!(
+            "(service {}) has stopped {} running tasks: {}.",
+            service.name,
+            stopped.len(),
+            task_list(&stopped)
+        );
+        emit(service, rng, now, message);
+    }
+    if !remaining {
+        service.status = "INACTIVE".to_string();
+    }
+}
