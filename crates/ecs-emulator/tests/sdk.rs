@@ -392,3 +392,703 @@ async fn crash_with_circuit_breaker_rolls_back() {
         Some("Essential container in task exited")
     );
 }
+
+/// maximumPercent (floor) and minimumHealthyPercent (ceil) hold after every step of a rollout,
+/// for several settings.
+#[tokio::test]
+async fn rollout_bounds_hold_at_every_step() {
+    let env = env().await;
+    let v1 = env.register("web:v1").await;
+    let v2 = env.register("web:v2").await;
+    for (i, (min, max, desired)) in [
+        (100, 200, 4),
+        (50, 200, 4),
+        (0, 100, 3),
+        (50, 150, 5),
+        (100, 125, 4),
+        (34, 100, 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("bounds{i}");
+        env.create_service(&name, &v1, desired, rolling(min, max))
+            .await;
+        env.step_until(&name, 200, |_, _| {}, completed).await;
+        env.update(&name, &v2).await;
+        let max_tasks = (desired * max / 100) as u64;
+        let min_healthy = ((desired * min) as u64).div_ceil(100);
+        let done = env
+            .step_until(
+                &name,
+                400,
+                |s, state| {
+                    let live = (s.running_count() + s.pending_count()) as u64;
+                    assert!(live <= max_tasks, "{name}: {live} tasks > max {max_tasks}");
+                    let healthy = healthy_tasks(state, &name);
+                    assert!(
+                        healthy >= min_healthy,
+                        "{name}: {healthy} healthy < min {min_healthy}"
+                    );
+                },
+                completed,
+            )
+            .await;
+        assert_eq!(primary(&done).task_definition(), Some(v2.as_str()));
+        assert_eq!(done.running_count(), desired);
+    }
+}
+
+/// Without rollback the breaker leaves the deployment FAILED, launches nothing more, and the
+/// ServiceDeployment ends STOPPED.
+#[tokio::test]
+async fn breaker_without_rollback_fails_and_stops() {
+    let env = env().await;
+    let v1 = env.register("web:v1").await;
+    let bad = env.register("web:crash").await;
+    env.create_service("web", &v1, 1, with_breaker(false)).await;
+    env.step_until("web", 120, |_, _| {}, completed).await;
+    let updated = env.update("web", &bad).await;
+    let bad_id = primary(&updated).id().unwrap().to_string();
+    let sd_arn = updated.current_service_deployment().unwrap().to_string();
+    let failed = env
+        .step_until(
+            "web",
+            200,
+            |_, _| {},
+            |s| primary(s).rollout_state() == Some(&DeploymentRolloutState::Failed),
+        )
+        .await;
+    let p = primary(&failed);
+    assert_eq!(p.id(), Some(bad_id.as_str()));
+    assert_eq!(p.failed_tasks(), 3);
+    assert_eq!(
+        p.rollout_state_reason(),
+        Some("ECS deployment circuit breaker: tasks failed to start.")
+    );
+    // The old task keeps running: minimumHealthyPercent 100 never let it stop.
+    assert_eq!(failed.running_count(), 1);
+    let launched = |env: &Env| {
+        let state = env.emulator.state();
+        state["clusters"][0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["startedBy"] == bad_id.as_str())
+            .count()
+    };
+    let before = launched(&env);
+    env.emulator.advance(Duration::from_secs(120));
+    assert_eq!(launched(&env), before, "a FAILED deployment launched tasks");
+    let still = env.describe("web").await;
+    assert_eq!(
+        primary(&still).rollout_state(),
+        Some(&DeploymentRolloutState::Failed)
+    );
+    let sd = env
+        .ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&sd_arn)
+        .send()
+        .await
+        .unwrap();
+    let sd = &sd.service_deployments()[0];
+    assert_eq!(sd.status().unwrap().as_str(), "STOPPED");
+    assert!(sd.stopped_at().is_some());
+}
+
+/// Tasks that never reach RUNNING count one by one (stage 1) up to the threshold of 3.
+#[tokio::test]
+async fn fail_to_start_tasks_are_counted() {
+    let env = env().await;
+    let bad = env.register("web:nopull").await;
+    let created = env.create_service("web", &bad, 1, with_breaker(true)).await;
+    let sd_arn = created.current_service_deployment().unwrap().to_string();
+    let mut seen = Vec::new();
+    let failed = env
+        .step_until(
+            "web",
+            200,
+            |s, _| {
+                let n = primary(s).failed_tasks();
+                if seen.last() != Some(&n) {
+                    seen.push(n);
+                }
+            },
+            |s| primary(s).rollout_state() == Some(&DeploymentRolloutState::Failed),
+        )
+        .await;
+    assert_eq!(seen, vec![0, 1, 2, 3]);
+    assert_eq!(failed.running_count(), 0);
+    // Nothing ever completed, so there is nothing to roll back to: the deployment stalls.
+    let sd = env
+        .ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&sd_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sd.service_deployments()[0].status().unwrap().as_str(),
+        "ROLLBACK_FAILED"
+    );
+    let stopped = env
+        .ecs
+        .list_tasks()
+        .cluster("prod")
+        .service_name("web")
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .unwrap();
+    let tasks = env
+        .ecs
+        .describe_tasks()
+        .cluster("prod")
+        .set_tasks(Some(stopped.task_arns().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tasks.tasks().len(), 3);
+    for t in tasks.tasks() {
+        assert_eq!(t.stop_code().unwrap().as_str(), "TaskFailedToStart");
+        assert!(
+            t.stopped_reason()
+                .unwrap()
+                .starts_with("CannotPullContainerError")
+        );
+        assert!(t.started_at().is_none());
+        assert_eq!(t.containers()[0].exit_code(), None);
+    }
+}
+
+/// A deployment replaced mid-rollout becomes ACTIVE, its ServiceDeployment STOPPED, and the
+/// newest one completes alone.
+#[tokio::test]
+async fn deployment_replaced_mid_rollout() {
+    let env = env().await;
+    let v1 = env.register("web:v1").await;
+    let v2 = env.register("web:v2").await;
+    let v3 = env.register("web:v3").await;
+    env.create_service("web", &v1, 2, rolling(100, 200)).await;
+    env.step_until("web", 120, |_, _| {}, completed).await;
+    let second = env.update("web", &v2).await;
+    let second_id = primary(&second).id().unwrap().to_string();
+    let second_sd = second.current_service_deployment().unwrap().to_string();
+    env.emulator.advance(Duration::from_secs(4));
+    let third = env.update("web", &v3).await;
+    let third_id = primary(&third).id().unwrap().to_string();
+    assert_eq!(third.deployments().len(), 3);
+    let replaced = third
+        .deployments()
+        .iter()
+        .find(|d| d.id() == Some(second_id.as_str()))
+        .unwrap();
+    assert_eq!(replaced.status(), Some("ACTIVE"));
+    assert_ne!(third.current_service_deployment(), Some(second_sd.as_str()));
+    let sd = env
+        .ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&second_sd)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sd.service_deployments()[0].status().unwrap().as_str(),
+        "STOPPED"
+    );
+    let done = env.step_until("web", 300, |_, _| {}, completed).await;
+    assert_eq!(primary(&done).id(), Some(third_id.as_str()));
+    assert_eq!(primary(&done).task_definition(), Some(v3.as_str()));
+}
+
+/// Without a circuit breaker a crashing image is replaced forever: failedTasks grows and the
+/// deployment never completes (what real ECS does).
+#[tokio::test]
+async fn crash_without_breaker_loops_forever() {
+    let env = env().await;
+    let bad = env.register("web:crash").await;
+    env.create_service("web", &bad, 2, rolling(100, 200)).await;
+    env.emulator.advance(Duration::from_secs(300));
+    let s = env.describe("web").await;
+    let p = primary(&s);
+    assert_eq!(p.rollout_state(), Some(&DeploymentRolloutState::InProgress));
+    assert!(p.failed_tasks() > 20, "failedTasks {}", p.failed_tasks());
+}
+
+/// A task that never passes its health check is replaced, with the ECS event.
+#[tokio::test]
+async fn never_healthy_tasks_are_replaced() {
+    let env = env().await;
+    let sick = env.register("web:sick").await;
+    env.create_service("web", &sick, 1, rolling(100, 200)).await;
+    env.emulator.advance(Duration::from_secs(60));
+    let s = env.describe("web").await;
+    assert!(primary(&s).failed_tasks() >= 3);
+    let events = messages(&s);
+    assert!(events.iter().any(|m| m.starts_with("(service web) (task ")
+        && m.ends_with(") failed container health checks.")));
+}
+
+/// Settings that let no task stop or start give the documented event and stall.
+#[tokio::test]
+async fn impossible_bounds_stall_with_event() {
+    let env = env().await;
+    let v1 = env.register("web:v1").await;
+    let v2 = env.register("web:v2").await;
+    env.create_service("web", &v1, 2, rolling(100, 100)).await;
+    env.step_until("web", 120, |_, _| {}, completed).await;
+    env.update("web", &v2).await;
+    env.emulator.advance(Duration::from_secs(60));
+    let s = env.describe("web").await;
+    assert_eq!(s.deployments().len(), 2);
+    assert_eq!(primary(&s).running_count(), 0);
+    assert_eq!(
+        messages(&s)[0],
+        "service (web) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
+    );
+}
+
+/// StopServiceDeployment(ROLLBACK) returns the service to the previous revision.
+#[tokio::test]
+async fn stop_service_deployment_rolls_back() {
+    let env = env().await;
+    let v1 = env.register("web:v1").await;
+    let v2 = env.register("web:v2").await;
+    env.create_service("web", &v1, 1, rolling(100, 200)).await;
+    env.step_until("web", 120, |_, _| {}, completed).await;
+    let updated = env.update("web", &v2).await;
+    let sd_arn = updated.current_service_deployment().unwrap().to_string();
+    env.emulator.advance(Duration::from_secs(2));
+    env.ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&sd_arn)
+        .stop_type(aws_sdk_ecs::types::StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .unwrap();
+    let done = env.step_until("web", 200, |_, _| {}, completed).await;
+    assert_eq!(primary(&done).task_definition(), Some(v1.as_str()));
+    let sd = env
+        .ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&sd_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sd.service_deployments()[0].status().unwrap().as_str(),
+        "ROLLBACK_SUCCESSFUL"
+    );
+    let listed = env
+        .ecs
+        .list_service_deployments()
+        .cluster("prod")
+        .service("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.service_deployments().len(), 2);
+    // A finished service deployment cannot be stopped again.
+    let again = env
+        .ecs
+        .stop_service_deployment()
+        .service_deployment_arn(&sd_arn)
+        .stop_type(aws_sdk_ecs::types::StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(again.into_service_error().is_conflict_exception());
+}
+
+/// RunTask one-off tasks exit with the scenario's code for their command, or fail to start.
+#[tokio::test]
+async fn run_task_exit_codes_and_failures() {
+    let env = env().await;
+    let td = env.register("web:v1").await;
+    let nopull = env.register("web:nopull").await;
+    let run = |command: &'static str, token: Option<&'static str>| {
+        let ecs = env.ecs.clone();
+        let td = td.clone();
+        async move {
+            ecs.run_task()
+                .cluster("prod")
+                .task_definition(td)
+                .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+                .started_by("migrate")
+                .set_client_token(token.map(str::to_string))
+                .overrides(
+                    aws_sdk_ecs::types::TaskOverride::builder()
+                        .container_overrides(
+                            aws_sdk_ecs::types::ContainerOverride::builder()
+                                .name("app")
+                                .command("sh")
+                                .command("-c")
+                                .command(command)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = run("migrate up", Some("token-1")).await;
+    assert!(ok.failures().is_empty());
+    let ok_arn = ok.tasks()[0].task_arn().unwrap().to_string();
+    assert_eq!(ok.tasks()[0].group(), Some("family:web"));
+    let again = run("migrate up", Some("token-1")).await;
+    assert_eq!(
+        again.tasks()[0].task_arn(),
+        Some(ok_arn.as_str()),
+        "clientToken is idempotent"
+    );
+    let bad = run("fail please", None).await;
+    let bad_arn = bad.tasks()[0].task_arn().unwrap().to_string();
+    let nopull_task = env
+        .ecs
+        .run_task()
+        .cluster("prod")
+        .task_definition(&nopull)
+        .send()
+        .await
+        .unwrap();
+    let nopull_arn = nopull_task.tasks()[0].task_arn().unwrap().to_string();
+    env.emulator.advance(Duration::from_secs(30));
+    let tasks = env
+        .ecs
+        .describe_tasks()
+        .cluster("prod")
+        .tasks(&ok_arn)
+        .tasks(&bad_arn)
+        .tasks(&nopull_arn)
+        .tasks("0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    let by_arn = |arn: &str| {
+        tasks
+            .tasks()
+            .iter()
+            .find(|t| t.task_arn() == Some(arn))
+            .unwrap()
+    };
+    let ok = by_arn(&ok_arn);
+    assert_eq!(ok.last_status(), Some("STOPPED"));
+    assert_eq!(ok.stop_code().unwrap().as_str(), "EssentialContainerExited");
+    assert_eq!(ok.containers()[0].exit_code(), Some(0));
+    assert_eq!(ok.started_by(), Some("migrate"));
+    assert_eq!(by_arn(&bad_arn).containers()[0].exit_code(), Some(3));
+    let np = by_arn(&nopull_arn);
+    assert_eq!(np.stop_code().unwrap().as_str(), "TaskFailedToStart");
+    assert!(
+        np.stopped_reason()
+            .unwrap()
+            .starts_with("CannotPullContainerError")
+    );
+    assert_eq!(tasks.failures().len(), 1);
+    assert_eq!(tasks.failures()[0].reason(), Some("MISSING"));
+}
+
+/// An injected throttle reaches the SDK (retries off) as ThrottlingException; a 500 as
+/// ServerException; the next call succeeds.
+#[tokio::test]
+async fn injected_faults_reach_the_sdk() {
+    let env = env().await;
+    env.emulator.inject_fault(ecs_emulator::Fault {
+        operation: "DescribeServices".into(),
+        count: 1,
+        kind: ecs_emulator::FaultKind::Throttle,
+    });
+    let err = env
+        .ecs
+        .describe_services()
+        .cluster("prod")
+        .services("web")
+        .send()
+        .await
+        .unwrap_err();
+    let err = err.into_service_error();
+    assert_eq!(
+        aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
+        Some("ThrottlingException")
+    );
+    assert_eq!(
+        aws_sdk_ecs::error::ProvideErrorMetadata::message(&err),
+        Some("Rate exceeded")
+    );
+    env.emulator.inject_fault(ecs_emulator::Fault {
+        operation: "*".into(),
+        count: 1,
+        kind: ecs_emulator::FaultKind::ServerError,
+    });
+    let err = env
+        .ecs
+        .list_clusters()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
+        Some("ServerException")
+    );
+    let ok = env
+        .ecs
+        .describe_services()
+        .cluster("prod")
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.failures()[0].reason(), Some("MISSING"));
+    // With retries on, a short throttling storm is absorbed by the SDK.
+    let retrying = client(&env.emulator.url(), true).await;
+    env.emulator.inject_fault(ecs_emulator::Fault {
+        operation: "ListClusters".into(),
+        count: 2,
+        kind: ecs_emulator::FaultKind::Throttle,
+    });
+    retrying.list_clusters().send().await.unwrap();
+    let calls = env.emulator.calls();
+    assert_eq!(calls.count("DescribeServices"), 2);
+    assert_eq!(calls.describe_services_batch_sizes, vec![1, 1]);
+    assert_eq!(calls.faulted, 4);
+}
+
+/// Errors for limits and missing things are the ones ECS sends.
+#[tokio::test]
+async fn limits_and_missing_resources() {
+    let env = env().await;
+    let names: Vec<String> = (0..11).map(|i| format!("s{i}")).collect();
+    let err = env
+        .ecs
+        .describe_services()
+        .cluster("prod")
+        .set_services(Some(names))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+    let err = env
+        .ecs
+        .describe_services()
+        .cluster("nope")
+        .services("web")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_cluster_not_found_exception());
+    assert_eq!(
+        aws_sdk_ecs::error::ProvideErrorMetadata::message(&err),
+        Some("Cluster not found.")
+    );
+    let err = env
+        .ecs
+        .update_service()
+        .cluster("prod")
+        .service("ghost")
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_service_not_found_exception());
+    let missing = env
+        .ecs
+        .describe_services()
+        .cluster("prod")
+        .services("ghost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.failures()[0].arn(),
+        Some("arn:aws:ecs:us-east-1:123456789012:service/prod/ghost")
+    );
+    assert_eq!(missing.failures()[0].reason(), Some("MISSING"));
+    let err = env
+        .ecs
+        .describe_task_definition()
+        .task_definition("ghost:1")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_client_exception());
+}
+
+/// Task definitions round-trip with tags beside them, list with paging, and deregister.
+#[tokio::test]
+async fn task_definitions_tags_and_listing() {
+    let env = env().await;
+    let out = env
+        .ecs
+        .register_task_definition()
+        .family("api")
+        .cpu("256")
+        .memory("512")
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("api:1")
+                .build(),
+        )
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("team")
+                .value("core")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = out
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        arn,
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/api:1"
+    );
+    for _ in 0..2 {
+        env.ecs
+            .register_task_definition()
+            .family("api")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image("api:2")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let described = env
+        .ecs
+        .describe_task_definition()
+        .task_definition("api:1")
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.tags()[0].key(), Some("team"));
+    assert_eq!(described.task_definition().unwrap().cpu(), Some("256"));
+    let latest = env
+        .ecs
+        .describe_task_definition()
+        .task_definition("api")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(latest.task_definition().unwrap().revision(), 3);
+    assert!(latest.tags().is_empty());
+    env.ecs
+        .deregister_task_definition()
+        .task_definition("api:3")
+        .send()
+        .await
+        .unwrap();
+    let page1 = env
+        .ecs
+        .list_task_definitions()
+        .family_prefix("api")
+        .sort(aws_sdk_ecs::types::SortOrder::Desc)
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page1.task_definition_arns(),
+        ["arn:aws:ecs:us-east-1:123456789012:task-definition/api:2"]
+    );
+    let page2 = env
+        .ecs
+        .list_task_definitions()
+        .family_prefix("api")
+        .sort(aws_sdk_ecs::types::SortOrder::Desc)
+        .max_results(1)
+        .next_token(page1.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page2.task_definition_arns(), [arn.as_str()]);
+    assert!(page2.next_token().is_none());
+    let inactive = env
+        .ecs
+        .list_task_definitions()
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inactive.task_definition_arns().len(), 1);
+    env.ecs
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("env")
+                .value("prod")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    env.ecs
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let tags = env
+        .ecs
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 1);
+    assert_eq!(tags.tags()[0].value(), Some("prod"));
+}
+
+/// The background clock at a high time scale finishes a rollout in well under a second.
+#[tokio::test]
+async fn background_clock_runs_a_rollout() {
+    let mut scenario = Scenario::parse(SCENARIO).unwrap();
+    scenario.time_scale = 2000.0;
+    let emulator = Emulator::start(Config::new(scenario)).await.unwrap();
+    let ecs = client(&emulator.url(), false).await;
+    ecs.create_cluster()
+        .cluster_name("prod")
+        .send()
+        .await
+        .unwrap();
+    let env = Env { emulator, ecs };
+    let v1 = env.register("web:v1").await;
+    env.create_service("web", &v1, 3, rolling(100, 200)).await;
+    let started = std::time::Instant::now();
+    loop {
+        let s = env.describe("web").await;
+        if completed(&s) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "rollout did not complete: {s:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let state = env.emulator.state();
+    let history = &state["clusters"][0]["services"][0]["deploymentHistory"][0];
+    assert!(history["finishedAt"].as_f64().is_some());
+    assert!(history["finishedAtReal"].as_f64().is_some());
+    env.emulator.shutdown().await;
+}
