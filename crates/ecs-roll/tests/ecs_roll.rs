@@ -1,0 +1,934 @@
+//! The real `ecs-roll` binary against the ECS rollout emulator, as a workflow runs it.
+//!
+//! Each test starts its own emulator (accelerated clock) with healthy `app:v1`/`app:v2`, a
+//! crashing `app:crash`, a `app:slow` that takes minutes to start, and one-off tasks whose
+//! command containing `fail` exits 3. Fixtures (cluster, revisions, services) are made with
+//! aws-sdk-ecs and waited until stable before the binary runs; assertions read the emulator's
+//! state back through the SDK, so a tool that lies in its output still fails the test.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{
+    ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, KeyValuePair, Service,
+    SortOrder, Tag, TaskDefinitionStatus,
+};
+use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
+use test_support::{Cmd, Output, unused_port};
+
+const SCENARIO: &str = r#"
+time_scale: 40
+images:
+  "app:v1": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 4 }
+  "app:v2": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 4 }
+  "app:v3": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 4 }
+  "sidecar:1": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 4 }
+  "app:crash": { behavior: crash, start_seconds: 2, after_seconds: 2, exit_code: 137 }
+  "app:slow": { behavior: healthy, start_seconds: 100000 }
+run_task: { duration_seconds: 4, exit_code: 0, command_exit_codes: { "fail": 3 } }
+"#;
+
+struct Env {
+    emulator: RunningEmulator,
+    ecs: Client,
+    rt: tokio::runtime::Runtime,
+}
+
+fn env() -> Env {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let scenario = Scenario::parse(SCENARIO).unwrap();
+    let emulator = rt.block_on(Emulator::start(Config::new(scenario))).unwrap();
+    let ecs =
+        rt.block_on(async { Client::new(&test_support::sdk_config(&emulator.url(), None).await) });
+    rt.block_on(ecs.create_cluster().cluster_name("prod").send())
+        .unwrap();
+    Env { emulator, ecs, rt }
+}
+
+fn breaker(rollback: bool) -> DeploymentConfiguration {
+    DeploymentConfiguration::builder()
+        .minimum_healthy_percent(100)
+        .maximum_percent(200)
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(rollback)
+                .build(),
+        )
+        .build()
+}
+
+impl Env {
+    /// Register `family` with one container `app` running `image` (plus tags).
+    fn register(&self, family: &str, image: &str) -> String {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .register_task_definition()
+                    .family(family)
+                    .container_definitions(
+                        ContainerDefinition::builder()
+                            .name("app")
+                            .image(image)
+                            .essential(true)
+                            .environment(KeyValuePair::builder().name("MODE").value("prod").build())
+                            .build(),
+                    )
+                    .tags(Tag::builder().key("team").value("web").build())
+                    .send(),
+            )
+            .unwrap();
+        out.task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_string()
+    }
+
+    fn create_service(
+        &self,
+        name: &str,
+        task_definition: &str,
+        desired: i32,
+        config: DeploymentConfiguration,
+    ) {
+        self.rt
+            .block_on(
+                self.ecs
+                    .create_service()
+                    .cluster("prod")
+                    .service_name(name)
+                    .task_definition(task_definition)
+                    .desired_count(desired)
+                    .deployment_configuration(config)
+                    .send(),
+            )
+            .unwrap();
+        self.wait_stable(name);
+    }
+
+    fn describe(&self, name: &str) -> Service {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .describe_services()
+                    .cluster("prod")
+                    .services(name)
+                    .send(),
+            )
+            .unwrap();
+        out.services()[0].clone()
+    }
+
+    /// Until one COMPLETED deployment runs the desired count (fixtures only).
+    fn wait_stable(&self, name: &str) -> Service {
+        let start = Instant::now();
+        loop {
+            let s = self.describe(name);
+            let done = s.deployments().len() == 1
+                && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
+                && s.running_count() == s.desired_count();
+            if done {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{name} never stable: {s:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// ACTIVE revisions of a family, newest first.
+    fn revisions(&self, family: &str) -> Vec<String> {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .list_task_definitions()
+                    .family_prefix(family)
+                    .status(TaskDefinitionStatus::Active)
+                    .sort(SortOrder::Desc)
+                    .send(),
+            )
+            .unwrap();
+        out.task_definition_arns().to_vec()
+    }
+
+    fn primary(&self, name: &str) -> (String, String) {
+        let s = self.describe(name);
+        let d = s
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .unwrap();
+        (
+            d.id().unwrap().to_string(),
+            d.task_definition().unwrap().to_string(),
+        )
+    }
+
+    fn cmd(&self) -> Cmd {
+        Cmd::bin("ecs-roll")
+            .env("AWS_ENDPOINT_URL_ECS", self.emulator.url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .timeout(Duration::from_secs(90))
+    }
+
+    fn deploy(&self, extra: &[&str]) -> Output {
+        self.cmd()
+            .args([
+                "deploy",
+                "--cluster",
+                "prod",
+                "--interval",
+                "200ms",
+                "--output",
+                "json",
+            ])
+            .args(extra.iter().copied())
+            .github_actions()
+            .run()
+    }
+}
+
+fn short(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap()
+}
+
+/// A clean deploy registers one revision, rolls the service to it and reports every output.
+#[test]
+fn deploys_one_service() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 2, breaker(true));
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    out.assert_code(0).assert_no_panic();
+    let json = out.json();
+    assert_eq!(json["result"], "succeeded", "{}", out.stderr);
+    assert_eq!(
+        short(json["task_definition_arn"].as_str().unwrap()),
+        "web:2"
+    );
+    assert_eq!(json["previous_task_definition_arn"], v1.as_str());
+    let (id, td) = e.primary("web");
+    assert_eq!(short(&td), "web:2");
+    assert_eq!(json["deployment_id"], id.as_str());
+    assert_eq!(json["detail"]["services"][0]["result"], "succeeded");
+    assert!(json["duration_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(out.output("result"), "succeeded");
+    assert_eq!(out.output("deployment_id"), id);
+    assert_eq!(short(out.output("task_definition_arn")), "web:2");
+    assert!(
+        out.summary
+            .contains("| prod/web | ✅ succeeded | web:2 | web:1 |"),
+        "{}",
+        out.summary
+    );
+    assert!(out.summary.contains("Timeline"), "{}", out.summary);
+    // Rendered from the service's definition: env and tags carried, image replaced.
+    let td = e.rt.block_on(
+        e.ecs
+            .describe_task_definition()
+            .task_definition("web:2")
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send(),
+    );
+    let td = td.unwrap();
+    let c = &td.task_definition().unwrap().container_definitions()[0];
+    assert_eq!(c.image(), Some("app:v2"));
+    assert_eq!(c.environment()[0].name(), Some("MODE"));
+    assert_eq!(td.tags()[0].key(), Some("team"));
+    assert_eq!(e.wait_stable("web").running_count(), 2);
+}
+
+/// Several services of one family share one new revision and all roll to it.
+#[test]
+fn deploys_several_services_with_one_revision() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.create_service("worker", &v1, 1, breaker(true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--service",
+        "prod/worker",
+        "--image",
+        "app=app:v2",
+        "--max-parallel",
+        "2",
+    ]);
+    out.assert_code(0);
+    let json = out.json();
+    assert_eq!(json["result"], "succeeded");
+    assert_eq!(
+        e.revisions("web").len(),
+        2,
+        "one new revision for both services"
+    );
+    assert_eq!(short(&e.primary("web").1), "web:2");
+    assert_eq!(short(&e.primary("worker").1), "web:2");
+    let services = json["detail"]["services"].as_array().unwrap();
+    assert_eq!(services.len(), 2);
+    assert!(services.iter().all(|s| s["result"] == "succeeded"));
+    assert_eq!(json["services"].as_array().unwrap().len(), 2);
+}
+
+/// A deploy of what already runs registers nothing and starts no deployment.
+#[test]
+fn unchanged_definition_is_not_registered_again() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let before = e.primary("web");
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v1"]);
+    out.assert_code(0);
+    assert_eq!(out.json()["result"], "unchanged");
+    assert_eq!(e.revisions("web").len(), 1);
+    assert_eq!(e.primary("web"), before);
+    assert_eq!(e.describe("web").deployments().len(), 1);
+    assert!(out.stderr.contains("unchanged"), "{}", out.stderr);
+}
+
+/// A migration that exits 0 gates the roll open; the service then rolls.
+#[test]
+fn passing_migration_then_roll() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--migrate-container",
+        "app",
+        "--migrate-command",
+        "bin/rails db:migrate",
+    ]);
+    out.assert_code(0);
+    let json = out.json();
+    assert_eq!(json["result"], "succeeded");
+    assert!(
+        out.stderr.contains("container app exit code 0"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(short(&e.primary("web").1), "web:2");
+    // The one-off task ran the NEW revision with the overridden command.
+    let tasks =
+        e.rt.block_on(
+            e.ecs
+                .list_tasks()
+                .cluster("prod")
+                .started_by("ecs-roll-migrate")
+                .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(tasks.task_arns().len(), 1);
+    let t =
+        e.rt.block_on(
+            e.ecs
+                .describe_tasks()
+                .cluster("prod")
+                .tasks(&tasks.task_arns()[0])
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(short(t.tasks()[0].task_definition_arn().unwrap()), "web:2");
+}
+
+/// A migration that exits non-zero stops the release with the service untouched.
+#[test]
+fn failing_migration_leaves_service_untouched() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let before = e.primary("web");
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--migrate-container",
+        "app",
+        "--migrate-command",
+        r#"["bin/migrate", "--fail"]"#,
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "failed");
+    assert!(
+        json["message"].as_str().unwrap().contains("exit code 3"),
+        "{json}"
+    );
+    assert_eq!(json["detail"]["migration"]["exit_code"], 3);
+    assert_eq!(
+        e.primary("web"),
+        before,
+        "same task definition, no new deployment"
+    );
+    assert_eq!(e.describe("web").deployments().len(), 1);
+    assert_eq!(out.output("result"), "failed");
+}
+
+/// Crashing tasks tripped the circuit breaker: ecs-roll reports rolled_back (never green), and
+/// the service ends stable on the revision recorded at the update.
+#[test]
+fn crash_is_rolled_back_to_recorded_revision() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    // A newer revision exists that the service never ran: "N-1" would be wrong.
+    e.register("web", "app:v3");
+    e.create_service("web", &v1, 1, breaker(true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:crash",
+        "--timeout",
+        "60s",
+    ]);
+    out.assert_code(1).assert_no_panic();
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    assert_eq!(json["previous_task_definition_arn"], v1.as_str());
+    assert_eq!(
+        short(json["task_definition_arn"].as_str().unwrap()),
+        "web:3"
+    );
+    let s = e.wait_stable("web");
+    assert_eq!(s.task_definition(), Some(v1.as_str()));
+    assert_eq!(e.primary("web").1, v1);
+    assert!(
+        out.stderr.contains("rolling back to web:1"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.summary.contains("rolled_back"), "{}", out.summary);
+}
+
+/// A deployment that does not complete in time is rolled back by ecs-roll itself.
+#[test]
+fn timeout_is_rolled_back() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(false));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:slow",
+        "--timeout",
+        "2s",
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    assert_eq!(json["detail"]["services"][0]["wait"]["result"], "timed_out");
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+}
+
+/// With --no-rollback a timeout exits 4 and leaves the service on the new revision.
+#[test]
+fn timeout_without_rollback_exits_4() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(false));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:slow",
+        "--timeout",
+        "1s",
+        "--no-rollback",
+    ]);
+    out.assert_code(4);
+    assert_eq!(out.json()["result"], "timed_out");
+    assert_eq!(short(&e.primary("web").1), "web:2");
+}
+
+/// `rollback` returns a service to its previous completed revision, or to --to.
+#[test]
+fn manual_rollback() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    e.wait_stable("web");
+    let out = e
+        .cmd()
+        .args([
+            "rollback",
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--interval",
+            "200ms",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    assert_eq!(json["task_definition_arn"], v1.as_str());
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+    let out = e
+        .cmd()
+        .args([
+            "rollback",
+            "--service",
+            "prod/web",
+            "--to",
+            "web:2",
+            "--interval",
+            "200ms",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(short(&e.primary("web").1), "web:2");
+}
+
+/// `diff` and `deploy --dry-run` show the change and change nothing.
+#[test]
+fn diff_and_dry_run_change_nothing() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let before = e.primary("web");
+    let out = e
+        .cmd()
+        .args([
+            "diff",
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--image",
+            "app=app:v2",
+            "--env",
+            "app:MODE=canary",
+        ])
+        .run();
+    out.assert_code(0);
+    assert!(out.stdout.contains("--- web:1"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("-      \"image\": \"app:v1\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+      \"image\": \"app:v2\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+          \"value\": \"canary\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("service prod/web: task definition web:1 → web (new revision)"),
+        "{}",
+        out.stdout
+    );
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--dry-run",
+        "--migrate-container",
+        "app",
+        "--migrate-command",
+        "x",
+    ]);
+    out.assert_code(0);
+    let json = out.json();
+    assert_eq!(json["result"], "changed");
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(e.revisions("web").len(), 1, "nothing registered");
+    assert_eq!(e.primary("web"), before, "service untouched");
+    assert_eq!(e.describe("web").deployments().len(), 1);
+}
+
+/// `prune` deregisters old revisions but keeps the newest, those in use and their rollback target.
+#[test]
+fn prune_keeps_in_use_and_rollback_revisions() {
+    let e = env();
+    let arns: Vec<String> = (1..=6)
+        .map(|i| e.register("web", if i % 2 == 0 { "app:v2" } else { "app:v1" }))
+        .collect();
+    e.create_service("web", &arns[3], 1, breaker(true)); // web:4
+    let out = e
+        .cmd()
+        .args([
+            "prune",
+            "--family",
+            "web",
+            "--keep",
+            "1",
+            "--cluster",
+            "prod",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.json()["result"], "dry_run");
+    assert_eq!(e.revisions("web").len(), 6);
+    let out = e
+        .cmd()
+        .args([
+            "prune",
+            "--family",
+            "web",
+            "--keep",
+            "1",
+            "--cluster",
+            "prod",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    let kept: Vec<String> = e
+        .revisions("web")
+        .iter()
+        .map(|a| short(a).to_string())
+        .collect();
+    assert_eq!(kept, vec!["web:6", "web:4", "web:3"], "{}", out.stderr);
+    assert_eq!(out.json()["deregistered_count"], 3);
+}
+
+/// A file may be describe-task-definition output with extra fields: warned about, deployed.
+#[test]
+fn deploys_from_a_file() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.json");
+    std::fs::write(
+        &file,
+        r#"{"taskDefinition": {"family": "web", "revision": 9, "status": "ACTIVE", "someNewField": 1,
+             "containerDefinitions": [{"name": "app", "image": "placeholder:0", "essential": true},
+                                      {"name": "sidecar", "image": "sidecar:1", "essential": false}]},
+            "tags": [{"key": "team", "value": "web"}]}"#,
+    )
+    .unwrap();
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--task-definition",
+        file.to_str().unwrap(),
+        "--image",
+        "app=app:v2",
+    ]);
+    out.assert_code(0);
+    assert!(out.stderr.contains("someNewField"), "{}", out.stderr);
+    let td =
+        e.rt.block_on(
+            e.ecs
+                .describe_task_definition()
+                .task_definition("web:2")
+                .send(),
+        )
+        .unwrap();
+    let names: Vec<_> = td
+        .task_definition()
+        .unwrap()
+        .container_definitions()
+        .iter()
+        .map(|c| c.image().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["app:v2", "sidecar:1"]);
+}
+
+/// Every bad input exits 2 before any AWS call (the endpoint is a port nothing listens on).
+#[test]
+fn bad_input_exits_2_without_calling_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("td.json");
+    std::fs::write(
+        &good,
+        r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "app:v1"}]}"#,
+    )
+    .unwrap();
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        "{\n  \"family\": \"web\"\n  \"containerDefinitions\": []\n}",
+    )
+    .unwrap();
+    let good = good.to_str().unwrap().to_string();
+    let broken = broken.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--task-definition",
+                &good,
+                "--image",
+                "apq=app:v2",
+            ],
+            "did you mean `app`",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--image",
+                "app=App:V2",
+            ],
+            "lowercase",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--image",
+                "app",
+            ],
+            "CONTAINER=IMAGE",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--task-definition",
+                "missing/td.json",
+            ],
+            "cannot read task definition file",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--task-definition",
+                &broken,
+            ],
+            "line 3, column",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--env",
+                "app=X",
+            ],
+            "CONTAINER:NAME=VALUE",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--secret",
+                "app:X=arn:aws:s3:::b",
+            ],
+            "Secrets Manager",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--image",
+                "app=a:1",
+                "--image",
+                "app=a:2",
+            ],
+            "two images",
+        ),
+        (
+            vec!["deploy", "--service", "s", "--image", "app=a:1"],
+            "has no cluster",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--smoke",
+                "smoke.yml",
+            ],
+            "requires smoke-test",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--timeout",
+                "1s",
+                "--interval",
+                "5s",
+            ],
+            "--interval",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--migrate-container",
+                "app",
+                "--migrate-command",
+                "echo 'x",
+            ],
+            "unterminated",
+        ),
+        (
+            vec![
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--task-definition",
+                &good,
+                "--migrate-container",
+                "db",
+                "--migrate-command",
+                "x",
+            ],
+            "not in",
+        ),
+        (
+            vec![
+                "rollback",
+                "--cluster",
+                "c",
+                "--service",
+                "s",
+                "--to",
+                "web:zero",
+            ],
+            "not a task definition",
+        ),
+        (
+            vec!["prune", "--family", "we b", "--keep", "2", "--cluster", "c"],
+            "not a task definition family",
+        ),
+    ];
+    let endpoint = format!("http://127.0.0.1:{}", unused_port());
+    for (args, needle) in cases {
+        let out = Cmd::bin("ecs-roll")
+            .args(args.iter().copied())
+            .env("AWS_ENDPOINT_URL_ECS", &endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .run();
+        assert_eq!(out.code, 2, "{args:?}\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{args:?}: expected `{needle}` in\n{}",
+            out.stderr
+        );
+        out.assert_no_panic();
+    }
+    // Conflicting flags are refused by the parser (exit 2 too).
+    for args in [
+        vec![
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--no-rollback",
+            "--rollback-all",
+        ],
+        vec![
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--migrate-container",
+            "app",
+        ],
+        vec![
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--max-parallel",
+            "0",
+        ],
+    ] {
+        let out = Cmd::bin("ecs-roll")
+            .args(args.iter().copied())
+            .env("AWS_ENDPOINT_URL_ECS", &endpoint)
+            .run();
+        assert_eq!(out.code, 2, "{args:?}\n{}", out.stderr);
+    }
+}
+
+/// --help teaches with examples and names the policies.
+#[test]
+fn help_has_examples_and_policies() {
+    let out = Cmd::bin("ecs-roll").arg("--help").run();
+    out.assert_code(0);
+    for needle in [
+        "Examples:",
+        "ecs-roll deploy --cluster prod",
+        "--rollback-all",
+        "replaced",
+    ] {
+        assert!(
+            out.stdout.contains(needle),
+            "{needle} missing:\n{}",
+            out.stdout
+        );
+    }
+}
