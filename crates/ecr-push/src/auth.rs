@@ -22,7 +22,10 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     /// The `Authorization: Basic …` value.
     pub fn basic_header(&self) -> Secret<String> {
-        Secret::new(format!("Basic {}", STANDARD.encode(format!("{}:{}", self.username, self.password.expose()))))
+        Secret::new(format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", self.username, self.password.expose()))
+        ))
     }
 }
 
@@ -32,10 +35,11 @@ pub fn decode_ecr_token(token: &Secret<String>) -> std::result::Result<Credentia
     let bytes = STANDARD
         .decode(token.expose().trim())
         .map_err(|_| "the ECR authorization token is not base64".to_string())?;
-    let text = String::from_utf8(bytes).map_err(|_| "the ECR authorization token is not UTF-8".to_string())?;
-    let (user, pass) = text
-        .split_once(':')
-        .ok_or_else(|| "the ECR authorization token does not decode to user:password".to_string())?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| "the ECR authorization token is not UTF-8".to_string())?;
+    let (user, pass) = text.split_once(':').ok_or_else(|| {
+        "the ECR authorization token does not decode to user:password".to_string()
+    })?;
     Ok(Credentials {
         username: user.to_string(),
         password: Secret::new(pass.to_string()),
@@ -52,7 +56,11 @@ pub struct EcrLogin {
 
 /// GetAuthorizationToken → decoded, masked credentials and the registry endpoint. The token is
 /// valid for 12 hours, far longer than a push; it is fetched once per run.
-pub async fn ecr_login(ui: &Ui, client: &aws_sdk_ecr::Client, registry_id: Option<&str>) -> Result<EcrLogin> {
+pub async fn ecr_login(
+    ui: &Ui,
+    client: &aws_sdk_ecr::Client,
+    registry_id: Option<&str>,
+) -> Result<EcrLogin> {
     let mut req = client.get_authorization_token();
     if let Some(id) = registry_id {
         // Deprecated for permissions, but still what picks the other account's proxyEndpoint.
@@ -65,10 +73,9 @@ pub async fn ecr_login(ui: &Ui, client: &aws_sdk_ecr::Client, registry_id: Optio
         .send()
         .await
         .map_err(|e| dk_core::aws::sdk_error("ECR GetAuthorizationToken", e))?;
-    let data = out
-        .authorization_data()
-        .first()
-        .ok_or_else(|| Error::runtime("ECR GetAuthorizationToken returned no authorization data"))?;
+    let data = out.authorization_data().first().ok_or_else(|| {
+        Error::runtime("ECR GetAuthorizationToken returned no authorization data")
+    })?;
     let token = Secret::new(data.authorization_token().unwrap_or_default().to_string());
     ui.mask(&token);
     let credentials = decode_ecr_token(&token).map_err(Error::runtime)?;
@@ -76,16 +83,26 @@ pub async fn ecr_login(ui: &Ui, client: &aws_sdk_ecr::Client, registry_id: Optio
     ui.mask(&credentials.basic_header());
     let proxy_endpoint = data
         .proxy_endpoint()
-        .ok_or_else(|| Error::runtime("ECR GetAuthorizationToken returned no proxyEndpoint").with_hint("pass --registry URL"))?
+        .ok_or_else(|| {
+            Error::runtime("ECR GetAuthorizationToken returned no proxyEndpoint")
+                .with_hint("pass --registry URL")
+        })?
         .to_string();
-    Ok(EcrLogin { credentials, proxy_endpoint })
+    Ok(EcrLogin {
+        credentials,
+        proxy_endpoint,
+    })
 }
 
 /// A registry's `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parse a `WWW-Authenticate` header: `Basic realm="x"` or
@@ -94,7 +111,12 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     let params = parse_params(rest);
-    let get = |k: &str| params.iter().find(|(pk, _)| pk.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(pk, _)| pk.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
     if scheme.eq_ignore_ascii_case("basic") {
         Some(Challenge::Basic)
     } else if scheme.eq_ignore_ascii_case("bearer") {
@@ -116,7 +138,8 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
         while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
             chars.next();
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
         if key.is_empty() {
             break;
         }
@@ -134,7 +157,10 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
                 }
             }
         } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect::<String>().trim().to_string();
+            value = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
+                .collect::<String>()
+                .trim()
+                .to_string();
         }
         out.push((key.trim().to_string(), value));
     }
@@ -148,10 +174,14 @@ mod tests {
     /// moto's token decodes to the htpasswd pair the auth registry accepts.
     #[test]
     fn decodes_moto_token() {
-        let c = decode_ecr_token(&Secret::new("QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu".into())).unwrap();
+        let c =
+            decode_ecr_token(&Secret::new("QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu".into())).unwrap();
         assert_eq!(c.username, "AWS");
         assert_eq!(c.password.expose(), "123456789012-auth-token");
-        assert_eq!(c.basic_header().expose(), "Basic QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu");
+        assert_eq!(
+            c.basic_header().expose(),
+            "Basic QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu"
+        );
         assert!(!format!("{c:?}").contains("auth-token"));
         assert!(decode_ecr_token(&Secret::new("!!!".into())).is_err());
     }
@@ -159,9 +189,14 @@ mod tests {
     /// Basic and Bearer challenges parse, quoted commas included.
     #[test]
     fn parses_challenges() {
-        assert_eq!(parse_challenge(r#"Basic realm="basic-realm""#), Some(Challenge::Basic));
         assert_eq!(
-            parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#),
+            parse_challenge(r#"Basic realm="basic-realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(
+            parse_challenge(
+                r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#
+            ),
             Some(Challenge::Bearer {
                 realm: "https://auth.example/token".into(),
                 service: Some("registry.example".into()),

@@ -58,7 +58,12 @@ impl BlobCache {
             .unwrap_or_default()
     }
 
-    pub fn record(&mut self, registry: &str, repo: &str, digests: impl IntoIterator<Item = String>) {
+    pub fn record(
+        &mut self,
+        registry: &str,
+        repo: &str,
+        digests: impl IntoIterator<Item = String>,
+    ) {
         let map = self.registries.entry(registry.to_string()).or_default();
         for d in digests {
             let repos = map.entry(d).or_default();
@@ -81,8 +86,14 @@ impl BlobCache {
         if std::fs::create_dir_all(dir).is_err() {
             return;
         }
-        let Ok(bytes) = serde_json::to_vec(self) else { return };
-        let tmp = dir.join(format!(".ecr-push-blobs.{}.{:x}.tmp", std::process::id(), fastrand::u64(..)));
+        let Ok(bytes) = serde_json::to_vec(self) else {
+            return;
+        };
+        let tmp = dir.join(format!(
+            ".ecr-push-blobs.{}.{:x}.tmp",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
         if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::image::{Blob, BlobLocation, ImagePlan, ManifestDoc};
-use crate::manifest::{DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, DOCKER_MANIFEST, sha256_digest};
+use crate::manifest::{
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, DOCKER_MANIFEST, sha256_digest,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Member {
@@ -48,15 +50,23 @@ fn normalize(p: &str) -> String {
 impl TarIndex {
     /// Read a tarball's headers (skipping over the data) into an index.
     pub fn read(path: &Path) -> Result<TarIndex, String> {
-        let file = File::open(path).map_err(|e| format!("{}: cannot open the tarball: {e}", path.display()))?;
+        let file = File::open(path)
+            .map_err(|e| format!("{}: cannot open the tarball: {e}", path.display()))?;
         let mut magic = [0u8; 2];
         if (&file).read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b] {
-            return Err(format!("{} is gzip-compressed; `gunzip` it first (docker save writes a plain tar)", path.display()));
+            return Err(format!(
+                "{} is gzip-compressed; `gunzip` it first (docker save writes a plain tar)",
+                path.display()
+            ));
         }
-        (&file).seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+        (&file)
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| e.to_string())?;
         let mut archive = tar::Archive::new(file);
         let mut members = HashMap::new();
-        let entries = archive.entries().map_err(|e| format!("{}: corrupt tarball: {e}", path.display()))?;
+        let entries = archive
+            .entries()
+            .map_err(|e| format!("{}: corrupt tarball: {e}", path.display()))?;
         for entry in entries {
             let entry = entry.map_err(|e| format!("{}: corrupt tarball: {e}", path.display()))?;
             let name = entry
@@ -88,7 +98,10 @@ impl TarIndex {
             }
         }
         if members.is_empty() {
-            return Err(format!("{}: corrupt tarball: no files in it", path.display()));
+            return Err(format!(
+                "{}: corrupt tarball: no files in it",
+                path.display()
+            ));
         }
         Ok(TarIndex { members })
     }
@@ -149,7 +162,9 @@ fn hash_range(path: &Path, offset: u64, size: u64) -> Result<(String, Vec<u8>), 
     let mut head = Vec::new();
     let mut total = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -160,7 +175,10 @@ fn hash_range(path: &Path, offset: u64, size: u64) -> Result<(String, Vec<u8>), 
         total += n as u64;
     }
     if total != size {
-        return Err(format!("{}: corrupt tarball (truncated layer)", path.display()));
+        return Err(format!(
+            "{}: corrupt tarball (truncated layer)",
+            path.display()
+        ));
     }
     Ok((format!("sha256:{}", hex::encode(h.finalize())), head))
 }
@@ -168,32 +186,53 @@ fn hash_range(path: &Path, offset: u64, size: u64) -> Result<(String, Vec<u8>), 
 /// Open a `docker save` tarball and build the push plan. `reference` picks one image by its
 /// `REPO:TAG` when the archive holds several.
 pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: no such file ({e})", path.display()))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("{}: no such file ({e})", path.display()))?;
     if !meta.is_file() {
-        return Err(format!("{} is not a file (for an OCI layout directory use oci:DIR)", path.display()));
+        return Err(format!(
+            "{} is not a file (for an OCI layout directory use oci:DIR)",
+            path.display()
+        ));
     }
     let index = TarIndex::read(path)?;
-    let (off, size) = index
-        .locate("manifest.json")
-        .ok_or_else(|| format!("{}: not a docker save tarball (no manifest.json)", path.display()))?;
+    let (off, size) = index.locate("manifest.json").ok_or_else(|| {
+        format!(
+            "{}: not a docker save tarball (no manifest.json)",
+            path.display()
+        )
+    })?;
     let bytes = read_range(path, off, size, 16 << 20)?;
-    let entries: Vec<ArchiveEntry> =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: corrupt manifest.json: {e}", path.display()))?;
+    let entries: Vec<ArchiveEntry> = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: corrupt manifest.json: {e}", path.display()))?;
     let entry = match (reference, entries.as_slice()) {
         (_, []) => return Err(format!("{}: manifest.json lists no images", path.display())),
         (None, [only]) => only,
-        (None, _) => return Err(format!("{} holds {} images; pick one with docker-archive:FILE:REPO:TAG", path.display(), entries.len())),
+        (None, _) => {
+            return Err(format!(
+                "{} holds {} images; pick one with docker-archive:FILE:REPO:TAG",
+                path.display(),
+                entries.len()
+            ));
+        }
         (Some(r), _) => entries
             .iter()
-            .find(|e| e.repo_tags.as_ref().is_some_and(|t| t.iter().any(|t| t == r)))
+            .find(|e| {
+                e.repo_tags
+                    .as_ref()
+                    .is_some_and(|t| t.iter().any(|t| t == r))
+            })
             .ok_or_else(|| format!("{}: no image tagged `{r}` in the archive", path.display()))?,
     };
-    let (coff, csize) = index
-        .locate(&entry.config)
-        .ok_or_else(|| format!("{}: corrupt tarball: config {} is missing", path.display(), entry.config))?;
+    let (coff, csize) = index.locate(&entry.config).ok_or_else(|| {
+        format!(
+            "{}: corrupt tarball: config {} is missing",
+            path.display(),
+            entry.config
+        )
+    })?;
     let config_bytes = read_range(path, coff, csize, 16 << 20)?;
-    let config: ImageConfig =
-        serde_json::from_slice(&config_bytes).map_err(|e| format!("{}: corrupt image config: {e}", path.display()))?;
+    let config: ImageConfig = serde_json::from_slice(&config_bytes)
+        .map_err(|e| format!("{}: corrupt image config: {e}", path.display()))?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != entry.layers.len() {
         return Err(format!(
@@ -207,13 +246,19 @@ pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
         digest: sha256_digest(&config_bytes),
         size: csize,
         media_type: DOCKER_CONFIG.into(),
-        location: BlobLocation::File { path: PathBuf::from(path), offset: coff },
+        location: BlobLocation::File {
+            path: PathBuf::from(path),
+            offset: coff,
+        },
     };
     let mut layers = Vec::new();
     for (name, diff_id) in entry.layers.iter().zip(&diff_ids) {
-        let (loff, lsize) = index
-            .locate(name)
-            .ok_or_else(|| format!("{}: corrupt tarball: layer {name} is missing", path.display()))?;
+        let (loff, lsize) = index.locate(name).ok_or_else(|| {
+            format!(
+                "{}: corrupt tarball: layer {name} is missing",
+                path.display()
+            )
+        })?;
         let (digest, head) = hash_range(path, loff, lsize)?;
         let media_type = if head.starts_with(&[0x1f, 0x8b]) {
             DOCKER_LAYER_GZIP
@@ -230,7 +275,10 @@ pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
             digest,
             size: lsize,
             media_type: media_type.into(),
-            location: BlobLocation::File { path: PathBuf::from(path), offset: loff },
+            location: BlobLocation::File {
+                path: PathBuf::from(path),
+                offset: loff,
+            },
         });
     }
     let descriptor = |b: &Blob| serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest});

@@ -52,7 +52,10 @@ impl ImagePlan {
 }
 
 /// The index entries to push: all of them, or one per `--platform`.
-pub fn select_platforms(index: &ImageIndex, platforms: &[String]) -> Result<Vec<Descriptor>, String> {
+pub fn select_platforms(
+    index: &ImageIndex,
+    platforms: &[String],
+) -> Result<Vec<Descriptor>, String> {
     if platforms.is_empty() {
         return Ok(index.manifests.clone());
     }
@@ -63,9 +66,15 @@ pub fn select_platforms(index: &ImageIndex, platforms: &[String]) -> Result<Vec<
             .iter()
             .find(|d| d.platform.as_ref().is_some_and(|p| p.matches(spec)))
             .ok_or_else(|| {
-                let available: Vec<String> =
-                    index.manifests.iter().filter_map(|d| d.platform.as_ref().map(|p| p.to_spec())).collect();
-                format!("the image index has no platform `{spec}` (it has: {})", available.join(", "))
+                let available: Vec<String> = index
+                    .manifests
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref().map(|p| p.to_spec()))
+                    .collect();
+                format!(
+                    "the image index has no platform `{spec}` (it has: {})",
+                    available.join(", ")
+                )
             })?;
         if !out.contains(found) {
             out.push(found.clone());
@@ -94,19 +103,20 @@ pub fn assemble(
         platforms: Vec::new(),
     };
     let mut seen = BTreeSet::new();
-    let mut add_blobs = |plan: &mut ImagePlan, m: &crate::manifest::ImageManifest| -> Result<(), String> {
-        for d in m.blobs() {
-            if seen.insert(d.digest.clone()) {
-                plan.blobs.push(Blob {
-                    digest: d.digest.clone(),
-                    size: d.size,
-                    media_type: d.media_type.clone(),
-                    location: locate(d)?,
-                });
+    let mut add_blobs =
+        |plan: &mut ImagePlan, m: &crate::manifest::ImageManifest| -> Result<(), String> {
+            for d in m.blobs() {
+                if seen.insert(d.digest.clone()) {
+                    plan.blobs.push(Blob {
+                        digest: d.digest.clone(),
+                        size: d.size,
+                        media_type: d.media_type.clone(),
+                        location: locate(d)?,
+                    });
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     match parsed {
         Parsed::Manifest(m) => add_blobs(&mut plan, &m)?,
         Parsed::Index(index) => {
@@ -119,7 +129,12 @@ pub fn assemble(
                 let bytes = read_child(d)?;
                 let child = match crate::manifest::parse_with_hint(&bytes, Some(&d.media_type))? {
                     Parsed::Manifest(m) => m,
-                    Parsed::Index(_) => return Err(format!("nested image indexes are not supported ({})", d.digest)),
+                    Parsed::Index(_) => {
+                        return Err(format!(
+                            "nested image indexes are not supported ({})",
+                            d.digest
+                        ));
+                    }
                 };
                 add_blobs(&mut plan, &child)?;
                 if let Some(p) = &d.platform {

@@ -93,7 +93,13 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub repository: String,
     /// Tag to point at the image (repeat, or comma-separate, for several)
-    #[arg(long = "tag", short = 't', value_name = "TAG", required = true, value_delimiter = ',')]
+    #[arg(
+        long = "tag",
+        short = 't',
+        value_name = "TAG",
+        required = true,
+        value_delimiter = ','
+    )]
     pub tags: Vec<String>,
     /// From a multi-platform index push only this platform, os/arch[/variant] (repeatable; one
     /// platform pushes its own manifest, several a reduced index)
@@ -179,10 +185,19 @@ fn check_registry_url(url: &str) -> Result<String> {
 fn check_platform(p: &str) -> Result<()> {
     let parts: Vec<&str> = p.split('/').collect();
     let ok = (2..=3).contains(&parts.len())
-        && parts
-            .iter()
-            .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-    if ok { Ok(()) } else { Err(usage(format!("--platform `{p}` is not os/arch[/variant]"), "e.g. linux/amd64 or linux/arm64/v8")) }
+        && parts.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(usage(
+            format!("--platform `{p}` is not os/arch[/variant]"),
+            "e.g. linux/amd64 or linux/arm64/v8",
+        ))
+    }
 }
 
 fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
@@ -190,7 +205,8 @@ fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
         .map_err(|e| usage(e, "e.g. --repository team/web; ECR names are lowercase"))?;
     let mut tags: Vec<String> = Vec::new();
     for t in &cli.tags {
-        dk_core::image_ref::validate_tag(t).map_err(|e| usage(e, "e.g. --tag v1.4.2 or --tag \"$GITHUB_SHA\""))?;
+        dk_core::image_ref::validate_tag(t)
+            .map_err(|e| usage(e, "e.g. --tag v1.4.2 or --tag \"$GITHUB_SHA\""))?;
         if !tags.contains(t) {
             tags.push(t.clone());
         }
@@ -199,20 +215,38 @@ fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
         check_platform(p)?;
     }
     for m in &cli.mount_from {
-        repository::validate_repository_name(m).map_err(|e| usage(format!("--mount-from: {e}"), "name a repository in the same registry"))?;
+        repository::validate_repository_name(m).map_err(|e| {
+            usage(
+                format!("--mount-from: {e}"),
+                "name a repository in the same registry",
+            )
+        })?;
     }
     if !(1..=32).contains(&cli.jobs) {
-        return Err(usage(format!("--jobs {} is out of range", cli.jobs), "use 1 to 32"));
+        return Err(usage(
+            format!("--jobs {} is out of range", cli.jobs),
+            "use 1 to 32",
+        ));
     }
     if let Some(id) = &cli.registry_id
         && !(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
     {
-        return Err(usage(format!("--registry-id `{id}` is not a 12-digit AWS account id"), "e.g. --registry-id 123456789012"));
+        return Err(usage(
+            format!("--registry-id `{id}` is not a 12-digit AWS account id"),
+            "e.g. --registry-id 123456789012",
+        ));
     }
-    let registry = cli.registry.as_deref().map(check_registry_url).transpose()?;
+    let registry = cli
+        .registry
+        .as_deref()
+        .map(check_registry_url)
+        .transpose()?;
     if cli.no_ecr_auth {
         if registry.is_none() {
-            return Err(usage("--no-ecr-auth needs --registry", "name the registry, e.g. --registry http://127.0.0.1:5000"));
+            return Err(usage(
+                "--no-ecr-auth needs --registry",
+                "name the registry, e.g. --registry http://127.0.0.1:5000",
+            ));
         }
         if cli.create_repository || cli.registry_id.is_some() {
             return Err(usage(
@@ -290,7 +324,14 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         )
         .await?;
         if info.created {
-            ui.info(&format!("Created repository {repo}{}", if info.immutable { " (immutable tags)" } else { "" }));
+            ui.info(&format!(
+                "Created repository {repo}{}",
+                if info.immutable {
+                    " (immutable tags)"
+                } else {
+                    ""
+                }
+            ));
         }
         immutable |= info.immutable;
         created = info.created;
@@ -304,9 +345,12 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         (Some(login.credentials), base)
     };
 
-    let dest = RegistryClient::new(&base, credentials.clone(), REGISTRY_ATTEMPTS).map_err(Error::runtime)?;
+    let dest = RegistryClient::new(&base, credentials.clone(), REGISTRY_ATTEMPTS)
+        .map_err(Error::runtime)?;
     let host = dest.host().to_string();
-    dest.ping(PING_ATTEMPTS).await.map_err(|e| registry_error(e, &host))?;
+    dest.ping(PING_ATTEMPTS)
+        .await
+        .map_err(|e| registry_error(e, &host))?;
 
     // The plan: local sources were read during the checks; a registry source is read now.
     let mut source_client = None;
@@ -314,8 +358,14 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         (Some(p), _) => p,
         (None, SourceSpec::Registry { image, reference }) => {
             let src_host = image.registry.clone().unwrap_or_default();
-            let creds = if src_host == host { credentials.clone() } else { None };
-            let client = RegistryClient::new(&source::registry_base(&src_host), creds, REGISTRY_ATTEMPTS).map_err(Error::runtime)?;
+            let creds = if src_host == host {
+                credentials.clone()
+            } else {
+                None
+            };
+            let client =
+                RegistryClient::new(&source::registry_base(&src_host), creds, REGISTRY_ATTEMPTS)
+                    .map_err(Error::runtime)?;
             ui.info(&format!("Reading {} from {src_host}", image));
             let plan = source::open_registry(&client, &image.repository, reference, &cli.platform)
                 .await
@@ -333,14 +383,24 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         "Pushing {digest} ({} blobs, {}{}) to {host}/{repo}",
         plan.blobs.len(),
         mib(plan.total_bytes()),
-        if plan.platforms.is_empty() { String::new() } else { format!(", platforms {}", plan.platforms.join(" ")) }
+        if plan.platforms.is_empty() {
+            String::new()
+        } else {
+            format!(", platforms {}", plan.platforms.join(" "))
+        }
     ));
 
     // What the tags point at now.
     let mut tags_to_put = Vec::new();
     for tag in &checked.tags {
-        match dest.manifest_digest(repo, tag).await.map_err(|e| registry_error(e, &host))? {
-            Some(existing) if existing == digest => ui.info(&format!("{repo}:{tag} already points at {digest}")),
+        match dest
+            .manifest_digest(repo, tag)
+            .await
+            .map_err(|e| registry_error(e, &host))?
+        {
+            Some(existing) if existing == digest => {
+                ui.info(&format!("{repo}:{tag} already points at {digest}"))
+            }
             Some(existing) if immutable => {
                 return Ok(tag_conflict(&host, repo, tag, &existing, &digest));
             }
@@ -363,28 +423,44 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         if let Some((_, src_repo, true)) = &source_client {
             mount_from.insert(0, src_repo.clone());
         }
-        let known: HashMap<String, Vec<String>> =
-            plan.blobs.iter().map(|b| (b.digest.clone(), cache.repos_for(&host, &b.digest))).collect();
+        let known: HashMap<String, Vec<String>> = plan
+            .blobs
+            .iter()
+            .map(|b| (b.digest.clone(), cache.repos_for(&host, &b.digest)))
+            .collect();
         let status_ui = ui.clone();
         let uploader = Uploader {
             dest: &dest,
             repo,
-            source: source_client.as_ref().map(|(c, r, _)| RegistrySource { client: c, repo: r.as_str() }),
+            source: source_client.as_ref().map(|(c, r, _)| RegistrySource {
+                client: c,
+                repo: r.as_str(),
+            }),
             mount_from,
             known,
             jobs: cli.jobs,
             stats: Default::default(),
             progress: Box::new(move |s: &str| status_ui.status(s)),
         };
-        blob_results = uploader.upload_missing_blobs(&plan.blobs).await.map_err(|e| registry_error(e, &host))?;
+        blob_results = uploader
+            .upload_missing_blobs(&plan.blobs)
+            .await
+            .map_err(|e| registry_error(e, &host))?;
         ui.clear_status();
         let moved: Vec<_> = plan
             .blobs
             .iter()
-            .filter(|b| blob_results.iter().any(|(d, r)| d == &b.digest && *r != BlobResult::Skipped))
+            .filter(|b| {
+                blob_results
+                    .iter()
+                    .any(|(d, r)| d == &b.digest && *r != BlobResult::Skipped)
+            })
             .cloned()
             .collect();
-        uploader.verify_present(&moved).await.map_err(|e| registry_error(e, &host))?;
+        uploader
+            .verify_present(&moved)
+            .await
+            .map_err(|e| registry_error(e, &host))?;
         stats = uploader.stats.get();
 
         for child in &plan.children {
@@ -393,16 +469,31 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
                 .await
                 .map_err(|e| registry_error(e, &host))?;
             if got != child.digest {
-                return Err(Error::runtime(format!("the registry stored manifest {} as {got}", child.digest)));
+                return Err(Error::runtime(format!(
+                    "the registry stored manifest {} as {got}",
+                    child.digest
+                )));
             }
         }
         for tag in &tags_to_put {
-            match dest.put_manifest(repo, tag, &plan.root.media_type, &plan.root.bytes).await {
+            match dest
+                .put_manifest(repo, tag, &plan.root.media_type, &plan.root.bytes)
+                .await
+            {
                 Ok(got) if got == digest => ui.info(&format!("Tagged {repo}:{tag}")),
-                Ok(got) => return Err(Error::runtime(format!("the registry stored {repo}:{tag} as {got}, expected {digest}"))),
+                Ok(got) => {
+                    return Err(Error::runtime(format!(
+                        "the registry stored {repo}:{tag} as {got}, expected {digest}"
+                    )));
+                }
                 Err(e) if e.class == ErrorClass::TagInvalid => {
                     // ECR refusing to move an immutable tag: say which image holds it.
-                    let existing = dest.manifest_digest(repo, tag).await.ok().flatten().unwrap_or_else(|| "another image".into());
+                    let existing = dest
+                        .manifest_digest(repo, tag)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| "another image".into());
                     return Ok(tag_conflict(&host, repo, tag, &existing, &digest));
                 }
                 Err(e) => return Err(registry_error(e, &host)),
@@ -414,7 +505,11 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
 
     let (pushed, skipped, mounted, bytes) = stats;
     let duration = started.elapsed().as_secs_f64();
-    let result = if tags_to_put.is_empty() { "unchanged" } else { "pushed" };
+    let result = if tags_to_put.is_empty() {
+        "unchanged"
+    } else {
+        "pushed"
+    };
     let message = if tags_to_put.is_empty() {
         format!("{image_uri} already points at {digest}; nothing to push")
     } else {
@@ -424,7 +519,12 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
             mib(bytes)
         )
     };
-    let tag_list = checked.tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+    let tag_list = checked
+        .tags
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let summary = format!(
         "### ✅ ecr-push: `{image_uri}`\n\n| | |\n|---|---|\n| Image | `{image}` |\n| Tags | {tag_list} |\n| Result | {result}{} |\n| Blobs | {pushed} pushed, {mounted} mounted, {skipped} already present |\n| Uploaded | {} |\n| Duration | {duration:.2} s |\n",
         if created { " (repository created)" } else { "" },
@@ -434,11 +534,14 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         .blobs
         .iter()
         .map(|b| {
-            let r = blob_results.iter().find(|(d, _)| d == &b.digest).map_or("skipped", |(_, r)| match r {
-                BlobResult::Skipped => "skipped",
-                BlobResult::Mounted => "mounted",
-                BlobResult::Pushed => "pushed",
-            });
+            let r = blob_results.iter().find(|(d, _)| d == &b.digest).map_or(
+                "skipped",
+                |(_, r)| match r {
+                    BlobResult::Skipped => "skipped",
+                    BlobResult::Mounted => "mounted",
+                    BlobResult::Pushed => "pushed",
+                },
+            );
             json!({"digest": b.digest, "size": b.size, "media_type": b.media_type, "result": r})
         })
         .collect();

@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { dk_core::tool::main::<ecr_push::EcrPush>() }
+fn main() -> std::process::ExitCode {
+    dk_core::tool::main::<ecr_push::EcrPush>()
+}

@@ -130,12 +130,17 @@ struct Raw {
 /// or a `Content-Type`), used when the document has no `mediaType` of its own.
 pub fn parse_with_hint(bytes: &[u8], hint: Option<&str>) -> Result<Parsed, String> {
     if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(format!("the manifest is {} bytes, more than the 4 MiB registries accept", bytes.len()));
+        return Err(format!(
+            "the manifest is {} bytes, more than the 4 MiB registries accept",
+            bytes.len()
+        ));
     }
     let raw: Raw = serde_json::from_slice(bytes).map_err(|e| format!("not a manifest: {e}"))?;
     if raw.schema_version != Some(2) {
         return Err(match raw.schema_version {
-            Some(v) => format!("schemaVersion {v} is not supported (only 2: OCI and Docker v2 schema 2)"),
+            Some(v) => {
+                format!("schemaVersion {v} is not supported (only 2: OCI and Docker v2 schema 2)")
+            }
             None => "not a manifest: no schemaVersion".into(),
         });
     }
@@ -143,7 +148,11 @@ pub fn parse_with_hint(bytes: &[u8], hint: Option<&str>) -> Result<Parsed, Strin
     let is_index = match media_type.as_deref() {
         Some(OCI_INDEX | DOCKER_MANIFEST_LIST) => true,
         Some(OCI_MANIFEST | DOCKER_MANIFEST) => false,
-        Some(other) if !other.is_empty() => return Err(format!("media type `{other}` is not an image manifest or index")),
+        Some(other) if !other.is_empty() => {
+            return Err(format!(
+                "media type `{other}` is not an image manifest or index"
+            ));
+        }
         _ => raw.manifests.is_some(),
     };
     if is_index {
@@ -152,7 +161,9 @@ pub fn parse_with_hint(bytes: &[u8], hint: Option<&str>) -> Result<Parsed, Strin
             check_descriptor(d)?;
         }
         Ok(Parsed::Index(ImageIndex {
-            media_type: media_type.filter(|m| !m.is_empty()).unwrap_or_else(|| OCI_INDEX.into()),
+            media_type: media_type
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| OCI_INDEX.into()),
             manifests,
         }))
     } else {
@@ -163,7 +174,9 @@ pub fn parse_with_hint(bytes: &[u8], hint: Option<&str>) -> Result<Parsed, Strin
             check_descriptor(d)?;
         }
         Ok(Parsed::Manifest(ImageManifest {
-            media_type: media_type.filter(|m| !m.is_empty()).unwrap_or_else(|| OCI_MANIFEST.into()),
+            media_type: media_type
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| OCI_MANIFEST.into()),
             config,
             layers,
         }))
@@ -216,7 +229,9 @@ mod tests {
     /// An OCI manifest yields its config and layers as blobs, config first.
     #[test]
     fn parses_manifest_blobs() {
-        let Parsed::Manifest(m) = parse(manifest_json().as_bytes()).unwrap() else { panic!("not a manifest") };
+        let Parsed::Manifest(m) = parse(manifest_json().as_bytes()).unwrap() else {
+            panic!("not a manifest")
+        };
         let digests: Vec<_> = m.blobs().map(|d| d.digest.as_str()).collect();
         assert_eq!(digests, [D1, D2]);
     }
@@ -227,13 +242,35 @@ mod tests {
         let idx = format!(
             r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{D1}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}},{{"mediaType":"{OCI_MANIFEST}","digest":"{D2}","size":1,"platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}}]}}"#
         );
-        let Parsed::Index(i) = parse(idx.as_bytes()).unwrap() else { panic!("not an index") };
+        let Parsed::Index(i) = parse(idx.as_bytes()).unwrap() else {
+            panic!("not an index")
+        };
         assert_eq!(i.manifests.len(), 2);
-        assert!(i.manifests[1].platform.as_ref().unwrap().matches("linux/arm64"));
-        assert!(i.manifests[1].platform.as_ref().unwrap().matches("linux/arm64/v8"));
-        assert!(!i.manifests[1].platform.as_ref().unwrap().matches("linux/arm64/v7"));
+        assert!(
+            i.manifests[1]
+                .platform
+                .as_ref()
+                .unwrap()
+                .matches("linux/arm64")
+        );
+        assert!(
+            i.manifests[1]
+                .platform
+                .as_ref()
+                .unwrap()
+                .matches("linux/arm64/v8")
+        );
+        assert!(
+            !i.manifests[1]
+                .platform
+                .as_ref()
+                .unwrap()
+                .matches("linux/arm64/v7")
+        );
         let filtered = filter_index(idx.as_bytes(), &["linux/amd64".into()]).unwrap();
-        let Parsed::Index(f) = parse(&filtered).unwrap() else { panic!() };
+        let Parsed::Index(f) = parse(&filtered).unwrap() else {
+            panic!()
+        };
         assert_eq!(f.manifests.len(), 1);
         assert_eq!(f.manifests[0].digest, D1);
     }
@@ -243,7 +280,11 @@ mod tests {
     fn rejects_bad_documents() {
         assert!(parse(b"").is_err());
         assert!(parse(b"{").is_err());
-        assert!(parse(br#"{"schemaVersion":1}"#).unwrap_err().contains("schemaVersion 1"));
+        assert!(
+            parse(br#"{"schemaVersion":1}"#)
+                .unwrap_err()
+                .contains("schemaVersion 1")
+        );
         assert!(parse(br#"{"schemaVersion":2,"mediaType":"text/plain"}"#).is_err());
         let bad = manifest_json().replace(D2, "sha256:abc");
         assert!(parse(bad.as_bytes()).is_err());

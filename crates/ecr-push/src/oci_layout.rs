@@ -31,7 +31,9 @@ struct IndexJson {
 
 /// Path of a blob in the layout.
 pub fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, String> {
-    let (alg, hex) = digest.split_once(':').ok_or_else(|| format!("`{digest}` is not a digest"))?;
+    let (alg, hex) = digest
+        .split_once(':')
+        .ok_or_else(|| format!("`{digest}` is not a digest"))?;
     dk_core::image_ref::validate_digest(digest)?;
     Ok(dir.join("blobs").join(alg).join(hex))
 }
@@ -39,28 +41,48 @@ pub fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, String> {
 /// Read a small blob (manifest, config) whole and check its size and digest.
 pub fn read_verified(dir: &Path, d: &Descriptor, limit: u64) -> Result<Vec<u8>, String> {
     let path = blob_path(dir, &d.digest)?;
-    let meta = std::fs::metadata(&path).map_err(|e| format!("blob {} is missing from the layout ({}): {e}", d.digest, path.display()))?;
+    let meta = std::fs::metadata(&path).map_err(|e| {
+        format!(
+            "blob {} is missing from the layout ({}): {e}",
+            d.digest,
+            path.display()
+        )
+    })?;
     if meta.len() != d.size {
-        return Err(format!("blob {} is {} bytes but its descriptor says {}", d.digest, meta.len(), d.size));
+        return Err(format!(
+            "blob {} is {} bytes but its descriptor says {}",
+            d.digest,
+            meta.len(),
+            d.size
+        ));
     }
     if d.size > limit {
-        return Err(format!("blob {} is {} bytes, too large for a manifest", d.digest, d.size));
+        return Err(format!(
+            "blob {} is {} bytes, too large for a manifest",
+            d.digest, d.size
+        ));
     }
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let actual = crate::manifest::sha256_digest(&bytes);
     if actual != d.digest {
-        return Err(format!("digest mismatch in the layout: {} hashes to {actual}", path.display()));
+        return Err(format!(
+            "digest mismatch in the layout: {} hashes to {actual}",
+            path.display()
+        ));
     }
     Ok(bytes)
 }
 
 /// Hash a blob file in bounded chunks and compare with its descriptor.
 fn hash_verified(path: &Path, d: &Descriptor) -> Result<(), String> {
-    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = f.read(&mut buf).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -68,7 +90,10 @@ fn hash_verified(path: &Path, d: &Descriptor) -> Result<(), String> {
     }
     let actual = format!("sha256:{}", hex::encode(h.finalize()));
     if actual != d.digest {
-        return Err(format!("digest mismatch in the layout: {} hashes to {actual}", path.display()));
+        return Err(format!(
+            "digest mismatch in the layout: {} hashes to {actual}",
+            path.display()
+        ));
     }
     Ok(())
 }
@@ -78,7 +103,12 @@ pub fn select_root(index: &[Descriptor], reference: Option<&str>) -> Result<Desc
     let names = || {
         index
             .iter()
-            .map(|d| d.annotations.get(REF_NAME).cloned().unwrap_or_else(|| d.digest.clone()))
+            .map(|d| {
+                d.annotations
+                    .get(REF_NAME)
+                    .cloned()
+                    .unwrap_or_else(|| d.digest.clone())
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -91,29 +121,58 @@ pub fn select_root(index: &[Descriptor], reference: Option<&str>) -> Result<Desc
         None => match index {
             [] => Err("the layout's index.json lists no images".into()),
             [only] => Ok(only.clone()),
-            _ => Err(format!("the layout holds {} images; name one as oci:DIR:REF (it has: {})", index.len(), names())),
+            _ => Err(format!(
+                "the layout holds {} images; name one as oci:DIR:REF (it has: {})",
+                index.len(),
+                names()
+            )),
         },
     }
 }
 
 /// Open a layout and build the push plan, checking everything cheap on the way.
-pub fn open(dir: &Path, reference: Option<&str>, platforms: &[String]) -> Result<ImagePlan, String> {
-    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: no such directory ({e})", dir.display()))?;
+pub fn open(
+    dir: &Path,
+    reference: Option<&str>,
+    platforms: &[String],
+) -> Result<ImagePlan, String> {
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| format!("{}: no such directory ({e})", dir.display()))?;
     if !meta.is_dir() {
-        return Err(format!("{} is not a directory (for a `docker save` tarball use docker-archive:FILE)", dir.display()));
+        return Err(format!(
+            "{} is not a directory (for a `docker save` tarball use docker-archive:FILE)",
+            dir.display()
+        ));
     }
-    let marker = std::fs::read(dir.join("oci-layout"))
-        .map_err(|_| format!("{} is not an OCI image layout: it has no `oci-layout` file", dir.display()))?;
-    let marker: LayoutMarker = serde_json::from_slice(&marker)
-        .map_err(|e| format!("{} is not an OCI image layout: bad `oci-layout` file: {e}", dir.display()))?;
+    let marker = std::fs::read(dir.join("oci-layout")).map_err(|_| {
+        format!(
+            "{} is not an OCI image layout: it has no `oci-layout` file",
+            dir.display()
+        )
+    })?;
+    let marker: LayoutMarker = serde_json::from_slice(&marker).map_err(|e| {
+        format!(
+            "{} is not an OCI image layout: bad `oci-layout` file: {e}",
+            dir.display()
+        )
+    })?;
     if !marker.image_layout_version.starts_with("1.") {
-        return Err(format!("OCI layout version {} is not supported", marker.image_layout_version));
+        return Err(format!(
+            "OCI layout version {} is not supported",
+            marker.image_layout_version
+        ));
     }
-    let index_bytes = std::fs::read(dir.join("index.json"))
-        .map_err(|e| format!("{} is not an OCI image layout: cannot read index.json: {e}", dir.display()))?;
-    let index: IndexJson = serde_json::from_slice(&index_bytes).map_err(|e| format!("bad index.json: {e}"))?;
+    let index_bytes = std::fs::read(dir.join("index.json")).map_err(|e| {
+        format!(
+            "{} is not an OCI image layout: cannot read index.json: {e}",
+            dir.display()
+        )
+    })?;
+    let index: IndexJson =
+        serde_json::from_slice(&index_bytes).map_err(|e| format!("bad index.json: {e}"))?;
     for d in &index.manifests {
-        dk_core::image_ref::validate_digest(&d.digest).map_err(|e| format!("bad index.json: {e}"))?;
+        dk_core::image_ref::validate_digest(&d.digest)
+            .map_err(|e| format!("bad index.json: {e}"))?;
     }
     let root_desc = select_root(&index.manifests, reference)?;
     let root_bytes = read_verified(dir, &root_desc, MAX_MANIFEST_BYTES)?;
@@ -129,10 +188,20 @@ pub fn open(dir: &Path, reference: Option<&str>, platforms: &[String]) -> Result
         |d| read_verified(dir, d, MAX_MANIFEST_BYTES),
         |d| {
             let path = blob_path(dir, &d.digest)?;
-            let meta = std::fs::metadata(&path)
-                .map_err(|_| format!("blob {} is missing from the layout ({})", d.digest, path.display()))?;
+            let meta = std::fs::metadata(&path).map_err(|_| {
+                format!(
+                    "blob {} is missing from the layout ({})",
+                    d.digest,
+                    path.display()
+                )
+            })?;
             if meta.len() != d.size {
-                return Err(format!("blob {} is {} bytes but the manifest says {}", d.digest, meta.len(), d.size));
+                return Err(format!(
+                    "blob {} is {} bytes but the manifest says {}",
+                    d.digest,
+                    meta.len(),
+                    d.size
+                ));
             }
             // Config blobs (the first blob of each manifest) are small: hash them now.
             let is_config = first_blob || d.media_type.contains("config");

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use dk_core::Secret;
 use dk_core::retry::{Backoff, Transient, retry};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
 use crate::auth::{Challenge, Credentials, parse_challenge};
@@ -58,7 +60,10 @@ impl Transient for RegistryError {
 
 impl RegistryError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
-        RegistryError { class, message: message.into() }
+        RegistryError {
+            class,
+            message: message.into(),
+        }
     }
 
     fn from_reqwest(doing: &str, e: &reqwest::Error) -> Self {
@@ -68,7 +73,11 @@ impl RegistryError {
             text.push_str(&format!(": {s}"));
             src = s.source();
         }
-        let class = if e.is_connect() { ErrorClass::Unreachable } else { ErrorClass::Transient };
+        let class = if e.is_connect() {
+            ErrorClass::Unreachable
+        } else {
+            ErrorClass::Transient
+        };
         RegistryError::new(class, format!("{doing}: {text}"))
     }
 }
@@ -110,7 +119,9 @@ pub struct RegistryClient {
 
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryClient").field("base", &self.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("RegistryClient")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,7 +137,11 @@ pub fn pull_scope(repo: &str) -> String {
 
 impl RegistryClient {
     /// `base` is `scheme://host[:port]` (already checked: https, or http to loopback).
-    pub fn new(base: &str, credentials: Option<Credentials>, attempts: u32) -> Result<Self, String> {
+    pub fn new(
+        base: &str,
+        credentials: Option<Credentials>,
+        attempts: u32,
+    ) -> Result<Self, String> {
         let base = Url::parse(base).map_err(|e| format!("`{base}` is not a URL: {e}"))?;
         let host = match (base.host_str(), base.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -175,21 +190,32 @@ impl RegistryClient {
         let st = self.lock();
         match &st.challenge {
             Some(Challenge::Basic) => self.credentials.as_ref().map(Credentials::basic_header),
-            Some(Challenge::Bearer { .. }) => st.tokens.get(&scopes.join(" ")).map(|t| Secret::new(format!("Bearer {}", t.expose()))),
+            Some(Challenge::Bearer { .. }) => st
+                .tokens
+                .get(&scopes.join(" "))
+                .map(|t| Secret::new(format!("Bearer {}", t.expose()))),
             None => None,
         }
     }
 
     /// Send one request, answering a 401 challenge once. `build` may be called twice, so it
     /// must build a fresh request (and body) each time.
-    async fn send(&self, doing: &str, scopes: &[String], build: impl Fn(&reqwest::Client) -> RequestBuilder) -> Res<Response> {
+    async fn send(
+        &self,
+        doing: &str,
+        scopes: &[String],
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Res<Response> {
         let mut answered = false;
         loop {
             let mut req = build(&self.http);
             if let Some(h) = self.auth_header(scopes) {
                 req = req.header(AUTHORIZATION, h.expose());
             }
-            let resp = req.send().await.map_err(|e| RegistryError::from_reqwest(doing, &e))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| RegistryError::from_reqwest(doing, &e))?;
             if resp.status() != StatusCode::UNAUTHORIZED || answered {
                 return Ok(resp);
             }
@@ -204,7 +230,10 @@ impl RegistryClient {
                     if self.credentials.is_none() {
                         return Err(RegistryError::new(
                             ErrorClass::Auth,
-                            format!("{doing}: the registry {} asks for credentials and none were given", self.host),
+                            format!(
+                                "{doing}: the registry {} asks for credentials and none were given",
+                                self.host
+                            ),
                         ));
                     }
                     self.lock().challenge = Some(Challenge::Basic);
@@ -218,7 +247,10 @@ impl RegistryClient {
                 None => {
                     return Err(RegistryError::new(
                         ErrorClass::Auth,
-                        format!("{doing}: 401 from {} without a challenge we understand", self.host),
+                        format!(
+                            "{doing}: 401 from {} without a challenge we understand",
+                            self.host
+                        ),
                     ));
                 }
             }
@@ -226,13 +258,36 @@ impl RegistryClient {
     }
 
     /// The token-service leg of the Bearer flow (distribution "token authentication").
-    async fn fetch_bearer_token(&self, doing: &str, challenge: &Challenge, scopes: &[String]) -> Res<Secret<String>> {
-        let Challenge::Bearer { realm, service, scope } = challenge else {
-            return Err(RegistryError::new(ErrorClass::Auth, "not a bearer challenge"));
+    async fn fetch_bearer_token(
+        &self,
+        doing: &str,
+        challenge: &Challenge,
+        scopes: &[String],
+    ) -> Res<Secret<String>> {
+        let Challenge::Bearer {
+            realm,
+            service,
+            scope,
+        } = challenge
+        else {
+            return Err(RegistryError::new(
+                ErrorClass::Auth,
+                "not a bearer challenge",
+            ));
         };
-        let mut url = Url::parse(realm).map_err(|_| RegistryError::new(ErrorClass::Auth, format!("{doing}: bad token realm `{realm}`")))?;
-        if url.scheme() != "https" && !dk_core::aws::is_loopback_authority(url.host_str().unwrap_or("")) {
-            return Err(RegistryError::new(ErrorClass::Auth, format!("{doing}: token realm `{realm}` is not https")));
+        let mut url = Url::parse(realm).map_err(|_| {
+            RegistryError::new(
+                ErrorClass::Auth,
+                format!("{doing}: bad token realm `{realm}`"),
+            )
+        })?;
+        if url.scheme() != "https"
+            && !dk_core::aws::is_loopback_authority(url.host_str().unwrap_or(""))
+        {
+            return Err(RegistryError::new(
+                ErrorClass::Auth,
+                format!("{doing}: token realm `{realm}` is not https"),
+            ));
         }
         {
             let mut q = url.query_pairs_mut();
@@ -253,7 +308,10 @@ impl RegistryClient {
         if let Some(c) = &self.credentials {
             req = req.header(AUTHORIZATION, c.basic_header().expose());
         }
-        let resp = req.send().await.map_err(|e| RegistryError::from_reqwest(doing, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| RegistryError::from_reqwest(doing, &e))?;
         if !resp.status().is_success() {
             return Err(status_error(&format!("{doing} (token service)"), resp).await);
         }
@@ -262,14 +320,18 @@ impl RegistryClient {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let t: Token = resp
-            .json()
-            .await
-            .map_err(|e| RegistryError::new(ErrorClass::Transient, format!("{doing}: token service answer: {e}")))?;
-        t.token
-            .or(t.access_token)
-            .map(Secret::new)
-            .ok_or_else(|| RegistryError::new(ErrorClass::Auth, format!("{doing}: the token service returned no token")))
+        let t: Token = resp.json().await.map_err(|e| {
+            RegistryError::new(
+                ErrorClass::Transient,
+                format!("{doing}: token service answer: {e}"),
+            )
+        })?;
+        t.token.or(t.access_token).map(Secret::new).ok_or_else(|| {
+            RegistryError::new(
+                ErrorClass::Auth,
+                format!("{doing}: the token service returned no token"),
+            )
+        })
     }
 
     /// `GET /v2/`: is the registry there, and do our credentials work?
@@ -277,7 +339,11 @@ impl RegistryClient {
         let doing = format!("reaching the registry {}", self.host);
         retry(backoff(attempts), None, |_| async {
             let resp = self.send(&doing, &[], |c| c.get(self.url("/v2/"))).await?;
-            if resp.status().is_success() { Ok(()) } else { Err(status_error(&doing, resp).await) }
+            if resp.status().is_success() {
+                Ok(())
+            } else {
+                Err(status_error(&doing, resp).await)
+            }
         })
         .await
     }
@@ -304,9 +370,13 @@ impl RegistryClient {
         let scopes = [push_scope(repo), pull_scope(from)];
         retry(backoff(self.attempts), None, |_| async {
             let mut url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
-            url.query_pairs_mut().append_pair("mount", digest).append_pair("from", from);
+            url.query_pairs_mut()
+                .append_pair("mount", digest)
+                .append_pair("from", from);
             let resp = self
-                .send(&doing, &scopes, |c| c.post(url.clone()).header(CONTENT_LENGTH, "0"))
+                .send(&doing, &scopes, |c| {
+                    c.post(url.clone()).header(CONTENT_LENGTH, "0")
+                })
                 .await?;
             match resp.status() {
                 StatusCode::CREATED => Ok(MountResult::Mounted),
@@ -322,7 +392,9 @@ impl RegistryClient {
         let doing = format!("starting an upload to {repo}");
         let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
         let resp = self
-            .send(&doing, &[push_scope(repo)], |c| c.post(url.clone()).header(CONTENT_LENGTH, "0"))
+            .send(&doing, &[push_scope(repo)], |c| {
+                c.post(url.clone()).header(CONTENT_LENGTH, "0")
+            })
             .await?;
         if resp.status() == StatusCode::ACCEPTED {
             self.location(&doing, &resp)
@@ -332,7 +404,14 @@ impl RegistryClient {
     }
 
     /// Finish a session with one `PUT ?digest=` carrying the whole blob (one attempt).
-    pub async fn put_blob(&self, repo: &str, session: &Url, digest: &str, size: u64, body: impl Fn() -> Res<reqwest::Body>) -> Res<()> {
+    pub async fn put_blob(
+        &self,
+        repo: &str,
+        session: &Url,
+        digest: &str,
+        size: u64,
+        body: impl Fn() -> Res<reqwest::Body>,
+    ) -> Res<()> {
         let doing = format!("uploading blob {} to {repo}", short(digest));
         let mut url = session.clone();
         url.query_pairs_mut().append_pair("digest", digest);
@@ -366,7 +445,9 @@ impl RegistryClient {
     /// Abandon an upload session (best effort; registries expire them anyway).
     pub async fn cancel_upload(&self, repo: &str, session: &Url) {
         let _ = self
-            .send("cancelling an upload", &[push_scope(repo)], |c| c.delete(session.clone()))
+            .send("cancelling an upload", &[push_scope(repo)], |c| {
+                c.delete(session.clone())
+            })
             .await;
     }
 
@@ -374,8 +455,14 @@ impl RegistryClient {
     pub async fn get_blob(&self, repo: &str, digest: &str) -> Res<Response> {
         let doing = format!("downloading blob {} from {repo}", short(digest));
         let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
-        let resp = self.send(&doing, &[pull_scope(repo)], |c| c.get(url.clone())).await?;
-        if resp.status().is_success() { Ok(resp) } else { Err(status_error(&doing, resp).await) }
+        let resp = self
+            .send(&doing, &[pull_scope(repo)], |c| c.get(url.clone()))
+            .await?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(status_error(&doing, resp).await)
+        }
     }
 
     /// The digest a tag (or digest) points at, if any.
@@ -385,14 +472,22 @@ impl RegistryClient {
         retry(backoff(self.attempts), None, |_| async {
             let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
             let resp = self
-                .send(&doing, &scopes, |c| c.request(Method::HEAD, url.clone()).header(ACCEPT, ACCEPT_ALL))
+                .send(&doing, &scopes, |c| {
+                    c.request(Method::HEAD, url.clone())
+                        .header(ACCEPT, ACCEPT_ALL)
+                })
                 .await?;
             match resp.status() {
                 StatusCode::NOT_FOUND => Ok(None),
                 s if s.is_success() => match header(resp.headers(), "docker-content-digest") {
                     Some(d) => Ok(Some(d)),
                     // Some registries omit the header on HEAD: hash the body instead.
-                    None => Ok(Some(self.get_manifest_with(&doing, &scopes, repo, reference).await?.0.digest)),
+                    None => Ok(Some(
+                        self.get_manifest_with(&doing, &scopes, repo, reference)
+                            .await?
+                            .0
+                            .digest,
+                    )),
                 },
                 _ => Err(status_error(&doing, resp).await),
             }
@@ -401,15 +496,32 @@ impl RegistryClient {
     }
 
     /// A manifest's bytes and media type (for a registry source).
-    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Res<(FetchedManifest, String)> {
+    pub async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Res<(FetchedManifest, String)> {
         let doing = format!("reading the manifest {repo}:{reference}");
         let scopes = [pull_scope(repo)];
-        retry(backoff(self.attempts), None, |_| self.get_manifest_with(&doing, &scopes, repo, reference)).await
+        retry(backoff(self.attempts), None, |_| {
+            self.get_manifest_with(&doing, &scopes, repo, reference)
+        })
+        .await
     }
 
-    async fn get_manifest_with(&self, doing: &str, scopes: &[String], repo: &str, reference: &str) -> Res<(FetchedManifest, String)> {
+    async fn get_manifest_with(
+        &self,
+        doing: &str,
+        scopes: &[String],
+        repo: &str,
+        reference: &str,
+    ) -> Res<(FetchedManifest, String)> {
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
-        let resp = self.send(doing, scopes, |c| c.get(url.clone()).header(ACCEPT, ACCEPT_ALL)).await?;
+        let resp = self
+            .send(doing, scopes, |c| {
+                c.get(url.clone()).header(ACCEPT, ACCEPT_ALL)
+            })
+            .await?;
         if !resp.status().is_success() {
             return Err(status_error(doing, resp).await);
         }
@@ -419,14 +531,29 @@ impl RegistryClient {
             .await
             .map_err(|e| RegistryError::from_reqwest(doing, &e))?;
         if bytes.len() as u64 > crate::manifest::MAX_MANIFEST_BYTES {
-            return Err(RegistryError::new(ErrorClass::Permanent, format!("{doing}: the manifest is larger than 4 MiB")));
+            return Err(RegistryError::new(
+                ErrorClass::Permanent,
+                format!("{doing}: the manifest is larger than 4 MiB"),
+            ));
         }
         let digest = sha256_digest(&bytes);
-        Ok((FetchedManifest { digest, bytes: bytes.to_vec() }, media_type))
+        Ok((
+            FetchedManifest {
+                digest,
+                bytes: bytes.to_vec(),
+            },
+            media_type,
+        ))
     }
 
     /// `PUT` a manifest under a tag or digest; returns the digest the registry computed.
-    pub async fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) -> Res<String> {
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Res<String> {
         let doing = format!("putting the manifest {repo}:{reference}");
         let scopes = [push_scope(repo)];
         let expected = sha256_digest(bytes);
@@ -434,11 +561,14 @@ impl RegistryClient {
             let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
             let resp = self
                 .send(&doing, &scopes, |c| {
-                    c.put(url.clone()).header(CONTENT_TYPE, media_type).body(bytes.to_vec())
+                    c.put(url.clone())
+                        .header(CONTENT_TYPE, media_type)
+                        .body(bytes.to_vec())
                 })
                 .await?;
             if resp.status() == StatusCode::CREATED || resp.status() == StatusCode::OK {
-                Ok(header(resp.headers(), "docker-content-digest").unwrap_or_else(|| expected.clone()))
+                Ok(header(resp.headers(), "docker-content-digest")
+                    .unwrap_or_else(|| expected.clone()))
             } else {
                 Err(status_error(&doing, resp).await)
             }
@@ -447,11 +577,18 @@ impl RegistryClient {
     }
 
     fn location(&self, doing: &str, resp: &Response) -> Res<Url> {
-        let loc = header(resp.headers(), LOCATION.as_str())
-            .ok_or_else(|| RegistryError::new(ErrorClass::Permanent, format!("{doing}: no Location in the answer")))?;
-        self.base
-            .join(&loc)
-            .map_err(|e| RegistryError::new(ErrorClass::Permanent, format!("{doing}: bad Location `{loc}`: {e}")))
+        let loc = header(resp.headers(), LOCATION.as_str()).ok_or_else(|| {
+            RegistryError::new(
+                ErrorClass::Permanent,
+                format!("{doing}: no Location in the answer"),
+            )
+        })?;
+        self.base.join(&loc).map_err(|e| {
+            RegistryError::new(
+                ErrorClass::Permanent,
+                format!("{doing}: bad Location `{loc}`: {e}"),
+            )
+        })
     }
 }
 
@@ -463,7 +600,9 @@ pub struct FetchedManifest {
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
@@ -488,11 +627,19 @@ async fn status_error(doing: &str, resp: Response) -> RegistryError {
         code: Option<String>,
         message: Option<String>,
     }
-    let entries = serde_json::from_str::<Errors>(&body).map(|e| e.errors).unwrap_or_default();
+    let entries = serde_json::from_str::<Errors>(&body)
+        .map(|e| e.errors)
+        .unwrap_or_default();
     let codes: Vec<String> = entries.iter().filter_map(|e| e.code.clone()).collect();
     let detail = entries
         .iter()
-        .map(|e| format!("{}: {}", e.code.as_deref().unwrap_or("?"), e.message.as_deref().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.code.as_deref().unwrap_or("?"),
+                e.message.as_deref().unwrap_or("")
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ");
     let class = match status.as_u16() {
@@ -501,6 +648,16 @@ async fn status_error(doing: &str, resp: Response) -> RegistryError {
         _ if codes.iter().any(|c| c == "TAG_INVALID") => ErrorClass::TagInvalid,
         _ => ErrorClass::Permanent,
     };
-    let detail = if detail.is_empty() { body.chars().take(200).collect() } else { detail };
-    RegistryError::new(class, format!("{doing}: HTTP {status}{}{detail}", if detail.is_empty() { "" } else { ": " }))
+    let detail = if detail.is_empty() {
+        body.chars().take(200).collect()
+    } else {
+        detail
+    };
+    RegistryError::new(
+        class,
+        format!(
+            "{doing}: HTTP {status}{}{detail}",
+            if detail.is_empty() { "" } else { ": " }
+        ),
+    )
 }

@@ -9,12 +9,17 @@ use dk_core::{Error, Result};
 /// and digits joined by single `.`, `_` or `-`.
 pub fn validate_repository_name(name: &str) -> std::result::Result<(), String> {
     if !(2..=256).contains(&name.len()) {
-        return Err(format!("repository `{name}` must be 2 to 256 characters long"));
+        return Err(format!(
+            "repository `{name}` must be 2 to 256 characters long"
+        ));
     }
     for comp in name.split('/') {
         let ok = !comp.is_empty()
             && comp.split(['.', '_', '-']).all(|run| {
-                !run.is_empty() && run.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                !run.is_empty()
+                    && run
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             });
         if !ok {
             let why = if comp.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -59,23 +64,46 @@ pub async fn ensure_repository(
         .await;
     match described {
         Ok(out) => {
-            let immutable = out.repositories().first().and_then(|r| r.image_tag_mutability()).is_some_and(|m| {
-                matches!(m, ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion)
-            });
-            Ok(RepositoryInfo { immutable, created: false })
+            let immutable = out
+                .repositories()
+                .first()
+                .and_then(|r| r.image_tag_mutability())
+                .is_some_and(|m| {
+                    matches!(
+                        m,
+                        ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion
+                    )
+                });
+            Ok(RepositoryInfo {
+                immutable,
+                created: false,
+            })
         }
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
             if !opts.create {
-                return Err(Error::runtime(format!("the ECR repository `{name}` does not exist"))
-                    .with_hint("create it first, or pass --create-repository"));
+                return Err(
+                    Error::runtime(format!("the ECR repository `{name}` does not exist"))
+                        .with_hint("create it first, or pass --create-repository"),
+                );
             }
-            let mutability = if opts.immutable_tags { ImageTagMutability::Immutable } else { ImageTagMutability::Mutable };
+            let mutability = if opts.immutable_tags {
+                ImageTagMutability::Immutable
+            } else {
+                ImageTagMutability::Mutable
+            };
             let created = client
                 .create_repository()
                 .set_registry_id(registry_id.map(str::to_string))
                 .repository_name(name)
                 .image_tag_mutability(mutability)
-                .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(opts.scan_on_push).build())
+                .image_scanning_configuration(
+                    ImageScanningConfiguration::builder()
+                        .scan_on_push(opts.scan_on_push)
+                        .build(),
+                )
                 .send()
                 .await;
             match created {
@@ -84,13 +112,28 @@ pub async fn ensure_repository(
                     created: true,
                 }),
                 // Another job created it in between: read it again.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_already_exists_exception()) => {
-                    Box::pin(ensure_repository(client, registry_id, name, &CreateOptions::default())).await
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_repository_already_exists_exception()) =>
+                {
+                    Box::pin(ensure_repository(
+                        client,
+                        registry_id,
+                        name,
+                        &CreateOptions::default(),
+                    ))
+                    .await
                 }
-                Err(e) => Err(dk_core::aws::sdk_error(&format!("ECR CreateRepository {name}"), e)),
+                Err(e) => Err(dk_core::aws::sdk_error(
+                    &format!("ECR CreateRepository {name}"),
+                    e,
+                )),
             }
         }
-        Err(e) => Err(dk_core::aws::sdk_error(&format!("ECR DescribeRepositories {name}"), e)),
+        Err(e) => Err(dk_core::aws::sdk_error(
+            &format!("ECR DescribeRepositories {name}"),
+            e,
+        )),
     }
 }
 
@@ -104,9 +147,23 @@ mod tests {
         for ok in ["web", "team/web", "a.b_c-d/e2", "ab"] {
             assert!(validate_repository_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["a", "Web", "team//web", "web-", "-web", "a..b", "host:5000/web", "/web", &"a".repeat(257)] {
+        for bad in [
+            "a",
+            "Web",
+            "team//web",
+            "web-",
+            "-web",
+            "a..b",
+            "host:5000/web",
+            "/web",
+            &"a".repeat(257),
+        ] {
             assert!(validate_repository_name(bad).is_err(), "{bad}");
         }
-        assert!(validate_repository_name("Team/web").unwrap_err().contains("lowercase"));
+        assert!(
+            validate_repository_name("Team/web")
+                .unwrap_err()
+                .contains("lowercase")
+        );
     }
 }

@@ -12,9 +12,18 @@ use crate::registry_client::{RegistryClient, RegistryError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
-    OciLayout { dir: PathBuf, reference: Option<String> },
-    DockerArchive { file: PathBuf, reference: Option<String> },
-    Registry { image: ImageRef, reference: String },
+    OciLayout {
+        dir: PathBuf,
+        reference: Option<String>,
+    },
+    DockerArchive {
+        file: PathBuf,
+        reference: Option<String>,
+    },
+    Registry {
+        image: ImageRef,
+        reference: String,
+    },
 }
 
 const FORMS: &str = "oci:DIR[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG";
@@ -32,7 +41,10 @@ pub fn parse(spec: &str) -> Result<SourceSpec, String> {
             }
             _ => (rest, None),
         };
-        return Ok(SourceSpec::OciLayout { dir: PathBuf::from(dir), reference });
+        return Ok(SourceSpec::OciLayout {
+            dir: PathBuf::from(dir),
+            reference,
+        });
     }
     if let Some(rest) = spec.strip_prefix("docker-archive:") {
         if rest.is_empty() {
@@ -50,12 +62,17 @@ pub fn parse(spec: &str) -> Result<SourceSpec, String> {
                 }
             }
         }
-        return Ok(SourceSpec::DockerArchive { file: PathBuf::from(file), reference });
+        return Ok(SourceSpec::DockerArchive {
+            file: PathBuf::from(file),
+            reference,
+        });
     }
     if let Some(rest) = spec.strip_prefix("docker://") {
         let image = ImageRef::parse(rest).map_err(|e| e.to_string())?;
         if image.registry.is_none() {
-            return Err(format!("docker://{rest} needs a registry host, e.g. docker://registry.example.com/app:1"));
+            return Err(format!(
+                "docker://{rest} needs a registry host, e.g. docker://registry.example.com/app:1"
+            ));
         }
         let reference = image
             .digest
@@ -65,7 +82,9 @@ pub fn parse(spec: &str) -> Result<SourceSpec, String> {
         return Ok(SourceSpec::Registry { image, reference });
     }
     if Path::new(spec).is_dir() {
-        return Err(format!("`{spec}` has no transport; for a layout directory write oci:{spec}"));
+        return Err(format!(
+            "`{spec}` has no transport; for a layout directory write oci:{spec}"
+        ));
     }
     Err(format!("`{spec}` is not a source; use {FORMS}"))
 }
@@ -73,19 +92,32 @@ pub fn parse(spec: &str) -> Result<SourceSpec, String> {
 /// Open a local source and build its plan (exit-2 territory: no network).
 pub fn open_local(spec: &SourceSpec, platforms: &[String]) -> Result<Option<ImagePlan>, String> {
     match spec {
-        SourceSpec::OciLayout { dir, reference } => crate::oci_layout::open(dir, reference.as_deref(), platforms).map(Some),
-        SourceSpec::DockerArchive { file, reference } => crate::docker_archive::open(file, reference.as_deref()).map(Some),
+        SourceSpec::OciLayout { dir, reference } => {
+            crate::oci_layout::open(dir, reference.as_deref(), platforms).map(Some)
+        }
+        SourceSpec::DockerArchive { file, reference } => {
+            crate::docker_archive::open(file, reference.as_deref()).map(Some)
+        }
         SourceSpec::Registry { .. } => Ok(None),
     }
 }
 
 /// The base URL for a `docker://` host: plain HTTP for loopback only, like every endpoint here.
 pub fn registry_base(host: &str) -> String {
-    if dk_core::aws::is_loopback_authority(host) { format!("http://{host}") } else { format!("https://{host}") }
+    if dk_core::aws::is_loopback_authority(host) {
+        format!("http://{host}")
+    } else {
+        format!("https://{host}")
+    }
 }
 
 /// Read a remote image's manifests and build the plan (blobs stay in the source registry).
-pub async fn open_registry(client: &RegistryClient, repo: &str, reference: &str, platforms: &[String]) -> Result<ImagePlan, RegistryError> {
+pub async fn open_registry(
+    client: &RegistryClient,
+    repo: &str,
+    reference: &str,
+    platforms: &[String],
+) -> Result<ImagePlan, RegistryError> {
     let (root, content_type) = client.get_manifest(repo, reference).await?;
     if reference.starts_with("sha256:") && root.digest != reference {
         return Err(RegistryError::new(
@@ -93,9 +125,18 @@ pub async fn open_registry(client: &RegistryClient, repo: &str, reference: &str,
             format!("the source registry served {} for {reference}", root.digest),
         ));
     }
-    let media_type = content_type.split(';').next().unwrap_or("").trim().to_string();
-    let parsed = crate::manifest::parse_with_hint(&root.bytes, Some(&media_type))
-        .map_err(|e| RegistryError::new(crate::registry_client::ErrorClass::Permanent, format!("source manifest: {e}")))?;
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let parsed = crate::manifest::parse_with_hint(&root.bytes, Some(&media_type)).map_err(|e| {
+        RegistryError::new(
+            crate::registry_client::ErrorClass::Permanent,
+            format!("source manifest: {e}"),
+        )
+    })?;
     let mut children = HashMap::new();
     if let crate::manifest::Parsed::Index(index) = &parsed {
         let chosen = crate::image::select_platforms(index, platforms)
@@ -105,7 +146,10 @@ pub async fn open_registry(client: &RegistryClient, repo: &str, reference: &str,
             if child.digest != d.digest {
                 return Err(RegistryError::new(
                     crate::registry_client::ErrorClass::Permanent,
-                    format!("the source registry served {} for {}", child.digest, d.digest),
+                    format!(
+                        "the source registry served {} for {}",
+                        child.digest, d.digest
+                    ),
                 ));
             }
             children.insert(d.digest.clone(), child.bytes);
@@ -119,7 +163,12 @@ pub async fn open_registry(client: &RegistryClient, repo: &str, reference: &str,
     assemble(
         doc,
         platforms,
-        |d| children.get(&d.digest).cloned().ok_or_else(|| format!("manifest {} was not fetched", d.digest)),
+        |d| {
+            children
+                .get(&d.digest)
+                .cloned()
+                .ok_or_else(|| format!("manifest {} was not fetched", d.digest))
+        },
         |_| Ok(BlobLocation::Registry),
     )
     .map_err(|e| RegistryError::new(crate::registry_client::ErrorClass::Permanent, e))
@@ -134,11 +183,27 @@ mod tests {
     fn parses_sources() {
         assert_eq!(
             parse("oci:/no/such/dir:v1").unwrap(),
-            SourceSpec::OciLayout { dir: "/no/such/dir".into(), reference: Some("v1".into()) }
+            SourceSpec::OciLayout {
+                dir: "/no/such/dir".into(),
+                reference: Some("v1".into())
+            }
         );
-        assert_eq!(parse("oci:build/img").unwrap(), SourceSpec::OciLayout { dir: "build/img".into(), reference: None });
-        assert!(matches!(parse("docker-archive:/x.tar").unwrap(), SourceSpec::DockerArchive { .. }));
-        let SourceSpec::Registry { image, reference } = parse("docker://127.0.0.1:5000/team/web:v2").unwrap() else { panic!() };
+        assert_eq!(
+            parse("oci:build/img").unwrap(),
+            SourceSpec::OciLayout {
+                dir: "build/img".into(),
+                reference: None
+            }
+        );
+        assert!(matches!(
+            parse("docker-archive:/x.tar").unwrap(),
+            SourceSpec::DockerArchive { .. }
+        ));
+        let SourceSpec::Registry { image, reference } =
+            parse("docker://127.0.0.1:5000/team/web:v2").unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(image.registry.as_deref(), Some("127.0.0.1:5000"));
         assert_eq!(reference, "v2");
     }
@@ -147,8 +212,16 @@ mod tests {
     #[test]
     fn rejects_bad_sources() {
         assert!(parse("/tmp").unwrap_err().contains("oci:/tmp"));
-        assert!(parse("docker://web:v1").unwrap_err().contains("registry host"));
-        assert!(parse("docker://127.0.0.1:5000/web").unwrap_err().contains(":TAG"));
+        assert!(
+            parse("docker://web:v1")
+                .unwrap_err()
+                .contains("registry host")
+        );
+        assert!(
+            parse("docker://127.0.0.1:5000/web")
+                .unwrap_err()
+                .contains(":TAG")
+        );
         assert!(parse("ftp://x").is_err());
         assert!(parse("oci:").is_err());
     }

@@ -18,7 +18,9 @@ use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use crate::image::{Blob, BlobLocation};
-use crate::registry_client::{ErrorClass, MountResult, RegistryClient, RegistryError, Res, backoff, short};
+use crate::registry_client::{
+    ErrorClass, MountResult, RegistryClient, RegistryError, Res, backoff, short,
+};
 
 /// Read size for streamed uploads: large enough for throughput, small enough that `--jobs`
 /// uploads in flight stay far below the memory goal.
@@ -82,14 +84,12 @@ impl Uploader<'_> {
         let total = order.len();
         let done = &AtomicU64::new(0);
         futures_util::stream::iter(order)
-            .map(move |b: Blob| {
-                async move {
-                    let r = self.push_blob(&b).await?;
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    let mib = self.stats.bytes_uploaded.load(Ordering::Relaxed) as f64 / 1048576.0;
-                    (self.progress)(&format!("blobs {n}/{total} done, {mib:.1} MiB uploaded"));
-                    Ok::<_, RegistryError>((b.digest.clone(), r))
-                }
+            .map(move |b: Blob| async move {
+                let r = self.push_blob(&b).await?;
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                let mib = self.stats.bytes_uploaded.load(Ordering::Relaxed) as f64 / 1048576.0;
+                (self.progress)(&format!("blobs {n}/{total} done, {mib:.1} MiB uploaded"));
+                Ok::<_, RegistryError>((b.digest.clone(), r))
             })
             .buffer_unordered(self.jobs.max(1))
             .try_collect()
@@ -101,20 +101,28 @@ impl Uploader<'_> {
             if size != blob.size && size != 0 {
                 return Err(RegistryError::new(
                     ErrorClass::Permanent,
-                    format!("the registry holds blob {} with {size} bytes, the manifest says {}", blob.digest, blob.size),
+                    format!(
+                        "the registry holds blob {} with {size} bytes, the manifest says {}",
+                        blob.digest, blob.size
+                    ),
                 ));
             }
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(BlobResult::Skipped);
         }
-        let mut candidates: Vec<&String> = self.known.get(&blob.digest).into_iter().flatten().collect();
+        let mut candidates: Vec<&String> =
+            self.known.get(&blob.digest).into_iter().flatten().collect();
         for r in &self.mount_from {
             if !candidates.contains(&r) {
                 candidates.push(r);
             }
         }
         let mut session = None;
-        for from in candidates.into_iter().filter(|r| *r != self.repo).take(MAX_MOUNT_TRIES) {
+        for from in candidates
+            .into_iter()
+            .filter(|r| *r != self.repo)
+            .take(MAX_MOUNT_TRIES)
+        {
             match self.dest.mount_blob(self.repo, &blob.digest, from).await {
                 Ok(MountResult::Mounted) => {
                     self.stats.mounted.fetch_add(1, Ordering::Relaxed);
@@ -139,7 +147,9 @@ impl Uploader<'_> {
         })
         .await?;
         self.stats.pushed.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_uploaded.fetch_add(blob.size, Ordering::Relaxed);
+        self.stats
+            .bytes_uploaded
+            .fetch_add(blob.size, Ordering::Relaxed);
         Ok(BlobResult::Pushed)
     }
 
@@ -153,24 +163,49 @@ impl Uploader<'_> {
         let result = match &blob.location {
             BlobLocation::File { path, offset } => {
                 let make = || -> Res<reqwest::Body> {
-                    let stream = file_stream(path, *offset, blob.size)
-                        .map_err(|e| RegistryError::new(ErrorClass::Permanent, format!("cannot read {}: {e}", path.display())))?;
-                    Ok(reqwest::Body::wrap_stream(verified(stream, blob.digest.clone(), blob.size, mismatch.clone())))
+                    let stream = file_stream(path, *offset, blob.size).map_err(|e| {
+                        RegistryError::new(
+                            ErrorClass::Permanent,
+                            format!("cannot read {}: {e}", path.display()),
+                        )
+                    })?;
+                    Ok(reqwest::Body::wrap_stream(verified(
+                        stream,
+                        blob.digest.clone(),
+                        blob.size,
+                        mismatch.clone(),
+                    )))
                 };
-                self.dest.put_blob(self.repo, &session, &blob.digest, blob.size, make).await
+                self.dest
+                    .put_blob(self.repo, &session, &blob.digest, blob.size, make)
+                    .await
             }
             BlobLocation::Registry => {
-                let src = self.source.as_ref().ok_or_else(|| RegistryError::new(ErrorClass::Permanent, "no source registry"))?;
+                let src = self.source.as_ref().ok_or_else(|| {
+                    RegistryError::new(ErrorClass::Permanent, "no source registry")
+                })?;
                 let resp = src.client.get_blob(src.repo, &blob.digest).await?;
                 let stream = resp.bytes_stream().map(|r| r.map_err(io::Error::other));
-                let body = Mutex::new(Some(reqwest::Body::wrap_stream(verified(stream, blob.digest.clone(), blob.size, mismatch.clone()))));
+                let body = Mutex::new(Some(reqwest::Body::wrap_stream(verified(
+                    stream,
+                    blob.digest.clone(),
+                    blob.size,
+                    mismatch.clone(),
+                ))));
                 let make = || -> Res<reqwest::Body> {
                     body.lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .take()
-                        .ok_or_else(|| RegistryError::new(ErrorClass::Transient, "the source stream was already used"))
+                        .ok_or_else(|| {
+                            RegistryError::new(
+                                ErrorClass::Transient,
+                                "the source stream was already used",
+                            )
+                        })
                 };
-                self.dest.put_blob(self.repo, &session, &blob.digest, blob.size, make).await
+                self.dest
+                    .put_blob(self.repo, &session, &blob.digest, blob.size, make)
+                    .await
             }
         };
         let actual = mismatch.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -183,12 +218,24 @@ impl Uploader<'_> {
                 };
                 Err(RegistryError::new(
                     class,
-                    format!("digest mismatch: blob {} in {whose} hashes to {actual}", blob.digest),
+                    format!(
+                        "digest mismatch: blob {} in {whose} hashes to {actual}",
+                        blob.digest
+                    ),
                 ))
             }
-            (Err(e), None) if e.message.contains("DIGEST_INVALID") && matches!(blob.location, BlobLocation::File { .. }) => Err(
-                RegistryError::new(ErrorClass::DigestMismatch, format!("digest mismatch: the registry rejected blob {}: {e}", short(&blob.digest))),
-            ),
+            (Err(e), None)
+                if e.message.contains("DIGEST_INVALID")
+                    && matches!(blob.location, BlobLocation::File { .. }) =>
+            {
+                Err(RegistryError::new(
+                    ErrorClass::DigestMismatch,
+                    format!(
+                        "digest mismatch: the registry rejected blob {}: {e}",
+                        short(&blob.digest)
+                    ),
+                ))
+            }
             (r, None) => r,
         }
     }
@@ -201,11 +248,17 @@ impl Uploader<'_> {
                     Some(s) if s == b.size || s == 0 => Ok(()),
                     Some(s) => Err(RegistryError::new(
                         ErrorClass::Permanent,
-                        format!("blob {} is in {} with {s} bytes, expected {}", b.digest, self.repo, b.size),
+                        format!(
+                            "blob {} is in {} with {s} bytes, expected {}",
+                            b.digest, self.repo, b.size
+                        ),
                     )),
                     None => Err(RegistryError::new(
                         ErrorClass::Permanent,
-                        format!("blob {} is still missing from {} after the upload", b.digest, self.repo),
+                        format!(
+                            "blob {} is still missing from {} after the upload",
+                            b.digest, self.repo
+                        ),
                     )),
                 }
             })
@@ -217,7 +270,11 @@ impl Uploader<'_> {
 }
 
 /// A byte range of a file as a stream of bounded chunks.
-fn file_stream(path: &std::path::Path, offset: u64, size: u64) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static> {
+fn file_stream(
+    path: &std::path::Path,
+    offset: u64,
+    size: u64,
+) -> io::Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static> {
     let mut f = std::fs::File::open(path)?;
     if offset > 0 {
         f.seek(SeekFrom::Start(offset))?;
@@ -228,7 +285,12 @@ fn file_stream(path: &std::path::Path, offset: u64, size: u64) -> io::Result<imp
 
 /// Pass a stream through, hashing it; at the end, fail the stream (so the upload is aborted
 /// before the registry commits) when the bytes do not match `digest` and `size`.
-fn verified<S>(inner: S, digest: String, size: u64, mismatch: Arc<Mutex<Option<String>>>) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static
+fn verified<S>(
+    inner: S,
+    digest: String,
+    size: u64,
+    mismatch: Arc<Mutex<Option<String>>>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static
 where
     S: Stream<Item = io::Result<Bytes>> + Send + 'static,
 {
@@ -242,12 +304,17 @@ where
         Ok(b)
     });
     let tail = futures_util::stream::once(async move {
-        let (hasher, n) = std::mem::take(&mut *tail_state.lock().unwrap_or_else(|p| p.into_inner()));
+        let (hasher, n) =
+            std::mem::take(&mut *tail_state.lock().unwrap_or_else(|p| p.into_inner()));
         let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
         if n == size && actual == digest {
             Ok(())
         } else {
-            let what = if n == size { actual } else { format!("{actual} ({n} bytes, not {size})") };
+            let what = if n == size {
+                actual
+            } else {
+                format!("{actual} ({n} bytes, not {size})")
+            };
             *mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(what.clone());
             Err(io::Error::other(format!("blob {digest} hashes to {what}")))
         }
@@ -267,14 +334,24 @@ mod tests {
         let data = Bytes::from_static(b"hello world");
         let digest = crate::manifest::sha256_digest(&data);
         let flag = Arc::new(Mutex::new(None));
-        let ok: Vec<_> = verified(futures_util::stream::iter([Ok(data.clone())]), digest.clone(), 11, flag.clone())
-            .collect()
-            .await;
+        let ok: Vec<_> = verified(
+            futures_util::stream::iter([Ok(data.clone())]),
+            digest.clone(),
+            11,
+            flag.clone(),
+        )
+        .collect()
+        .await;
         assert_eq!(ok.len(), 1);
         assert!(flag.lock().unwrap().is_none());
-        let bad: Vec<_> = verified(futures_util::stream::iter([Ok(Bytes::from_static(b"hello wOrld"))]), digest, 11, flag.clone())
-            .collect()
-            .await;
+        let bad: Vec<_> = verified(
+            futures_util::stream::iter([Ok(Bytes::from_static(b"hello wOrld"))]),
+            digest,
+            11,
+            flag.clone(),
+        )
+        .collect()
+        .await;
         assert!(bad.last().unwrap().is_err());
         assert!(flag.lock().unwrap().is_some());
     }

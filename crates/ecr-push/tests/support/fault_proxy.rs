@@ -1,0 +1,182 @@
+//! A fault-injecting HTTP/1.1 proxy on loopback, between `ecr-push` and the registry. Each request
+//! gets its own upstream connection (`Connection: close`), so every request draws its own fate
+//! from a seeded generator: dropped connections, `429`, `503`, slow answers, or a clean pass.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct FaultCounts {
+    pub requests: AtomicU64,
+    pub dropped: AtomicU64,
+    pub too_many: AtomicU64,
+    pub unavailable: AtomicU64,
+    pub delayed: AtomicU64,
+}
+
+pub struct FaultProxy {
+    pub addr: String,
+    pub counts: Arc<FaultCounts>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+enum Fate {
+    Drop,
+    Status(u16),
+    Delay(Duration),
+    Pass,
+}
+
+/// Start a proxy to `upstream` (`127.0.0.1:PORT`); `rate` is the chance of each fault kind.
+pub fn start(upstream: &str, seed: u64, rate: f64) -> FaultProxy {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let counts = Arc::new(FaultCounts::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(seed)));
+    let (c, s, up) = (counts.clone(), stop.clone(), upstream.to_string());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if s.load(Ordering::Relaxed) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let (c, up, rng) = (c.clone(), up.clone(), rng.clone());
+            std::thread::spawn(move || {
+                let _ = handle(conn, &up, &rng, rate, &c);
+            });
+        }
+    });
+    FaultProxy { addr, counts, stop }
+}
+
+fn read_head(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(pos + 4);
+            return Ok(Some((buf, rest)));
+        }
+        let n = conn.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn handle(
+    mut client: TcpStream,
+    upstream: &str,
+    rng: &Mutex<fastrand::Rng>,
+    rate: f64,
+    counts: &FaultCounts,
+) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // One request per connection: the client learns it from `Connection: close`.
+    let Some((head, mut body_start)) = read_head(&mut client)? else {
+        return Ok(());
+    };
+    counts.requests.fetch_add(1, Ordering::Relaxed);
+    let text = String::from_utf8_lossy(&head).to_string();
+    let content_length: u64 = text
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let fate = {
+        let mut r = rng.lock().unwrap();
+        let x = r.f64();
+        if x < rate {
+            Fate::Drop
+        } else if x < 2.0 * rate {
+            Fate::Status(429)
+        } else if x < 3.0 * rate {
+            Fate::Status(503)
+        } else if x < 5.0 * rate {
+            Fate::Delay(Duration::from_millis(r.u64(20..250)))
+        } else {
+            Fate::Pass
+        }
+    };
+    match fate {
+        Fate::Drop => {
+            counts.dropped.fetch_add(1, Ordering::Relaxed);
+            // Read part of the body (if any) so the client is mid-upload, then cut it off.
+            let _ = client.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+        Fate::Status(code) => {
+            if code == 429 {
+                counts.too_many.fetch_add(1, Ordering::Relaxed);
+            } else {
+                counts.unavailable.fetch_add(1, Ordering::Relaxed);
+            }
+            let reason = if code == 429 {
+                "Too Many Requests"
+            } else {
+                "Service Unavailable"
+            };
+            let msg = format!(
+                "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+            client.write_all(msg.as_bytes())?;
+            let _ = client.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+        Fate::Delay(d) => {
+            counts.delayed.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(d);
+        }
+        Fate::Pass => {}
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    // Rewrite the head: force `Connection: close` so the upstream answer ends at EOF.
+    let mut new_head = String::new();
+    for (i, line) in text.split("\r\n").enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        if i > 0 && line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        new_head.push_str(line);
+        new_head.push_str("\r\n");
+    }
+    new_head.push_str("Connection: close\r\n\r\n");
+    up.write_all(new_head.as_bytes())?;
+    body_start.truncate(content_length as usize);
+    up.write_all(&body_start)?;
+    let mut remaining = content_length - body_start.len() as u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    while remaining > 0 {
+        let n = client.read(&mut buf[..remaining.min(65536) as usize])?;
+        if n == 0 {
+            return Ok(());
+        }
+        up.write_all(&buf[..n])?;
+        remaining -= n as u64;
+    }
+    // The answer, rewritten to close the client connection as well.
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp)?;
+    client.write_all(&resp)?;
+    let _ = client.shutdown(Shutdown::Both);
+    Ok(())
+}
