@@ -198,6 +198,8 @@ pub struct Service {
     /// The most recent deployment that reached COMPLETED and is not being re-deployed by a
     /// rollback: the circuit breaker's rollback target.
     pub last_completed: Option<RevisionRef>,
+    /// The last "reached a steady state" still holds (no task started or stopped since).
+    pub steady: bool,
 }
 
 /// What a rollback returns to.

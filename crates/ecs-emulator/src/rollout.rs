@@ -540,6 +540,9 @@ fn schedule_service(
     }
 
     let name = service.name.clone();
+    if !stopped.is_empty() || !started.is_empty() {
+        service.steady = false;
+    }
     if !stopped.is_empty() {
         let message = format!(
             "(service {name}) has stopped {} running tasks: {}.",
@@ -589,7 +592,11 @@ fn check_completion(
     let Some(primary) = service.primary() else {
         return;
     };
-    if primary.rollout_state != RolloutState::InProgress || primary.stalled {
+    if primary.stalled {
+        return;
+    }
+    let scaled_after_completion = primary.rollout_state == RolloutState::Completed;
+    if scaled_after_completion && service.steady {
         return;
     }
     let primary_id = primary.id.as_str();
@@ -612,6 +619,17 @@ fn check_completion(
         return;
     }
     let name = service.name.clone();
+    service.steady = true;
+    if scaled_after_completion {
+        // Scaling (or replacing a task) after the rollout: steady again, nothing to complete.
+        emit(
+            service,
+            rng,
+            now,
+            format!("(service {name}) has reached a steady state."),
+        );
+        return;
+    }
     let Some(primary) = service.primary_mut() else {
         return;
     };
@@ -706,5 +724,217 @@ fn drain_service(service: &mut Service, tasks: &mut [Task], now: f64, rng: &mut 
     }
     if !remaining {
         service.status = "INACTIVE".to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::dispatch;
+    use serde_json::{Value, json};
+
+    const SCENARIO: &str = r#"
+images:
+  good: {behavior: healthy, start_seconds: 2, healthy_after_seconds: 3}
+  flaky: {behavior: crash, start_seconds: 1, after_seconds: 3, healthy_after_seconds: 2}
+  crash: {behavior: crash, start_seconds: 1, after_seconds: 2}
+"#;
+
+    fn call(state: &mut State, op: &str, body: Value) -> Value {
+        dispatch(state, op, &body, 0.0).unwrap_or_else(|e| panic!("{op}: {e}"))
+    }
+
+    fn setup(image: &str, desired: u32, config: Value) -> State {
+        let mut state = State::new(crate::scenario::Scenario::parse(SCENARIO).unwrap(), 1000.0);
+        call(&mut state, "CreateCluster", json!({"clusterName": "c"}));
+        call(
+            &mut state,
+            "RegisterTaskDefinition",
+            json!({"family": "f", "containerDefinitions": [{"name": "a", "image": image}]}),
+        );
+        call(
+            &mut state,
+            "CreateService",
+            json!({"cluster": "c", "serviceName": "s", "taskDefinition": "f",
+                   "desiredCount": desired, "deploymentConfiguration": config}),
+        );
+        state
+    }
+
+    fn service(state: &mut State) -> Value {
+        call(
+            state,
+            "DescribeServices",
+            json!({"cluster": "c", "services": ["s"]}),
+        )["services"][0]
+            .clone()
+    }
+
+    fn events(state: &mut State) -> Vec<String> {
+        service(state)["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Fractions of a second accumulate; each whole second is one scheduler step.
+    #[test]
+    fn advance_steps_whole_seconds() {
+        let mut state = setup("good", 1, json!({}));
+        advance(&mut state, 0.5, 0.0);
+        assert_eq!(state.now, 1000.0);
+        advance(&mut state, 0.6, 0.0);
+        assert_eq!(state.now, 1001.0);
+        advance(&mut state, f64::NAN, 0.0);
+        advance(&mut state, -3.0, 0.0);
+        assert_eq!(state.now, 1001.0);
+    }
+
+    /// Scaling a completed service starts tasks without a new deployment, then reports a
+    /// steady state again.
+    #[test]
+    fn scaling_after_completion_reports_steady_state_again() {
+        let mut state = setup("good", 1, json!({}));
+        advance(&mut state, 30.0, 0.0);
+        let before = service(&mut state);
+        assert_eq!(before["deployments"][0]["rolloutState"], "COMPLETED");
+        call(
+            &mut state,
+            "UpdateService",
+            json!({"cluster": "c", "service": "s", "desiredCount": 3}),
+        );
+        advance(&mut state, 30.0, 0.0);
+        let after = service(&mut state);
+        assert_eq!(after["deployments"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            after["deployments"][0]["id"],
+            before["deployments"][0]["id"]
+        );
+        assert_eq!(after["runningCount"], 3);
+        let ev = events(&mut state);
+        assert_eq!(ev[0], "(service s) has reached a steady state.");
+        assert!(ev[1].starts_with("(service s) has started 2 tasks:"));
+    }
+
+    /// resetOnHealthyTask=false keeps counting failures across healthy tasks; the default
+    /// resets them, so tasks that turn healthy before crashing never trip the breaker.
+    #[test]
+    fn reset_on_healthy_task() {
+        let run = |reset: bool| {
+            let mut state = setup(
+                "good",
+                2,
+                json!({"maximumPercent": 150, "minimumHealthyPercent": 100,
+                       "deploymentCircuitBreaker": {"enable": true, "rollback": false, "resetOnHealthyTask": reset}}),
+            );
+            advance(&mut state, 30.0, 0.0);
+            call(
+                &mut state,
+                "RegisterTaskDefinition",
+                json!({"family": "g", "containerDefinitions": [{"name": "a", "image": "flaky"}]}),
+            );
+            call(
+                &mut state,
+                "UpdateService",
+                json!({"cluster": "c", "service": "s", "taskDefinition": "g"}),
+            );
+            advance(&mut state, 120.0, 0.0);
+            service(&mut state)["deployments"][0].clone()
+        };
+        let resetting = run(true);
+        assert_eq!(resetting["rolloutState"], "IN_PROGRESS");
+        assert!(
+            resetting["failedTasks"].as_u64().unwrap() < 3,
+            "{resetting}"
+        );
+        let counting = run(false);
+        assert_eq!(counting["rolloutState"], "FAILED");
+        assert_eq!(counting["failedTasks"], 3);
+    }
+
+    /// thresholdConfiguration COUNT trips at exactly its value.
+    #[test]
+    fn count_threshold() {
+        let mut state = setup(
+            "crash",
+            1,
+            json!({"deploymentCircuitBreaker": {"enable": true, "rollback": false,
+                   "thresholdConfiguration": {"type": "COUNT", "value": 5}}}),
+        );
+        advance(&mut state, 200.0, 0.0);
+        let s = service(&mut state);
+        assert_eq!(s["deployments"][0]["rolloutState"], "FAILED");
+        assert_eq!(s["deployments"][0]["failedTasks"], 5);
+        let ev = events(&mut state);
+        assert!(
+            ev.iter()
+                .any(|m| m.ends_with("deployment failed: tasks failed to start."))
+        );
+    }
+
+    /// DeleteService drains the tasks, then the service turns INACTIVE.
+    #[test]
+    fn deleted_service_drains_then_goes_inactive() {
+        let mut state = setup("good", 2, json!({}));
+        advance(&mut state, 30.0, 0.0);
+        let refused = dispatch(
+            &mut state,
+            "DeleteService",
+            &json!({"cluster": "c", "service": "s"}),
+            0.0,
+        );
+        assert_eq!(refused.unwrap_err().code, "InvalidParameterException");
+        let deleted = call(
+            &mut state,
+            "DeleteService",
+            json!({"cluster": "c", "service": "s", "force": true}),
+        );
+        assert_eq!(deleted["service"]["status"], "DRAINING");
+        advance(&mut state, 10.0, 0.0);
+        let s = service(&mut state);
+        assert_eq!(s["status"], "INACTIVE");
+        assert_eq!(s["runningCount"], 0);
+        let listed = call(&mut state, "ListServices", json!({"cluster": "c"}));
+        assert_eq!(listed["serviceArns"], json!([]));
+        let err = dispatch(
+            &mut state,
+            "UpdateService",
+            &json!({"cluster": "c", "service": "s", "desiredCount": 1}),
+            0.0,
+        );
+        assert_eq!(err.unwrap_err().code, "ServiceNotActiveException");
+    }
+
+    /// A user-stopped task of a completed service is replaced by the scheduler and does not
+    /// count as a failure.
+    #[test]
+    fn stopped_task_is_replaced() {
+        let mut state = setup("good", 1, json!({}));
+        advance(&mut state, 30.0, 0.0);
+        let arns = call(
+            &mut state,
+            "ListTasks",
+            json!({"cluster": "c", "serviceName": "s"}),
+        );
+        let arn = arns["taskArns"][0].as_str().unwrap().to_string();
+        let stopped = call(
+            &mut state,
+            "StopTask",
+            json!({"cluster": "c", "task": arn, "reason": "testing"}),
+        );
+        assert_eq!(stopped["task"]["stopCode"], "UserInitiated");
+        assert_eq!(stopped["task"]["stoppedReason"], "testing");
+        advance(&mut state, 30.0, 0.0);
+        let s = service(&mut state);
+        assert_eq!(s["runningCount"], 1);
+        assert_eq!(s["deployments"][0]["failedTasks"], 0);
+        let arns = call(
+            &mut state,
+            "ListTasks",
+            json!({"cluster": "c", "serviceName": "s"}),
+        );
+        assert_ne!(arns["taskArns"][0], json!(arn));
     }
 }

@@ -234,6 +234,7 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
         service_deployments: Vec::new(),
         current_service_deployment: None,
         last_completed: None,
+        steady: false,
     };
     if service.deployment_controller == "ECS" {
         rollout::start_deployment(&mut service, &mut state.rng, now, real_now);
