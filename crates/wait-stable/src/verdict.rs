@@ -5,13 +5,15 @@
 //!
 //! The rules, in order:
 //! 1. A DRAINING or INACTIVE service failed (it was deleted under us).
-//! 2. A ServiceDeployment in `ROLLBACK_*` is rolled back; `STOPPED`/`STOP_REQUESTED` is failed.
+//! 2. A ServiceDeployment in `ROLLBACK_*` is rolled back.
 //! 3. The tracked deployment `FAILED`: rolled back when anything shows a rollback (a PRIMARY
 //!    "rolling back", the previous task definition back as PRIMARY, or the service's circuit
 //!    breaker has `rollback` on), else failed.
 //! 4. The tracked deployment is no longer PRIMARY, or is gone: rolled back when the PRIMARY shows
 //!    a rollback, else replaced.
-//! 5. Success needs the tracked deployment PRIMARY, `COMPLETED`, *and* the service's task
+//! 5. A `STOPPED`/`STOP_REQUESTED` ServiceDeployment of a deployment that is still PRIMARY is
+//!    failed (a superseded one is STOPPED too, and that is rule 4's "replaced").
+//! 6. Success needs the tracked deployment PRIMARY, `COMPLETED`, *and* the service's task
 //!    definition equal to the tracked one; with `Until::Stable` also a single deployment and
 //!    `runningCount == desiredCount`. Without any `rolloutState` (Classic Load Balancer
 //!    services) only the stable form counts.
@@ -168,6 +170,36 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // A deployment asked for by id or task definition that is gone while the PRIMARY says the
+    // circuit breaker rolled back: the rollback finished before the wait began. Track the
+    // vanished deployment so `decide` reports the rollback (never the restored old revision).
+    let gone = match track {
+        Track::DeploymentId(id)
+            if !is_service_deployment_arn(id) && view.deployment(id).is_none() =>
+        {
+            Some((id.clone(), String::new()))
+        }
+        Track::TaskDefinition(td)
+            if !view
+                .deployments
+                .iter()
+                .any(|d| same_task_definition(&d.task_definition, td)) =>
+        {
+            Some((String::new(), td.clone()))
+        }
+        _ => None,
+    };
+    if let (Some((deployment_id, task_definition)), Some(p)) = (gone, view.primary())
+        && p.says_rolling_back()
+    {
+        return Ok(Tracked {
+            deployment_id,
+            task_definition,
+            previous_task_definitions: vec![p.task_definition.clone()],
+            service_deployment_arn: None,
+            created_at: None,
+        });
+    }
     let chosen = match track {
         Track::CurrentPrimary => view.primary().ok_or_else(|| ResolveError::Invalid {
             message: format!("service {} has no PRIMARY deployment", view.name),
@@ -248,12 +280,8 @@ pub fn decide(
             view.name, view.status
         ));
     }
-    if let Some(sd) = sd {
-        let v = decide_from_service_deployment(sd);
-        if matches!(v, Verdict::RolledBack(_) | Verdict::Failed(_)) {
-            return v;
-        }
-    }
+    // A rollback shows in the ServiceDeployment before anywhere else. (A STOPPED one is judged
+    // below: ECS also stops the service deployment that a newer one supersedes.)
     let primary = view.primary();
     let rollback_seen = |p: Option<&DeploymentView>| {
         p.filter(|p| p.id != tracked.deployment_id)
@@ -279,6 +307,14 @@ pub fn decide(
         s.push(')');
         s
     };
+    if let Some(sd) = sd
+        && let Verdict::RolledBack(why) = decide_from_service_deployment(sd)
+    {
+        return match primary.filter(|p| p.id != tracked.deployment_id) {
+            Some(p) => Verdict::RolledBack(format!("{why}; {}", describe_primary(p))),
+            None => Verdict::RolledBack(why),
+        };
+    }
     let Some(d) = view.deployment(&tracked.deployment_id) else {
         // The tracked deployment is gone: it finished being replaced, or was rolled back.
         return match primary {
@@ -324,7 +360,13 @@ pub fn decide(
             Verdict::Replaced(describe_primary(p))
         };
     }
-    // The tracked deployment is PRIMARY. The service must also be set to its task definition.
+    // The tracked deployment is PRIMARY: a stopped service deployment means it was stopped.
+    if let Some(sd) = sd
+        && let v @ Verdict::Failed(_) = decide_from_service_deployment(sd)
+    {
+        return v;
+    }
+    // The service must also be set to the tracked task definition.
     if let Some(service_td) = &view.task_definition
         && !same_task_definition(service_td, &tracked.task_definition)
     {
@@ -620,6 +662,27 @@ mod tests {
         );
     }
 
+    /// ECS stops the service deployment a newer one supersedes: that is "replaced", not "failed".
+    #[test]
+    fn superseded_service_deployment_is_replaced_not_failed() {
+        const NEWER: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
+        let view = service(
+            NEWER,
+            vec![
+                dep("ecs-svc/4", "PRIMARY", NEWER, "IN_PROGRESS", 0),
+                dep("ecs-svc/2", "ACTIVE", NEW, "IN_PROGRESS", 1),
+            ],
+        );
+        let sd = ServiceDeploymentView {
+            status: "STOPPED".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            decide(&view, &tracked(), Until::Stable, Some(&sd)),
+            Verdict::Replaced(_)
+        ));
+    }
+
     /// A service deleted while waiting fails instead of waiting for the deadline.
     #[test]
     fn draining_service_fails() {
@@ -692,6 +755,29 @@ mod tests {
             resolve(&v, &Track::DeploymentId(sd.into())),
             Err(ResolveError::NeedServiceDeployment(sd.into()))
         );
+    }
+
+    /// Asked for a deployment that a finished rollback already removed: rolled back, not a usage
+    /// error and never the restored revision's success.
+    #[test]
+    fn rollback_finished_before_the_wait_is_rolled_back() {
+        let mut p = dep("ecs-svc/3", "PRIMARY", OLD, "COMPLETED", 2);
+        p.rollout_state_reason =
+            Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
+        let after = service(OLD, vec![p]);
+        for track in [
+            Track::TaskDefinition(NEW.into()),
+            Track::DeploymentId("ecs-svc/2".into()),
+        ] {
+            let t = resolve(&after, &track).unwrap();
+            assert!(
+                matches!(
+                    decide(&after, &t, Until::Stable, None),
+                    Verdict::RolledBack(_)
+                ),
+                "{track:?}"
+            );
+        }
     }
 
     /// CODE_DEPLOY services are refused with a reason.

@@ -508,17 +508,18 @@ fn apply_snapshot(
         if w.tracked.is_none() {
             match verdict::resolve(&view, &w.target.track) {
                 Ok(t) => {
-                    ui.info(&format!(
-                        "{}: following deployment {} ({}){}",
-                        w.label,
-                        t.deployment_id,
-                        verdict::short_td(&t.task_definition),
-                        if view.primary().is_some_and(|p| p.id == t.deployment_id) {
-                            ""
-                        } else {
-                            ", not the PRIMARY"
+                    let what = match (t.deployment_id.as_str(), t.task_definition.as_str()) {
+                        ("", td) => format!("the deployment of {} is gone", verdict::short_td(td)),
+                        (id, "") => format!("deployment {id} is gone"),
+                        (id, td) if view.primary().is_some_and(|p| p.id == id) => {
+                            format!("following deployment {id} ({})", verdict::short_td(td))
                         }
-                    ));
+                        (id, td) => format!(
+                            "following deployment {id} ({}), not the PRIMARY",
+                            verdict::short_td(td)
+                        ),
+                    };
+                    ui.info(&format!("{}: {what}", w.label));
                     w.tracked = Some(t);
                     w.pending_sd_arn = None;
                 }
@@ -772,16 +773,28 @@ impl Watch {
             Verdict::Pending => Some(format!("timed out: {}", self.last_state())),
         };
         let (failed_tasks, failure_threshold) = self.circuit_breaker().unwrap_or((0, None));
+        // On success the tracked deployment's counts; otherwise what the service runs now.
         let tracked_counts = self.tracked_deployment().map(|d| (d.running, d.desired));
-        let (running_count, desired_count) = tracked_counts
-            .or_else(|| self.view.as_ref().map(|v| (v.running, v.desired)))
-            .unwrap_or((0, 0));
+        let service_counts = self.view.as_ref().map(|v| (v.running, v.desired));
+        let (running_count, desired_count) = match result {
+            ServiceResult::Succeeded => tracked_counts.or(service_counts),
+            _ => service_counts,
+        }
+        .unwrap_or((0, 0));
         ServiceOutcome {
             cluster: self.target.cluster.clone(),
             service: short_name(&self.target.service).to_string(),
             result,
-            deployment_id: self.tracked.as_ref().map(|t| t.deployment_id.clone()),
-            task_definition: self.tracked.as_ref().map(|t| t.task_definition.clone()),
+            deployment_id: self
+                .tracked
+                .as_ref()
+                .map(|t| t.deployment_id.clone())
+                .filter(|s| !s.is_empty()),
+            task_definition: self
+                .tracked
+                .as_ref()
+                .map(|t| t.task_definition.clone())
+                .filter(|s| !s.is_empty()),
             primary_task_definition: self.view.as_ref().and_then(|v| v.task_definition.clone()),
             running_count,
             desired_count,

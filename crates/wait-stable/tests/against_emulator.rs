@@ -1,0 +1,793 @@
+//! `wait-stable`, the real binary, against the ECS rollout emulator.
+//!
+//! Each test starts its own emulator in-process with a manual clock, sets the cluster, task
+//! definitions and services up through aws-sdk-ecs, starts a rollout with UpdateService and runs
+//! `wait-stable` while the test moves emulated time one second per 20 ms — but only after the
+//! tool's first DescribeServices, so the tool always sees the rollout from its start and the
+//! outcome never depends on how fast the machine is.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::config::Credentials;
+use aws_sdk_ecs::types::{ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration};
+use ecs_emulator::{Config, Emulator, Fault, FaultKind, RunningEmulator, Scenario};
+use serde_json::Value;
+use test_support::{Cmd, Output};
+
+const SCENARIO: &str = r#"
+images:
+  "web:v1": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 3, stop_seconds: 1 }
+  "web:v2": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 3, stop_seconds: 1 }
+  "web:v3": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 3, stop_seconds: 1 }
+  "web:crash": { behavior: crash, start_seconds: 2, after_seconds: 2, exit_code: 137, stop_seconds: 1 }
+  "web:nopull": { behavior: fail_to_start, start_seconds: 2, reason: "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:nopull: not found" }
+  "web:slow": { behavior: healthy, start_seconds: 100000 }
+"#;
+
+/// Real milliseconds per emulated second while a tool runs (50x).
+const TICK: Duration = Duration::from_millis(20);
+
+struct Env {
+    emulator: RunningEmulator,
+    ecs: Client,
+}
+
+async fn env() -> Env {
+    let emulator =
+        Emulator::start(Config::manual().with_scenario(Scenario::parse(SCENARIO).unwrap()))
+            .await
+            .unwrap();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region("us-east-1")
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .endpoint_url(emulator.url())
+        .load()
+        .await;
+    let ecs = Client::new(&config);
+    ecs.create_cluster()
+        .cluster_name("prod")
+        .send()
+        .await
+        .unwrap();
+    Env { emulator, ecs }
+}
+
+impl Env {
+    async fn register(&self, image: &str) -> String {
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family("web")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image(image)
+                    .essential(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A service of 2 tasks on `web:v1`, circuit breaker on, rolled out and settled.
+    async fn service(&self, cluster: &str, name: &str, rollback: bool) {
+        let v1 = self.register("web:v1").await;
+        let breaker = DeploymentCircuitBreaker::builder()
+            .enable(true)
+            .rollback(rollback)
+            .build();
+        self.ecs
+            .create_service()
+            .cluster(cluster)
+            .service_name(name)
+            .task_definition(v1)
+            .desired_count(2)
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .maximum_percent(200)
+                    .minimum_healthy_percent(100)
+                    .deployment_circuit_breaker(breaker)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        self.emulator.advance(Duration::from_secs(60));
+        let d = self.describe(cluster, name).await;
+        assert_eq!(
+            d["deployments"].as_array().unwrap().len(),
+            1,
+            "setup did not settle: {d}"
+        );
+    }
+
+    /// UpdateService to `image`; returns the new deployment id and task definition ARN.
+    async fn deploy(&self, cluster: &str, name: &str, image: &str) -> (String, String) {
+        let td = self.register(image).await;
+        let out = self
+            .ecs
+            .update_service()
+            .cluster(cluster)
+            .service(name)
+            .task_definition(&td)
+            .send()
+            .await
+            .unwrap();
+        let svc = out.service().unwrap();
+        let primary = svc
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .unwrap();
+        (primary.id().unwrap().to_string(), td)
+    }
+
+    async fn describe(&self, cluster: &str, name: &str) -> Value {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .send()
+            .await
+            .unwrap();
+        let s = &out.services()[0];
+        serde_json::json!({
+            "deployments": s.deployments().iter().map(|d| serde_json::json!({
+                "id": d.id(), "status": d.status(), "rollout": d.rollout_state().map(|r| r.as_str().to_string()),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn cmd(&self) -> Cmd {
+        Cmd::bin("wait-stable")
+            .env("AWS_ENDPOINT_URL_ECS", self.emulator.url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .args(["--interval", "100ms"])
+            .timeout(Duration::from_secs(120))
+    }
+
+    /// Run `cmd` while emulated time moves one second per tick, starting after its first poll.
+    async fn run(&self, cmd: Cmd) -> Output {
+        self.run_with(cmd, async |_| {}).await
+    }
+
+    /// Like `run`, calling `after_first_poll` once the tool has described the services once.
+    async fn run_with(&self, cmd: Cmd, after_first_poll: impl AsyncFnOnce(&Env)) -> Output {
+        self.emulator.reset_calls();
+        let job = tokio::task::spawn_blocking(move || cmd.run());
+        while self.emulator.calls().count("DescribeServices") == 0 && !job.is_finished() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        after_first_poll(self).await;
+        while !job.is_finished() {
+            self.emulator.advance(Duration::from_secs(1));
+            tokio::time::sleep(TICK).await;
+        }
+        job.await.unwrap()
+    }
+}
+
+fn detail(out: &Output) -> Vec<Value> {
+    out.json()["detail"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no detail: {}", out.stdout))
+}
+
+/// A healthy rollout exits 0 with the deployment's outputs, one JSON object and a job summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_rollout_succeeds_with_outputs_json_and_summary() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let (deployment, td) = env.deploy("prod", "web", "web:v2").await;
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--output", "json"])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(out.output("result"), "succeeded");
+    assert_eq!(out.output("deployment_id"), deployment);
+    assert_eq!(out.output("task_definition"), td);
+    assert_eq!(out.output("running_count"), "2");
+    assert!(out.output("duration_s").parse::<f64>().is_ok());
+    let json = out.json();
+    assert_eq!(json["tool"], "wait-stable");
+    assert_eq!(json["exit_code"], 0);
+    assert_eq!(json["result"], "succeeded");
+    let d = &detail(&out)[0];
+    assert_eq!(d["cluster"], "prod");
+    assert_eq!(d["service"], "web");
+    assert_eq!(d["result"], "succeeded");
+    assert_eq!(d["deployment_id"], deployment.as_str());
+    assert_eq!(d["running_count"], 2);
+    assert!(d["duration_s"].is_number());
+    let events: Vec<&str> = d["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    let completed = events
+        .iter()
+        .position(|m| m.contains("deployment completed"))
+        .expect("completed event");
+    let steady = events
+        .iter()
+        .position(|m| m.contains("reached a steady state"))
+        .expect("steady event");
+    assert!(completed < steady, "events are oldest first: {events:?}");
+    // Live progress: per-deployment counts and each event once.
+    assert!(
+        out.stderr.contains("PRIMARY* ") && out.stderr.contains("running 2"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("has reached a steady state").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.summary.contains("#### ✅ web — succeeded"),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.summary.contains("has reached a steady state"),
+        "{}",
+        out.summary
+    );
+}
+
+/// Crashing tasks trip the circuit breaker, which rolls back: exit 1, `rolled_back`, and the
+/// stopped reason and exit code are named, as soon as the rollback is visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_with_rollback_is_rolled_back_and_names_exit_code() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let (deployment, _) = env.deploy("prod", "web", "web:crash").await;
+    let out = env
+        .run(env.cmd().args([
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--timeout",
+            "60s",
+            "--output",
+            "json",
+        ]))
+        .await;
+    out.assert_code(1).assert_no_panic();
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back");
+    let d = &detail(&out)[0];
+    assert_eq!(d["result"], "rolled_back");
+    assert_eq!(d["deployment_id"], deployment.as_str());
+    assert!(
+        d["reason"].as_str().unwrap().contains("circuit breaker"),
+        "{d}"
+    );
+    let stopped = d["stopped_tasks"].as_array().unwrap();
+    assert!(!stopped.is_empty(), "{d}");
+    assert_eq!(stopped[0]["stop_code"], "EssentialContainerExited", "{d}");
+    assert_eq!(stopped[0]["containers"][0]["exit_code"], 137, "{d}");
+    assert!(out.stderr.contains("exit code 137"), "{}", out.stderr);
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("EssentialContainerExited"),
+        "{json}"
+    );
+    // Reported when seen, not at the deadline.
+    assert!(out.elapsed < Duration::from_secs(30), "{:?}", out.elapsed);
+    assert!(
+        out.stderr.contains("circuit breaker 3/3") || out.stderr.contains("circuit breaker 2/3"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The circuit breaker without rollback leaves a FAILED deployment: exit 1, `failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circuit_breaker_without_rollback_is_failed() {
+    let env = env().await;
+    env.service("prod", "web", false).await;
+    env.deploy("prod", "web", "web:crash").await;
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--timeout", "60s"])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.output("result"), "failed");
+    assert!(
+        out.stderr.contains("tasks failed to start"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Tasks that cannot pull their image: the CannotPullContainerError is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_failing_to_start_name_the_pull_error() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    env.deploy("prod", "web", "web:nopull").await;
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--output", "json"]),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.json()["result"], "rolled_back");
+    let d = &detail(&out)[0];
+    assert_eq!(
+        d["stopped_tasks"][0]["stop_code"], "TaskFailedToStart",
+        "{d}"
+    );
+    assert!(
+        out.stderr.contains("CannotPullContainerError"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("CannotPullContainerError")
+    );
+}
+
+/// A newer UpdateService while waiting: the tracked deployment was replaced, exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_replaced_mid_wait_is_replaced() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let (first, _) = env.deploy("prod", "web", "web:slow").await;
+    let out = env
+        .run_with(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--output", "json"]),
+            async |env: &Env| {
+                env.deploy("prod", "web", "web:v3").await;
+            },
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.json()["result"], "replaced");
+    let d = &detail(&out)[0];
+    assert_eq!(d["deployment_id"], first.as_str());
+    assert!(d["reason"].as_str().unwrap().contains("web:"), "{d}");
+}
+
+/// A rollout slower than --timeout exits 4 at the deadline, not later, with the last state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_rollout_times_out_at_the_deadline() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    env.deploy("prod", "web", "web:slow").await;
+    let out = env
+        .run(
+            env.cmd()
+                .args([
+                    "--cluster",
+                    "prod",
+                    "--service",
+                    "web",
+                    "--timeout",
+                    "3s",
+                    "--output",
+                    "json",
+                ])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(4).assert_no_panic();
+    assert!(
+        out.elapsed >= Duration::from_secs(3) && out.elapsed < Duration::from_secs(5),
+        "{:?}",
+        out.elapsed
+    );
+    assert_eq!(out.output("result"), "timed_out");
+    let d = &detail(&out)[0];
+    assert_eq!(d["result"], "timed_out");
+    assert!(
+        d["reason"].as_str().unwrap().contains("still IN_PROGRESS"),
+        "{d}"
+    );
+}
+
+/// A throttling storm on DescribeServices costs ticks, not the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_storm_is_ridden_out() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    env.deploy("prod", "web", "web:v2").await;
+    env.emulator.inject_fault(Fault {
+        operation: "DescribeServices".into(),
+        count: 6,
+        kind: FaultKind::Throttle,
+    });
+    let out = env
+        .run(env.cmd().args([
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--max-attempts",
+            "1",
+        ]))
+        .await;
+    out.assert_code(0).assert_no_panic();
+    assert!(out.stderr.contains("ThrottlingException"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("retrying at the next poll"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Endless throttling keeps the deadline: exit 4 at --timeout, not a runtime error, not later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_throttling_still_ends_at_the_deadline() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    env.deploy("prod", "web", "web:v2").await;
+    env.emulator.inject_fault(Fault {
+        operation: "DescribeServices".into(),
+        count: 100_000,
+        kind: FaultKind::Throttle,
+    });
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--timeout", "3s"]),
+        )
+        .await;
+    out.assert_code(4).assert_no_panic();
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+}
+
+/// Several services in two clusters in one loop, one of them crashing: the combined result is
+/// the failure, the healthy ones succeed, and each cluster's services share one DescribeServices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_services_one_failing() {
+    let env = env().await;
+    env.ecs
+        .create_cluster()
+        .cluster_name("staging")
+        .send()
+        .await
+        .unwrap();
+    env.service("prod", "web", true).await;
+    env.service("prod", "api", true).await;
+    env.service("staging", "web", true).await;
+    env.deploy("prod", "web", "web:v2").await;
+    env.deploy("prod", "api", "web:crash").await;
+    env.deploy("staging", "web", "web:v2").await;
+    let out = env
+        .run(
+            env.cmd()
+                .args([
+                    "--service",
+                    "prod/web",
+                    "--service",
+                    "prod/api,staging/web",
+                    "--output",
+                    "json",
+                ])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.output("result"), "rolled_back");
+    let detail = detail(&out);
+    let result = |c: &str, s: &str| {
+        detail
+            .iter()
+            .find(|d| d["cluster"] == c && d["service"] == s)
+            .map(|d| d["result"].as_str().unwrap().to_string())
+    };
+    assert_eq!(result("prod", "web").as_deref(), Some("succeeded"));
+    assert_eq!(result("prod", "api").as_deref(), Some("rolled_back"));
+    assert_eq!(result("staging", "web").as_deref(), Some("succeeded"));
+    assert!(
+        out.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 3 services succeeded")
+    );
+    assert!(
+        out.summary.contains("| api | prod | ❌ rolled_back |"),
+        "{}",
+        out.summary
+    );
+    let sizes = env.emulator.calls().describe_services_batch_sizes;
+    assert!(
+        sizes.iter().all(|&n| n <= 2),
+        "prod's two services go in one call: {sizes:?}"
+    );
+    assert!(sizes.contains(&2), "{sizes:?}");
+}
+
+/// Twelve services: ten per DescribeServices call, so two calls per poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twelve_services_take_two_calls_per_poll() {
+    let env = env().await;
+    let names: Vec<String> = (0..12).map(|i| format!("svc{i:02}")).collect();
+    for n in &names {
+        env.service("prod", n, true).await;
+    }
+    for n in &names {
+        env.deploy("prod", n, "web:v2").await;
+    }
+    let mut cmd = env.cmd().args(["--cluster", "prod"]);
+    for n in &names {
+        cmd = cmd.args(["--service", n.as_str()]);
+    }
+    let out = env.run(cmd).await;
+    out.assert_code(0).assert_no_panic();
+    let sizes = env.emulator.calls().describe_services_batch_sizes;
+    let mut first_poll = sizes[..2].to_vec();
+    first_poll.sort_unstable();
+    assert_eq!(first_poll, [2, 10], "{sizes:?}");
+    assert!(sizes.iter().all(|&n| n <= 10), "{sizes:?}");
+}
+
+/// A rollback that finished before the wait started is still a rollback for the tracked task
+/// definition: never the false green `services-stable` gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_finished_before_the_wait_is_not_green() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let (_, td) = env.deploy("prod", "web", "web:crash").await;
+    env.emulator.advance(Duration::from_secs(120));
+    let out = env
+        .run(
+            env.cmd()
+                .args([
+                    "--cluster",
+                    "prod",
+                    "--service",
+                    "web",
+                    "--task-definition",
+                    td.as_str(),
+                ])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.output("result"), "rolled_back");
+}
+
+/// A missing service fails at once, naming it and the near miss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_service_fails_fast_naming_it() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let out = env
+        .cmd()
+        .args(["--cluster", "prod", "--service", "wbe"])
+        .run();
+    out.assert_code(2).assert_no_panic();
+    assert!(
+        out.stderr.contains("service wbe not found in cluster prod"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("did you mean `web`?"), "{}", out.stderr);
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+}
+
+/// A missing cluster fails at once, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_cluster_fails_fast_naming_it() {
+    let env = env().await;
+    let out = env
+        .cmd()
+        .args(["--cluster", "nowhere", "--service", "web"])
+        .run();
+    out.assert_code(2).assert_no_panic();
+    assert!(
+        out.stderr.contains("cluster nowhere not found"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+}
+
+/// A deleted (DRAINING) service is refused by name instead of waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_service_is_refused() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    env.ecs
+        .delete_service()
+        .cluster("prod")
+        .service("web")
+        .force(true)
+        .send()
+        .await
+        .unwrap();
+    let out = env
+        .cmd()
+        .args(["--cluster", "prod", "--service", "web"])
+        .run();
+    assert!(
+        out.code == 1 || out.code == 2,
+        "code {}: {}",
+        out.code,
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("service web in cluster prod is"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// An endpoint nobody listens on is a runtime error (exit 3), quickly.
+#[test]
+fn unreachable_endpoint_is_a_runtime_error() {
+    let out = Cmd::bin("wait-stable")
+        .env(
+            "AWS_ENDPOINT_URL_ECS",
+            format!("http://127.0.0.1:{}", test_support::unused_port()),
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args([
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--max-attempts",
+            "1",
+        ])
+        .run();
+    out.assert_code(3).assert_no_panic();
+    assert!(out.stderr.contains("cannot reach AWS"), "{}", out.stderr);
+}
+
+/// Bad flags exit 2 before any network call (the endpoint is a closed port).
+#[test]
+fn usage_errors_exit_2_without_network() {
+    let closed = format!("http://127.0.0.1:{}", test_support::unused_port());
+    let cases: &[(&[&str], &str)] = &[
+        (&["--cluster", "prod"], "--service"),
+        (&["--service", "web"], "needs a cluster"),
+        (
+            &[
+                "--cluster",
+                "prod",
+                "--service",
+                "web",
+                "--interval",
+                "10ms",
+            ],
+            "--interval",
+        ),
+        (
+            &["--cluster", "prod", "--service", "web", "--timeout", "soon"],
+            "90s",
+        ),
+        (
+            &[
+                "--cluster",
+                "prod",
+                "--service",
+                "web",
+                "--timeout",
+                "2s",
+                "--interval",
+                "5s",
+            ],
+            "longer than --timeout",
+        ),
+        (
+            &[
+                "--cluster",
+                "prod",
+                "--service",
+                "a",
+                "--service",
+                "b",
+                "--deployment-id",
+                "ecs-svc/1",
+            ],
+            "several services",
+        ),
+        (
+            &[
+                "--cluster",
+                "prod",
+                "--service",
+                "web",
+                "--deployment-id",
+                "42",
+            ],
+            "not a deployment id",
+        ),
+        (
+            &[
+                "--cluster",
+                "prod",
+                "--service",
+                "web",
+                "--task-definition",
+                "web",
+            ],
+            "family:revision",
+        ),
+        (
+            &["--cluster", "prod", "--service", "web", "--until", "steady"],
+            "stable",
+        ),
+        (
+            &[
+                "--cluster",
+                "prod",
+                "--service",
+                "web",
+                "--service",
+                "prod/web",
+            ],
+            "given twice",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = Cmd::bin("wait-stable")
+            .env("AWS_ENDPOINT_URL_ECS", closed.as_str())
+            .env("AWS_REGION", "us-east-1")
+            .args(args.iter().copied())
+            .run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{args:?} should mention {needle}: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("cannot reach"),
+            "{args:?} touched the network: {}",
+            out.stderr
+        );
+    }
+}
+
+/// --help teaches with examples and lists the results and exit codes.
+#[test]
+fn help_has_examples() {
+    let out = Cmd::bin("wait-stable").arg("--help").run();
+    out.assert_code(0);
+    assert!(out.stdout.contains("Examples:"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("wait-stable --cluster prod --service web"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("rolled_back"), "{}", out.stdout);
+    assert!(out.stdout.contains("Exit codes"), "{}", out.stdout);
+}
