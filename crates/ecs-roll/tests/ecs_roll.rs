@@ -932,3 +932,50 @@ fn help_has_examples_and_policies() {
         );
     }
 }
+
+/// Every input of actions/ecs-roll/action.yml is a flag of some ecs-roll command, and every
+/// output the action promises is one the tool writes.
+#[test]
+fn action_inputs_are_flags() {
+    use clap::CommandFactory;
+    let root = test_support::workspace_root();
+    let yaml = std::fs::read_to_string(root.join("actions/ecs-roll/action.yml")).unwrap();
+    let cli = ecs_roll::Cli::command();
+    let mut flags: Vec<String> = cli
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
+    for sub in cli.get_subcommands() {
+        flags.extend(
+            sub.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_owned)),
+        );
+    }
+    let mut section = "";
+    let mut inputs = Vec::new();
+    for line in yaml.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            section = line.trim_end_matches(':');
+        } else if section == "inputs"
+            && let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && !name.starts_with(' ')
+        {
+            inputs.push(name.to_string());
+        }
+    }
+    assert!(inputs.len() > 20, "{inputs:?}");
+    for i in inputs.iter().filter(|i| *i != "command") {
+        assert!(flags.contains(i), "input `{i}` is not an ecs-roll flag");
+    }
+    for out in [
+        "task_definition_arn",
+        "previous_task_definition_arn",
+        "deployment_id",
+        "result",
+    ] {
+        assert!(
+            yaml.contains(&format!("  {out}:\n")),
+            "output {out} missing"
+        );
+    }
+}
