@@ -289,4 +289,36 @@ mod tests {
         let bad = manifest_json().replace(D2, "sha256:abc");
         assert!(parse(bad.as_bytes()).is_err());
     }
+
+    /// Fuzz smoke: thousands of seeded mutations of a valid manifest and of an index never panic
+    /// the parser (the cargo-fuzz target runs the same entry point for longer).
+    #[test]
+    fn mutations_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let seeds = [
+            manifest_json().into_bytes(),
+            br#"{"schemaVersion":2,"manifests":[]}"#.to_vec(),
+        ];
+        for _ in 0..20_000 {
+            let mut b = seeds[rng.usize(..seeds.len())].clone();
+            for _ in 0..rng.usize(1..6) {
+                match rng.u8(..3) {
+                    0 if !b.is_empty() => {
+                        let i = rng.usize(..b.len());
+                        b[i] = rng.u8(..);
+                    }
+                    1 if !b.is_empty() => {
+                        let i = rng.usize(..b.len());
+                        b.truncate(i);
+                    }
+                    _ => {
+                        let i = rng.usize(..=b.len());
+                        b.insert(i, b"{}[]:,\"0"[rng.usize(..8)]);
+                    }
+                }
+            }
+            let _ = parse(&b);
+            let _ = filter_index(&b, &["linux/amd64".into()]);
+        }
+    }
 }

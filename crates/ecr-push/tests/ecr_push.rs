@@ -484,6 +484,51 @@ fn auth_registry_with_ecr_token_and_masking() {
     );
 }
 
+/// Behind token authentication (a `Bearer` challenge), the ECR credentials are traded for a
+/// token at the advertised realm and the push completes.
+#[test]
+fn bearer_challenge_is_answered_through_the_token_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = oci_layout(dir.path(), seed(), &[30_000], "v1");
+    let gate = fault_proxy::BearerGate {
+        basic: format!("Basic {MOTO_TOKEN_B64}"),
+        token: "test-bearer-token".into(),
+    };
+    let proxy = fault_proxy::start_bearer(&registry(), gate);
+    let repo = unique("bearer");
+    let out = Cmd::bin("ecr-push")
+        .envs(default_account_env())
+        .args([
+            "--source",
+            &format!("oci:{}", dir.path().display()),
+            "--repository",
+            &repo,
+            "--tag",
+            "v1",
+        ])
+        .args([
+            "--registry",
+            &format!("http://{}", proxy.addr),
+            "--create-repository",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.json()["digest"], img.manifest_digest.as_str());
+    assert!(
+        proxy
+            .counts
+            .tokens
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    assert_eq!(
+        skopeo_digest(&format!("{}/{repo}:v1", registry()), None),
+        img.manifest_digest
+    );
+}
+
 /// Another account's token is refused by the auth registry: exit 3, nothing pushed, no secret.
 #[test]
 fn wrong_registry_password_exits_3() {

@@ -1,6 +1,9 @@
 //! A fault-injecting HTTP/1.1 proxy on loopback, between `ecr-push` and the registry. Each request
 //! gets its own upstream connection (`Connection: close`), so every request draws its own fate
 //! from a seeded generator: dropped connections, `429`, `503`, slow answers, or a clean pass.
+//! With a [`BearerGate`] it also plays a registry behind token authentication: every request
+//! needs `Authorization: Bearer <token>`, which its `/token` endpoint hands out for the right
+//! Basic credentials (the distribution spec's token flow, which the stand-ins lack).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -16,6 +19,15 @@ pub struct FaultCounts {
     pub too_many: AtomicU64,
     pub unavailable: AtomicU64,
     pub delayed: AtomicU64,
+    pub tokens: AtomicU64,
+}
+
+/// Token authentication in front of the registry.
+#[derive(Debug, Clone)]
+pub struct BearerGate {
+    /// The `Authorization` value the token endpoint requires (`Basic …`).
+    pub basic: String,
+    pub token: String,
 }
 
 pub struct FaultProxy {
@@ -40,21 +52,36 @@ enum Fate {
 
 /// Start a proxy to `upstream` (`127.0.0.1:PORT`); `rate` is the chance of each fault kind.
 pub fn start(upstream: &str, seed: u64, rate: f64) -> FaultProxy {
+    start_with(upstream, seed, rate, None)
+}
+
+/// A fault-free proxy that demands Bearer tokens.
+pub fn start_bearer(upstream: &str, gate: BearerGate) -> FaultProxy {
+    start_with(upstream, 0, 0.0, Some(gate))
+}
+
+fn start_with(upstream: &str, seed: u64, rate: f64, gate: Option<BearerGate>) -> FaultProxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let counts = Arc::new(FaultCounts::default());
     let stop = Arc::new(AtomicBool::new(false));
     let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(seed)));
-    let (c, s, up) = (counts.clone(), stop.clone(), upstream.to_string());
+    let (c, s, up, me) = (
+        counts.clone(),
+        stop.clone(),
+        upstream.to_string(),
+        addr.clone(),
+    );
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             if s.load(Ordering::Relaxed) {
                 break;
             }
             let Ok(conn) = conn else { continue };
-            let (c, up, rng) = (c.clone(), up.clone(), rng.clone());
+            let (c, up, rng, gate, me) =
+                (c.clone(), up.clone(), rng.clone(), gate.clone(), me.clone());
             std::thread::spawn(move || {
-                let _ = handle(conn, &up, &rng, rate, &c);
+                let _ = handle(conn, &up, &rng, rate, &c, gate.as_ref(), &me);
             });
         }
     });
@@ -77,12 +104,33 @@ fn read_head(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>
     }
 }
 
+fn respond(client: &mut TcpStream, status: &str, headers: &str, body: &str) -> std::io::Result<()> {
+    let msg = format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(msg.as_bytes())?;
+    let _ = client.shutdown(Shutdown::Both);
+    Ok(())
+}
+
+fn header_value(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
 fn handle(
     mut client: TcpStream,
     upstream: &str,
     rng: &Mutex<fastrand::Rng>,
     rate: f64,
     counts: &FaultCounts,
+    gate: Option<&BearerGate>,
+    me: &str,
 ) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // One request per connection: the client learns it from `Connection: close`.
@@ -100,6 +148,39 @@ fn handle(
                 .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0);
+    if let Some(g) = gate {
+        let path = text.split_whitespace().nth(1).unwrap_or("");
+        let auth = header_value(&text, "authorization").unwrap_or_default();
+        if path.starts_with("/token") {
+            counts.tokens.fetch_add(1, Ordering::Relaxed);
+            return if auth == g.basic {
+                respond(
+                    &mut client,
+                    "200 OK",
+                    "",
+                    &format!("{{\"token\":\"{}\",\"expires_in\":300}}", g.token),
+                )
+            } else {
+                respond(
+                    &mut client,
+                    "401 Unauthorized",
+                    "",
+                    r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#,
+                )
+            };
+        }
+        if auth != format!("Bearer {}", g.token) {
+            let challenge = format!(
+                "WWW-Authenticate: Bearer realm=\"http://{me}/token\",service=\"test-registry\"\r\n"
+            );
+            return respond(
+                &mut client,
+                "401 Unauthorized",
+                &challenge,
+                r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#,
+            );
+        }
+    }
     let fate = {
         let mut r = rng.lock().unwrap();
         let x = r.f64();

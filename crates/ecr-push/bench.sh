@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# ecr-push against skopeo, same machine, same registry, same run (called by scripts/bench with
+# $DK_BIN_DIR = release binaries and the stand-ins' env sourced; runnable alone the same way).
+#
+# Figures (median of hyperfine runs):
+#   - cold push of a deterministic 3-layer image (1 + 10 + 50 MiB of seeded random data, gzip)
+#     into a fresh repository each run. The registry cannot be wiped between runs, so each run
+#     gets a new repository name, and both tools' blob caches are deleted before each run — else
+#     both would mount the layers from the previous run's repository instead of uploading them
+#     (skopeo's cache: /var/lib/containers/cache/blob-info-cache-v1.boltdb when root).
+#   - warm re-push of the same image and tag (nothing to upload).
+#   - peak RSS (`/usr/bin/time -v`) pushing a 1 GiB single-layer image, both tools.
+# Goals: cold ≤ 0.7× skopeo, warm ≤ 0.5× skopeo, RSS ≤ 64 MiB.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$here"
+: "${DK_BIN_DIR:?set DK_BIN_DIR to the release binaries (scripts/bench does)}"
+: "${DK_REGISTRY:?source target/standins/env first (scripts/bench does)}"
+out=${DK_BENCH_OUT:-$here/target/bench}
+mkdir -p "$out"
+runs=${ECR_PUSH_BENCH_RUNS:-5}
+bin="$DK_BIN_DIR/ecr-push"
+[ -x "$bin" ] || bin="$DK_BIN_DIR/deploy-kit ecr-push"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+reg="$DK_REGISTRY"
+skopeo_cache_files="/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache/blob-info-cache-v1.sqlite $HOME/.local/share/containers/cache/blob-info-cache-v1.boltdb $HOME/.local/share/containers/cache/blob-info-cache-v1.sqlite"
+
+log() { printf '[%s] ecr-push bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@" | tee -a "$out/table.md"; }
+ratio() { python3 -c "print('%.2f×' % ($1/$2))"; }
+
+# Deterministic OCI layout: seeded random bytes in a one-file tar, gzip-framed with stored
+# (level 0) deflate blocks — random data does not compress, and this keeps a 1 GiB image quick to
+# write. Streams in 4 MiB pieces, so building the big image needs little memory.
+make_layout() { # dir ref size_mib...
+  python3 - "$@" <<'PY'
+import gzip, hashlib, io, json, os, random, sys, tarfile, zlib
+d, ref, sizes = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
+blobs = os.path.join(d, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
+def put(data):
+    h = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, h), "wb").write(data); return "sha256:" + h, len(data)
+layers, diff_ids = [], []
+for i, mib in enumerate(sizes):
+    rng = random.Random(1000 + i); n = mib << 20
+    hdr = tarfile.TarInfo(f"layer{i}.bin"); hdr.size = n; hdr.mtime = 0; hdr.mode = 0o644
+    head = hdr.tobuf(format=tarfile.GNU_FORMAT)
+    pad = (512 - n % 512) % 512
+    tmp = os.path.join(d, "layer.tmp")
+    gz_sha, tar_sha = hashlib.sha256(), hashlib.sha256()
+    comp = zlib.compressobj(0, zlib.DEFLATED, 31)
+    with open(tmp, "wb") as f:
+        def w(b):
+            tar_sha.update(b); c = comp.compress(b); gz_sha.update(c); f.write(c)
+        w(head); left = n
+        while left:
+            k = min(left, 4 << 20); w(rng.randbytes(k)); left -= k
+        w(b"\0" * pad + b"\0" * 1024)
+        c = comp.flush(); gz_sha.update(c); f.write(c)
+    size = os.path.getsize(tmp); dg = "sha256:" + gz_sha.hexdigest()
+    os.replace(tmp, os.path.join(blobs, dg[7:]))
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": dg, "size": size})
+    diff_ids.append("sha256:" + tar_sha.hexdigest())
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                  "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+cd, cs = put(cfg)
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+                  "layers": layers}).encode()
+md, ms = put(man)
+open(os.path.join(d, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+           "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": ref}}]},
+          open(os.path.join(d, "index.json"), "w"))
+print(md)
+PY
+}
+
+median() { # runs prepare command
+  hyperfine --shell=bash --style none --runs "$1" --prepare "$2" --export-json "$work/h.json" "$3" >/dev/null 2>&1
+  python3 -c 'import json,sys;print("%.4f"%json.load(open(sys.argv[1]))["results"][0]["median"])' "$work/h.json"
+}
+
+log "building the 61 MiB test image"
+make_layout "$work/img" bench 1 10 50 >/dev/null
+ours_cache="$work/ours-cache"
+ours="XDG_CACHE_HOME=$ours_cache $bin --source oci:$work/img:bench --registry http://$reg --no-ecr-auth -q --tag v1"
+peer="skopeo copy -q --dest-tls-verify=false oci:$work/img:bench"
+wipe="rm -rf $ours_cache $skopeo_cache_files"
+
+log "cold pushes ($runs runs each)"
+cold_ours=$(median "$runs" "$wipe" "$ours --repository bench-cold-ours-\$RANDOM\$RANDOM")
+cold_peer=$(median "$runs" "$wipe" "$peer docker://$reg/bench-cold-skopeo-\$RANDOM\$RANDOM:v1")
+row "ecr-push cold push, 3 layers 61 MiB (s)" "$cold_ours" "skopeo copy $cold_peer" "$(ratio "$cold_ours" "$cold_peer")" "≤ 0.7×"
+
+log "warm re-pushes"
+warm=$(date +%s%N)
+eval "$ours --repository bench-warm-ours-$warm" >/dev/null
+$peer "docker://$reg/bench-warm-skopeo-$warm:v1"
+warm_ours=$(median $((runs * 2)) "true" "$ours --repository bench-warm-ours-$warm")
+warm_peer=$(median $((runs * 2)) "true" "$peer docker://$reg/bench-warm-skopeo-$warm:v1")
+row "ecr-push warm re-push, same tag (s)" "$warm_ours" "skopeo copy $warm_peer" "$(ratio "$warm_ours" "$warm_peer")" "≤ 0.5×"
+
+log "building the 1 GiB single-layer image"
+make_layout "$work/big" big 1024 >/dev/null
+rss() { # command…: peak RSS in MiB
+  /usr/bin/time -v "$@" 2>"$work/time.txt" >/dev/null || { cat "$work/time.txt" >&2; return 1; }
+  awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$work/time.txt"
+}
+eval "$wipe"
+t0=$(date +%s.%N)
+rss_ours=$(XDG_CACHE_HOME=$ours_cache rss $bin --source "oci:$work/big:big" --registry "http://$reg" --no-ecr-auth -q \
+  --repository "bench-big-ours-$warm" --tag v1)
+t1=$(date +%s.%N)
+rss_peer=$(rss skopeo copy -q --dest-tls-verify=false "oci:$work/big:big" "docker://$reg/bench-big-skopeo-$warm:v1")
+t2=$(date +%s.%N)
+row "ecr-push peak RSS, 1 GiB layer (MiB)" "$rss_ours" "skopeo copy $rss_peer" "$(ratio "$rss_ours" "$rss_peer")" "≤ 64 MiB"
+row "ecr-push 1 GiB cold push (s)" "$(python3 -c "print('%.2f'%($t1-$t0))")" "skopeo copy $(python3 -c "print('%.2f'%($t2-$t1))")" \
+  "$(python3 -c "print('%.2f×'%(($t1-$t0)/($t2-$t1)))")" ""
