@@ -153,6 +153,7 @@ pub async fn prepare(
         ));
     }
     let mut warned_pins = Vec::new();
+    let mut known_containers: Vec<String> = Vec::new();
     for (sref, service) in plan.services.iter().zip(described_services) {
         let current_arn = service.task_definition().unwrap_or_default().to_string();
         let current = cached_describe(ecs, &mut cache, &current_arn).await?;
@@ -177,27 +178,8 @@ pub async fn prepare(
                 }
             },
         };
-        let mut rendered = render::apply_overrides(&base_doc, &plan.overrides).map_err(|e| {
-            let hint = match did_you_mean(&e.container, e.known.iter().map(String::as_str)) {
-                Some(m) => format!("did you mean `{m}`? containers: {}", e.known.join(", ")),
-                None => format!("containers: {}", e.known.join(", ")),
-            };
-            Error::usage(format!("service {sref}: {e}")).with_hint(hint)
-        })?;
-        if let Some(m) = &plan.migrate
-            && !rendered.container_names().contains(&m.container.as_str())
-            && plan.services.len() == 1
-        {
-            return Err(Error::usage(format!(
-                "--migrate-container `{}` is not in {}",
-                m.container,
-                rendered.family()
-            ))
-            .with_hint(format!(
-                "containers: {}",
-                rendered.container_names().join(", ")
-            )));
-        }
+        known_containers.extend(base_doc.container_names().iter().map(|c| c.to_string()));
+        let mut rendered = render::apply_present_overrides(&base_doc, &plan.overrides);
         if pin_digests {
             pin_images(ui, &mut rendered, &mut warned_pins);
         }
@@ -239,6 +221,30 @@ pub async fn prepare(
             current,
             definition: index,
         });
+    }
+    // Every override must land somewhere: a container no definition has is a typo.
+    let migrate = plan.migrate.as_ref().map(|m| m.container.as_str());
+    for c in plan.overrides.containers().into_iter().chain(migrate) {
+        if !known_containers.iter().any(|k| k == c) {
+            known_containers.sort();
+            known_containers.dedup();
+            let hint = match did_you_mean(c, known_containers.iter().map(String::as_str)) {
+                Some(m) => format!(
+                    "did you mean `{m}`? containers: {}",
+                    known_containers.join(", ")
+                ),
+                None => format!("containers: {}", known_containers.join(", ")),
+            };
+            return Err(Error::usage(format!(
+                "no task definition of {} has a container `{c}`",
+                plan.services
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_hint(hint));
+        }
     }
     Ok(Release {
         definitions,

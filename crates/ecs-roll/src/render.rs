@@ -604,15 +604,25 @@ pub fn check_containers(
 }
 
 /// Apply images, environment and secrets. Images are set per container in one step; a variable
-/// that exists is replaced in place, a new one appended.
+/// that exists is replaced in place, a new one appended. Every container named must exist.
 pub fn apply_overrides(
     doc: &TaskDefinitionDoc,
     overrides: &Overrides,
 ) -> Result<TaskDefinitionDoc, UnknownContainer> {
     check_containers(doc, overrides)?;
+    Ok(apply_present_overrides(doc, overrides))
+}
+
+/// Apply the overrides whose container this definition has, ignoring the others: services of
+/// different families in one release each take the overrides meant for their containers (the
+/// caller checks that every override matched some definition).
+pub fn apply_present_overrides(
+    doc: &TaskDefinitionDoc,
+    overrides: &Overrides,
+) -> TaskDefinitionDoc {
     let mut out = doc.clone();
     let Some(Value::Array(list)) = out.definition.get_mut("containerDefinitions") else {
-        return Ok(out);
+        return out;
     };
     for c in list.iter_mut() {
         let Value::Object(c) = c else { continue };
@@ -631,7 +641,7 @@ pub fn apply_overrides(
             set_pair(c, "secrets", "valueFrom", &v.name, &v.value);
         }
     }
-    Ok(out)
+    out
 }
 
 fn set_pair(

@@ -215,7 +215,19 @@ async fn roll_one(
 
     // Record the rollback target at the moment of the update, not from the start of the run.
     let previous = match crate::services::describe_one(ecs, &s.sref).await {
-        Ok(svc) => svc.task_definition().unwrap_or_default().to_string(),
+        Ok(svc) => {
+            if let Some(p) = rollback::primary(&svc)
+                && p.rollout_state().is_some_and(|r| r.as_str() != "COMPLETED")
+            {
+                ui.warn(&format!(
+                    "{name}: deployment {} of {} is still {} — it becomes the rollback target without having completed",
+                    p.id().unwrap_or("?"),
+                    short_name(p.task_definition().unwrap_or("?")),
+                    p.rollout_state().map(|r| r.as_str()).unwrap_or("?")
+                ));
+            }
+            svc.task_definition().unwrap_or_default().to_string()
+        }
         Err(e) => {
             report.reason = Some(e.message().to_string());
             return done(report);
@@ -413,7 +425,7 @@ async fn rollback_successful(
 fn reason_suffix(reason: &Option<String>) -> String {
     reason
         .as_deref()
-        .map(|r| format!(": {r}"))
+        .map(|r| format!(": {}", r.trim_end_matches('.')))
         .unwrap_or_default()
 }
 

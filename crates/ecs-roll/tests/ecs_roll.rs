@@ -65,6 +65,10 @@ fn breaker(rollback: bool) -> DeploymentConfiguration {
 impl Env {
     /// Register `family` with one container `app` running `image` (plus tags).
     fn register(&self, family: &str, image: &str) -> String {
+        self.register_container(family, "app", image)
+    }
+
+    fn register_container(&self, family: &str, container: &str, image: &str) -> String {
         let out = self
             .rt
             .block_on(
@@ -73,7 +77,7 @@ impl Env {
                     .family(family)
                     .container_definitions(
                         ContainerDefinition::builder()
-                            .name("app")
+                            .name(container)
                             .image(image)
                             .essential(true)
                             .environment(KeyValuePair::builder().name("MODE").value("prod").build())
@@ -978,4 +982,152 @@ fn action_inputs_are_flags() {
             "output {out} missing"
         );
     }
+}
+
+/// Two families in one release: the failing service is rolled back by itself, the other keeps
+/// the release (default policy), and the result is rolled_back.
+#[test]
+fn one_failing_service_rolls_back_alone() {
+    let e = env();
+    let web1 = e.register("web", "app:v1");
+    let job1 = e.register_container("worker", "job", "app:v1");
+    e.create_service("web", &web1, 1, breaker(true));
+    e.create_service("worker", &job1, 1, breaker(true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--service",
+        "worker",
+        "--image",
+        "app=app:v2",
+        "--image",
+        "job=app:crash",
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    let services = &json["detail"]["services"];
+    assert_eq!(services[0]["result"], "succeeded");
+    assert_eq!(services[1]["result"], "rolled_back");
+    assert_eq!(short(&e.primary("web").1), "web:2");
+    assert_eq!(
+        e.wait_stable("worker").task_definition(),
+        Some(job1.as_str())
+    );
+}
+
+/// --rollback-all returns the services that succeeded too.
+#[test]
+fn rollback_all_returns_every_changed_service() {
+    let e = env();
+    let web1 = e.register("web", "app:v1");
+    let job1 = e.register_container("worker", "job", "app:v1");
+    e.create_service("web", &web1, 1, breaker(true));
+    e.create_service("worker", &job1, 1, breaker(true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--service",
+        "worker",
+        "--image",
+        "app=app:v2",
+        "--image",
+        "job=app:crash",
+        "--rollback-all",
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back");
+    assert_eq!(
+        json["detail"]["services"][0]["result"], "rolled_back",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(e.wait_stable("web").task_definition(), Some(web1.as_str()));
+    assert_eq!(
+        e.wait_stable("worker").task_definition(),
+        Some(job1.as_str())
+    );
+}
+
+/// With one service at a time, a failure stops the release: later services are not touched.
+#[test]
+fn failure_skips_services_not_started() {
+    let e = env();
+    let web1 = e.register("web", "app:v1");
+    let job1 = e.register_container("worker", "job", "app:v1");
+    e.create_service("web", &web1, 1, breaker(true));
+    e.create_service("worker", &job1, 1, breaker(true));
+    let before = e.primary("web");
+    let out = e.deploy(&[
+        "--service",
+        "worker",
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--image",
+        "job=app:crash",
+        "--max-parallel",
+        "1",
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["detail"]["services"][0]["result"], "rolled_back");
+    assert_eq!(json["detail"]["services"][1]["result"], "skipped");
+    assert_eq!(e.primary("web"), before, "web untouched");
+}
+
+/// Someone else's deployment replacing ours mid-wait is reported, never rolled back.
+#[test]
+fn replaced_deployment_is_not_rolled_back() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    let v3 = e.register("web", "app:v3");
+    e.create_service("web", &v1, 1, breaker(false));
+    let cmd = e
+        .cmd()
+        .args([
+            "deploy",
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--image",
+            "app=app:slow",
+            "--interval",
+            "200ms",
+        ])
+        .args(["--timeout", "60s", "--output", "json"]);
+    let run = std::thread::spawn(move || cmd.run());
+    // Wait until ecs-roll's deployment is PRIMARY, then release v3 over it.
+    let start = Instant::now();
+    while short(&e.primary("web").1) != "web:3" {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "ecs-roll never updated the service"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mine = e.primary("web").0;
+    e.rt.block_on(
+        e.ecs
+            .update_service()
+            .cluster("prod")
+            .service("web")
+            .task_definition(&v3)
+            .force_new_deployment(true)
+            .send(),
+    )
+    .unwrap();
+    let out = run.join().unwrap();
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "failed", "{}", out.stderr);
+    assert_eq!(json["detail"]["services"][0]["result"], "replaced");
+    assert_eq!(json["deployment_id"], mine.as_str());
+    assert!(out.stderr.contains("not rolling back"), "{}", out.stderr);
+    let (id, td) = e.primary("web");
+    assert_ne!(id, mine);
+    assert_eq!(td, v3, "the other release stays");
 }
