@@ -87,11 +87,14 @@ fn step_cluster(
     // 3. Each service's controller acts.
     let cluster_name = cluster.name.clone();
     for service in cluster.services.values_mut() {
-        if service.deployment_controller != "ECS" || service.status == "INACTIVE" {
+        if service.status == "INACTIVE" {
             continue;
         }
         if service.status == "DRAINING" {
             drain_service(service, &mut cluster.tasks, now, rng);
+            continue;
+        }
+        if service.deployment_controller != "ECS" {
             continue;
         }
         check_circuit_breaker(service, now, real_now, rng);

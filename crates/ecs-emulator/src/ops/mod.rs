@@ -4,6 +4,7 @@
 mod clusters;
 mod input;
 mod service_deployments;
+mod service_revisions;
 mod services;
 mod tags;
 mod task_definitions;
@@ -39,6 +40,7 @@ pub const OPERATIONS: &[&str] = &[
     "ListServiceDeployments",
     "DescribeServiceDeployments",
     "StopServiceDeployment",
+    "DescribeServiceRevisions",
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
@@ -74,6 +76,7 @@ pub fn dispatch(
         "ListServiceDeployments" => service_deployments::list(state, &input),
         "DescribeServiceDeployments" => service_deployments::describe(state, &input),
         "StopServiceDeployment" => service_deployments::stop(state, &input, real_now),
+        "DescribeServiceRevisions" => service_revisions::describe(state, &input),
         "TagResource" => tags::tag_resource(state, &input),
         "UntagResource" => tags::untag_resource(state, &input),
         "ListTagsForResource" => tags::list_tags(state, &input),

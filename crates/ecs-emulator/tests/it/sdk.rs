@@ -1092,3 +1092,70 @@ async fn background_clock_runs_a_rollout() {
     assert!(history["finishedAtReal"].as_f64().is_some());
     env.emulator.shutdown().await;
 }
+
+/// A ServiceDeployment names its source and target revisions; DescribeServiceRevisions tells
+/// which task definition and images each ran (what a rollback tool reads).
+#[tokio::test]
+async fn service_revisions_name_the_task_definitions() {
+    let env = env().await;
+    let v1 = env.register("web:v1").await;
+    let v2 = env.register("web:v2").await;
+    env.create_service("web", &v1, 1, rolling(100, 200)).await;
+    env.step_until("web", 120, |_, _| {}, completed).await;
+    let updated = env.update("web", &v2).await;
+    let sd_arn = updated.current_service_deployment().unwrap().to_string();
+    let sd = env
+        .ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&sd_arn)
+        .send()
+        .await
+        .unwrap();
+    let sd = &sd.service_deployments()[0];
+    assert_eq!(sd.status().unwrap().as_str(), "PENDING");
+    let source = sd.source_service_revisions()[0].arn().unwrap().to_string();
+    let target = sd
+        .target_service_revision()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let revisions = env
+        .ecs
+        .describe_service_revisions()
+        .service_revision_arns(&source)
+        .service_revision_arns(&target)
+        .service_revision_arns("arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/1")
+        .send()
+        .await
+        .unwrap();
+    let td_of = |arn: &str| {
+        revisions
+            .service_revisions()
+            .iter()
+            .find(|r| r.service_revision_arn() == Some(arn))
+            .and_then(|r| r.task_definition())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(td_of(&source), v1);
+    assert_eq!(td_of(&target), v2);
+    assert_eq!(revisions.failures()[0].reason(), Some("MISSING"));
+    let images = revisions.service_revisions()[0].container_images();
+    assert!(images[0].image_digest().unwrap().starts_with("sha256:"));
+    env.emulator.advance(Duration::from_secs(1));
+    let listed = env
+        .ecs
+        .list_service_deployments()
+        .cluster("prod")
+        .service("web")
+        .status(aws_sdk_ecs::types::ServiceDeploymentStatus::InProgress)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.service_deployments().len(), 1);
+    assert_eq!(
+        listed.service_deployments()[0].service_deployment_arn(),
+        Some(sd_arn.as_str())
+    );
+}
