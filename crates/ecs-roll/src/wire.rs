@@ -80,10 +80,11 @@ pub async fn describe_task_definition(ecs: &Client, id: &str) -> Result<Option<D
         Err(e) => {
             // ECS answers ClientException "Unable to describe task definition." for a missing one.
             let missing = e.as_service_error().is_some_and(|s| {
+                let msg = s.meta().message().unwrap_or("").to_ascii_lowercase();
                 s.is_client_exception()
-                    || s.meta()
-                        .message()
-                        .is_some_and(|m| m.contains("nable to describe"))
+                    && (msg.contains("unable to describe")
+                        || msg.contains("not found")
+                        || msg.contains("does not exist"))
             });
             if missing {
                 return Ok(None);

@@ -1131,3 +1131,49 @@ fn replaced_deployment_is_not_rolled_back() {
     assert_ne!(id, mine);
     assert_eq!(td, v3, "the other release stays");
 }
+
+/// Throttling and server errors on the rendering and update calls are retried: the release
+/// succeeds with exactly one new revision (the raw-JSON register body survives every attempt).
+#[test]
+fn retries_throttling_and_server_errors() {
+    use ecs_emulator::{Fault, FaultKind};
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    for (operation, kind) in [
+        ("DescribeTaskDefinition", FaultKind::Throttle),
+        ("RegisterTaskDefinition", FaultKind::ServerError),
+        ("UpdateService", FaultKind::Throttle),
+    ] {
+        e.emulator.inject_fault(Fault {
+            operation: operation.into(),
+            count: 2,
+            kind,
+        });
+    }
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--env",
+        "app:MODE=canary",
+    ]);
+    out.assert_code(0);
+    assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
+    assert_eq!(e.revisions("web").len(), 2);
+    assert!(e.emulator.calls().count("RegisterTaskDefinition") >= 3);
+    let td =
+        e.rt.block_on(
+            e.ecs
+                .describe_task_definition()
+                .task_definition("web:2")
+                .send(),
+        )
+        .unwrap();
+    let c = &td.task_definition().unwrap().container_definitions()[0];
+    assert_eq!(
+        (c.image(), c.environment()[0].value()),
+        (Some("app:v2"), Some("canary"))
+    );
+}
