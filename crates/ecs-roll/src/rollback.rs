@@ -152,8 +152,8 @@ pub struct PreviousRevision {
 
 /// The previous completed revision of a service, by the best evidence available:
 /// 1. a deployment still listed beside the PRIMARY whose rollout COMPLETED (a release in flight);
-/// 2. ServiceDeployments history (ListServiceDeployments SUCCESSFUL/ROLLBACK_SUCCESSFUL →
-///    target service revision → DescribeServiceRevisions), newest first;
+/// 2. ServiceDeployments history (ListServiceDeployments SUCCESSFUL → target service revision →
+///    DescribeServiceRevisions), newest first;
 /// 3. the newest ACTIVE revision of the family below the current one.
 pub async fn find_previous(
     ecs: &Client,
@@ -206,8 +206,8 @@ async fn from_service_deployments(
         .list_service_deployments()
         .cluster(&sref.cluster)
         .service(&sref.name)
+        // Not ROLLBACK_SUCCESSFUL: its target revision is the release that failed.
         .status(ServiceDeploymentStatus::Successful)
-        .status(ServiceDeploymentStatus::RollbackSuccessful)
         .max_results(20)
         .send()
         .await

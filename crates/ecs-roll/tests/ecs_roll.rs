@@ -1177,3 +1177,24 @@ fn retries_throttling_and_server_errors() {
         (Some("app:v2"), Some("canary"))
     );
 }
+
+/// An existing revision given with --task-definition and no overrides is deployed as is.
+#[test]
+fn deploys_an_existing_revision_as_is() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.register("web", "app:v2");
+    e.create_service("web", &v1, 1, breaker(true));
+    let out = e.deploy(&["--service", "web", "--task-definition", "web:2"]);
+    out.assert_code(0);
+    assert_eq!(
+        short(out.json()["task_definition_arn"].as_str().unwrap()),
+        "web:2"
+    );
+    assert_eq!(e.revisions("web").len(), 2, "nothing registered");
+    assert_eq!(short(&e.primary("web").1), "web:2");
+    // A container no definition has is a usage error, even when found only after reading AWS.
+    let out = e.deploy(&["--service", "web", "--image", "ap=app:v3"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("did you mean `app`"), "{}", out.stderr);
+}
