@@ -520,6 +520,43 @@ mod tests {
         }
     }
 
+    fn definition(family: &str, revision: u32, status: &str) -> TaskDefinition {
+        TaskDefinition {
+            family: family.into(),
+            revision,
+            arn: crate::ids::task_definition_arn(family, revision),
+            status: status.into(),
+            registered_at: 0.0,
+            deregistered_at: None,
+            body: Map::new(),
+        }
+    }
+
+    /// family → latest ACTIVE revision; family:revision and ARNs → that revision, any status.
+    #[test]
+    fn task_definition_references() {
+        let mut defs = BTreeMap::new();
+        defs.insert(
+            "web".to_string(),
+            vec![
+                definition("web", 1, "ACTIVE"),
+                definition("web", 2, "ACTIVE"),
+                definition("web", 3, "INACTIVE"),
+            ],
+        );
+        let rev = |r: &str| resolve_task_definition(&defs, r).map(|d| d.revision);
+        assert_eq!(rev("web"), Some(2));
+        assert_eq!(rev("web:3"), Some(3));
+        assert_eq!(
+            rev("arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"),
+            Some(1)
+        );
+        assert_eq!(rev("web:0"), None);
+        assert_eq!(rev("web:9"), None);
+        assert_eq!(rev("web:x"), None);
+        assert_eq!(rev("api"), None);
+    }
+
     /// The table from the circuit-breaker guide: 1 → 3, 25 → 13, 400 → 200, 800 → 200.
     #[test]
     fn default_threshold_matches_the_guide() {

@@ -419,3 +419,149 @@ pub fn list_services(state: &mut State, input: &Input) -> Result<Value, EcsError
     let (page, next) = input.page(arns, 10, 100)?;
     Ok(json!({"serviceArns": page, "nextToken": next}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::dispatch;
+    use crate::scenario::Scenario;
+
+    fn state() -> State {
+        let mut state = State::new(Scenario::default(), 0.0);
+        for (op, body) in [
+            ("CreateCluster", json!({"clusterName": "c"})),
+            (
+                "RegisterTaskDefinition",
+                json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i"}]}),
+            ),
+        ] {
+            dispatch(&mut state, op, &body, 0.0).unwrap();
+        }
+        state
+    }
+
+    fn create(state: &mut State, extra: Value) -> Result<Value, EcsError> {
+        let mut body =
+            json!({"cluster": "c", "serviceName": "s", "taskDefinition": "f:1", "desiredCount": 1});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        dispatch(state, "CreateService", &body, 0.0)
+    }
+
+    /// Defaults are filled in as ECS returns them; bad settings are refused with a reason.
+    #[test]
+    fn deployment_configuration_defaults_and_validation() {
+        let merged =
+            merged_deployment_configuration(&default_deployment_configuration(), None).unwrap();
+        assert_eq!(merged["maximumPercent"], 200);
+        assert_eq!(merged["minimumHealthyPercent"], 100);
+        assert_eq!(
+            merged["deploymentCircuitBreaker"],
+            json!({"enable": false, "rollback": false})
+        );
+        let bad = |v: Value| {
+            merged_deployment_configuration(&default_deployment_configuration(), v.as_object())
+                .unwrap_err()
+        };
+        assert_eq!(
+            bad(json!({"minimumHealthyPercent": 101})).code,
+            "InvalidParameterException"
+        );
+        assert_eq!(
+            bad(json!({"maximumPercent": -5})).code,
+            "InvalidParameterException"
+        );
+        assert_eq!(
+            bad(json!({"deploymentCircuitBreaker": {"enable": true}})).code,
+            "InvalidParameterException"
+        );
+        assert_eq!(
+            bad(
+                json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true,
+                "thresholdConfiguration": {"type": "SOMETIMES", "value": 3}}})
+            )
+            .code,
+            "InvalidParameterException"
+        );
+        assert_eq!(
+            bad(json!({"strategy": "BLUE_GREEN"})).code,
+            "UnsupportedFeatureException"
+        );
+    }
+
+    /// A second CreateService with the same name is refused unless it repeats the clientToken.
+    #[test]
+    fn create_service_idempotency() {
+        let mut s = state();
+        create(&mut s, json!({"clientToken": "t1"})).unwrap();
+        let again = create(&mut s, json!({"clientToken": "t1"})).unwrap();
+        assert_eq!(again["service"]["serviceName"], "s");
+        let err = create(&mut s, json!({"clientToken": "t2"})).unwrap_err();
+        assert_eq!(err.message, "Creation of service was not idempotent.");
+    }
+
+    /// Missing pieces of a CreateService request get ECS-style errors.
+    #[test]
+    fn create_service_errors() {
+        let mut s = state();
+        let no_count = dispatch(
+            &mut s,
+            "CreateService",
+            &json!({"cluster": "c", "serviceName": "s", "taskDefinition": "f"}),
+            0.0,
+        );
+        assert_eq!(no_count.unwrap_err().code, "InvalidParameterException");
+        let missing_td = create(&mut s, json!({"taskDefinition": "nope:3"})).unwrap_err();
+        assert_eq!(missing_td.message, "TaskDefinition not found.");
+        let both = create(
+            &mut s,
+            json!({"launchType": "FARGATE", "capacityProviderStrategy": []}),
+        )
+        .unwrap_err();
+        assert_eq!(both.code, "InvalidParameterException");
+        let bad_name = create(&mut s, json!({"serviceName": "no spaces"})).unwrap_err();
+        assert_eq!(bad_name.code, "InvalidParameterException");
+        let no_cluster = create(&mut s, json!({"cluster": "other"})).unwrap_err();
+        assert_eq!(no_cluster.code, "ClusterNotFoundException");
+    }
+
+    /// desiredCount alone starts no deployment; forceNewDeployment does.
+    #[test]
+    fn what_starts_a_deployment() {
+        let mut s = state();
+        create(&mut s, json!({})).unwrap();
+        let update = |s: &mut State, body: Value| {
+            dispatch(s, "UpdateService", &body, 0.0).unwrap()["service"]["deployments"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        assert_eq!(
+            update(
+                &mut s,
+                json!({"cluster": "c", "service": "s", "desiredCount": 3})
+            ),
+            1
+        );
+        assert_eq!(
+            update(
+                &mut s,
+                json!({"cluster": "c", "service": "s", "taskDefinition": "f:1"})
+            ),
+            1
+        );
+        assert_eq!(
+            update(
+                &mut s,
+                json!({"cluster": "c", "service": "s", "forceNewDeployment": true})
+            ),
+            2
+        );
+        let arn = crate::ids::service_arn("c", "s");
+        assert_eq!(
+            update(&mut s, json!({"service": arn, "forceNewDeployment": true})),
+            3
+        );
+    }
+}

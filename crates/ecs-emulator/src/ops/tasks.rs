@@ -221,3 +221,99 @@ pub fn stop_task(state: &mut State, input: &Input) -> Result<Value, EcsError> {
         .ok_or_else(|| EcsError::invalid_parameter("The referenced task was not found."))?;
     Ok(json!({"task": render_task(state, task, false)}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::dispatch;
+    use crate::scenario::Scenario;
+
+    fn state() -> State {
+        let mut state = State::new(Scenario::default(), 0.0);
+        for (op, body) in [
+            ("CreateCluster", json!({})),
+            (
+                "RegisterTaskDefinition",
+                json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i"}]}),
+            ),
+        ] {
+            dispatch(&mut state, op, &body, 0.0).unwrap();
+        }
+        state
+    }
+
+    /// RunTask limits: count 1..=10, valid startedBy, no SERVICE tag propagation.
+    #[test]
+    fn run_task_validation() {
+        let mut s = state();
+        for body in [
+            json!({"taskDefinition": "f", "count": 11}),
+            json!({"taskDefinition": "f", "count": 0}),
+            json!({"taskDefinition": "f", "startedBy": "has spaces"}),
+            json!({"taskDefinition": "f", "propagateTags": "SERVICE"}),
+            json!({"taskDefinition": "nope"}),
+        ] {
+            let err = dispatch(&mut s, "RunTask", &body, 0.0).unwrap_err();
+            assert_eq!(err.code, "InvalidParameterException", "{body}");
+        }
+        let ok = dispatch(
+            &mut s,
+            "RunTask",
+            &json!({"taskDefinition": "f", "count": 3, "group": "g"}),
+            0.0,
+        )
+        .unwrap();
+        assert_eq!(ok["tasks"].as_array().unwrap().len(), 3);
+        assert_eq!(ok["tasks"][0]["group"], "g");
+        assert_eq!(ok["tasks"][0]["lastStatus"], "PROVISIONING");
+    }
+
+    /// The same clientToken with other parameters is a conflict.
+    #[test]
+    fn client_token_conflict() {
+        let mut s = state();
+        dispatch(
+            &mut s,
+            "RunTask",
+            &json!({"taskDefinition": "f", "clientToken": "t"}),
+            0.0,
+        )
+        .unwrap();
+        let err = dispatch(
+            &mut s,
+            "RunTask",
+            &json!({"taskDefinition": "f", "count": 2, "clientToken": "t"}),
+            0.0,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "ConflictException");
+    }
+
+    /// ListTasks filters by desired status (default RUNNING); PENDING never matches.
+    #[test]
+    fn list_tasks_by_desired_status() {
+        let mut s = state();
+        let run = dispatch(
+            &mut s,
+            "RunTask",
+            &json!({"taskDefinition": "f", "count": 2}),
+            0.0,
+        )
+        .unwrap();
+        let arn = run["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+        dispatch(&mut s, "StopTask", &json!({"task": arn}), 0.0).unwrap();
+        let list = |s: &mut State, status: &str| {
+            dispatch(s, "ListTasks", &json!({"desiredStatus": status}), 0.0).unwrap()["taskArns"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        assert_eq!(list(&mut s, "RUNNING"), 1);
+        assert_eq!(list(&mut s, "STOPPED"), 1);
+        assert_eq!(list(&mut s, "PENDING"), 0);
+        let err = dispatch(&mut s, "StopTask", &json!({"task": "0000"}), 0.0).unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+        let err = dispatch(&mut s, "ListTasks", &json!({"serviceName": "ghost"}), 0.0).unwrap_err();
+        assert_eq!(err.code, "ServiceNotFoundException");
+    }
+}
