@@ -276,6 +276,25 @@ pub fn render_service(
     }))
 }
 
+fn is_fargate(task: &Task) -> bool {
+    task.launch_type.as_deref() == Some("FARGATE")
+        || task
+            .capacity_provider_strategy
+            .as_ref()
+            .and_then(|s| s.get(0))
+            .and_then(|s| s.get("capacityProvider"))
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.starts_with("FARGATE"))
+}
+
+/// Fargate tasks report the platform version `LATEST` resolved to (1.4.0 since 2020).
+fn task_platform_version(task: &Task) -> Value {
+    match task.platform_version.as_deref() {
+        Some("LATEST") | None if is_fargate(task) => json!("1.4.0"),
+        other => json!(other),
+    }
+}
+
 pub fn render_task(state: &State, task: &Task, include_tags: bool) -> Value {
     let containers: Vec<Value> = task
         .containers
@@ -323,7 +342,8 @@ pub fn render_task(state: &State, task: &Task, include_tags: bool) -> Value {
         "launchType": task.launch_type,
         "capacityProviderName": task.capacity_provider_strategy.as_ref()
             .and_then(|s| s.get(0)).and_then(|s| s.get("capacityProvider")).cloned(),
-        "platformVersion": task.platform_version,
+        "platformVersion": task_platform_version(task),
+        "platformFamily": is_fargate(task).then_some("Linux"),
         "healthStatus": task_health_status(task),
         "attachments": eni_attachments(task),
         "tags": if include_tags { render_tags(state, &task.arn) } else { Value::Null },

@@ -169,6 +169,25 @@ pub fn cluster_mut<'s>(state: &'s mut State, name: &str) -> Result<&'s mut Clust
         .ok_or_else(EcsError::cluster_not_found)
 }
 
+/// With neither a launch type nor a capacity provider strategy, ECS uses the cluster's default
+/// strategy, else the EC2 launch type.
+pub fn default_launch(
+    cluster: &Cluster,
+    launch_type: Option<String>,
+    strategy: Option<Value>,
+) -> (Option<String>, Option<Value>) {
+    if launch_type.is_some() || strategy.is_some() {
+        return (launch_type, strategy);
+    }
+    match cluster.default_capacity_provider_strategy.as_array() {
+        Some(list) if !list.is_empty() => (
+            None,
+            Some(cluster.default_capacity_provider_strategy.clone()),
+        ),
+        _ => (Some("EC2".to_string()), None),
+    }
+}
+
 /// Splits a service ARN `…:service/<cluster>/<name>` (or the old `service/<name>` form).
 pub fn service_ref(reference: &str) -> (Option<&str>, &str) {
     if let Some((_, tail)) = reference

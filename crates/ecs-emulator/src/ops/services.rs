@@ -179,6 +179,11 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
             "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
         ));
     }
+    let (launch_type, capacity_provider_strategy) = super::input::default_launch(
+        cluster(state, &cluster_name)?,
+        launch_type,
+        capacity_provider_strategy,
+    );
     let fargate = launch_type.as_deref() == Some("FARGATE");
     let platform_version = input
         .str("platformVersion")?

@@ -147,6 +147,11 @@ pub fn run_task(state: &mut State, input: &Input) -> Result<Value, EcsError> {
     let group = input
         .str("group")?
         .map_or_else(|| format!("family:{}", td.family), str::to_string);
+    let (launch_type, capacity_provider_strategy) = super::input::default_launch(
+        cluster(state, &cluster_name)?,
+        launch_type,
+        capacity_provider_strategy,
+    );
     let fargate = launch_type.as_deref() == Some("FARGATE");
     let placement = Placement {
         launch_type,

@@ -609,11 +609,17 @@ async fn crash_without_breaker_loops_forever() {
     let env = env().await;
     let bad = env.register("web:crash").await;
     env.create_service("web", &bad, 2, rolling(100, 200)).await;
-    env.emulator.advance(Duration::from_secs(300));
+    env.emulator.advance(Duration::from_secs(900));
     let s = env.describe("web").await;
     let p = primary(&s);
     assert_eq!(p.rollout_state(), Some(&DeploymentRolloutState::InProgress));
     assert!(p.failed_tasks() > 20, "failedTasks {}", p.failed_tasks());
+    // Events: at most 100, newest first.
+    let events = s.events();
+    assert_eq!(events.len(), 100);
+    for pair in events.windows(2) {
+        assert!(pair[0].created_at().unwrap().secs() >= pair[1].created_at().unwrap().secs());
+    }
 }
 
 /// A task that never passes its health check is replaced, with the ECS event.
