@@ -53,8 +53,8 @@ Examples:
   # Only the amd64 image of a multi-platform index
   ecr-push --source oci:build/oci --platform linux/amd64 --repository team/web --tag v1
 
-  # Hand the digest to ecs-roll
-  ecs-roll --image \"$(ecr-push --source oci:build/oci --repository team/web --tag v1 --output json | jq -r .image)\" …
+  # Hand the pinned image to ecs-roll: stdout is just registry/repo@sha256:…
+  ecs-roll --image \"$(ecr-push --source oci:build/oci --repository team/web --tag v1)\" …
 
   # Local registry, no AWS at all (tests)
   ecr-push --source oci:build/oci --registry http://127.0.0.1:5000 --no-ecr-auth --repository web --tag v1
@@ -442,6 +442,10 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
             stats: Default::default(),
             progress: Box::new(move |s: &str| status_ui.status(s)),
         };
+        ui.group(&format!(
+            "Transferring {} blobs to {host}/{repo}",
+            plan.blobs.len()
+        ));
         blob_results = uploader
             .upload_missing_blobs(&plan.blobs)
             .await
@@ -546,6 +550,7 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         })
         .collect();
     Ok(Outcome::succeeded(result, message)
+        .text(image.clone())
         .output("image_uri", image_uri)
         .output("image", image)
         .output("digest", digest.clone())

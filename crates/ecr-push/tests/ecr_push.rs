@@ -113,6 +113,25 @@ fn warm_repush_and_new_tag_upload_nothing() {
     );
     let reference = format!("{}/{repo}:v2", registry());
     assert_eq!(skopeo_digest(&reference, None), img.manifest_digest);
+
+    // In text mode stdout is only the pinned image, ready for `ecs-roll --image "$(…)"`.
+    let text = Cmd::bin("ecr-push")
+        .args([
+            "--source",
+            &src,
+            "--repository",
+            &repo,
+            "--tag",
+            "v2",
+            "--no-ecr-auth",
+        ])
+        .args(["--registry", &format!("http://{}", registry())])
+        .run();
+    text.assert_code(0);
+    assert_eq!(
+        text.stdout,
+        format!("{}/{repo}@{}\n", registry(), img.manifest_digest)
+    );
     assert_eq!(skopeo_roundtrip_oci(&reference, None), img.manifest_digest);
 }
 
