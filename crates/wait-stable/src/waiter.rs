@@ -185,6 +185,7 @@ pub async fn wait(
     let mut retry_streak = 0u32;
     let mut sd_warned = false;
     loop {
+        let poll_started = Instant::now();
         let pending: Vec<usize> = (0..watches.len())
             .filter(|&i| !watches[i].decided())
             .collect();
@@ -290,7 +291,10 @@ pub async fn wait(
             watches.len(),
             if watches.len() == 1 { "" } else { "s" }
         ));
-        tokio::time::sleep(jittered(opts.interval, &opts.deadline)).await;
+        tokio::time::sleep_until(
+            (poll_started + next_poll_gap(opts.interval)).min(opts.deadline.instant()),
+        )
+        .await;
         if opts.deadline.expired() {
             break;
         }
@@ -317,6 +321,13 @@ pub async fn wait(
     }
     ui.end_group();
     Ok(watches.into_iter().map(Watch::into_outcome).collect())
+}
+
+/// Time from the start of one poll to the start of the next. Polls keep a fixed rate whatever
+/// a call's latency, and the ±10 % jitter (core's `jittered`) is scaled to stay at or below the
+/// interval, so a deployment is seen within one interval of completing.
+fn next_poll_gap(interval: Duration) -> Duration {
+    jittered(interval.mul_f64(1.0 / 1.1), &Deadline::after(interval))
 }
 
 /// How long the stopped-task lookup may run after the deadline has passed.
@@ -811,4 +822,39 @@ impl Watch {
 /// The job-summary Markdown for a set of outcomes: a table per service and the events timeline.
 pub fn summary_markdown(outcomes: &[ServiceOutcome]) -> String {
     crate::summary::render(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Poll gaps stay within one interval (so completion is seen within one interval) and vary.
+    #[test]
+    fn poll_gap_never_exceeds_the_interval() {
+        let interval = Duration::from_secs(5);
+        let gaps: Vec<Duration> = (0..200).map(|_| next_poll_gap(interval)).collect();
+        assert!(
+            gaps.iter()
+                .all(|g| *g <= interval && *g >= interval.mul_f64(0.8)),
+            "{gaps:?}"
+        );
+        assert!(gaps.iter().any(|g| *g != gaps[0]));
+    }
+
+    /// The same service twice, or none at all, is a usage error before any call.
+    #[test]
+    fn targets_are_checked() {
+        let t = |c: &str, s: &str| Target {
+            cluster: c.into(),
+            service: s.into(),
+            track: Track::CurrentPrimary,
+        };
+        assert!(check_targets(&[]).is_err());
+        let twice = [
+            t("prod", "web"),
+            t("prod", "arn:aws:ecs:us-east-1:1:service/prod/web"),
+        ];
+        assert_eq!(check_targets(&twice).unwrap_err().exit_code(), 2);
+        assert!(check_targets(&[t("prod", "web"), t("staging", "web")]).is_ok());
+    }
 }
