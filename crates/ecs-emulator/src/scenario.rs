@@ -371,6 +371,14 @@ run_task:
         assert_eq!(s.run_task.exit_code_for(&["migrate".into()]), 0);
     }
 
+    /// The example shipped with the crate stays valid.
+    #[test]
+    fn shipped_example_parses() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/example.yaml");
+        let s = Scenario::from_file(&path).unwrap();
+        assert_eq!(s.behavior_for("api:bad").behavior, BehaviorKind::Crash);
+    }
+
     /// JSON is accepted as well as YAML.
     #[test]
     fn json_scenario_parses() {
