@@ -130,6 +130,25 @@ impl Env {
         (primary.id().unwrap().to_string(), td)
     }
 
+    /// UpdateService to `image`; returns the ServiceDeployment ARN the service reports.
+    async fn deploy_service_deployment(&self, cluster: &str, name: &str, image: &str) -> String {
+        let td = self.register(image).await;
+        let out = self
+            .ecs
+            .update_service()
+            .cluster(cluster)
+            .service(name)
+            .task_definition(&td)
+            .send()
+            .await
+            .unwrap();
+        out.service()
+            .unwrap()
+            .current_service_deployment()
+            .expect("currentServiceDeployment")
+            .to_string()
+    }
+
     async fn describe(&self, cluster: &str, name: &str) -> Value {
         let out = self
             .ecs
@@ -252,6 +271,58 @@ async fn healthy_rollout_succeeds_with_outputs_json_and_summary() {
         "{}",
         out.summary
     );
+}
+
+/// --deployment-id also takes the ServiceDeployment ARN that UpdateService reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_a_service_deployment_arn() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let arn = env.deploy_service_deployment("prod", "web", "web:v2").await;
+    let out = env
+        .run(
+            env.cmd()
+                .args([
+                    "--cluster",
+                    "prod",
+                    "--service",
+                    "web",
+                    "--deployment-id",
+                    arn.as_str(),
+                ])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(out.output("result"), "succeeded");
+    assert!(out.output("deployment_id").starts_with("ecs-svc/"));
+}
+
+/// --task-definition as family:revision follows that revision's deployment; a crash of it is
+/// reported against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_a_task_definition_by_family_revision() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let (deployment, td) = env.deploy("prod", "web", "web:crash").await;
+    let short = td.rsplit('/').next().unwrap().to_string();
+    let out = env
+        .run(
+            env.cmd()
+                .args([
+                    "--cluster",
+                    "prod",
+                    "--service",
+                    "web",
+                    "--task-definition",
+                    short.as_str(),
+                ])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.output("result"), "rolled_back");
+    assert_eq!(out.output("deployment_id"), deployment);
 }
 
 /// Crashing tasks trip the circuit breaker, which rolls back: exit 1, `rolled_back`, and the
