@@ -97,7 +97,7 @@ fn step_cluster(
         if service.deployment_controller != "ECS" {
             continue;
         }
-        check_circuit_breaker(service, now, real_now, rng);
+        check_circuit_breaker(service, &mut cluster.tasks, now, real_now, rng);
         schedule_service(
             service,
             &cluster_name,
@@ -155,7 +155,13 @@ fn record_task_change(
 }
 
 /// Trips the breaker when the PRIMARY deployment's failures reach the threshold.
-fn check_circuit_breaker(service: &mut Service, now: f64, real_now: f64, rng: &mut fastrand::Rng) {
+fn check_circuit_breaker(
+    service: &mut Service,
+    tasks: &mut [Task],
+    now: f64,
+    real_now: f64,
+    rng: &mut fastrand::Rng,
+) {
     let Some(cb) = service.circuit_breaker() else {
         return;
     };
@@ -217,7 +223,7 @@ fn check_circuit_breaker(service: &mut Service, now: f64, real_now: f64, rng: &m
                 "ECS deployment circuit breaker: rolling back to deploymentId {}.",
                 target.deployment_id
             );
-            roll_back(service, target, reason, now, rng);
+            roll_back(service, tasks, target, reason, now, rng);
             if let Some(sd) = service.service_deployment_mut(&sd_arn) {
                 sd.status = "ROLLBACK_IN_PROGRESS".to_string();
                 sd.status_reason = Some(BREAKER_FAILED_REASON.to_string());
@@ -261,8 +267,13 @@ fn finish_service_deployment(
 
 /// Makes a new PRIMARY that runs `target`'s task definition again; the current PRIMARY becomes
 /// ACTIVE and its tasks are replaced. The failed deployment's service deployment tracks it.
+///
+/// Tasks still running from the target deployment already run that revision, so the rollback
+/// adopts them instead of replacing them (the CB guide says the target deployment itself goes
+/// back to IN_PROGRESS); their `startedBy` keeps the id that launched them.
 pub fn roll_back(
     service: &mut Service,
+    tasks: &mut [Task],
     target: RevisionRef,
     reason: String,
     now: f64,
@@ -292,6 +303,21 @@ pub fn roll_back(
         finished_real: None,
         ..template
     };
+    let new_id = deployment.id.clone();
+    for t in tasks.iter_mut() {
+        if t.deployment_id.as_deref() == Some(target.deployment_id.as_str())
+            && t.service.as_deref() == Some(service.name.as_str())
+            && t.is_live()
+        {
+            t.deployment_id = Some(new_id.clone());
+        }
+    }
+    for d in &mut service.deployments {
+        if d.id == target.deployment_id && d.status == DeploymentStatus::Active {
+            d.status = DeploymentStatus::Inactive;
+            d.updated_at = now;
+        }
+    }
     service.task_definition = target.task_definition.clone();
     service.deployments.insert(0, deployment);
     if let Some(sd) = service.service_deployment_mut(&sd_arn) {
@@ -595,7 +621,9 @@ fn check_completion(
     let Some(primary) = service.primary() else {
         return;
     };
-    if primary.stalled {
+    // A deployment is never complete in the step that created it, so every state (for
+    // example FAILED with its rollback IN_PROGRESS) is visible for at least a second.
+    if primary.stalled || primary.created_at >= now {
         return;
     }
     let scaled_after_completion = primary.rollout_state == RolloutState::Completed;

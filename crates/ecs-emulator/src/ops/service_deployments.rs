@@ -102,9 +102,13 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
         .ok_or_else(EcsError::service_deployment_not_found)?;
     let now = state.now;
     let State { clusters, rng, .. } = state;
-    let service = clusters
+    let cluster = clusters
         .get_mut(&cluster_name)
-        .and_then(|c| c.services.get_mut(&service_name))
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let tasks = &mut cluster.tasks;
+    let service = cluster
+        .services
+        .get_mut(&service_name)
         .ok_or_else(EcsError::service_deployment_not_found)?;
     let sd = service
         .service_deployments
@@ -162,7 +166,7 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
         "Service deployment rolled back to deploymentId {} by StopServiceDeployment.",
         target.deployment_id
     );
-    rollout::roll_back(service, target, reason, now, rng);
+    rollout::roll_back(service, tasks, target, reason, now, rng);
     if let Some(sd) = service.service_deployment_mut(&arn) {
         sd.status = "ROLLBACK_REQUESTED".to_string();
         sd.status_reason = Some("Rollback requested by StopServiceDeployment.".to_string());

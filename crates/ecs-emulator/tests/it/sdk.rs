@@ -346,6 +346,29 @@ async fn crash_with_circuit_breaker_rolls_back() {
     assert!(events.contains(&format!(
         "(service web) (deployment {bad_id}) deployment failed: tasks failed to start."
     )));
+    // The rollback kept the old revision's tasks (minimumHealthyPercent 100 never let them
+    // stop) instead of replacing them.
+    let running = env
+        .ecs
+        .list_tasks()
+        .cluster("prod")
+        .service_name("web")
+        .send()
+        .await
+        .unwrap();
+    let running = env
+        .ecs
+        .describe_tasks()
+        .cluster("prod")
+        .set_tasks(Some(running.task_arns().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(running.tasks().len(), 2);
+    for t in running.tasks() {
+        assert_eq!(t.started_by(), Some(good_id.as_str()));
+        assert_eq!(t.task_definition_arn(), Some(v1.as_str()));
+    }
 
     let sd = env
         .ecs
