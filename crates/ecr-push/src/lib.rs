@@ -358,7 +358,9 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         (Some(p), _) => p,
         (None, SourceSpec::Registry { image, reference }) => {
             let src_host = image.registry.clone().unwrap_or_default();
-            let creds = if src_host == host {
+            // The ECR token opens every ECR registry the principal may read, so it goes to
+            // ECR hosts and to the destination itself; anything else is read anonymously.
+            let creds = if src_host == host || source::is_ecr_host(&src_host) {
                 credentials.clone()
             } else {
                 None

@@ -130,6 +130,17 @@ pub async fn ensure_repository(
                 )),
             }
         }
+        // A push-only role may not describe repositories: carry on. ECR itself refuses to move an
+        // immutable tag (TAG_INVALID), which the push reports the same way.
+        Err(e)
+            if !opts.create
+                && dk_core::aws::error_code(&e).is_some_and(|c| c.starts_with("AccessDenied")) =>
+        {
+            Ok(RepositoryInfo {
+                immutable: false,
+                created: false,
+            })
+        }
         Err(e) => Err(dk_core::aws::sdk_error(
             &format!("ECR DescribeRepositories {name}"),
             e,

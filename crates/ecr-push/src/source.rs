@@ -111,6 +111,17 @@ pub fn registry_base(host: &str) -> String {
     }
 }
 
+/// `<account>.dkr.ecr.<region>.amazonaws.com[.cn]`
+pub fn is_ecr_host(host: &str) -> bool {
+    let labels: Vec<&str> = host.split(':').next().unwrap_or("").split('.').collect();
+    labels.len() >= 6
+        && labels[0].len() == 12
+        && labels[0].bytes().all(|b| b.is_ascii_digit())
+        && labels[1] == "dkr"
+        && labels[2] == "ecr"
+        && labels[4] == "amazonaws"
+}
+
 /// Read a remote image's manifests and build the plan (blobs stay in the source registry).
 pub async fn open_registry(
     client: &RegistryClient,
@@ -206,6 +217,17 @@ mod tests {
         };
         assert_eq!(image.registry.as_deref(), Some("127.0.0.1:5000"));
         assert_eq!(reference, "v2");
+    }
+
+    /// ECR registry hosts are recognised (their token opens them), others are not.
+    #[test]
+    fn recognises_ecr_hosts() {
+        assert!(is_ecr_host("123456789012.dkr.ecr.eu-west-1.amazonaws.com"));
+        assert!(is_ecr_host(
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
+        ));
+        assert!(!is_ecr_host("ghcr.io"));
+        assert!(!is_ecr_host("127.0.0.1:5000"));
     }
 
     /// Missing transports, hosts and tags are explained.
