@@ -91,7 +91,7 @@ pub struct Cli {
     /// Give up after this long (exit 4), e.g. 90s, 10m, 1h
     #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Time between polls (±10 % jitter), e.g. 5s, 2s, 500ms
+    /// Time between polls (jittered up to 10 % shorter, never longer), e.g. 5s, 2s, 500ms
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
     /// Follow this deployment (`ecs-svc/…`) or ServiceDeployment ARN instead of the current PRIMARY
