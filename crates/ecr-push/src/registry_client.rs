@@ -148,7 +148,13 @@ impl RegistryClient {
             (Some(h), None) => h.to_string(),
             _ => return Err(format!("`{base}` has no host")),
         };
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if base.scheme() == "http" {
+            // Plain HTTP is loopback only: skip loading the system's root certificates, which
+            // is most of a warm push's start-up.
+            builder = builder.tls_certs_only(Vec::<reqwest::Certificate>::new());
+        }
+        let http = builder
             .user_agent(concat!("deploy-kit-ecr-push/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(Duration::from_secs(60))
