@@ -214,27 +214,17 @@ async fn roll_one(
     };
 
     // Record the rollback target at the moment of the update, not from the start of the run.
-    let previous = match crate::services::describe_one(ecs, &s.sref).await {
-        Ok(svc) => {
-            if let Some(p) = rollback::primary(&svc)
-                && p.rollout_state().is_some_and(|r| r.as_str() != "COMPLETED")
-            {
-                ui.warn(&format!(
-                    "{name}: deployment {} of {} is still {} — it becomes the rollback target without having completed",
-                    p.id().unwrap_or("?"),
-                    short_name(p.task_definition().unwrap_or("?")),
-                    p.rollout_state().map(|r| r.as_str()).unwrap_or("?")
-                ));
-            }
-            svc.task_definition().unwrap_or_default().to_string()
-        }
+    let svc = match crate::services::describe_one(ecs, &s.sref).await {
+        Ok(svc) => svc,
         Err(e) => {
             report.reason = Some(e.message().to_string());
             return done(report);
         }
     };
+    let previous = svc.task_definition().unwrap_or_default().to_string();
     report.previous_task_definition_arn = Some(previous.clone());
     let force = args.force_new_deployment;
+    let running = rollback::primary(&svc);
     if previous == target && !force {
         ui.info(&format!(
             "{name}: already runs {}; nothing to roll",
@@ -244,8 +234,19 @@ async fn roll_one(
             &name,
             format!("unchanged: already runs {}", short_name(&target)),
         );
+        report.deployment_id = running.and_then(|p| p.id()).map(str::to_owned);
         report.result = ServiceResult::Unchanged;
         return done(report);
+    }
+    if let Some(p) = running
+        && p.rollout_state().is_some_and(|r| r.as_str() != "COMPLETED")
+    {
+        ui.warn(&format!(
+            "{name}: deployment {} of {} is still {} — it becomes the rollback target without having completed",
+            p.id().unwrap_or("?"),
+            short_name(p.task_definition().unwrap_or("?")),
+            p.rollout_state().map(|r| r.as_str()).unwrap_or("?")
+        ));
     }
     let deployment_id = match update_service(ecs, &s.sref, &target, force).await {
         Ok(id) => id,

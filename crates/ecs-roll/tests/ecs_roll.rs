@@ -297,6 +297,7 @@ fn unchanged_definition_is_not_registered_again() {
     let out = e.deploy(&["--service", "web", "--image", "app=app:v1"]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "unchanged");
+    assert_eq!(out.json()["deployment_id"], before.0.as_str());
     assert_eq!(e.revisions("web").len(), 1);
     assert_eq!(e.primary("web"), before);
     assert_eq!(e.describe("web").deployments().len(), 1);
