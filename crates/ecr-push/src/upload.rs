@@ -43,6 +43,8 @@ pub struct Stats {
     pub skipped: AtomicU64,
     pub mounted: AtomicU64,
     pub bytes_uploaded: AtomicU64,
+    /// Bytes streamed so far, finished or not (for progress on large layers).
+    pub bytes_sent: Arc<AtomicU64>,
 }
 
 impl Stats {
@@ -83,7 +85,8 @@ impl Uploader<'_> {
         order.sort_by_key(|b| std::cmp::Reverse(b.size));
         let total = order.len();
         let done = &AtomicU64::new(0);
-        futures_util::stream::iter(order)
+        let all_bytes: u64 = order.iter().map(|b| b.size).sum();
+        let transfer = futures_util::stream::iter(order)
             .map(move |b: Blob| async move {
                 let r = self.push_blob(&b).await?;
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -92,8 +95,24 @@ impl Uploader<'_> {
                 Ok::<_, RegistryError>((b.digest.clone(), r))
             })
             .buffer_unordered(self.jobs.max(1))
-            .try_collect()
-            .await
+            .try_collect();
+        // A large layer takes a while: report bytes streamed every few seconds meanwhile.
+        let mut transfer = std::pin::pin!(transfer);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                r = &mut transfer => return r,
+                _ = tick.tick() => {
+                    let sent = self.stats.bytes_sent.load(Ordering::Relaxed) as f64 / 1048576.0;
+                    let n = done.load(Ordering::Relaxed);
+                    (self.progress)(&format!(
+                        "blobs {n}/{total} done, {sent:.1} of at most {:.1} MiB streamed",
+                        all_bytes as f64 / 1048576.0
+                    ));
+                }
+            }
+        }
     }
 
     async fn push_blob(&self, blob: &Blob) -> Res<BlobResult> {
@@ -169,6 +188,12 @@ impl Uploader<'_> {
                             format!("cannot read {}: {e}", path.display()),
                         )
                     })?;
+                    let sent = self.stats.bytes_sent.clone();
+                    let stream = stream.inspect(move |r| {
+                        if let Ok(b) = r {
+                            sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+                        }
+                    });
                     Ok(reqwest::Body::wrap_stream(verified(
                         stream,
                         blob.digest.clone(),
@@ -185,7 +210,12 @@ impl Uploader<'_> {
                     RegistryError::new(ErrorClass::Permanent, "no source registry")
                 })?;
                 let resp = src.client.get_blob(src.repo, &blob.digest).await?;
-                let stream = resp.bytes_stream().map(|r| r.map_err(io::Error::other));
+                let sent = self.stats.bytes_sent.clone();
+                let stream = resp.bytes_stream().map(move |r| {
+                    let b = r.map_err(io::Error::other)?;
+                    sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    Ok(b)
+                });
                 let body = Mutex::new(Some(reqwest::Body::wrap_stream(verified(
                     stream,
                     blob.digest.clone(),
