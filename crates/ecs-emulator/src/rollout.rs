@@ -78,10 +78,14 @@ fn step_cluster(
             }
         }
     }
-    // 2. Their services count failures and health.
+    // 2. Their services count failures and health. The breaker is checked after each failure,
+    //    so tasks failing in the same second cannot push the count past the threshold.
     for (service_name, deployment_id, task_id, change) in changes {
         if let Some(service) = cluster.services.get_mut(&service_name) {
             record_task_change(service, &deployment_id, &task_id, change, now, rng);
+            if service.status == "ACTIVE" && service.deployment_controller == "ECS" {
+                check_circuit_breaker(service, &mut cluster.tasks, now, real_now, rng);
+            }
         }
     }
     // 3. Each service's controller acts.

@@ -383,7 +383,8 @@ async fn crash_with_circuit_breaker_rolls_back() {
     let cb = sd.deployment_circuit_breaker().unwrap();
     assert_eq!(cb.status().unwrap().as_str(), "TRIGGERED");
     assert_eq!(cb.threshold(), 3);
-    assert!(cb.failure_count() >= 3);
+    // Two tasks crash in the same second, yet the count stops at the threshold.
+    assert_eq!(cb.failure_count(), 3);
 
     // The crashed tasks are describable with their exit code.
     let stopped = env
