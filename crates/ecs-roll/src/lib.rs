@@ -89,10 +89,11 @@ Policies:
               rollback_failed (exit 1, error annotation) when even that fails. A deployment
               replaced by someone else's newer deployment is reported failed/replaced and NOT
               rolled back: that would undo their release.
-  Services    Services sharing a family share one registered revision. Up to --max-parallel roll
-              at once. When one fails, ecs-roll starts no further services, rolls back the
-              failed one(s) only, and lets the others finish; --rollback-all also returns every
-              service this call changed to its recorded revision (all-or-nothing releases).";
+  Services    Services sharing a rendered definition share one registered revision. They roll in
+              waves of --max-parallel, each wave waited for together. When one fails, no further
+              wave starts, the failed service(s) are rolled back and the others keep the release;
+              --rollback-all also returns every service this call changed to its recorded
+              revision (all-or-nothing releases).";
 
 #[derive(Debug, Parser)]
 #[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]

@@ -14,24 +14,24 @@
 //! | timed_out     | return to the recorded revision → rolled_back / rollback_failed | timed_out (exit 4) |
 //! | replaced      | replaced: someone else deployed; never rolled back (it would undo theirs) | replaced |
 //!
-//! Many services: at most `--max-parallel` roll at once. Once one fails, no further service
-//! starts (`skipped`) and those already rolling finish; each failed service is returned to its
-//! own recorded revision. `--rollback-all` also returns every service this call changed that
-//! succeeded, so a release is all-or-nothing.
+//! Many services: they roll in waves of `--max-parallel`. A wave's services are updated one after
+//! the other, then waited for together with one waiter call (one poll loop, one DescribeServices
+//! per 10 services per interval); its failed services are returned to their own recorded
+//! revisions, again waited for together. Once a wave has a failure no further wave starts
+//! (`skipped`). `--rollback-all` also returns every service this call changed that succeeded, so
+//! a release is all-or-nothing.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use aws_sdk_ecs::Client;
 use dk_core::{Error, Outcome, Result, Ui};
 use serde_json::json;
-use tokio::sync::Semaphore;
-use wait_stable::waiter::ServiceResult as WaitResult;
+use wait_stable::waiter::{ServiceResult as WaitResult, Track};
 
 use crate::migrate::{self, MigrationResult};
 use crate::register::{self, Release, ServiceTarget};
 use crate::rollback::{self, update_service};
+use crate::services::ServiceRef;
 use crate::summary::{self, ServiceReport, ServiceResult, Timeline};
 use crate::wire::short_name;
 use crate::{DeployArgs, DeployPlan, diff, waiting};
@@ -135,7 +135,8 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
     Ok(finish(&release, reports, &timeline, started))
 }
 
-/// Roll every service, at most `--max-parallel` at once; stop starting new ones after a failure.
+/// Roll every service in waves of `--max-parallel`; once a wave has a failure, later services
+/// are not started.
 async fn roll_services(
     ecs: &Client,
     ui: &Ui,
@@ -143,63 +144,39 @@ async fn roll_services(
     release: &Release,
     timeline: &Timeline,
 ) -> Vec<ServiceReport> {
-    let gate = Arc::new(Semaphore::new(usize::from(args.max_parallel)));
-    let failed = Arc::new(AtomicBool::new(false));
-    let runs = release.services.iter().map(|s| {
-        let gate = gate.clone();
-        let failed = failed.clone();
-        async move {
-            let _permit = gate.acquire().await;
-            if failed.load(Ordering::SeqCst) {
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for wave in release.services.chunks(usize::from(args.max_parallel)) {
+        if failed {
+            for s in wave {
                 timeline.push(
                     &s.sref.to_string(),
                     "skipped: another service of this release failed",
                 );
-                return skipped(release, s);
+                reports.push(skipped(release, s));
             }
-            let report = roll_one(ecs, ui, args, release, s, timeline).await;
-            if report.result.is_failure() {
-                failed.store(true, Ordering::SeqCst);
-            }
-            report
+            continue;
         }
-    });
-    futures_util::future::join_all(runs).await
+        let wave_reports = roll_wave(ecs, ui, args, release, wave, timeline).await;
+        failed = wave_reports.iter().any(|r| r.result.is_failure());
+        reports.extend(wave_reports);
+    }
+    reports
 }
 
 fn skipped(release: &Release, s: &ServiceTarget) -> ServiceReport {
+    let mut r = new_report(release, s);
+    r.result = ServiceResult::Skipped;
+    r.reason = Some("not started: another service of this release failed".into());
+    r
+}
+
+fn new_report(release: &Release, s: &ServiceTarget) -> ServiceReport {
     ServiceReport {
         cluster: s.sref.cluster.clone(),
         service: s.sref.name.clone(),
-        result: ServiceResult::Skipped,
-        task_definition_arn: release.target_arn(s).map(str::to_owned),
-        previous_task_definition_arn: Some(s.current_arn.clone()),
-        deployment_id: None,
-        rollback_deployment_id: None,
-        duration: std::time::Duration::ZERO,
-        reason: Some("not started: another service of this release failed".into()),
-        wait: None,
-        rollback_wait: None,
-    }
-}
-
-/// Update one service, wait, and roll it back by itself when the deployment does not succeed.
-async fn roll_one(
-    ecs: &Client,
-    ui: &Ui,
-    args: &DeployArgs,
-    release: &Release,
-    s: &ServiceTarget,
-    timeline: &Timeline,
-) -> ServiceReport {
-    let start = Instant::now();
-    let name = s.sref.to_string();
-    let target = release.target_arn(s).unwrap_or_default().to_string();
-    let mut report = ServiceReport {
-        cluster: s.sref.cluster.clone(),
-        service: s.sref.name.clone(),
         result: ServiceResult::Failed,
-        task_definition_arn: Some(target.clone()),
+        task_definition_arn: release.target_arn(s).map(str::to_owned),
         previous_task_definition_arn: Some(s.current_arn.clone()),
         deployment_id: None,
         rollback_deployment_id: None,
@@ -207,18 +184,160 @@ async fn roll_one(
         reason: None,
         wait: None,
         rollback_wait: None,
-    };
-    let done = |mut r: ServiceReport| {
-        r.duration = start.elapsed();
-        r
+    }
+}
+
+/// A service whose deployment has started and is being waited for.
+struct InFlight {
+    index: usize,
+    report: ServiceReport,
+    sref: ServiceRef,
+    previous: String,
+    target: String,
+}
+
+/// Update the services of one wave, wait for all their deployments in one waiter call, and roll
+/// back (again together) those that did not succeed.
+async fn roll_wave(
+    ecs: &Client,
+    ui: &Ui,
+    args: &DeployArgs,
+    release: &Release,
+    wave: &[ServiceTarget],
+    timeline: &Timeline,
+) -> Vec<ServiceReport> {
+    let start = Instant::now();
+    let mut finished: Vec<(usize, ServiceReport)> = Vec::new();
+    let mut flying: Vec<(InFlight, Track)> = Vec::new();
+    for (index, s) in wave.iter().enumerate() {
+        match start_deployment(ecs, ui, args, release, s, timeline).await {
+            Ok((report, previous, track)) => flying.push((
+                InFlight {
+                    index,
+                    target: release.target_arn(s).unwrap_or_default().to_string(),
+                    sref: s.sref.clone(),
+                    report,
+                    previous,
+                },
+                track,
+            )),
+            Err(report) => finished.push((index, *report)),
+        }
+    }
+
+    let targets = flying
+        .iter()
+        .map(|(f, t)| (f.sref.clone(), t.clone()))
+        .collect();
+    let verdicts = match waiting::wait_for_all(ecs, ui, targets, args.timeout, args.interval).await
+    {
+        Ok(v) => v.into_iter().map(Ok).collect(),
+        // We changed the services and cannot tell how it went: treat as failed, never green.
+        Err(e) => flying
+            .iter()
+            .map(|_| Err(format!("waiting failed: {}", e.message())))
+            .collect::<Vec<_>>(),
     };
 
+    let mut to_return: Vec<InFlight> = Vec::new();
+    for ((mut f, _), verdict) in flying.into_iter().zip(verdicts) {
+        let name = f.sref.to_string();
+        let result = match verdict {
+            Ok(o) => {
+                let r = o.result;
+                f.report.reason = o.reason.clone();
+                f.report.wait = Some(o);
+                r
+            }
+            Err(why) => {
+                f.report.reason = Some(why);
+                WaitResult::Failed
+            }
+        };
+        timeline.push(
+            &name,
+            format!(
+                "deployment {}{}",
+                result.as_str(),
+                reason_suffix(&f.report.reason)
+            ),
+        );
+        // The smoke gate (`--smoke`, once smoke-test exists) runs here, on Succeeded, and turns
+        // a failed check into a rollback exactly like a failed deployment.
+        let (no_rollback_result, roll_back) = match result {
+            WaitResult::Succeeded => (ServiceResult::Succeeded, false),
+            WaitResult::Replaced => (ServiceResult::Replaced, false),
+            WaitResult::RolledBack => (ServiceResult::RolledBack, true),
+            WaitResult::Failed => (ServiceResult::Failed, true),
+            WaitResult::TimedOut => (ServiceResult::TimedOut, true),
+        };
+        if result == WaitResult::Replaced {
+            ui.warn(&format!(
+                "{name}: a newer deployment replaced ours; not rolling back (it would undo that release)"
+            ));
+        }
+        if !roll_back || args.no_rollback {
+            f.report.result = no_rollback_result;
+        } else if f.previous == f.target {
+            f.report.result = ServiceResult::Failed;
+            f.report.reason = Some(format!(
+                "{}; the service ran {} before, so there is nothing to roll back to",
+                f.report
+                    .reason
+                    .as_deref()
+                    .unwrap_or("the deployment failed"),
+                short_name(&f.previous)
+            ));
+        } else {
+            ui.warn(&format!(
+                "{name}: deployment {}{}; rolling back to {}",
+                result.as_str(),
+                reason_suffix(&f.report.reason),
+                short_name(&f.previous)
+            ));
+            to_return.push(f);
+            continue;
+        }
+        f.report.duration = start.elapsed();
+        finished.push((f.index, f.report));
+    }
+
+    let returning: Vec<(&mut ServiceReport, String)> = to_return
+        .iter_mut()
+        .map(|f| {
+            let previous = f.previous.clone();
+            (&mut f.report, previous)
+        })
+        .collect();
+    return_services(ecs, ui, args, returning, timeline).await;
+    for f in to_return {
+        let mut report = f.report;
+        report.duration = start.elapsed();
+        finished.push((f.index, report));
+    }
+    finished.sort_by_key(|(i, _)| *i);
+    finished.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Record the rollback target and update the service. `Err` carries the finished report when
+/// there is nothing to wait for (unchanged, or the update failed).
+async fn start_deployment(
+    ecs: &Client,
+    ui: &Ui,
+    args: &DeployArgs,
+    release: &Release,
+    s: &ServiceTarget,
+    timeline: &Timeline,
+) -> std::result::Result<(ServiceReport, String, Track), Box<ServiceReport>> {
+    let name = s.sref.to_string();
+    let target = release.target_arn(s).unwrap_or_default().to_string();
+    let mut report = new_report(release, s);
     // Record the rollback target at the moment of the update, not from the start of the run.
     let svc = match crate::services::describe_one(ecs, &s.sref).await {
         Ok(svc) => svc,
         Err(e) => {
             report.reason = Some(e.message().to_string());
-            return done(report);
+            return Err(Box::new(report));
         }
     };
     let previous = svc.task_definition().unwrap_or_default().to_string();
@@ -236,7 +355,7 @@ async fn roll_one(
         );
         report.deployment_id = running.and_then(|p| p.id()).map(str::to_owned);
         report.result = ServiceResult::Unchanged;
-        return done(report);
+        return Err(Box::new(report));
     }
     if let Some(p) = running
         && p.rollout_state().is_some_and(|r| r.as_str() != "COMPLETED")
@@ -253,144 +372,94 @@ async fn roll_one(
         Err(e) => {
             report.reason = Some(e.message().to_string());
             timeline.push(&name, format!("UpdateService failed: {}", e.message()));
-            return done(report);
+            return Err(Box::new(report));
         }
     };
     report.deployment_id = deployment_id.clone();
-    ui.info(&format!(
-        "{name}: {} → {}, deployment {}",
+    let step = format!(
+        "UpdateService {} → {}, deployment {}",
         short_name(&previous),
         short_name(&target),
         deployment_id.as_deref().unwrap_or("(not yet visible)")
-    ));
-    timeline.push(
-        &name,
-        format!(
-            "UpdateService {} → {}, deployment {}",
-            short_name(&previous),
-            short_name(&target),
-            deployment_id.as_deref().unwrap_or("?")
-        ),
     );
-
+    ui.info(&format!("{name}: {step}"));
+    timeline.push(&name, step);
     let track = waiting::track(deployment_id.as_deref(), &target);
-    let verdict =
-        match waiting::wait_for(ecs, ui, &s.sref, track, args.timeout, args.interval).await {
-            Ok(o) => {
-                let r = o.result;
-                report.reason = o.reason.clone();
-                report.wait = Some(o);
-                r
-            }
-            Err(e) => {
-                // We changed the service and cannot tell how it went: treat as failed, never green.
-                report.reason = Some(format!("waiting failed: {}", e.message()));
-                WaitResult::Failed
-            }
-        };
-    timeline.push(
-        &name,
-        format!(
-            "deployment {}{}",
-            verdict.as_str(),
-            reason_suffix(&report.reason)
-        ),
-    );
-
-    // The smoke gate (`--smoke`, once smoke-test exists) runs here, on Succeeded, and turns a
-    // failed check into a rollback exactly like a failed deployment.
-    let (no_rollback_result, roll_back) = match verdict {
-        WaitResult::Succeeded => {
-            report.result = ServiceResult::Succeeded;
-            return done(report);
-        }
-        WaitResult::Replaced => (ServiceResult::Replaced, false),
-        WaitResult::RolledBack => (ServiceResult::RolledBack, true),
-        WaitResult::Failed => (ServiceResult::Failed, true),
-        WaitResult::TimedOut => (ServiceResult::TimedOut, true),
-    };
-    if !roll_back || args.no_rollback {
-        if verdict == WaitResult::Replaced {
-            ui.warn(&format!("{name}: a newer deployment replaced ours; not rolling back (it would undo that release)"));
-        }
-        report.result = no_rollback_result;
-        return done(report);
-    }
-    if previous == target {
-        report.result = ServiceResult::Failed;
-        report.reason = Some(format!(
-            "{}; the service ran {} before, so there is nothing to roll back to",
-            report.reason.as_deref().unwrap_or("the deployment failed"),
-            short_name(&previous)
-        ));
-        return done(report);
-    }
-    ui.warn(&format!(
-        "{name}: deployment {}{}; rolling back to {}",
-        verdict.as_str(),
-        reason_suffix(&report.reason),
-        short_name(&previous)
-    ));
-    return_service(ecs, ui, args, &mut report, &previous, timeline).await;
-    done(report)
+    Ok((report, previous, track))
 }
 
-/// Return a service to its recorded revision and set the report's result accordingly.
-async fn return_service(
+/// Return services to their recorded revisions, waiting for all of them in one waiter call, and
+/// set each report's result: rolled_back, or rollback_failed (loudly).
+async fn return_services(
     ecs: &Client,
     ui: &Ui,
     args: &DeployArgs,
-    report: &mut ServiceReport,
-    previous: &str,
+    services: Vec<(&mut ServiceReport, String)>,
     timeline: &Timeline,
 ) {
-    let sref = crate::services::ServiceRef {
-        cluster: report.cluster.clone(),
-        name: report.service.clone(),
-    };
-    let name = sref.to_string();
-    match rollback::return_to(
-        ecs,
-        ui,
-        &sref,
-        previous,
-        args.rollback_timeout,
-        args.interval,
-        timeline,
-    )
-    .await
-    {
-        Ok(r) => {
-            report.rollback_deployment_id = r.deployment_id.clone();
-            let ok = r.succeeded();
-            let why = r.outcome.reason.clone();
-            report.rollback_wait = Some(r.outcome);
-            if ok {
-                report.result = ServiceResult::RolledBack;
-                timeline.push(
-                    &name,
-                    format!("rolled back to {}, stable", short_name(previous)),
-                );
-            } else {
-                report.result = ServiceResult::RollbackFailed;
-                let msg = format!(
-                    "ROLLBACK FAILED: {name} is not stable on {}: {}",
-                    short_name(previous),
-                    why.as_deref().unwrap_or("see the deployment events")
-                );
-                ui.warn(&msg);
-                timeline.push(&name, msg.clone());
-                report.reason = Some(msg);
+    let mut waiting_for: Vec<(&mut ServiceReport, String, ServiceRef, Track)> = Vec::new();
+    for (report, previous) in services {
+        let sref = ServiceRef {
+            cluster: report.cluster.clone(),
+            name: report.service.clone(),
+        };
+        match rollback::begin_return(ecs, ui, &sref, &previous, timeline).await {
+            Ok((id, track)) => {
+                report.rollback_deployment_id = id;
+                waiting_for.push((report, previous, sref, track));
+            }
+            Err(e) => rollback_failed(ui, report, &sref, e.message(), timeline),
+        }
+    }
+    let targets = waiting_for
+        .iter()
+        .map(|(_, _, s, t)| (s.clone(), t.clone()))
+        .collect();
+    let verdicts =
+        waiting::wait_for_all(ecs, ui, targets, args.rollback_timeout, args.interval).await;
+    match verdicts {
+        Ok(outcomes) => {
+            for ((report, previous, sref, _), outcome) in waiting_for.into_iter().zip(outcomes) {
+                let outcome = rollback::verify_returned(outcome, &previous);
+                let ok = outcome.result == WaitResult::Succeeded;
+                let why = outcome.reason.clone();
+                report.rollback_wait = Some(outcome);
+                if ok {
+                    report.result = ServiceResult::RolledBack;
+                    timeline.push(
+                        &sref.to_string(),
+                        format!("rolled back to {}, stable", short_name(&previous)),
+                    );
+                } else {
+                    let why = format!(
+                        "not stable on {}: {}",
+                        short_name(&previous),
+                        why.as_deref().unwrap_or("see the deployment events")
+                    );
+                    rollback_failed(ui, report, &sref, &why, timeline);
+                }
             }
         }
         Err(e) => {
-            report.result = ServiceResult::RollbackFailed;
-            let msg = format!("ROLLBACK FAILED: {name}: {}", e.message());
-            ui.warn(&msg);
-            timeline.push(&name, msg.clone());
-            report.reason = Some(msg);
+            for (report, _, sref, _) in waiting_for {
+                rollback_failed(ui, report, &sref, e.message(), timeline);
+            }
         }
     }
+}
+
+fn rollback_failed(
+    ui: &Ui,
+    report: &mut ServiceReport,
+    sref: &ServiceRef,
+    why: &str,
+    timeline: &Timeline,
+) {
+    report.result = ServiceResult::RollbackFailed;
+    let msg = format!("ROLLBACK FAILED: {sref}: {why}");
+    ui.warn(&msg);
+    timeline.push(&sref.to_string(), msg.clone());
+    report.reason = Some(msg);
 }
 
 /// `--rollback-all`: return the services that succeeded (and were changed) too.
@@ -401,26 +470,27 @@ async fn rollback_successful(
     reports: &mut [ServiceReport],
     timeline: &Timeline,
 ) {
-    let gate = Arc::new(Semaphore::new(usize::from(args.max_parallel)));
-    let runs = reports
+    let mut returning = Vec::new();
+    for r in reports
         .iter_mut()
         .filter(|r| r.result == ServiceResult::Succeeded)
-        .map(|r| {
-            let gate = gate.clone();
-            async move {
-                let _permit = gate.acquire().await;
-                let Some(previous) = r.previous_task_definition_arn.clone() else {
-                    return;
-                };
-                ui.warn(&format!(
-                    "{}/{}: rolling back too (--rollback-all)",
-                    r.cluster, r.service
-                ));
-                r.reason = Some("rolled back with the rest of the release (--rollback-all)".into());
-                return_service(ecs, ui, args, r, &previous, timeline).await;
-            }
-        });
-    futures_util::future::join_all(runs).await;
+    {
+        let Some(previous) = r.previous_task_definition_arn.clone() else {
+            continue;
+        };
+        ui.warn(&format!(
+            "{}/{}: rolling back too (--rollback-all)",
+            r.cluster, r.service
+        ));
+        r.reason = Some("rolled back with the rest of the release (--rollback-all)".into());
+        returning.push((r, previous));
+    }
+    // One wave per --max-parallel services.
+    while !returning.is_empty() {
+        let rest = returning.split_off(returning.len().min(usize::from(args.max_parallel)));
+        return_services(ecs, ui, args, returning, timeline).await;
+        returning = rest;
+    }
 }
 
 fn reason_suffix(reason: &Option<String>) -> String {

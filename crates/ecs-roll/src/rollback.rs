@@ -44,11 +44,29 @@ pub async fn return_to(
     interval: Duration,
     timeline: &Timeline,
 ) -> Result<Returned> {
+    let (deployment_id, track) = begin_return(ecs, ui, sref, to, timeline).await?;
+    let outcome = waiting::wait_for(ecs, ui, sref, track, timeout, interval).await?;
+    Ok(Returned {
+        deployment_id,
+        outcome: verify_returned(outcome, to),
+    })
+}
+
+/// Start returning a service to `to`: UpdateService, or nothing when ECS's circuit breaker has
+/// already made `to` the PRIMARY again. Returns the deployment started (if any) and what to
+/// track until stable.
+pub async fn begin_return(
+    ecs: &Client,
+    ui: &Ui,
+    sref: &ServiceRef,
+    to: &str,
+    timeline: &Timeline,
+) -> Result<(Option<String>, Track)> {
     let svc = services::describe_one(ecs, sref).await?;
     let primary_td = primary(&svc)
         .and_then(|d| d.task_definition())
         .unwrap_or_default();
-    let (deployment_id, track) = if svc.task_definition() == Some(to) && primary_td == to {
+    if svc.task_definition() == Some(to) && primary_td == to {
         ui.info(&format!(
             "{sref}: already back on {} (circuit breaker); waiting until stable",
             short_name(to)
@@ -57,34 +75,33 @@ pub async fn return_to(
             &sref.to_string(),
             format!("ECS already rolled back to {}; waiting", short_name(to)),
         );
-        (None, Track::TaskDefinition(to.to_string()))
-    } else {
-        let id = update_service(ecs, sref, to, false).await?;
-        ui.info(&format!(
-            "{sref}: rolling back to {} (deployment {})",
+        return Ok((None, Track::TaskDefinition(to.to_string())));
+    }
+    let id = update_service(ecs, sref, to, false).await?;
+    ui.info(&format!(
+        "{sref}: rolling back to {} (deployment {})",
+        short_name(to),
+        id.as_deref().unwrap_or("unknown")
+    ));
+    timeline.push(
+        &sref.to_string(),
+        format!(
+            "rollback: UpdateService to {}, deployment {}",
             short_name(to),
-            id.as_deref().unwrap_or("unknown")
-        ));
-        timeline.push(
-            &sref.to_string(),
-            format!(
-                "rollback: UpdateService to {}, deployment {}",
-                short_name(to),
-                id.as_deref().unwrap_or("?")
-            ),
-        );
-        let track = waiting::track(id.as_deref(), to);
-        (id, track)
-    };
-    let outcome = waiting::wait_for(ecs, ui, sref, track, timeout, interval).await?;
-    // Verify: stable on the revision we asked for, whatever the waiter tracked.
-    let verified = outcome.result == WaitResult::Succeeded
-        && outcome
-            .primary_task_definition
-            .as_deref()
-            .is_none_or(|p| p == to);
-    let mut outcome = outcome;
-    if outcome.result == WaitResult::Succeeded && !verified {
+            id.as_deref().unwrap_or("?")
+        ),
+    );
+    let track = waiting::track(id.as_deref(), to);
+    Ok((id, track))
+}
+
+/// A return counts only when the service is stable on `to`, whatever the waiter tracked.
+pub fn verify_returned(mut outcome: ServiceOutcome, to: &str) -> ServiceOutcome {
+    let on_target = outcome
+        .primary_task_definition
+        .as_deref()
+        .is_none_or(|p| p == to);
+    if outcome.result == WaitResult::Succeeded && !on_target {
         outcome.result = WaitResult::Replaced;
         outcome.reason = Some(format!(
             "the service is on {}, not on {}",
@@ -96,10 +113,7 @@ pub async fn return_to(
             short_name(to)
         ));
     }
-    Ok(Returned {
-        deployment_id,
-        outcome,
-    })
+    outcome
 }
 
 /// UpdateService to `task_definition`; returns the id of the PRIMARY deployment running it,

@@ -1,8 +1,7 @@
-//! Waiting for one service's deployment with `wait-stable`'s waiter, so `ecs-roll` prints the
-//! same progress and reaches the same verdicts as `wait-stable` (a circuit-breaker rollback is a
-//! rollback, not a green). Each service rolling in parallel runs its own wait under its own
-//! deadline; the waiter batches nothing across them, which costs one DescribeServices per service
-//! per interval.
+//! Waiting with `wait-stable`'s waiter, so `ecs-roll` prints the same progress and reaches the
+//! same verdicts as `wait-stable` (a circuit-breaker rollback is a rollback, not a green). The
+//! services rolled together are waited for in one call — one poll loop, one DescribeServices per
+//! 10 services per interval, one log group — each tracking its own deployment.
 
 use std::time::Duration;
 
@@ -39,6 +38,42 @@ pub async fn wait_for(
         )));
     }
     Ok(outcomes.remove(0))
+}
+
+/// Wait for several services at once under one deadline; verdicts in the order given. `Err` only
+/// for problems with the request or the infrastructure (see the waiter's contract).
+pub async fn wait_for_all(
+    ecs: &Client,
+    ui: &Ui,
+    targets: Vec<(ServiceRef, Track)>,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<Vec<ServiceOutcome>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = targets.len();
+    let targets: Vec<Target> = targets
+        .into_iter()
+        .map(|(sref, track)| Target {
+            cluster: sref.cluster,
+            service: sref.name,
+            track,
+        })
+        .collect();
+    let opts = WaitOptions {
+        deadline: Deadline::after(timeout),
+        interval,
+        until: Until::Stable,
+    };
+    let outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
+    if outcomes.len() != n {
+        return Err(dk_core::Error::runtime(format!(
+            "the waiter returned {} verdicts for {n} services",
+            outcomes.len()
+        )));
+    }
+    Ok(outcomes)
 }
 
 /// Track our deployment by id when we have it, else by the task definition we set.
