@@ -33,8 +33,9 @@ pub fn advance(state: &mut State, seconds: f64, real_now: f64) {
         return;
     }
     state.unstepped += seconds;
-    // A cap keeps a huge request from holding the lock for minutes; a week is plenty.
-    let mut budget: u32 = 7 * 24 * 3600;
+    // A cap keeps a huge request (or a clock that was suspended for hours at a high time
+    // scale) from holding the lock for minutes; an emulated day per call is plenty.
+    let mut budget: u32 = 24 * 3600;
     while state.unstepped >= 1.0 && budget > 0 {
         state.unstepped -= 1.0;
         budget -= 1;
