@@ -68,6 +68,10 @@ pub fn handle(
                 "invalid advance request: {e}; expected {{\"seconds\": 30}}"
             )),
         },
+        ("POST", "/_emulator/reset") => {
+            reset(state);
+            (200, json!({"status": "ok"}))
+        }
         ("GET", "/_emulator/calls") => (200, json!(state.calls)),
         ("DELETE", "/_emulator/calls") => {
             state.calls = Default::default();
@@ -93,6 +97,17 @@ pub fn handle(
             json!({"error": format!("no control endpoint {method} {path}")}),
         ),
     }
+}
+
+/// Forgets every resource, fault and call, keeping the scenario and the clock, so one
+/// long-running emulator can serve several benchmark or demo runs.
+pub fn reset(state: &mut State) {
+    state.clusters.clear();
+    state.task_definitions.clear();
+    state.tags.clear();
+    state.run_task_tokens.clear();
+    state.faults.clear();
+    state.calls = Default::default();
 }
 
 /// Every service event after `since`, oldest first, with its cluster and service.
@@ -267,6 +282,10 @@ mod tests {
         );
         assert_eq!(code, 400);
         assert_eq!(s.scenario, Scenario::default());
+        crate::ops::dispatch(&mut s, "CreateCluster", &json!({}), 0.0).unwrap();
+        let (code, _) = handle(&mut s, false, "POST", "/_emulator/reset", None, b"", 0.0);
+        assert_eq!(code, 200);
+        assert!(s.clusters.is_empty());
         let (code, _) = handle(&mut s, false, "GET", "/_emulator/nothing", None, b"", 0.0);
         assert_eq!(code, 404);
     }

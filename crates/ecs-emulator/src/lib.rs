@@ -153,6 +153,12 @@ impl RunningEmulator {
         self.shared.lock().calls.clone()
     }
 
+    /// Forgets every cluster, task definition, task, tag, fault and call; keeps the scenario
+    /// and the clock.
+    pub fn reset(&self) {
+        control::reset(&mut self.shared.lock());
+    }
+
     pub fn reset_calls(&self) {
         self.shared.lock().calls = CallLog::default();
     }

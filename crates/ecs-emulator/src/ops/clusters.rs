@@ -1,4 +1,7 @@
 //! CreateCluster, DeleteCluster, DescribeClusters, ListClusters.
+//!
+//! Clusters are only namespaces here (no container instances or capacity), but tools check
+//! that they exist, so missing and deleted clusters answer as on AWS.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,7 @@
 //! TagResource, UntagResource, ListTagsForResource, and the tag rules other operations share.
+//!
+//! Tags live beside resources, keyed by ARN, because that is how ECS returns them: task
+//! definition tags never appear inside the task definition, only beside it.
 
 use serde_json::{Value, json};
 
