@@ -245,7 +245,12 @@ async fn roll_wave(
         let result = match verdict {
             Ok(o) => {
                 let r = o.result;
-                f.report.reason = o.reason.clone();
+                f.report.reason = match (o.reason.clone(), stopped_task_cause(&o)) {
+                    (Some(why), Some(cause)) if r != WaitResult::Succeeded => {
+                        Some(format!("{why}; {cause}"))
+                    }
+                    (why, _) => why,
+                };
                 f.report.wait = Some(o);
                 r
             }
@@ -491,6 +496,27 @@ async fn rollback_successful(
         return_services(ecs, ui, args, returning, timeline).await;
         returning = rest;
     }
+}
+
+/// Why the newest stopped task of the deployment stopped, with its non-zero exit codes: the line
+/// a user would otherwise open the console for.
+fn stopped_task_cause(o: &wait_stable::waiter::ServiceOutcome) -> Option<String> {
+    let t = o.stopped_tasks.first()?;
+    let mut s = format!(
+        "task stopped: {}",
+        t.stopped_reason
+            .as_deref()
+            .or(t.stop_code.as_deref())
+            .unwrap_or("no reason given")
+    );
+    for c in &t.containers {
+        match (c.exit_code, &c.reason) {
+            (Some(code), _) if code != 0 => s.push_str(&format!(", {} exit code {code}", c.name)),
+            (_, Some(r)) => s.push_str(&format!(", {}: {r}", c.name)),
+            _ => {}
+        }
+    }
+    Some(s)
 }
 
 fn reason_suffix(reason: &Option<String>) -> String {

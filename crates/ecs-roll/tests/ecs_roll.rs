@@ -420,6 +420,13 @@ fn crash_is_rolled_back_to_recorded_revision() {
         "{}",
         out.stderr
     );
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("app exit code 137"),
+        "{json}"
+    );
     assert!(out.summary.contains("rolled_back"), "{}", out.summary);
 }
 
