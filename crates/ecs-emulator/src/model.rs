@@ -200,6 +200,11 @@ pub struct Service {
     pub last_completed: Option<RevisionRef>,
     /// The last "reached a steady state" still holds (no task started or stopped since).
     pub steady: bool,
+    /// Service throttle logic: consecutive tasks that never reached RUNNING, the earliest
+    /// time the next task may launch, and whether the throttle event was sent.
+    pub start_failures: u32,
+    pub launch_not_before: f64,
+    pub throttle_reported: bool,
 }
 
 /// What a rollback returns to.

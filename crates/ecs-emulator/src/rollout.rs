@@ -15,6 +15,13 @@ use crate::model::{
 use crate::scenario::Scenario;
 use crate::task_lifecycle::{self, Launch, Placement, TaskChange};
 
+/// Service throttle logic: after this many consecutive tasks fail to reach RUNNING, launches
+/// wait, starting at [`THROTTLE_FIRST_DELAY_SECONDS`] and doubling up to 27 minutes (AWS
+/// documents the maximum and the event, not the schedule).
+const THROTTLE_AFTER_FAILURES: u32 = 3;
+const THROTTLE_FIRST_DELAY_SECONDS: f64 = 10.0;
+const THROTTLE_MAX_DELAY_SECONDS: f64 = 27.0 * 60.0;
+
 /// The rolloutStateReason and event text of a circuit-breaker failure.
 pub const BREAKER_FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
 
@@ -133,6 +140,15 @@ fn record_task_change(
     let reset = service
         .circuit_breaker()
         .is_none_or(|cb| cb.reset_on_healthy_task);
+    match change {
+        TaskChange::FailedToStart => throttle_launches(service, now, rng),
+        TaskChange::Running => {
+            service.start_failures = 0;
+            service.launch_not_before = 0.0;
+            service.throttle_reported = false;
+        }
+        _ => {}
+    }
     if change == TaskChange::FailedHealthChecks {
         let message = format!(
             "(service {}) (task {task_id}) failed container health checks.",
@@ -156,6 +172,27 @@ fn record_task_change(
             deployment.updated_at = now;
         }
         _ => {}
+    }
+}
+
+/// The service throttle logic: tasks that keep failing to reach RUNNING are relaunched with
+/// growing delays, announced once by an event. Tasks that stop after RUNNING (crashes, failed
+/// health checks) are never throttled, as AWS documents.
+fn throttle_launches(service: &mut Service, now: f64, rng: &mut fastrand::Rng) {
+    service.start_failures = service.start_failures.saturating_add(1);
+    let Some(over) = service.start_failures.checked_sub(THROTTLE_AFTER_FAILURES) else {
+        return;
+    };
+    let delay = (THROTTLE_FIRST_DELAY_SECONDS * 2f64.powi(over.min(16) as i32))
+        .min(THROTTLE_MAX_DELAY_SECONDS);
+    service.launch_not_before = now + delay;
+    if !service.throttle_reported {
+        service.throttle_reported = true;
+        let message = format!(
+            "(service {}) is unable to consistently start tasks successfully.",
+            service.name
+        );
+        emit(service, rng, now, message);
     }
 }
 
@@ -338,6 +375,10 @@ pub fn roll_back(
 /// Starts a new PRIMARY deployment of the service's current settings (CreateService, or
 /// UpdateService with a new task definition or forceNewDeployment).
 pub fn start_deployment(service: &mut Service, rng: &mut fastrand::Rng, now: f64, real_now: f64) {
+    // A new deployment returns a throttled service to normal at once (AWS throttle logic).
+    service.start_failures = 0;
+    service.launch_not_before = 0.0;
+    service.throttle_reported = false;
     for d in &mut service.deployments {
         if d.status == DeploymentStatus::Primary {
             d.status = DeploymentStatus::Active;
@@ -540,7 +581,8 @@ fn schedule_service(
         .count() as u64;
     let need = desired.saturating_sub(primary_count);
     let room = max_tasks.saturating_sub(live_count);
-    let to_start = need.min(room);
+    let throttled = now < service.launch_not_before;
+    let to_start = if throttled { 0 } else { need.min(room) };
     let mut started = Vec::new();
     let (definition, placement) = match service.primary() {
         Some(p) => (
@@ -774,6 +816,7 @@ images:
   good: {behavior: healthy, start_seconds: 2, healthy_after_seconds: 3}
   flaky: {behavior: crash, start_seconds: 1, after_seconds: 3, healthy_after_seconds: 2}
   crash: {behavior: crash, start_seconds: 1, after_seconds: 2}
+  nopull: {behavior: fail_to_start, start_seconds: 2}
 "#;
 
     fn call(state: &mut State, op: &str, body: Value) -> Value {
@@ -908,6 +951,29 @@ images:
             ev.iter()
                 .any(|m| m.ends_with("deployment failed: tasks failed to start."))
         );
+    }
+
+    /// Tasks that keep failing to start are relaunched with growing delays and one event; a
+    /// new deployment lifts the throttle at once.
+    #[test]
+    fn failing_launches_are_throttled() {
+        let mut state = setup("nopull", 1, json!({}));
+        advance(&mut state, 300.0, 0.0);
+        let s = service(&mut state);
+        let failed = s["deployments"][0]["failedTasks"].as_u64().unwrap();
+        // Unthrottled, a task failing every 2 s would fail ~150 times in 300 s.
+        assert!((5..=10).contains(&failed), "failedTasks {failed}");
+        let ev = events(&mut state);
+        let throttle = "(service s) is unable to consistently start tasks successfully.";
+        assert_eq!(ev.iter().filter(|m| *m == throttle).count(), 1);
+        call(
+            &mut state,
+            "UpdateService",
+            json!({"cluster": "c", "service": "s", "forceNewDeployment": true}),
+        );
+        advance(&mut state, 1.0, 0.0);
+        let s = service(&mut state);
+        assert_eq!(s["pendingCount"], 1, "the new deployment launched at once");
     }
 
     /// DeleteService drains the tasks, then the service turns INACTIVE.

@@ -240,6 +240,9 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
         current_service_deployment: None,
         last_completed: None,
         steady: false,
+        start_failures: 0,
+        launch_not_before: 0.0,
+        throttle_reported: false,
     };
     if service.deployment_controller == "ECS" {
         rollout::start_deployment(&mut service, &mut state.rng, now, real_now);
