@@ -93,6 +93,11 @@ pub fn outcome(release: &Release, force: bool, dry_run: bool) -> Outcome {
     };
     let mut o = Outcome::succeeded(if changed { "changed" } else { "unchanged" }, message)
         .output("changed", changed)
+        .summary(format!(
+            "### ecs-roll {}\n\n```diff\n{}\n```\n",
+            if dry_run { "deploy --dry-run" } else { "diff" },
+            text.trim_end().replace("```", "ˋˋˋ")
+        ))
         .text(text)
         .detail(detail);
     if dry_run {

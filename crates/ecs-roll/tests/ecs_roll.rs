@@ -576,6 +576,13 @@ fn diff_and_dry_run_change_nothing() {
     let json = out.json();
     assert_eq!(json["result"], "changed");
     assert_eq!(json["dry_run"], true);
+    assert!(out.summary.contains("```diff\n"), "{}", out.summary);
+    assert!(
+        json["detail"]["services"][0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+      \"image\": \"app:v2\"")
+    );
     assert_eq!(e.revisions("web").len(), 1, "nothing registered");
     assert_eq!(e.primary("web"), before, "service untouched");
     assert_eq!(e.describe("web").deployments().len(), 1);
