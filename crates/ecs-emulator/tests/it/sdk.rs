@@ -1189,3 +1189,92 @@ async fn service_revisions_name_the_task_definitions() {
         Some(sd_arn.as_str())
     );
 }
+
+/// Clusters, service listing with paging, tags on services and DeleteService through the SDK.
+#[tokio::test]
+async fn clusters_services_and_tags() {
+    let env = env().await;
+    let v1 = env.register("web:v1").await;
+    for name in ["a", "b", "c"] {
+        env.ecs
+            .create_service()
+            .cluster("prod")
+            .service_name(name)
+            .task_definition(&v1)
+            .desired_count(1)
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key("svc")
+                    .value(name)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let clusters = env
+        .ecs
+        .describe_clusters()
+        .clusters("prod")
+        .clusters("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clusters.clusters()[0].cluster_name(), Some("prod"));
+    assert_eq!(clusters.clusters()[0].active_services_count(), 3);
+    assert_eq!(clusters.failures()[0].reason(), Some("MISSING"));
+    let first = env
+        .ecs
+        .list_services()
+        .cluster("prod")
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.service_arns().len(), 2);
+    let rest = env
+        .ecs
+        .list_services()
+        .cluster("prod")
+        .next_token(first.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.service_arns(),
+        ["arn:aws:ecs:us-east-1:123456789012:service/prod/c"]
+    );
+    let tagged = env
+        .ecs
+        .describe_services()
+        .cluster("prod")
+        .services("b")
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tagged.services()[0].tags()[0].value(), Some("b"));
+    let untagged = env.describe("b").await;
+    assert!(untagged.tags().is_empty());
+    env.emulator.advance(Duration::from_secs(60));
+    let deleted = env
+        .ecs
+        .delete_service()
+        .cluster("prod")
+        .service("a")
+        .force(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.service().unwrap().status(), Some("DRAINING"));
+    env.emulator.advance(Duration::from_secs(10));
+    assert_eq!(env.describe("a").await.status(), Some("INACTIVE"));
+    let listed = env
+        .ecs
+        .list_services()
+        .cluster("prod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.service_arns().len(), 2);
+}
