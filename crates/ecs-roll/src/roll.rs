@@ -43,8 +43,7 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
     ui.group("Render");
     let mut release = register::prepare(ecs, ui, &plan, args.render.pin_digests).await?;
     if args.dry_run {
-        let (text, _, _) = diff::describe_release(&release, args.force_new_deployment);
-        ui.info(text.trim_end());
+        // The diff itself goes to stdout (text mode) or `detail` (JSON), as with `diff`.
         if let Some(m) = &plan.migrate {
             ui.info(&format!(
                 "would run the migration `{}` in container {}",
