@@ -14,7 +14,9 @@
 //! ```
 
 mod calls;
+mod circuit_breaker;
 mod control;
+mod deployments;
 mod error;
 mod faults;
 mod ids;
@@ -23,6 +25,7 @@ mod ops;
 mod render;
 mod rollout;
 mod scenario;
+mod scheduler;
 mod server;
 mod task_lifecycle;
 

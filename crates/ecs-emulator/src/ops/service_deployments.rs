@@ -4,11 +4,11 @@
 use serde_json::{Value, json};
 
 use super::input::{Input, cluster};
+use crate::deployments;
 use crate::error::EcsError;
 use crate::ids;
 use crate::model::{RevisionRef, RolloutState, Service, State};
 use crate::render::{render_service_deployment, render_service_deployment_brief};
-use crate::rollout;
 
 /// ARNs per DescribeServiceDeployments call (API limit).
 const MAX_DESCRIBE: usize = 20;
@@ -166,7 +166,7 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
         "Service deployment rolled back to deploymentId {} by StopServiceDeployment.",
         target.deployment_id
     );
-    rollout::roll_back(service, tasks, target, reason, now, rng);
+    deployments::roll_back(service, tasks, target, reason, now, rng);
     if let Some(sd) = service.service_deployment_mut(&arn) {
         sd.status = "ROLLBACK_REQUESTED".to_string();
         sd.status_reason = Some("Rollback requested by StopServiceDeployment.".to_string());

@@ -10,11 +10,11 @@ use serde_json::{Map, Value, json};
 
 use super::input::{Input, cluster, cluster_mut, service_ref};
 use super::tags::{apply_tags, parse_tags};
+use crate::deployments;
 use crate::error::EcsError;
 use crate::ids;
 use crate::model::{Service, State, resolve_task_definition};
 use crate::render::render_service;
-use crate::rollout;
 
 /// Services per DescribeServices call (API limit).
 const MAX_DESCRIBE_SERVICES: usize = 10;
@@ -245,7 +245,7 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
         throttle_reported: false,
     };
     if service.deployment_controller == "ECS" {
-        rollout::start_deployment(&mut service, &mut state.rng, now, real_now);
+        deployments::start_deployment(&mut service, &mut state.rng, now, real_now);
     }
     apply_tags(state, &arn, tags);
     let c = cluster_mut(state, &cluster_name)?;
@@ -343,7 +343,7 @@ pub fn update_service(state: &mut State, input: &Input, real_now: f64) -> Result
         service.load_balancers = v.clone();
     }
     if new_deployment && service.deployment_controller == "ECS" {
-        rollout::start_deployment(service, rng, now, real_now);
+        deployments::start_deployment(service, rng, now, real_now);
     }
     let c = cluster(state, &cluster_name)?;
     let s = c

@@ -1,0 +1,333 @@
+//! The service scheduler of a rolling deployment: which tasks to stop and start each second
+//! within maximumPercent/minimumHealthyPercent, when the PRIMARY is COMPLETED, and how a
+//! deleted service drains.
+
+use std::collections::BTreeMap;
+
+use crate::deployments::finish_service_deployment;
+use crate::model::{
+    DeploymentStatus, RevisionRef, RolloutState, Service, Task, TaskDefinition,
+    resolve_task_definition,
+};
+use crate::rollout::emit;
+use crate::scenario::Scenario;
+use crate::task_lifecycle::{self, Launch, Placement};
+
+fn belongs_to(service: &Service, task: &Task) -> bool {
+    task.service.as_deref() == Some(service.name.as_str())
+        && task
+            .deployment_id
+            .as_deref()
+            .is_some_and(|id| service.deployments.iter().any(|d| d.id == id))
+}
+
+fn scheduler_stop_reason(deployment_id: &str) -> String {
+    format!("Scaling activity initiated by (deployment {deployment_id})")
+}
+
+fn task_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("(task {id})"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Starts and stops tasks within the deployment configuration's bounds (reference §2.3):
+/// live tasks ≤ floor(desired × max%) and healthy tasks ≥ ceil(desired × min%).
+pub fn schedule_service(
+    service: &mut Service,
+    cluster_name: &str,
+    tasks: &mut Vec<Task>,
+    definitions: &BTreeMap<String, Vec<TaskDefinition>>,
+    scenario: &Scenario,
+    rng: &mut fastrand::Rng,
+    now: f64,
+) {
+    let Some(primary) = service.primary() else {
+        return;
+    };
+    if primary.stalled {
+        // FAILED (or a rollback with nothing to roll back to) launches and stops nothing.
+        return;
+    }
+    let primary_id = primary.id.clone();
+    let desired = u64::from(service.desired_count);
+    let (min_percent, max_percent) = service.percent_bounds();
+    let max_tasks = desired.saturating_mul(max_percent) / 100;
+    let min_healthy = desired.saturating_mul(min_percent).div_ceil(100);
+    let stop_reason = scheduler_stop_reason(&primary_id);
+
+    let mine: Vec<usize> = (0..tasks.len())
+        .filter(|&i| belongs_to(service, &tasks[i]))
+        .collect();
+    let live: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| tasks[i].is_live())
+        .collect();
+    let mut healthy_total = live.iter().filter(|&&i| tasks[i].is_healthy()).count() as u64;
+    let mut stopped = Vec::new();
+
+    // Scale-in: the PRIMARY has more tasks than desired; drop unhealthy ones first.
+    let mut primary_live: Vec<usize> = live
+        .iter()
+        .copied()
+        .filter(|&i| tasks[i].deployment_id.as_deref() == Some(primary_id.as_str()))
+        .collect();
+    primary_live.sort_by_key(|&i| tasks[i].is_healthy());
+    let excess = (primary_live.len() as u64).saturating_sub(desired) as usize;
+    for &i in primary_live.iter().take(excess) {
+        if tasks[i].is_healthy() {
+            healthy_total -= 1;
+        }
+        task_lifecycle::request_stop(
+            &mut tasks[i],
+            now,
+            "ServiceSchedulerInitiated",
+            &stop_reason,
+        );
+        stopped.push(tasks[i].id.clone());
+    }
+
+    // Old deployments' tasks: unhealthy ones go at once, healthy ones while the minimum holds.
+    let mut old: Vec<usize> = live
+        .iter()
+        .copied()
+        .filter(|&i| tasks[i].deployment_id.as_deref() != Some(primary_id.as_str()))
+        .collect();
+    old.sort_by_key(|&i| tasks[i].is_healthy());
+    for i in old {
+        let healthy = tasks[i].is_healthy();
+        if healthy {
+            if healthy_total <= min_healthy {
+                break;
+            }
+            healthy_total -= 1;
+        }
+        task_lifecycle::request_stop(
+            &mut tasks[i],
+            now,
+            "ServiceSchedulerInitiated",
+            &stop_reason,
+        );
+        stopped.push(tasks[i].id.clone());
+    }
+
+    // Start PRIMARY tasks up to desired, within maximumPercent.
+    let live_count = mine.iter().filter(|&&i| tasks[i].is_live()).count() as u64;
+    let primary_count = mine
+        .iter()
+        .filter(|&&i| {
+            tasks[i].is_live() && tasks[i].deployment_id.as_deref() == Some(primary_id.as_str())
+        })
+        .count() as u64;
+    let need = desired.saturating_sub(primary_count);
+    let room = max_tasks.saturating_sub(live_count);
+    let throttled = now < service.launch_not_before;
+    let to_start = if throttled { 0 } else { need.min(room) };
+    let mut started = Vec::new();
+    let (definition, placement) = match service.primary() {
+        Some(p) => (
+            resolve_task_definition(definitions, &p.task_definition),
+            Placement {
+                launch_type: p.launch_type.clone(),
+                capacity_provider_strategy: p.capacity_provider_strategy.clone(),
+                platform_version: p.platform_version.clone(),
+                network_configuration: p.network_configuration.clone(),
+            },
+        ),
+        None => (None, Placement::default()),
+    };
+    if let Some(definition) = definition {
+        for _ in 0..to_start {
+            let task = task_lifecycle::launch_task(
+                rng,
+                now,
+                cluster_name,
+                definition,
+                scenario,
+                Launch::Service {
+                    service: service.name.clone(),
+                    deployment_id: primary_id.clone(),
+                },
+                placement.clone(),
+            );
+            started.push(task.id.clone());
+            tasks.push(task);
+        }
+    }
+
+    let name = service.name.clone();
+    if !stopped.is_empty() || !started.is_empty() {
+        service.steady = false;
+    }
+    if !stopped.is_empty() {
+        let message = format!(
+            "(service {name}) has stopped {} running tasks: {}.",
+            stopped.len(),
+            task_list(&stopped)
+        );
+        emit(service, rng, now, message);
+    }
+    if !started.is_empty() {
+        let message = format!(
+            "(service {name}) has started {} tasks: {}.",
+            started.len(),
+            task_list(&started)
+        );
+        emit(service, rng, now, message);
+    }
+
+    // Stuck: nothing may start (max) and nothing may stop (min), with nothing in flight.
+    if started.is_empty() && stopped.is_empty() && need > 0 && room == 0 {
+        let in_flight = tasks.iter().any(|t| {
+            belongs_to(service, t)
+                && ((t.is_live() && !t.is_healthy()) || (!t.is_live() && !t.is_stopped()))
+        });
+        let report = service
+            .primary()
+            .is_some_and(|p| p.rollout_state == RolloutState::InProgress && !p.stuck_reported);
+        if !in_flight && report {
+            if let Some(p) = service.primary_mut() {
+                p.stuck_reported = true;
+            }
+            let message = format!(
+                "service ({name}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
+            );
+            emit(service, rng, now, message);
+        }
+    }
+}
+
+/// COMPLETED once the PRIMARY runs `desired` healthy tasks and every other task is gone.
+pub fn check_completion(
+    service: &mut Service,
+    tasks: &[Task],
+    now: f64,
+    real_now: f64,
+    rng: &mut fastrand::Rng,
+) {
+    let Some(primary) = service.primary() else {
+        return;
+    };
+    // A deployment is never complete in the step that created it, so every state (for
+    // example FAILED with its rollback IN_PROGRESS) is visible for at least a second.
+    if primary.stalled || primary.created_at >= now {
+        return;
+    }
+    let scaled_after_completion = primary.rollout_state == RolloutState::Completed;
+    if scaled_after_completion && service.steady {
+        return;
+    }
+    let primary_id = primary.id.as_str();
+    let desired = service.desired_count as usize;
+    let mut primary_healthy = 0;
+    let mut primary_live = 0;
+    for t in tasks.iter().filter(|t| belongs_to(service, t)) {
+        let is_primary = t.deployment_id.as_deref() == Some(primary_id);
+        if is_primary && t.is_live() {
+            primary_live += 1;
+            if t.is_healthy() {
+                primary_healthy += 1;
+            }
+        } else if !t.is_stopped() {
+            // An old task still running or draining, or a PRIMARY task still stopping.
+            return;
+        }
+    }
+    if primary_live != desired || primary_healthy != desired {
+        return;
+    }
+    let name = service.name.clone();
+    service.steady = true;
+    if scaled_after_completion {
+        // Scaling (or replacing a task) after the rollout: steady again, nothing to complete.
+        emit(
+            service,
+            rng,
+            now,
+            format!("(service {name}) has reached a steady state."),
+        );
+        return;
+    }
+    let Some(primary) = service.primary_mut() else {
+        return;
+    };
+    primary.rollout_state = RolloutState::Completed;
+    if primary.rollback_of.is_none() {
+        primary.rollout_state_reason = format!("ECS deployment {} completed.", primary.id);
+    }
+    primary.updated_at = now;
+    primary.finished_emulated = Some(now);
+    primary.finished_real = Some(real_now);
+    let completed = RevisionRef {
+        deployment_id: primary.id.clone(),
+        task_definition: primary.task_definition.clone(),
+        revision_arn: primary.service_revision_arn.clone(),
+    };
+    let was_rollback = primary.rollback_of.is_some();
+    let sd_arn = primary.service_deployment_arn.clone();
+    for d in &mut service.deployments {
+        if d.status == DeploymentStatus::Active {
+            d.status = DeploymentStatus::Inactive;
+            d.updated_at = now;
+        }
+    }
+    let id = completed.deployment_id.clone();
+    service.last_completed = Some(completed);
+    emit(
+        service,
+        rng,
+        now,
+        format!("(service {name}) (deployment {id}) deployment completed."),
+    );
+    emit(
+        service,
+        rng,
+        now,
+        format!("(service {name}) has reached a steady state."),
+    );
+    let (status, reason) = if was_rollback {
+        (
+            "ROLLBACK_SUCCESSFUL",
+            "Service deployment rolled back successfully.",
+        )
+    } else {
+        ("SUCCESSFUL", "Service deployment completed successfully.")
+    };
+    let finished = service
+        .service_deployment_mut(&sd_arn)
+        .is_some_and(|sd| sd.is_finished());
+    if !finished {
+        finish_service_deployment(service, &sd_arn, status, reason, now, real_now);
+    }
+}
+
+/// A deleted service stops all its tasks, then becomes INACTIVE.
+pub fn drain_service(service: &mut Service, tasks: &mut [Task], now: f64, rng: &mut fastrand::Rng) {
+    let reason = scheduler_stop_reason(service.primary().map_or("", |p| p.id.as_str()));
+    let mut stopped = Vec::new();
+    let mut remaining = false;
+    for t in tasks.iter_mut() {
+        if !belongs_to(service, t) {
+            continue;
+        }
+        if t.is_live() {
+            task_lifecycle::request_stop(t, now, "ServiceSchedulerInitiated", &reason);
+            stopped.push(t.id.clone());
+        }
+        remaining |= !t.is_stopped();
+    }
+    if !stopped.is_empty() {
+        let message = format!(
+            "(service {}) has stopped {} running tasks: {}.",
+            service.name,
+            stopped.len(),
+            task_list(&stopped)
+        );
+        emit(service, rng, now, message);
+    }
+    if !remaining {
+        service.status = "INACTIVE".to_string();
+    }
+}
