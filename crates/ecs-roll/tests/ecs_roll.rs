@@ -1213,3 +1213,105 @@ fn deploys_an_existing_revision_as_is() {
     out.assert_code(2);
     assert!(out.stderr.contains("did you mean `app`"), "{}", out.stderr);
 }
+
+/// When even the rollback does not become stable, the result is rollback_failed: exit 1, an
+/// error annotation, and the job summary says so.
+#[test]
+fn failed_rollback_is_loud() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(false));
+    // From now on app:v1 tasks crash too (the running one stays healthy): returning to v1 fails.
+    let mut scenario = Scenario::parse(SCENARIO).unwrap();
+    scenario.images.retain(|(k, _)| k != "app:v1");
+    scenario.images.insert(
+        0,
+        (
+            "app:v1".into(),
+            scenario
+                .images
+                .iter()
+                .find(|(k, _)| k == "app:crash")
+                .unwrap()
+                .1
+                .clone(),
+        ),
+    );
+    e.emulator.set_scenario(scenario);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:slow",
+        "--timeout",
+        "1s",
+        "--rollback-timeout",
+        "2s",
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "rollback_failed", "{}", out.stderr);
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("ROLLBACK FAILED"),
+        "{json}"
+    );
+    assert!(
+        out.stderr
+            .contains("::error title=ecs-roll::ROLLBACK FAILED"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.output("result"), "rollback_failed");
+    assert!(
+        out.summary.contains("🚨 rollback_failed"),
+        "{}",
+        out.summary
+    );
+}
+
+/// `rollback --dry-run` names the target and changes nothing; usage errors in JSON mode are one
+/// JSON object with the error kind.
+#[test]
+fn rollback_dry_run_and_json_errors() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    let before = e.primary("web");
+    let out = e
+        .cmd()
+        .args([
+            "rollback",
+            "--service",
+            "prod/web",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    let json = out.json();
+    assert_eq!(json["result"], "dry_run");
+    assert_eq!(json["task_definition_arn"], v1.as_str());
+    assert_eq!(e.primary("web"), before);
+    let out = e
+        .cmd()
+        .args([
+            "deploy",
+            "--service",
+            "web",
+            "--image",
+            "app=app:v2",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(2);
+    let json = out.json();
+    assert_eq!(json["outcome"], "error");
+    assert_eq!(json["error"]["kind"], "usage");
+}
