@@ -16,7 +16,10 @@ fn lint(action_yaml: &str) -> (i32, String) {
         .current_dir(workspace_root())
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).to_string())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
 }
 
 const GOOD: &str = "name: x\ndescription: x\ninputs:\n  db:\n    description: d\nruns:\n  using: composite\n  steps:\n    - shell: bash\n      env:\n        IN_DB: ${{ inputs.db }}\n      run: |\n        deploy-kit rds-snapshot list --db \"$IN_DB\"\n";
@@ -34,7 +37,10 @@ fn expression_in_run_is_reported() {
     let bad = GOOD.replace("--db \"$IN_DB\"", "--db ${{ inputs.db }}");
     let (code, out) = lint(&bad);
     assert_eq!(code, 1);
-    assert!(out.contains("action.yml:13") && out.contains("inside run:"), "{out}");
+    assert!(
+        out.contains("action.yml:13") && out.contains("inside run:"),
+        "{out}"
+    );
 }
 
 /// An input that is not a flag of the tool is reported.
@@ -43,5 +49,8 @@ fn unknown_input_is_reported() {
     let bad = GOOD.replace("  db:\n", "  database:\n");
     let (code, out) = lint(&bad);
     assert_eq!(code, 1);
-    assert!(out.contains("input `database` is not a flag of `rds-snapshot`"), "{out}");
+    assert!(
+        out.contains("input `database` is not a flag of `rds-snapshot`"),
+        "{out}"
+    );
 }

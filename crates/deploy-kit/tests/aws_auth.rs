@@ -11,7 +11,10 @@ fn github_oidc_assumes_role() {
     let moto = standins().moto;
     let account = moto_account();
     // A database in the role's account; the default account has none.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let config = rt.block_on(test_support::sdk_config(&moto, Some(&account)));
     let rds = aws_sdk_rds::Client::new(&config);
     rt.block_on(
@@ -26,7 +29,8 @@ fn github_oidc_assumes_role() {
     )
     .unwrap();
 
-    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vcjpyZWY6cmVmcy9oZWFkcy9tYWluIn0.c2lnbmF0dXJl";
+    let jwt =
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vcjpyZWY6cmVmcy9oZWFkcy9tYWluIn0.c2lnbmF0dXJl";
     let fake = GithubOidcFake::start(jwt);
     let role = format!("arn:aws:iam::{}:role/deploy", account.account_id);
     let out = Cmd::bin("deploy-kit")
@@ -37,39 +41,84 @@ fn github_oidc_assumes_role() {
             ("ACTIONS_ID_TOKEN_REQUEST_URL", fake.url.as_str()),
             ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runtime-request-token"),
         ])
-        .args(["rds-snapshot", "list", "--db", "oidc-db", "--role-arn", &role, "--output", "json"])
+        .args([
+            "rds-snapshot",
+            "list",
+            "--db",
+            "oidc-db",
+            "--role-arn",
+            &role,
+            "--output",
+            "json",
+        ])
         .run();
     out.assert_code(0);
     assert_eq!(out.json()["db"], "oidc-db");
     let requests = fake.requests.lock().unwrap().clone();
-    assert_eq!(requests.len(), 1, "one token request expected: {requests:?}");
-    assert!(requests[0].contains("audience=sts.amazonaws.com"), "{}", requests[0]);
+    assert_eq!(
+        requests.len(),
+        1,
+        "one token request expected: {requests:?}"
+    );
     assert!(
-        requests[0].to_ascii_lowercase().contains("authorization: bearer runtime-request-token"),
+        requests[0].contains("audience=sts.amazonaws.com"),
         "{}",
         requests[0]
     );
-    assert!(out.stderr.contains(&format!("::add-mask::{jwt}")), "the ID token must be masked:\n{}", out.stderr);
-    assert!(out.stderr.contains("::add-mask::runtime-request-token"), "{}", out.stderr);
-    assert_eq!(out.stderr.matches(jwt).count(), 1, "the token appears only in its mask command");
+    assert!(
+        requests[0]
+            .to_ascii_lowercase()
+            .contains("authorization: bearer runtime-request-token"),
+        "{}",
+        requests[0]
+    );
+    assert!(
+        out.stderr.contains(&format!("::add-mask::{jwt}")),
+        "the ID token must be masked:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("::add-mask::runtime-request-token"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches(jwt).count(),
+        1,
+        "the token appears only in its mask command"
+    );
 }
 
 /// Plain HTTP endpoints are refused unless they are loopback (exit 2, before any call).
 #[test]
 fn plain_http_only_to_loopback() {
     let out = Cmd::bin("rds-snapshot")
-        .envs([("AWS_ENDPOINT_URL_RDS", "http://203.0.113.7:80"), ("AWS_REGION", "us-east-1")])
+        .envs([
+            ("AWS_ENDPOINT_URL_RDS", "http://203.0.113.7:80"),
+            ("AWS_REGION", "us-east-1"),
+        ])
         .args(["list", "--db", "app-db"])
         .run();
     out.assert_code(2);
-    assert!(out.stderr.contains("AWS_ENDPOINT_URL_RDS") && out.stderr.contains("non-loopback"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("AWS_ENDPOINT_URL_RDS") && out.stderr.contains("non-loopback"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// No region anywhere is a usage error naming the fix, not a hang probing instance metadata.
 #[test]
 fn missing_region_is_usage_error() {
     let dead = format!("http://127.0.0.1:{}", unused_port());
-    let out = Cmd::bin("rds-snapshot").env("AWS_ENDPOINT_URL", dead).args(["list", "--db", "app-db"]).run();
+    let out = Cmd::bin("rds-snapshot")
+        .env("AWS_ENDPOINT_URL", dead)
+        .args(["list", "--db", "app-db"])
+        .run();
     out.assert_code(2);
-    assert!(out.stderr.contains("--region") && out.stderr.contains("AWS_REGION"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--region") && out.stderr.contains("AWS_REGION"),
+        "{}",
+        out.stderr
+    );
 }

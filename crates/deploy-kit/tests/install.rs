@@ -8,7 +8,14 @@ use test_support::{bin_path, workspace_root};
 fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
     let port = test_support::unused_port();
     let child = Command::new("python3")
-        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
         .arg(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -63,7 +70,11 @@ fn install(base: &str, prefix: &std::path::Path) -> std::process::Output {
 /// A release whose checksum matches is installed with a link per tool.
 #[test]
 fn verified_release_installs() {
-    assert_eq!(std::env::consts::ARCH, "x86_64", "the fixture archive is named for x86_64");
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "the fixture archive is named for x86_64"
+    );
     let dir = release_dir(true);
     let (mut server, url) = serve(dir.path());
     let prefix = tempfile::tempdir().unwrap();
@@ -72,8 +83,17 @@ fn verified_release_installs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("sha256 verified"), "{stderr}");
-    for tool in ["deploy-kit", "ecr-push", "ecs-roll", "wait-stable", "rds-snapshot"] {
-        assert!(prefix.path().join("bin").join(tool).exists(), "{tool} not installed");
+    for tool in [
+        "deploy-kit",
+        "ecr-push",
+        "ecs-roll",
+        "wait-stable",
+        "rds-snapshot",
+    ] {
+        assert!(
+            prefix.path().join("bin").join(tool).exists(),
+            "{tool} not installed"
+        );
     }
 }
 

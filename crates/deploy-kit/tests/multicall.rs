@@ -7,11 +7,18 @@ use test_support::{Cmd, bin_path};
 fn version_and_help() {
     let v = Cmd::bin("deploy-kit").arg("--version").run();
     v.assert_code(0);
-    assert_eq!(v.stdout.trim(), format!("deploy-kit {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        v.stdout.trim(),
+        format!("deploy-kit {}", env!("CARGO_PKG_VERSION"))
+    );
     let h = Cmd::bin("deploy-kit").arg("--help").run();
     h.assert_code(0);
     for tool in ["ecr-push", "ecs-roll", "wait-stable", "rds-snapshot"] {
-        assert!(h.stdout.contains(tool), "{tool} missing from help:\n{}", h.stdout);
+        assert!(
+            h.stdout.contains(tool),
+            "{tool} missing from help:\n{}",
+            h.stdout
+        );
     }
     assert!(h.stdout.contains("Exit codes"), "{}", h.stdout);
 }
@@ -19,7 +26,9 @@ fn version_and_help() {
 /// `deploy-kit <tool> --help` is the tool's own help.
 #[test]
 fn dispatches_subcommand() {
-    let out = Cmd::bin("deploy-kit").args(["rds-snapshot", "--help"]).run();
+    let out = Cmd::bin("deploy-kit")
+        .args(["rds-snapshot", "--help"])
+        .run();
     out.assert_code(0);
     assert!(out.stdout.contains("Usage: rds-snapshot"), "{}", out.stdout);
 }
@@ -40,7 +49,11 @@ fn link_named_after_tool() {
 fn unknown_tool_suggests() {
     let out = Cmd::bin("deploy-kit").arg("rds-snaphot").run();
     out.assert_code(2);
-    assert!(out.stderr.contains("did you mean `rds-snapshot`?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `rds-snapshot`?"),
+        "{}",
+        out.stderr
+    );
     Cmd::bin("deploy-kit").run().assert_code(2);
 }
 
