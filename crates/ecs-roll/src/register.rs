@@ -289,6 +289,7 @@ fn pin_images(ui: &Ui, doc: &mut TaskDefinitionDoc, warned: &mut Vec<String>) {
 /// Register every definition no existing revision holds. Each is registered once, however many
 /// services share it.
 pub async fn register_new(ecs: &Client, ui: &Ui, release: &mut Release) -> Result<()> {
+    let provenance = provenance_tags(ui.context().github_run().as_ref());
     for d in release.definitions.iter_mut() {
         match &d.arn {
             Some(arn) => ui.info(&format!(
@@ -296,6 +297,7 @@ pub async fn register_new(ecs: &Client, ui: &Ui, release: &mut Release) -> Resul
                 short_name(arn)
             )),
             None => {
+                d.doc = d.doc.clone().with_tags(&provenance);
                 let arn = wire::register_task_definition(ecs, &d.doc).await?;
                 ui.info(&format!("registered {}", short_name(&arn)));
                 d.arn = Some(arn);
@@ -303,6 +305,23 @@ pub async fn register_new(ecs: &Client, ui: &Ui, release: &mut Release) -> Resul
         }
     }
     Ok(())
+}
+
+/// `github:repository`, `github:run-id`, `github:sha` of the run registering a revision (as
+/// rds-snapshot tags its snapshots), so a revision can be traced back to its workflow run.
+pub fn provenance_tags(run: Option<&dk_core::context::GithubRun>) -> Vec<(String, String)> {
+    let Some(run) = run else { return Vec::new() };
+    [
+        ("github:repository", &run.repository),
+        ("github:run-id", &run.run_id),
+        ("github:sha", &run.sha),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| {
+        v.as_ref()
+            .map(|v| (k.to_string(), v.chars().take(256).collect()))
+    })
+    .collect()
 }
 
 #[cfg(test)]

@@ -97,6 +97,10 @@ pub const CONTAINER_FIELDS: &[&str] = &[
     "credentialSpecs",
 ];
 
+/// Tags recording where a revision came from (`github:run-id`, `github:sha`, …). They say who
+/// registered it, not what it runs, so equality ignores them.
+pub const PROVENANCE_PREFIX: &str = "github:";
+
 /// Containers per task definition (service quota, not adjustable).
 pub const MAX_CONTAINERS: usize = 10;
 
@@ -136,7 +140,20 @@ impl TaskDefinitionDoc {
         Value::Object(req)
     }
 
-    /// The canonical form used for equality and diffs (tags included).
+    /// Set (or replace) tags, e.g. the GitHub run registering this revision.
+    pub fn with_tags(mut self, tags: &[(String, String)]) -> Self {
+        for (k, v) in tags {
+            self.tags
+                .retain(|t| t.get("key").and_then(Value::as_str) != Some(k.as_str()));
+            let mut t = Map::new();
+            t.insert("key".into(), Value::String(k.clone()));
+            t.insert("value".into(), Value::String(v.clone()));
+            self.tags.push(Value::Object(t));
+        }
+        self
+    }
+
+    /// The canonical form used for equality and diffs (tags included, provenance tags not).
     pub fn canonical(&self) -> Value {
         canonical(&self.register_request())
     }
@@ -688,6 +705,13 @@ pub fn canonical(request: &Value) -> Value {
             top.insert(k.into(), Value::String(s));
         }
     }
+    if let Some(Value::Array(tags)) = top.get_mut("tags") {
+        tags.retain(|t| {
+            !t.get("key")
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.starts_with(PROVENANCE_PREFIX))
+        });
+    }
     sort_list_by(&mut top, "tags", "key");
     if let Some(Value::Array(rc)) = top.get_mut("requiresCompatibilities") {
         rc.sort_by_key(|v| v.as_str().unwrap_or("").to_string());
@@ -854,6 +878,23 @@ mod tests {
             l.reverse();
         }
         assert!(!a.same_as(&swapped));
+    }
+
+    /// Provenance tags are set on registration but never make a definition different.
+    #[test]
+    fn provenance_tags_do_not_count_as_changes() {
+        let a = registerable(described().as_object().unwrap(), &tags());
+        let b = a.clone().with_tags(&[
+            ("github:run-id".into(), "42".into()),
+            ("github:sha".into(), "abc".into()),
+        ]);
+        assert!(a.same_as(&b));
+        assert_eq!(b.tags.len(), 3);
+        let c = b
+            .clone()
+            .with_tags(&[("github:run-id".into(), "43".into())]);
+        assert_eq!(c.tags.len(), 3, "replaced, not added");
+        assert!(!a.same_as(&a.clone().with_tags(&[("team".into(), "api".into())])));
     }
 
     /// Images, env and secrets are set per container; existing variables are replaced in place.

@@ -214,7 +214,22 @@ fn deploys_one_service() {
     let e = env();
     let v1 = e.register("web", "app:v1");
     e.create_service("web", &v1, 2, breaker(true));
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    let out = e
+        .cmd()
+        .args([
+            "deploy",
+            "--cluster",
+            "prod",
+            "--interval",
+            "200ms",
+            "--output",
+            "json",
+        ])
+        .args(["--service", "web", "--image", "app=app:v2"])
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_SHA", "0123abc")
+        .github_actions()
+        .run();
     out.assert_code(0).assert_no_panic();
     let json = out.json();
     assert_eq!(json["result"], "succeeded", "{}", out.stderr);
@@ -250,7 +265,14 @@ fn deploys_one_service() {
     let c = &td.task_definition().unwrap().container_definitions()[0];
     assert_eq!(c.image(), Some("app:v2"));
     assert_eq!(c.environment()[0].name(), Some("MODE"));
-    assert_eq!(td.tags()[0].key(), Some("team"));
+    let tags: Vec<(&str, &str)> = td
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert!(tags.contains(&("team", "web")), "{tags:?}");
+    assert!(tags.contains(&("github:run-id", "4242")), "{tags:?}");
+    assert!(tags.contains(&("github:sha", "0123abc")), "{tags:?}");
     assert_eq!(e.wait_stable("web").running_count(), 2);
 }
 
