@@ -530,14 +530,22 @@ pub struct GithubOidcFake {
 impl GithubOidcFake {
     pub fn start(id_token: &str) -> GithubOidcFake {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/token?api-version=2.0", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/token?api-version=2.0",
+            listener.local_addr().unwrap()
+        );
         let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (log, body) = (requests.clone(), format!("{{\"count\":1,\"value\":\"{id_token}\"}}"));
+        let (log, body) = (
+            requests.clone(),
+            format!("{{\"count\":1,\"value\":\"{id_token}\"}}"),
+        );
         std::thread::spawn(move || {
             for mut conn in listener.incoming().flatten() {
                 let mut buf = vec![0u8; 16 * 1024];
                 let n = conn.read(&mut buf).unwrap_or(0);
-                log.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).to_string());
+                log.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).to_string());
                 let resp = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
