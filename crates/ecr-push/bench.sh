@@ -2,7 +2,7 @@
 # ecr-push against skopeo, same machine, same registry, same run (called by scripts/bench with
 # $DK_BIN_DIR = release binaries and the stand-ins' env sourced; runnable alone the same way).
 #
-# Figures (median of hyperfine runs):
+# Figures (medians; the two tools' runs alternate so load changes hit both alike):
 #   - cold push of a deterministic 3-layer image (1 + 10 + 50 MiB of seeded random data, gzip)
 #     into a fresh repository each run. The registry cannot be wiped between runs, so each run
 #     gets a new repository name, and both tools' blob caches are deleted before each run — else
@@ -77,9 +77,23 @@ print(md)
 PY
 }
 
-median() { # runs prepare command
-  hyperfine --shell=bash --style none --runs "$1" --prepare "$2" --export-json "$work/h.json" "$3" >/dev/null 2>&1
-  python3 -c 'import json,sys;print("%.4f"%json.load(open(sys.argv[1]))["results"][0]["median"])' "$work/h.json"
+# Median wall times of two commands run alternately (ours, peer, ours, peer, …) after the same
+# preparation, so a change in machine load during the run hits both alike. Prints "ours peer".
+alternate() { # runs prepare ours peer
+  python3 - "$@" <<'PY'
+import statistics, subprocess, sys, time
+runs, prepare, ours, peer = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+times = {ours: [], peer: []}
+def run(cmd):
+    subprocess.run(["bash", "-c", prepare], check=True)
+    t = time.perf_counter()
+    subprocess.run(["bash", "-c", cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times[cmd].append(time.perf_counter() - t)
+for i in range(runs):
+    for cmd in ((ours, peer) if i % 2 == 0 else (peer, ours)):
+        run(cmd)
+print("%.4f %.4f" % (statistics.median(times[ours]), statistics.median(times[peer])))
+PY
 }
 
 log "building the 61 MiB test image"
@@ -89,17 +103,17 @@ ours="XDG_CACHE_HOME=$ours_cache $bin --source oci:$work/img:bench --registry ht
 peer="skopeo copy -q --dest-tls-verify=false oci:$work/img:bench"
 wipe="rm -rf $ours_cache $skopeo_cache_files"
 
-log "cold pushes ($runs runs each)"
-cold_ours=$(median "$runs" "$wipe" "$ours --repository bench-cold-ours-\$RANDOM\$RANDOM")
-cold_peer=$(median "$runs" "$wipe" "$peer docker://$reg/bench-cold-skopeo-\$RANDOM\$RANDOM:v1")
+log "cold pushes ($runs runs each, alternating)"
+read -r cold_ours cold_peer < <(alternate "$runs" "$wipe" \
+  "$ours --repository bench-cold-ours-\$RANDOM\$RANDOM" "$peer docker://$reg/bench-cold-skopeo-\$RANDOM\$RANDOM:v1")
 row "ecr-push cold push, 3 layers 61 MiB (s)" "$cold_ours" "skopeo copy $cold_peer" "$(ratio "$cold_ours" "$cold_peer")" "≤ 0.7×"
 
-log "warm re-pushes"
+log "warm re-pushes ($((runs * 2)) runs each, alternating)"
 warm=$(date +%s%N)
-eval "$ours --repository bench-warm-ours-$warm" >/dev/null
+eval "$ours --repository bench-warm-ours-$warm" >/dev/null 2>&1
 $peer "docker://$reg/bench-warm-skopeo-$warm:v1"
-warm_ours=$(median $((runs * 2)) "true" "$ours --repository bench-warm-ours-$warm")
-warm_peer=$(median $((runs * 2)) "true" "$peer docker://$reg/bench-warm-skopeo-$warm:v1")
+read -r warm_ours warm_peer < <(alternate $((runs * 2)) "true" \
+  "$ours --repository bench-warm-ours-$warm" "$peer docker://$reg/bench-warm-skopeo-$warm:v1")
 row "ecr-push warm re-push, same tag (s)" "$warm_ours" "skopeo copy $warm_peer" "$(ratio "$warm_ours" "$warm_peer")" "≤ 0.5×"
 
 log "building the 1 GiB single-layer image"
