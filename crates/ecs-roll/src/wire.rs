@@ -26,7 +26,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use dk_core::aws::sdk_error;
 use dk_core::{Error, Result};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::render::{TaskDefinitionDoc, registerable};
 
@@ -179,9 +179,4 @@ pub fn short_name(arn: &str) -> &str {
 pub fn family_of(id: &str) -> &str {
     let n = short_name(id);
     n.split_once(':').map_or(n, |(f, _)| f)
-}
-
-/// Sorted-keys JSON of a map, for logs and tests.
-pub fn to_value(map: &Map<String, Value>) -> Value {
-    Value::Object(map.clone())
 }
