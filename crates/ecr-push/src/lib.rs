@@ -285,7 +285,7 @@ fn registry_error(e: RegistryError, registry: &str) -> Error {
         ErrorClass::Auth => Error::runtime(format!("the registry refused our credentials: {}", e.message)).with_hint(
             "check the AWS credentials and the role's ECR permissions (ecr:GetAuthorizationToken, ecr:*Layer*, ecr:PutImage), or the registry's own credentials",
         ),
-        ErrorClass::Unreachable => Error::runtime(format!("cannot reach the registry {registry}: {}", e.message))
+        ErrorClass::Unreachable | ErrorClass::Down => Error::runtime(format!("cannot reach the registry {registry}: {}", e.message))
             .with_hint("check --registry, the network, and that the registry is up"),
         ErrorClass::Transient => Error::runtime(format!("the registry kept failing: {}", e.message))
             .with_hint("retries were exhausted; run again — blobs already pushed will be skipped"),

@@ -28,6 +28,8 @@ pub enum ErrorClass {
     Transient,
     /// The connection could not be made at all (refused, DNS): retried a little, then exit 3.
     Unreachable,
+    /// Still unreachable after the connection attempts: not retried further.
+    Down,
     /// 401/403 after answering the challenge.
     Auth,
     /// The registry refused to move a tag (`TAG_INVALID`, as ECR does for immutable tags).
@@ -341,14 +343,25 @@ impl RegistryClient {
     }
 
     /// `GET /v2/`: is the registry there, and do our credentials work?
-    pub async fn ping(&self, attempts: u32) -> Res<()> {
+    pub async fn ping(&self, connect_attempts: u32) -> Res<()> {
         let doing = format!("reaching the registry {}", self.host);
-        retry(backoff(attempts), None, |_| async {
-            let resp = self.send(&doing, &[], |c| c.get(self.url("/v2/"))).await?;
-            if resp.status().is_success() {
-                Ok(())
-            } else {
-                Err(status_error(&doing, resp).await)
+        retry(backoff(self.attempts), None, |attempt| {
+            let doing = &doing;
+            async move {
+                let resp = match self.send(doing, &[], |c| c.get(self.url("/v2/"))).await {
+                    Ok(r) => r,
+                    // Nobody listening: give up after a few tries instead of the full budget
+                    // that answers such as 503 get.
+                    Err(e) if e.class == ErrorClass::Unreachable && attempt >= connect_attempts => {
+                        return Err(RegistryError::new(ErrorClass::Down, e.message));
+                    }
+                    Err(e) => return Err(e),
+                };
+                if resp.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(status_error(doing, resp).await)
+                }
             }
         })
         .await
