@@ -2,6 +2,7 @@
 //! (fixed interval with jitter, exact deadline), live status and progress percentage, and the
 //! RDS waiters' failure states reported the moment they are seen.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -19,39 +20,45 @@ pub enum Waited<T> {
     TimedOut(Option<T>),
 }
 
-pub async fn snapshot_available(
-    rds: &Rds<'_>,
+/// What one look at the resource says.
+enum State {
+    Ready,
+    Failed,
+    Pending,
+}
+
+/// Poll `describe` until `classify` says ready or failed, or the deadline passes; `line` is the
+/// live status shown while waiting.
+async fn wait_for<T, F, Fut>(
     ui: &Ui,
-    id: &str,
-    kind: Kind,
     deadline: &Deadline,
     interval: Duration,
-) -> Result<Waited<Snapshot>> {
+    describe: F,
+    line: impl Fn(&T) -> String,
+    classify: impl Fn(&T) -> State,
+) -> Result<Waited<T>>
+where
+    T: Clone,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
     // The last state seen, reported if the deadline passes.
-    let last: Mutex<Option<Snapshot>> = Mutex::new(None);
+    let last: Mutex<Option<T>> = Mutex::new(None);
     let result = poll_until(deadline, interval, |_| {
-        let last = &last;
+        let (last, describe, line, classify) = (&last, &describe, &line, &classify);
         async move {
-            let s = rds.snapshot(id, Some(kind)).await?.ok_or_else(|| {
-                Error::failed(format!("snapshot {id} disappeared while waiting for it"))
-            })?;
-            let progress = s
-                .percent_progress
-                .map(|p| format!(" {p}%"))
-                .unwrap_or_default();
+            let seen = describe().await?;
             ui.status(&format!(
-                "snapshot {id}: {}{progress} ({} elapsed)",
-                s.status,
+                "{} ({} elapsed)",
+                line(&seen),
                 dk_core::duration::format_duration(deadline.elapsed())
             ));
-            let verdict = if s.is_available() {
-                Poll::Ready(Waited::Ready(s.clone()))
-            } else if s.has_failed() {
-                Poll::Ready(Waited::Failed(s.clone()))
-            } else {
-                Poll::Pending
+            let verdict = match classify(&seen) {
+                State::Ready => Poll::Ready(Waited::Ready(seen.clone())),
+                State::Failed => Poll::Ready(Waited::Failed(seen.clone())),
+                State::Pending => Poll::Pending,
             };
-            *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+            *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen);
             Ok::<_, Error>(verdict)
         }
     })
@@ -64,6 +71,43 @@ pub async fn snapshot_available(
         )),
         Err(PollError::Failed(e)) => Err(e),
     }
+}
+
+pub async fn snapshot_available(
+    rds: &Rds<'_>,
+    ui: &Ui,
+    id: &str,
+    kind: Kind,
+    deadline: &Deadline,
+    interval: Duration,
+) -> Result<Waited<Snapshot>> {
+    wait_for(
+        ui,
+        deadline,
+        interval,
+        || async {
+            rds.snapshot(id, Some(kind)).await?.ok_or_else(|| {
+                Error::failed(format!("snapshot {id} disappeared while waiting for it"))
+            })
+        },
+        |s: &Snapshot| {
+            let progress = s
+                .percent_progress
+                .map(|p| format!(" {p}%"))
+                .unwrap_or_default();
+            format!("snapshot {id}: {}{progress}", s.status)
+        },
+        |s| {
+            if s.is_available() {
+                State::Ready
+            } else if s.has_failed() {
+                State::Failed
+            } else {
+                State::Pending
+            }
+        },
+    )
+    .await
 }
 
 /// A restored instance or cluster: its status and, once available, its endpoint.
@@ -83,38 +127,21 @@ pub async fn database_available(
     deadline: &Deadline,
     interval: Duration,
 ) -> Result<Waited<DbState>> {
-    // The last state seen, reported if the deadline passes.
-    let last: Mutex<Option<DbState>> = Mutex::new(None);
-    let result = poll_until(deadline, interval, |_| {
-        let last = &last;
-        async move {
-            let state = crate::restore::describe_db_state(rds, id, kind).await?;
-            ui.status(&format!(
-                "{} {id}: {} ({} elapsed)",
-                kind.as_str(),
-                state.status,
-                dk_core::duration::format_duration(deadline.elapsed())
-            ));
-            let verdict = match state.status.as_str() {
-                "available" => Poll::Ready(Waited::Ready(state.clone())),
-                "failed"
-                | "incompatible-restore"
-                | "incompatible-parameters"
-                | "inaccessible-encryption-credentials"
-                | "deleting" => Poll::Ready(Waited::Failed(state.clone())),
-                _ => Poll::Pending,
-            };
-            *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
-            Ok::<_, Error>(verdict)
-        }
-    })
-    .await;
-    ui.clear_status();
-    match result {
-        Ok(w) => Ok(w),
-        Err(PollError::TimedOut) => Ok(Waited::TimedOut(
-            last.into_inner().unwrap_or_else(|p| p.into_inner()),
-        )),
-        Err(PollError::Failed(e)) => Err(e),
-    }
+    wait_for(
+        ui,
+        deadline,
+        interval,
+        || crate::restore::describe_db_state(rds, id, kind),
+        |s: &DbState| format!("{} {id}: {}", kind.as_str(), s.status),
+        |s| match s.status.as_str() {
+            "available" => State::Ready,
+            "failed"
+            | "incompatible-restore"
+            | "incompatible-parameters"
+            | "inaccessible-encryption-credentials"
+            | "deleting" => State::Failed,
+            _ => State::Pending,
+        },
+    )
+    .await
 }
