@@ -377,6 +377,9 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         }
         (None, _) => return Err(Error::runtime("no image to push")),
     };
+    if !cli.platform.is_empty() && plan.platforms.is_empty() {
+        ui.warn("--platform has no effect: the source is a single-platform image, pushed as it is");
+    }
     let digest = plan.root.digest.clone();
     let first_tag = &checked.tags[0];
     let image_uri = format!("{host}/{repo}:{first_tag}");
