@@ -334,6 +334,8 @@ fn next_poll_gap(interval: Duration) -> Duration {
 const DIAGNOSIS_BUDGET_AT_DEADLINE: Duration = Duration::from_millis(1000);
 /// Stopped tasks kept per failed service.
 const STOPPED_TASKS_KEPT: usize = 5;
+/// Events shown on the first poll when the tracked deployment's start is unknown.
+const EVENTS_WITHOUT_START: usize = 5;
 /// Events kept per service in the outcome.
 const EVENTS_KEPT: usize = 50;
 
@@ -668,8 +670,15 @@ impl Watch {
         let Some(tracked) = &self.tracked else {
             return;
         };
-        let since = tracked.created_at.map_or(f64::INFINITY, |s| s as f64 - 1.0);
         let first = self.seen_events.is_empty();
+        // Without a creation time (the deployment was already gone), the last few events
+        // explain what happened to it.
+        let since = match tracked.created_at {
+            Some(s) => s as f64 - 1.0,
+            None => events
+                .get(EVENTS_WITHOUT_START - 1)
+                .map_or(f64::MIN, |(at, _)| *at),
+        };
         for (at, e) in events.iter().rev() {
             if !self.seen_events.insert(e.id.clone()) {
                 continue;

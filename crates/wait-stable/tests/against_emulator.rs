@@ -649,6 +649,12 @@ async fn rollback_finished_before_the_wait_is_not_green() {
         .await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.output("result"), "rolled_back");
+    assert!(
+        out.stderr
+            .contains("deployment failed: tasks failed to start"),
+        "the last events explain it: {}",
+        out.stderr
+    );
 }
 
 /// A missing service fails at once, naming it and the near miss.
