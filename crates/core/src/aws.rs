@@ -395,6 +395,50 @@ const AUTH_CODES: &[&str] = &[
     "InvalidSignatureException",
 ];
 
+/// Error codes AWS uses for throttling.
+pub const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+
+/// Worth trying again at the next poll, after the SDK's own retries gave up: throttling, a 5xx,
+/// or an endpoint that could not be reached or did not answer in time.
+pub fn is_transient<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool
+where
+    R: HttpStatus,
+{
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        SdkError::ServiceError(s) => {
+            s.raw().is_server_error()
+                || s.err()
+                    .code()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c) || c == "ServerException")
+        }
+        SdkError::ResponseError(r) => r.raw().is_server_error(),
+        _ => false,
+    }
+}
+
+/// The HTTP status of a raw response, for [`is_transient`].
+pub trait HttpStatus {
+    fn is_server_error(&self) -> bool;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn is_server_error(&self) -> bool {
+        self.status().is_server_error()
+    }
+}
+
 /// The error code of a service error, if the call got that far.
 pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     match err {
@@ -421,7 +465,7 @@ where
             let e = Error::runtime(format!("{doing}: {code}: {message}"));
             if AUTH_CODES.contains(&code) {
                 e.with_hint("check the credentials and the role's permissions (--role-arn, --profile)")
-            } else if code.contains("Throttl") || code == "RequestLimitExceeded" || code == "TooManyRequestsException" {
+            } else if THROTTLING_CODES.contains(&code) {
                 e.with_hint("AWS kept throttling past the retries; raise --max-attempts or try --retry-mode adaptive")
             } else {
                 e

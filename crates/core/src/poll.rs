@@ -1,6 +1,8 @@
-//! Waiting until an exact deadline. One helper for every waiting tool: it polls at a short fixed
-//! interval with ±10 % jitter (never growing), and races every attempt against the deadline, so
-//! a slow or hung call cannot carry a wait past its `--timeout`.
+//! Waiting until an exact deadline. One helper for every waiting tool: it polls at a fixed rate —
+//! each attempt starts at most one interval after the previous one started, whatever the call
+//! took — with jitter that only ever shortens a gap (0.82–1.0 × the interval, never growing), and
+//! races every attempt against the deadline, so a slow or hung call cannot carry a wait past its
+//! `--timeout`. A waiter therefore notices a change within one interval of it happening.
 
 use std::future::Future;
 use std::time::Duration;
@@ -54,10 +56,15 @@ pub enum PollError<E> {
     Failed(E),
 }
 
-/// `interval` ±10 %, never past the deadline.
+/// The gap between the starts of two polls: 0.82–1.0 × `interval`. Jitter spreads many waiters'
+/// calls apart but only ever shortens the gap, so no poll comes later than one interval.
+pub fn next_gap(interval: Duration) -> Duration {
+    interval.mul_f64(0.82 + fastrand::f64() * 0.18)
+}
+
+/// `interval` with jitter ([`next_gap`]), never past the deadline.
 pub fn jittered(interval: Duration, deadline: &Deadline) -> Duration {
-    let factor = 0.9 + fastrand::f64() * 0.2;
-    interval.mul_f64(factor).min(deadline.remaining())
+    next_gap(interval).min(deadline.remaining())
 }
 
 /// Call `attempt` until it is ready, it fails, or the deadline passes. The first attempt runs at
@@ -74,6 +81,7 @@ where
     let mut n = 0u32;
     loop {
         n += 1;
+        let next_start = Instant::now() + next_gap(interval);
         match deadline.run(attempt(n)).await {
             None => return Err(PollError::TimedOut),
             Some(Err(e)) => return Err(PollError::Failed(e)),
@@ -83,7 +91,7 @@ where
         if deadline.expired() {
             return Err(PollError::TimedOut);
         }
-        tokio::time::sleep(jittered(interval, deadline)).await;
+        tokio::time::sleep_until(next_start.min(deadline.at)).await;
         if deadline.expired() {
             return Err(PollError::TimedOut);
         }
@@ -108,8 +116,10 @@ mod tests {
             })
             .await;
         assert_eq!(r.unwrap(), 3);
-        // two sleeps of 5 s ±10 %
-        assert!(d.elapsed() >= Duration::from_secs(9) && d.elapsed() <= Duration::from_secs(11));
+        // two gaps of 0.82–1.0 × 5 s: never later than one interval each
+        assert!(
+            d.elapsed() >= Duration::from_millis(8200) && d.elapsed() <= Duration::from_secs(10)
+        );
     }
 
     /// The deadline fires when it says, even if an attempt hangs.
@@ -137,6 +147,30 @@ mod tests {
             async { Ok(Poll::Pending) }
         })
         .await;
-        assert!((10..=12).contains(&count), "{count} attempts");
+        assert!((10..=13).contains(&count), "{count} attempts");
+    }
+
+    /// Fixed rate: a slow attempt does not push the next one later than one interval after the
+    /// previous start.
+    #[tokio::test(start_paused = true)]
+    async fn slow_attempts_keep_the_rate() {
+        let d = Deadline::after(Duration::from_secs(60));
+        let starts = std::sync::Mutex::new(Vec::new());
+        let _: Result<(), PollError<()>> = poll_until(&d, Duration::from_secs(5), |n| {
+            starts.lock().unwrap().push(d.elapsed());
+            async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                Ok(if n == 4 {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                })
+            }
+        })
+        .await;
+        let starts = starts.into_inner().unwrap();
+        for w in starts.windows(2) {
+            assert!(w[1] - w[0] <= Duration::from_secs(5), "{starts:?}");
+        }
     }
 }

@@ -48,16 +48,6 @@ pub enum ReadError {
     Fatal(dk_core::Error),
 }
 
-const THROTTLING_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "RequestThrottled",
-    "RequestThrottledException",
-];
-
 fn classify<E>(doing: &str, err: SdkError<E, HttpResponse>) -> ReadError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -67,17 +57,12 @@ where
         err,
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
     );
-    let server = matches!(&err, SdkError::ServiceError(s) if s.raw().status().is_server_error())
-        || matches!(&err, SdkError::ResponseError(r) if r.raw().status().is_server_error())
-        || code.as_deref() == Some("ServerException");
     if code.as_deref() == Some("ClusterNotFoundException") {
         return ReadError::ClusterNotFound;
     }
-    let throttled = code
-        .as_deref()
-        .is_some_and(|c| THROTTLING_CODES.contains(&c));
+    let transient = dk_core::aws::is_transient(&err);
     let error = dk_core::aws::sdk_error(doing, err);
-    if throttled || server || unreachable {
+    if transient {
         ReadError::Retryable { error, unreachable }
     } else {
         ReadError::Fatal(error)

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use dk_core::duration::format_duration;
-use dk_core::poll::{Deadline, jittered};
+use dk_core::poll::{Deadline, next_gap};
 use dk_core::{Error, Result, Ui};
 use serde::Serialize;
 use tokio::time::Instant;
@@ -292,7 +292,7 @@ pub async fn wait(
             if watches.len() == 1 { "" } else { "s" }
         ));
         tokio::time::sleep_until(
-            (poll_started + next_poll_gap(opts.interval)).min(opts.deadline.instant()),
+            (poll_started + next_gap(opts.interval)).min(opts.deadline.instant()),
         )
         .await;
         if opts.deadline.expired() {
@@ -321,13 +321,6 @@ pub async fn wait(
     }
     ui.end_group();
     Ok(watches.into_iter().map(Watch::into_outcome).collect())
-}
-
-/// Time from the start of one poll to the start of the next. Polls keep a fixed rate whatever
-/// a call's latency, and the ±10 % jitter (core's `jittered`) is scaled to stay at or below the
-/// interval, so a deployment is seen within one interval of completing.
-fn next_poll_gap(interval: Duration) -> Duration {
-    jittered(interval.mul_f64(1.0 / 1.1), &Deadline::after(interval))
 }
 
 /// How long the stopped-task lookup may run after the deadline has passed.
@@ -841,7 +834,7 @@ mod tests {
     #[test]
     fn poll_gap_never_exceeds_the_interval() {
         let interval = Duration::from_secs(5);
-        let gaps: Vec<Duration> = (0..200).map(|_| next_poll_gap(interval)).collect();
+        let gaps: Vec<Duration> = (0..200).map(|_| next_gap(interval)).collect();
         assert!(
             gaps.iter()
                 .all(|g| *g <= interval && *g >= interval.mul_f64(0.8)),
