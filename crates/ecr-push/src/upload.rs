@@ -22,9 +22,9 @@ use crate::registry_client::{
     ErrorClass, MountResult, RegistryClient, RegistryError, Res, backoff, short,
 };
 
-/// Read size for streamed uploads: large enough for throughput, small enough that `--jobs`
+/// Read size for streamed uploads (1 MiB): large enough for throughput, small enough that `--jobs`
 /// uploads in flight stay far below the memory goal.
-const CHUNK: usize = 512 * 1024;
+const CHUNK: usize = 1024 * 1024;
 /// At most this many mount sources are tried per blob before uploading.
 const MAX_MOUNT_TRIES: usize = 3;
 
