@@ -644,6 +644,12 @@ fn bad_inputs_exit_2_before_any_network() {
     docker_archive(&full, seed(), &[30_000]);
     let bytes = std::fs::read(&full).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    // A layer byte flipped inside an intact tar: only the diff-id check can tell.
+    let flipped = archive_dir.path().join("flipped.tar");
+    let mut fb = bytes.clone();
+    let middle = fb.len() / 2;
+    fb[middle] ^= 0xff;
+    std::fs::write(&flipped, fb).unwrap();
     let garbage = archive_dir.path().join("garbage.tar");
     std::fs::write(&garbage, random_bytes(1, 5000)).unwrap();
 
@@ -686,6 +692,13 @@ fn bad_inputs_exit_2_before_any_network() {
                 format!("docker-archive:{}", truncated.display()),
             ],
             "corrupt",
+        ),
+        (
+            vec![
+                "--source".into(),
+                format!("docker-archive:{}", flipped.display()),
+            ],
+            "but the config records",
         ),
         (
             vec![
