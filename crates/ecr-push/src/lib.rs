@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod blob_cache;
+pub mod challenge;
 pub mod docker_archive;
 pub mod image;
 pub mod manifest;
