@@ -247,6 +247,50 @@ fn docker_archive_source() {
     assert_eq!(out.json()["digest"], j["digest"]);
 }
 
+/// A Docker 25+ archive (blobs, symlinked layer paths, a gzip layer) pushes with each layer's
+/// own digest and media type; the diff-ids in the config still match.
+#[test]
+fn docker_archive_v25_layout_with_symlinks_and_gzip_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("v25.tar");
+    let (diff_ids, digests) = docker_archive_v25(&tar, seed());
+    let repo = unique("archive25");
+    let out = push_open(&format!("docker-archive:{}", tar.display()), &repo, &["v1"]).run();
+    out.assert_code(0);
+    let j = out.json();
+    let media: Vec<&str> = j["detail"]["blobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["media_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        media.contains(&"application/vnd.docker.image.rootfs.diff.tar"),
+        "{media:?}"
+    );
+    assert!(
+        media.contains(&"application/vnd.docker.image.rootfs.diff.tar.gzip"),
+        "{media:?}"
+    );
+    let reference = format!("{}/{repo}:v1", registry());
+    let raw = skopeo_inspect_raw(&reference);
+    let layers: Vec<&str> = raw["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        layers,
+        digests.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_ne!(digests[1], diff_ids[1]);
+    assert_eq!(
+        skopeo_roundtrip_dir(&reference),
+        out.json()["digest"].as_str().unwrap()
+    );
+}
+
 /// Registry to registry: within one registry blobs are mounted from the source repository
 /// (a promotion is just a manifest); into the auth registry they are copied blob by blob.
 #[test]
@@ -342,6 +386,23 @@ fn multi_platform_index_and_platform_filter() {
     assert_eq!(
         skopeo_roundtrip_oci(&format!("{}/{repo}:arm64", registry()), None),
         arm.manifest_digest
+    );
+
+    // The index copied registry to registry, whole and filtered.
+    let copy = unique("multi-copy");
+    let source = format!("docker://{}/{repo}:all", registry());
+    let out = push_open(&source, &copy, &["all"]).run();
+    out.assert_code(0);
+    assert_eq!(out.json()["digest"], built.index_digest.as_str());
+    let amd = &built.images[0].1;
+    let out = push_open(&source, &copy, &["amd64"])
+        .args(["--platform", "linux/amd64"])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.json()["digest"], amd.manifest_digest.as_str());
+    assert_eq!(
+        skopeo_roundtrip_oci(&format!("{}/{copy}:amd64", registry()), None),
+        amd.manifest_digest
     );
 
     let out = push_open(&src, &repo, &["x"])
@@ -914,6 +975,48 @@ fn json_and_github_outputs() {
         out.summary
     );
     assert!(out.summary.contains("`v1`, `latest`"), "{}", out.summary);
+}
+
+/// Memory stays bounded whatever the layer size: a 48 MiB layer streams through in a fraction
+/// of its size (a regression to reading layers whole would need ≥ 48 MiB).
+#[test]
+fn memory_stays_bounded_on_a_large_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = oci_layout(dir.path(), seed(), &[48 << 20], "v1");
+    let out = Cmd::new("/usr/bin/time")
+        .args([
+            "-f",
+            "max-rss-kib=%M",
+            test_support::bin_path("ecr-push")
+                .display()
+                .to_string()
+                .as_str(),
+        ])
+        .args([
+            "--source",
+            &format!("oci:{}", dir.path().display()),
+            "--repository",
+            &unique("big"),
+            "--tag",
+            "v1",
+        ])
+        .args([
+            "--registry",
+            &format!("http://{}", registry()),
+            "--no-ecr-auth",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.json()["digest"], img.manifest_digest.as_str());
+    let kib: u64 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("max-rss-kib="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS in {}", out.stderr));
+    assert!(kib < 40 * 1024, "peak RSS {kib} KiB pushing a 48 MiB layer");
 }
 
 /// Through a proxy that drops connections, answers 429 and 503 and stalls at random (seeded),

@@ -210,6 +210,58 @@ pub fn docker_archive(path: &Path, seed: u64, sizes: &[usize]) -> Vec<String> {
     diff_ids
 }
 
+/// A Docker 25+ style `docker save` tarball: blobs under `blobs/sha256/`, legacy
+/// `<id>/layer.tar` paths as symlinks into them (what manifest.json names here), and a second
+/// layer stored gzip-compressed (as other tools write). Returns (diff-ids, layer digests).
+pub fn docker_archive_v25(path: &Path, seed: u64) -> (Vec<String>, Vec<String>) {
+    let tars = [
+        layer_tar(seed.wrapping_mul(1000), 20_000),
+        layer_tar(seed.wrapping_mul(1000).wrapping_add(1), 7_000),
+    ];
+    let diff_ids: Vec<String> = tars.iter().map(|l| sha256(l)).collect();
+    let blobs = [tars[0].clone(), gzip(&tars[1])];
+    let digests: Vec<String> = blobs.iter().map(|b| sha256(b)).collect();
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let config_path = format!("blobs/sha256/{}", &sha256(&config)[7..]);
+    let links: Vec<String> = diff_ids
+        .iter()
+        .map(|d| format!("{}/layer.tar", &d[7..]))
+        .collect();
+    let manifest = serde_json::to_vec(
+        &json!([{"Config": config_path, "RepoTags": ["web:v25"], "Layers": links}]),
+    )
+    .unwrap();
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let add = |b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(&mut b, &config_path, &config);
+    for (blob, digest) in blobs.iter().zip(&digests) {
+        add(&mut b, &format!("blobs/sha256/{}", &digest[7..]), blob);
+    }
+    for (link, digest) in links.iter().zip(&digests) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        h.set_mtime(0);
+        b.append_link(&mut h, link, format!("../blobs/sha256/{}", &digest[7..]))
+            .unwrap();
+    }
+    add(&mut b, "manifest.json", &manifest);
+    b.into_inner().unwrap().flush().unwrap();
+    (diff_ids, digests)
+}
+
 /// `skopeo inspect --raw`'s bytes digest (the manifest digest the registry serves) for a ref.
 pub fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
     let mut cmd = Command::new("skopeo");
@@ -227,6 +279,21 @@ pub fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     sha256(&out.stdout)
+}
+
+/// `skopeo inspect --raw`, parsed.
+pub fn skopeo_inspect_raw(reference: &str) -> Value {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// `skopeo inspect` (not raw) succeeds and names the digest.
