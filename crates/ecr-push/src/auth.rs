@@ -53,10 +53,13 @@ pub struct EcrLogin {
     pub credentials: Credentials,
     /// `https://<account>.dkr.ecr.<region>.amazonaws.com`
     pub proxy_endpoint: String,
+    /// When the token stops working; `None` when unknown or already past at issue (moto).
+    pub expires_at: Option<std::time::SystemTime>,
 }
 
 /// GetAuthorizationToken → decoded, masked credentials and the registry endpoint. The token is
-/// valid for 12 hours, far longer than a push; it is fetched once per run.
+/// valid for 12 hours; the registry client renews it (see [`EcrRelogin`]) should a push last
+/// that long.
 pub async fn ecr_login(
     ui: &Ui,
     client: &aws_sdk_ecr::Client,
@@ -89,10 +92,40 @@ pub async fn ecr_login(
                 .with_hint("pass --registry URL")
         })?
         .to_string();
+    let now = std::time::SystemTime::now();
+    let expires_at = data
+        .expires_at()
+        .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+        .filter(|t| *t > now);
     Ok(EcrLogin {
         credentials,
         proxy_endpoint,
+        expires_at,
     })
+}
+
+/// Logging in to ECR again, for the registry client to renew an expiring token.
+#[derive(Clone)]
+pub struct EcrRelogin {
+    pub client: aws_sdk_ecr::Client,
+    pub registry_id: Option<String>,
+    pub ui: Ui,
+}
+
+impl crate::registry_client::Relogin for EcrRelogin {
+    fn relogin(
+        &self,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        std::result::Result<(Credentials, Option<std::time::SystemTime>), String>,
+    > {
+        Box::pin(async move {
+            ecr_login(&self.ui, &self.client, self.registry_id.as_deref())
+                .await
+                .map(|l| (l.credentials, l.expires_at))
+                .map_err(|e| e.message().to_string())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,8 @@ pub mod source;
 pub mod upload;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use clap::Parser;
 use dk_core::cli::{CommonArgs, HasCommonArgs};
@@ -62,6 +63,9 @@ Examples:
 
 Exit codes: 0 pushed or unchanged, 1 an immutable tag points at another digest, 2 bad input
 (nothing was sent), 3 registry or AWS unreachable, auth refused, or retries exhausted.";
+
+/// How to renew the ECR token, and when it expires.
+type Renewal = (Arc<dyn registry_client::Relogin>, Option<SystemTime>);
 
 /// Attempts per registry request (and per blob upload) before giving up.
 const REGISTRY_ATTEMPTS: u32 = 8;
@@ -306,6 +310,7 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
     // ECR control plane: token, repository, tag mutability.
     let mut immutable = cli.immutable_tags;
     let mut created = false;
+    let mut renewal: Option<Renewal> = None;
     let (credentials, base): (Option<Credentials>, String) = if cli.no_ecr_auth {
         (None, checked.registry.clone().unwrap_or_default())
     } else {
@@ -343,11 +348,25 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
                 login.proxy_endpoint.trim_end_matches('/').to_string()
             }
         };
+        renewal = Some((
+            Arc::new(auth::EcrRelogin {
+                client: ecr.clone(),
+                registry_id: cli.registry_id.clone(),
+                ui: ui.clone(),
+            }),
+            login.expires_at,
+        ));
         (Some(login.credentials), base)
     };
+    let renewing = |client: RegistryClient| match &renewal {
+        Some((relogin, expires_at)) => client.with_relogin(relogin.clone(), *expires_at),
+        None => client,
+    };
 
-    let dest = RegistryClient::new(&base, credentials.clone(), REGISTRY_ATTEMPTS)
-        .map_err(Error::runtime)?;
+    let dest = renewing(
+        RegistryClient::new(&base, credentials.clone(), REGISTRY_ATTEMPTS)
+            .map_err(Error::runtime)?,
+    );
     let host = dest.host().to_string();
     dest.ping(PING_ATTEMPTS)
         .await
@@ -366,9 +385,15 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
             } else {
                 None
             };
+            let shares_login = creds.is_some();
             let client =
                 RegistryClient::new(&source::registry_base(&src_host), creds, REGISTRY_ATTEMPTS)
                     .map_err(Error::runtime)?;
+            let client = if shares_login {
+                renewing(client)
+            } else {
+                client
+            };
             ui.info(&format!("Reading {} from {src_host}", image));
             let plan = source::open_registry(&client, &image.repository, reference, &cli.platform)
                 .await

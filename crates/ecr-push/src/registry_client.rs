@@ -9,8 +9,8 @@
 //! trips.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use dk_core::Secret;
 use dk_core::retry::{Backoff, Transient, retry};
@@ -110,11 +110,32 @@ struct AuthState {
     tokens: HashMap<String, Secret<String>>,
 }
 
+/// Log in again for fresh credentials (ECR: GetAuthorizationToken), with their expiry.
+pub trait Relogin: Send + Sync {
+    fn relogin(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<(Credentials, Option<SystemTime>), String>>;
+}
+
+/// Credentials are renewed this long before they expire.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(15 * 60);
+
+/// Whether credentials expiring at `expires_at` must be renewed at `now`. `None` (no expiry
+/// known, or one that had already passed when the token was issued — moto's fixed 2015 date)
+/// never is.
+pub fn refresh_due(expires_at: Option<SystemTime>, now: SystemTime) -> bool {
+    expires_at.is_some_and(|t| t <= now + REFRESH_MARGIN)
+}
+
 pub struct RegistryClient {
     http: reqwest::Client,
     base: Url,
     host: String,
-    credentials: Option<Credentials>,
+    credentials: Mutex<Option<Credentials>>,
+    expires_at: Mutex<Option<SystemTime>>,
+    relogin: Option<Arc<dyn Relogin>>,
+    /// One renewal at a time, however many uploads notice the expiry.
+    renewing: tokio::sync::Mutex<()>,
     auth: Mutex<AuthState>,
     attempts: u32,
 }
@@ -168,10 +189,60 @@ impl RegistryClient {
             http,
             base,
             host,
-            credentials,
+            credentials: Mutex::new(credentials),
+            expires_at: Mutex::new(None),
+            relogin: None,
+            renewing: tokio::sync::Mutex::new(()),
             auth: Mutex::new(AuthState::default()),
             attempts,
         })
+    }
+
+    /// Renew the credentials through `relogin` before `expires_at` (ECR tokens last 12 hours).
+    pub fn with_relogin(
+        mut self,
+        relogin: Arc<dyn Relogin>,
+        expires_at: Option<SystemTime>,
+    ) -> Self {
+        self.relogin = Some(relogin);
+        *self.expires_at.get_mut().unwrap_or_else(|p| p.into_inner()) = expires_at;
+        self
+    }
+
+    fn credentials(&self) -> Option<Credentials> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn expiry(&self) -> Option<SystemTime> {
+        *self.expires_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Log in again when the credentials are about to expire; Bearer tokens made from the old
+    /// ones are dropped.
+    async fn refresh_if_due(&self, doing: &str) -> Res<()> {
+        let Some(relogin) = &self.relogin else {
+            return Ok(());
+        };
+        if !refresh_due(self.expiry(), SystemTime::now()) {
+            return Ok(());
+        }
+        let _one_at_a_time = self.renewing.lock().await;
+        if !refresh_due(self.expiry(), SystemTime::now()) {
+            return Ok(());
+        }
+        let (creds, expires_at) = relogin.relogin().await.map_err(|e| {
+            RegistryError::new(
+                ErrorClass::Auth,
+                format!("{doing}: renewing the registry credentials: {e}"),
+            )
+        })?;
+        *self.credentials.lock().unwrap_or_else(|p| p.into_inner()) = Some(creds);
+        *self.expires_at.lock().unwrap_or_else(|p| p.into_inner()) = expires_at;
+        self.lock().tokens.clear();
+        Ok(())
     }
 
     /// `host[:port]`, as it appears in image references.
@@ -197,7 +268,7 @@ impl RegistryClient {
     fn auth_header(&self, scopes: &[String]) -> Option<Secret<String>> {
         let st = self.lock();
         match &st.challenge {
-            Some(Challenge::Basic) => self.credentials.as_ref().map(Credentials::basic_header),
+            Some(Challenge::Basic) => self.credentials().as_ref().map(Credentials::basic_header),
             Some(Challenge::Bearer { .. }) => st
                 .tokens
                 .get(&scopes.join(" "))
@@ -214,6 +285,7 @@ impl RegistryClient {
         scopes: &[String],
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Res<Response> {
+        self.refresh_if_due(doing).await?;
         let mut answered = false;
         loop {
             let mut req = build(&self.http);
@@ -235,7 +307,7 @@ impl RegistryClient {
                 .and_then(parse_challenge);
             match challenge {
                 Some(Challenge::Basic) => {
-                    if self.credentials.is_none() {
+                    if self.credentials().is_none() {
                         return Err(RegistryError::new(
                             ErrorClass::Auth,
                             format!(
@@ -313,7 +385,7 @@ impl RegistryClient {
             }
         }
         let mut req = self.http.get(url);
-        if let Some(c) = &self.credentials {
+        if let Some(c) = self.credentials() {
             req = req.header(AUTHORIZATION, c.basic_header().expose());
         }
         let resp = req
@@ -679,4 +751,66 @@ async fn status_error(doing: &str, resp: Response) -> RegistryError {
             if detail.is_empty() { "" } else { ": " }
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dk_core::Secret;
+
+    struct FakeLogin(std::sync::atomic::AtomicU32);
+
+    impl Relogin for FakeLogin {
+        fn relogin(
+            &self,
+        ) -> futures_util::future::BoxFuture<'_, Result<(Credentials, Option<SystemTime>), String>>
+        {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            Box::pin(async move {
+                let creds = Credentials {
+                    username: "AWS".into(),
+                    password: Secret::new(format!("fresh-{n}")),
+                };
+                Ok((
+                    creds,
+                    Some(SystemTime::now() + Duration::from_secs(12 * 3600)),
+                ))
+            })
+        }
+    }
+
+    /// Credentials are renewed within the margin before expiry, never for an unknown expiry.
+    #[test]
+    fn refresh_is_due_near_expiry_only() {
+        let now = SystemTime::now();
+        assert!(!refresh_due(None, now));
+        assert!(!refresh_due(Some(now + Duration::from_secs(3600)), now));
+        assert!(refresh_due(Some(now + Duration::from_secs(60)), now));
+        assert!(refresh_due(Some(now - Duration::from_secs(60)), now));
+    }
+
+    /// A token about to expire is replaced once, and Bearer tokens made from it are dropped.
+    #[tokio::test]
+    async fn renews_credentials_before_they_expire() {
+        let old = Credentials {
+            username: "AWS".into(),
+            password: Secret::new("old".into()),
+        };
+        let login = Arc::new(FakeLogin(Default::default()));
+        let client = RegistryClient::new("http://127.0.0.1:9", Some(old), 1)
+            .unwrap()
+            .with_relogin(
+                login.clone(),
+                Some(SystemTime::now() + Duration::from_secs(30)),
+            );
+        client
+            .lock()
+            .tokens
+            .insert("x".into(), Secret::new("t".into()));
+        client.refresh_if_due("test").await.unwrap();
+        client.refresh_if_due("test").await.unwrap();
+        assert_eq!(client.credentials().unwrap().password.expose(), "fresh-1");
+        assert_eq!(login.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(client.lock().tokens.is_empty());
+    }
 }
