@@ -1019,6 +1019,57 @@ fn memory_stays_bounded_on_a_large_layer() {
     assert!(kib < 40 * 1024, "peak RSS {kib} KiB pushing a 48 MiB layer");
 }
 
+/// A large upload cut off halfway (the registry has half the bytes) is started over from a fresh
+/// session and completes with the right digest — never committed short, never resumed onto a
+/// stale session (Distribution pins each session's offset in its `_state` token and answers
+/// `BLOB_UPLOAD_INVALID` once a broken PUT has left bytes behind, so it cannot be continued).
+#[test]
+fn broken_large_upload_restarts_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = oci_layout(dir.path(), seed(), &[24 << 20], "v1");
+    let proxy = fault_proxy::start_truncating(&registry(), 1);
+    let repo = unique("restart");
+    let out = Cmd::bin("ecr-push")
+        .args([
+            "--source",
+            &format!("oci:{}", dir.path().display()),
+            "--repository",
+            &repo,
+            "--tag",
+            "v1",
+        ])
+        .args([
+            "--registry",
+            &format!("http://{}", proxy.addr),
+            "--no-ecr-auth",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.json()["digest"], img.manifest_digest.as_str());
+    assert_eq!(
+        proxy
+            .counts
+            .truncated
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    let total = num(&out, "bytes_uploaded");
+    let sent = proxy
+        .counts
+        .body_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        sent >= total + total / 3,
+        "{sent} body bytes for {total}: the broken half and a full retry"
+    );
+    assert_eq!(
+        skopeo_roundtrip_oci(&format!("{}/{repo}:v1", registry()), None),
+        img.manifest_digest
+    );
+}
+
 /// Through a proxy that drops connections, answers 429 and 503 and stalls at random (seeded),
 /// 50 pushes in a row all complete, each verified by digest.
 #[test]

@@ -20,6 +20,9 @@ pub struct FaultCounts {
     pub unavailable: AtomicU64,
     pub delayed: AtomicU64,
     pub tokens: AtomicU64,
+    pub truncated: AtomicU64,
+    /// Request-body bytes passed on to the registry.
+    pub body_bytes: AtomicU64,
 }
 
 /// Token authentication in front of the registry.
@@ -32,6 +35,8 @@ pub struct BearerGate {
 
 pub struct FaultProxy {
     pub addr: String,
+    /// Big uploads (> 1 MiB bodies) still to cut off halfway.
+    pub truncate_big_uploads: Arc<AtomicU64>,
     pub counts: Arc<FaultCounts>,
     stop: Arc<AtomicBool>,
 }
@@ -60,17 +65,27 @@ pub fn start_bearer(upstream: &str, gate: BearerGate) -> FaultProxy {
     start_with(upstream, 0, 0.0, Some(gate))
 }
 
+/// A fault-free proxy that forwards only the first half of the first `n` big uploads, then
+/// cuts both connections (the registry keeps what arrived).
+pub fn start_truncating(upstream: &str, n: u64) -> FaultProxy {
+    let p = start_with(upstream, 0, 0.0, None);
+    p.truncate_big_uploads.store(n, Ordering::Relaxed);
+    p
+}
+
 fn start_with(upstream: &str, seed: u64, rate: f64, gate: Option<BearerGate>) -> FaultProxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let counts = Arc::new(FaultCounts::default());
     let stop = Arc::new(AtomicBool::new(false));
     let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(seed)));
-    let (c, s, up, me) = (
+    let truncate = Arc::new(AtomicU64::new(0));
+    let (c, s, up, me, tr) = (
         counts.clone(),
         stop.clone(),
         upstream.to_string(),
         addr.clone(),
+        truncate.clone(),
     );
     std::thread::spawn(move || {
         for conn in listener.incoming() {
@@ -78,14 +93,25 @@ fn start_with(upstream: &str, seed: u64, rate: f64, gate: Option<BearerGate>) ->
                 break;
             }
             let Ok(conn) = conn else { continue };
-            let (c, up, rng, gate, me) =
-                (c.clone(), up.clone(), rng.clone(), gate.clone(), me.clone());
+            let (c, up, rng, gate, me, tr) = (
+                c.clone(),
+                up.clone(),
+                rng.clone(),
+                gate.clone(),
+                me.clone(),
+                tr.clone(),
+            );
             std::thread::spawn(move || {
-                let _ = handle(conn, &up, &rng, rate, &c, gate.as_ref(), &me);
+                let _ = handle(conn, &up, &rng, rate, &c, gate.as_ref(), &me, &tr);
             });
         }
     });
-    FaultProxy { addr, counts, stop }
+    FaultProxy {
+        addr,
+        truncate_big_uploads: truncate,
+        counts,
+        stop,
+    }
 }
 
 fn read_head(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
@@ -131,6 +157,7 @@ fn handle(
     counts: &FaultCounts,
     gate: Option<&BearerGate>,
     me: &str,
+    truncate: &AtomicU64,
 ) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // One request per connection: the client learns it from `Connection: close`.
@@ -244,6 +271,17 @@ fn handle(
     up.write_all(new_head.as_bytes())?;
     body_start.truncate(content_length as usize);
     up.write_all(&body_start)?;
+    let is_upload = text.starts_with("PUT ") || text.starts_with("PATCH ");
+    let cut_at = (is_upload
+        && content_length > 1 << 20
+        && truncate
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok())
+    .then_some(content_length / 2);
+    counts
+        .body_bytes
+        .fetch_add(body_start.len() as u64, Ordering::Relaxed);
+    let mut forwarded = body_start.len() as u64;
     let mut remaining = content_length - body_start.len() as u64;
     let mut buf = vec![0u8; 64 * 1024];
     while remaining > 0 {
@@ -251,8 +289,22 @@ fn handle(
         if n == 0 {
             return Ok(());
         }
+        let n = match cut_at {
+            Some(cut) if forwarded + n as u64 >= cut => (cut - forwarded) as usize,
+            _ => n,
+        };
         up.write_all(&buf[..n])?;
+        counts.body_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        forwarded += n as u64;
         remaining -= n as u64;
+        if cut_at == Some(forwarded) {
+            counts.truncated.fetch_add(1, Ordering::Relaxed);
+            // Let the registry write what it got, then break both connections.
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = up.shutdown(Shutdown::Both);
+            let _ = client.shutdown(Shutdown::Both);
+            return Ok(());
+        }
     }
     // The answer, rewritten to close the client connection as well.
     let mut resp = Vec::new();
