@@ -73,43 +73,48 @@ pub fn start_truncating(upstream: &str, n: u64) -> FaultProxy {
     p
 }
 
+/// What every connection handler shares.
+struct Shared {
+    upstream: String,
+    /// The proxy's own address (the token realm).
+    me: String,
+    rng: Mutex<fastrand::Rng>,
+    rate: f64,
+    counts: Arc<FaultCounts>,
+    gate: Option<BearerGate>,
+    truncate: Arc<AtomicU64>,
+}
+
 fn start_with(upstream: &str, seed: u64, rate: f64, gate: Option<BearerGate>) -> FaultProxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let counts = Arc::new(FaultCounts::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(seed)));
-    let truncate = Arc::new(AtomicU64::new(0));
-    let (c, s, up, me, tr) = (
-        counts.clone(),
-        stop.clone(),
-        upstream.to_string(),
-        addr.clone(),
-        truncate.clone(),
-    );
+    let shared = Arc::new(Shared {
+        upstream: upstream.to_string(),
+        me: addr.clone(),
+        rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+        rate,
+        counts: Arc::new(FaultCounts::default()),
+        gate,
+        truncate: Arc::new(AtomicU64::new(0)),
+    });
+    let (s, sh) = (stop.clone(), shared.clone());
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             if s.load(Ordering::Relaxed) {
                 break;
             }
             let Ok(conn) = conn else { continue };
-            let (c, up, rng, gate, me, tr) = (
-                c.clone(),
-                up.clone(),
-                rng.clone(),
-                gate.clone(),
-                me.clone(),
-                tr.clone(),
-            );
+            let sh = sh.clone();
             std::thread::spawn(move || {
-                let _ = handle(conn, &up, &rng, rate, &c, gate.as_ref(), &me, &tr);
+                let _ = handle(conn, &sh);
             });
         }
     });
     FaultProxy {
         addr,
-        truncate_big_uploads: truncate,
-        counts,
+        truncate_big_uploads: shared.truncate.clone(),
+        counts: shared.counts.clone(),
         stop,
     }
 }
@@ -149,16 +154,16 @@ fn header_value(head: &str, name: &str) -> Option<String> {
     })
 }
 
-fn handle(
-    mut client: TcpStream,
-    upstream: &str,
-    rng: &Mutex<fastrand::Rng>,
-    rate: f64,
-    counts: &FaultCounts,
-    gate: Option<&BearerGate>,
-    me: &str,
-    truncate: &AtomicU64,
-) -> std::io::Result<()> {
+fn handle(mut client: TcpStream, sh: &Shared) -> std::io::Result<()> {
+    let (upstream, rng, rate, counts, gate, me, truncate) = (
+        sh.upstream.as_str(),
+        &sh.rng,
+        sh.rate,
+        &*sh.counts,
+        sh.gate.as_ref(),
+        sh.me.as_str(),
+        &*sh.truncate,
+    );
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // One request per connection: the client learns it from `Connection: close`.
     let Some((head, mut body_start)) = read_head(&mut client)? else {
