@@ -609,6 +609,32 @@ fn bearer_challenge_is_answered_through_the_token_service() {
     );
 }
 
+/// A repository that does not exist is not created behind the user's back: exit 3 with the
+/// flag that would create it.
+#[test]
+fn missing_repository_needs_create_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    oci_layout(dir.path(), seed(), &[5_000], "v1");
+    let out = Cmd::bin("ecr-push")
+        .envs(default_account_env())
+        .args([
+            "--source",
+            &format!("oci:{}", dir.path().display()),
+            "--repository",
+            &unique("absent"),
+            "--tag",
+            "v1",
+        ])
+        .args(["--registry", &format!("http://{}", registry())])
+        .run();
+    out.assert_code(3).assert_no_panic();
+    assert!(
+        out.stderr.contains("does not exist") && out.stderr.contains("--create-repository"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Another account's token is refused by the auth registry: exit 3, nothing pushed, no secret.
 #[test]
 fn wrong_registry_password_exits_3() {
