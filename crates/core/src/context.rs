@@ -93,6 +93,16 @@ impl Context {
         self.var(ev::GITHUB_STEP_SUMMARY).map(PathBuf::from)
     }
 
+    /// deploy-kit's per-user cache directory: `$XDG_CACHE_HOME/deploy-kit`, else
+    /// `$HOME/.cache/deploy-kit`; `None` when neither is set.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        let base = self
+            .var(ev::XDG_CACHE_HOME)
+            .map(PathBuf::from)
+            .or_else(|| self.var(ev::HOME).map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("deploy-kit"))
+    }
+
     pub fn github_run(&self) -> Option<GithubRun> {
         let get = |n| self.var(n).map(str::to_owned);
         let run = GithubRun {
@@ -127,6 +137,19 @@ mod tests {
     fn empty_is_unset() {
         let ctx = Context::from_map([("GITHUB_OUTPUT", "")], false);
         assert_eq!(ctx.github_output(), None);
+    }
+
+    /// The cache directory follows XDG, then HOME.
+    #[test]
+    fn cache_dir_follows_xdg_then_home() {
+        let xdg = Context::from_map([("XDG_CACHE_HOME", "/c"), ("HOME", "/h")], false);
+        assert_eq!(xdg.cache_dir(), Some(PathBuf::from("/c/deploy-kit")));
+        let home = Context::from_map([("HOME", "/h")], false);
+        assert_eq!(
+            home.cache_dir(),
+            Some(PathBuf::from("/h/.cache/deploy-kit"))
+        );
+        assert_eq!(Context::default().cache_dir(), None);
     }
 
     /// The run is recorded only when there is one.

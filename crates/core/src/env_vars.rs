@@ -30,3 +30,8 @@ pub const AWS_ENDPOINT_URL_PREFIX: &str = "AWS_ENDPOINT_URL_";
 pub const CI: &str = "CI";
 /// https://no-color.org
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Where per-user caches live: `$XDG_CACHE_HOME`, else `$HOME/.cache` (see `Context::cache_dir`).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+pub const HOME: &str = "HOME";
+/// Set to any value: `ecr-push` neither reads nor writes its blob-location cache.
+pub const DK_ECR_PUSH_NO_CACHE: &str = "DK_ECR_PUSH_NO_CACHE";

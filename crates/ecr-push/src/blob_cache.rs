@@ -4,15 +4,11 @@
 //! that fail give an empty cache, writes go through a temporary file and a rename.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use dk_core::Context;
 
-/// `$XDG_CACHE_HOME`, then `$HOME/.cache`: where the cache file lives.
-pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
-pub const HOME: &str = "HOME";
-/// Set to any value to neither read nor write the cache.
-pub const NO_CACHE: &str = "DK_ECR_PUSH_NO_CACHE";
+use dk_core::env_vars::DK_ECR_PUSH_NO_CACHE as NO_CACHE;
 
 /// Repositories remembered per blob.
 const REPOS_PER_BLOB: usize = 4;
@@ -31,11 +27,7 @@ pub fn default_path(ctx: &Context) -> Option<PathBuf> {
     if ctx.var(NO_CACHE).is_some() {
         return None;
     }
-    let base = ctx
-        .var(XDG_CACHE_HOME)
-        .map(PathBuf::from)
-        .or_else(|| ctx.var(HOME).map(|h| Path::new(h).join(".cache")))?;
-    Some(base.join("deploy-kit").join("ecr-push-blobs.json"))
+    Some(ctx.cache_dir()?.join("ecr-push-blobs.json"))
 }
 
 impl BlobCache {
