@@ -122,3 +122,86 @@ fn missing_region_is_usage_error() {
         out.stderr
     );
 }
+
+fn instance_in(account: &test_support::AwsAccount, id: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = rt.block_on(test_support::sdk_config(&standins().moto, Some(account)));
+    rt.block_on(
+        aws_sdk_rds::Client::new(&config)
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .engine("postgres")
+            .db_instance_class("db.t3.micro")
+            .master_username("app")
+            .master_user_password("correct-horse-battery")
+            .allocated_storage(20)
+            .send(),
+    )
+    .unwrap();
+}
+
+/// With --role-arn and AWS_WEB_IDENTITY_TOKEN_FILE, the token file is used for
+/// AssumeRoleWithWebIdentity and the tool works in the role's account.
+#[test]
+fn web_identity_token_file_assumes_role() {
+    let account = moto_account();
+    instance_in(&account, "file-db");
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "header.payload.signature\n").unwrap();
+    let role = format!("arn:aws:iam::{}:role/deploy", account.account_id);
+    let out = Cmd::bin("rds-snapshot")
+        .envs([
+            ("AWS_ENDPOINT_URL", standins().moto.as_str()),
+            ("AWS_REGION", "us-east-1"),
+        ])
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string())
+        .args([
+            "list",
+            "--db",
+            "file-db",
+            "--role-arn",
+            &role,
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    assert_eq!(out.json()["db"], "file-db");
+}
+
+/// With --role-arn and ordinary credentials, the role is assumed with AssumeRole; without
+/// --role-arn the same credentials see a different account.
+#[test]
+fn plain_assume_role() {
+    let account = moto_account();
+    instance_in(&account, "role-db");
+    let role = format!("arn:aws:iam::{}:role/deploy", account.account_id);
+    let base = [
+        ("AWS_ENDPOINT_URL", standins().moto),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLEBASE00001".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "base-secret".to_string()),
+    ];
+    let assumed = Cmd::bin("rds-snapshot")
+        .envs(base.clone())
+        .args([
+            "list",
+            "--db",
+            "role-db",
+            "--role-arn",
+            &role,
+            "--output",
+            "json",
+        ])
+        .run();
+    assumed.assert_code(0);
+    let unassumed = Cmd::bin("rds-snapshot")
+        .envs(base)
+        .args(["list", "--db", "role-db"])
+        .run();
+    unassumed.assert_code(2);
+}
