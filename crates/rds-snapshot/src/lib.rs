@@ -137,7 +137,8 @@ pub struct RestoreArgs {
     /// Identifier of the NEW instance or cluster (must not exist)
     #[arg(long, value_name = "ID")]
     pub target: String,
-    /// Instance class for a restored instance [default: the snapshot's]
+    /// Instance class for a restored instance [default: the snapshot's]; for a cluster snapshot,
+    /// also create the restored cluster's writer instance `<target>-writer` of this class
     #[arg(long, value_name = "CLASS")]
     pub instance_class: Option<String>,
     /// DB subnet group for the restored database

@@ -212,10 +212,28 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> 
         }
     }
 
+    // An Aurora cluster serves nothing without an instance: with --instance-class, create its
+    // writer too (idempotently: a re-run finds it).
+    let writer = match (kind, &args.instance_class) {
+        (Kind::Cluster, Some(class)) => {
+            let engine = snapshot
+                .engine
+                .clone()
+                .unwrap_or_else(|| "aurora-postgresql".into());
+            Some(ensure_writer(rds, ui, &args.target, &engine, class).await?)
+        }
+        _ => None,
+    };
+
     let base = |o: Outcome| {
-        o.output("target", args.target.clone())
+        let o = o
+            .output("target", args.target.clone())
             .output("kind", kind.as_str())
-            .output("snapshot_id", snapshot.id.clone())
+            .output("snapshot_id", snapshot.id.clone());
+        match &writer {
+            Some(w) => o.output("writer_instance", w.clone()),
+            None => o,
+        }
     };
     if args.no_wait {
         let state = describe_db_state(rds, &args.target, kind).await?;
@@ -235,8 +253,34 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> 
         kind.as_str(),
         args.target
     ));
-    let waited =
+    let mut waited =
         wait::database_available(rds, ui, &args.target, kind, &deadline, args.interval).await?;
+    if let (Waited::Ready(cluster), Some(writer)) = (&waited, &writer) {
+        let cluster = cluster.clone();
+        waited = match wait::database_available(
+            rds,
+            ui,
+            writer,
+            Kind::Instance,
+            &deadline,
+            args.interval,
+        )
+        .await?
+        {
+            Waited::Ready(_) => Waited::Ready(cluster),
+            Waited::Failed(w) => Waited::Failed(DbState {
+                status: format!("writer {writer}: {}", w.status),
+                ..cluster
+            }),
+            Waited::TimedOut(w) => Waited::TimedOut(Some(DbState {
+                status: format!(
+                    "writer {writer}: {}",
+                    w.map_or("unknown".into(), |w| w.status)
+                ),
+                ..cluster
+            })),
+        };
+    }
     ui.end_group();
     let summary = |state: &DbState, verdict: &str| {
         format!(
@@ -289,6 +333,52 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> 
             .output("status", status)
         }
     })
+}
+
+/// The writer instance of a restored Aurora cluster: `<target>-writer`, created unless it exists.
+async fn ensure_writer(
+    rds: &Rds<'_>,
+    ui: &Ui,
+    cluster: &str,
+    engine: &str,
+    class: &str,
+) -> Result<String> {
+    let mut id = cluster
+        .chars()
+        .take(63 - "-writer".len())
+        .collect::<String>();
+    id = id.trim_end_matches('-').to_string() + "-writer";
+    let exists = match rds
+        .client
+        .describe_db_instances()
+        .db_instance_identifier(&id)
+        .send()
+        .await
+    {
+        Ok(out) => !out.db_instances().is_empty(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
+        {
+            false
+        }
+        Err(e) => return Err(sdk_error(&format!("looking up writer instance {id}"), e)),
+    };
+    if !exists {
+        ui.info(&format!(
+            "creating writer instance {id} ({class}) in cluster {cluster}"
+        ));
+        rds.client
+            .create_db_instance()
+            .db_instance_identifier(&id)
+            .db_cluster_identifier(cluster)
+            .engine(engine)
+            .db_instance_class(class)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("creating writer instance {id}"), e))?;
+    }
+    Ok(id)
 }
 
 fn endpoint_text(state: &DbState) -> String {

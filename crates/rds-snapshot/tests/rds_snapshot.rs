@@ -522,6 +522,49 @@ fn restore_to_new_instance_only() {
     assert_eq!(again.json()["result"], "exists");
 }
 
+/// A cluster snapshot restores to a NEW cluster; with --instance-class its writer instance is
+/// created in it too, and a re-run finds both instead of doubling them.
+#[test]
+fn restore_cluster_with_writer() {
+    let f = Fixture::new();
+    f.cluster("app-cluster");
+    f.cmd()
+        .args(["create", "--db", "app-cluster", "--snapshot-id", "pre-cr"])
+        .run()
+        .assert_code(0);
+    let args = [
+        "restore",
+        "--snapshot-id",
+        "pre-cr",
+        "--target",
+        "app-cluster-r",
+        "--instance-class",
+        "db.r6g.large",
+        "--output",
+        "json",
+    ];
+    let out = f.cmd().args(args).run();
+    out.assert_code(0);
+    let j = out.json();
+    assert_eq!(j["kind"], "cluster");
+    assert_eq!(j["writer_instance"], "app-cluster-r-writer");
+    let writer =
+        f.rt.block_on(
+            f.rds
+                .describe_db_instances()
+                .db_instance_identifier("app-cluster-r-writer")
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        writer.db_instances()[0].db_cluster_identifier(),
+        Some("app-cluster-r")
+    );
+    let again = f.cmd().args(args).run();
+    again.assert_code(0);
+    assert_eq!(again.json()["result"], "exists");
+}
+
 /// --dry-run on create, prune and restore changes nothing.
 #[test]
 fn dry_run_changes_nothing() {
