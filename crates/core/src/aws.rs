@@ -154,7 +154,8 @@ pub fn check_endpoint(what: &str, url: &str) -> Result<()> {
 
 /// `127.0.0.0/8`, `[::1]` and `localhost`, with or without a port or path.
 pub fn is_loopback_authority(rest: &str) -> bool {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // `\\` ends the authority too: URL parsers read it as `/` in http(s) URLs.
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if let Some(v6) = authority.strip_prefix('[') {
         v6.split(']').next().unwrap_or("")
@@ -490,6 +491,15 @@ mod tests {
         assert!(check_endpoint("x", "http://127.0.0.1.evil.com").is_err());
         assert!(check_endpoint("x", "ftp://127.0.0.1").is_err());
         assert!(check_endpoint("x", "127.0.0.1:5000").is_err());
+    }
+
+    /// Regression: `http://evil.example\\@127.0.0.1` passed as loopback, but URL parsers treat
+    /// `\\` as `/` in http URLs and connect to evil.example in plain text.
+    #[test]
+    fn backslash_does_not_smuggle_a_remote_host_past_the_loopback_rule() {
+        assert!(check_endpoint("x", "http://evil.example\\@127.0.0.1:5000").is_err());
+        assert!(!is_loopback_authority("evil.example\\@127.0.0.1"));
+        assert!(check_endpoint("x", "http://127.0.0.1:5000\\path").is_ok());
     }
 
     /// Endpoint variables in the environment are checked too, and bad flags exit 2.
