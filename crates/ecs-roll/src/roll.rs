@@ -348,6 +348,30 @@ async fn start_deployment(
     report.previous_task_definition_arn = Some(previous.clone());
     let force = args.force_new_deployment;
     let running = rollback::primary(&svc);
+    // Already set to the target but its deployment has not completed (an earlier run crashed or
+    // timed out mid-wait): finish that job — follow the deployment, and return to the revision
+    // it is replacing if it fails — instead of reporting `unchanged`.
+    if previous == target
+        && !force
+        && let Some(p) = running.filter(|p| p.task_definition() == Some(target.as_str()))
+        && let Some(id) = p.id()
+        && !deployment_settled(&svc, p)
+    {
+        let replacing = replaced_revision(&svc, &target).unwrap_or_else(|| target.clone());
+        report.previous_task_definition_arn = Some(replacing.clone());
+        report.deployment_id = Some(id.to_string());
+        let step = format!(
+            "already set to {}, deployment {id} still {}: following it (rollback target {})",
+            short_name(&target),
+            p.rollout_state()
+                .map(|r| r.as_str())
+                .unwrap_or("in progress"),
+            short_name(&replacing)
+        );
+        ui.info(&format!("{name}: {step}"));
+        timeline.push(&name, step);
+        return Ok((report, replacing, Track::DeploymentId(id.to_string())));
+    }
     if previous == target && !force {
         ui.info(&format!(
             "{name}: already runs {}; nothing to roll",
@@ -390,6 +414,46 @@ async fn start_deployment(
     timeline.push(&name, step);
     let track = waiting::track(deployment_id.as_deref(), &target);
     Ok((report, previous, track))
+}
+
+/// Whether the PRIMARY deployment `p` is done: COMPLETED, or (no rolloutState, Classic Load
+/// Balancer) the only deployment with the desired count running.
+fn deployment_settled(
+    svc: &aws_sdk_ecs::types::Service,
+    p: &aws_sdk_ecs::types::Deployment,
+) -> bool {
+    match p.rollout_state() {
+        Some(r) => r.as_str() == "COMPLETED",
+        None => {
+            svc.deployments()
+                .iter()
+                .filter(|d| d.status() != Some("INACTIVE"))
+                .count()
+                == 1
+                && p.running_count() == p.desired_count()
+        }
+    }
+}
+
+/// The revision an in-flight deployment to `target` is replacing: the newest other (ACTIVE)
+/// deployment's task definition, a COMPLETED one first.
+fn replaced_revision(svc: &aws_sdk_ecs::types::Service, target: &str) -> Option<String> {
+    let mut others: Vec<_> = svc
+        .deployments()
+        .iter()
+        .filter(|d| d.status() == Some("ACTIVE"))
+        .filter(|d| d.task_definition().is_some_and(|t| t != target))
+        .collect();
+    others.sort_by_key(|d| {
+        (
+            d.rollout_state().is_some_and(|r| r.as_str() == "COMPLETED"),
+            d.created_at().map(|t| t.as_nanos()),
+        )
+    });
+    others
+        .last()
+        .and_then(|d| d.task_definition())
+        .map(str::to_owned)
 }
 
 /// Return services to their recorded revisions, waiting for all of them in one waiter call, and

@@ -1337,3 +1337,42 @@ fn rollback_dry_run_and_json_errors() {
     assert_eq!(json["outcome"], "error");
     assert_eq!(json["error"]["kind"], "usage");
 }
+
+/// Regression: re-running the same deploy while the previous run's deployment is still
+/// IN_PROGRESS (the job crashed or timed out mid-wait) reported `unchanged`, exit 0, because the
+/// service was already set to the revision — a false green for a deployment that never completed.
+/// The re-run must follow that deployment and, when it fails, return to the revision it replaced.
+#[test]
+fn rerun_during_in_progress_deployment_is_not_unchanged() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(false));
+    // The first run leaves its deployment in flight (as a crash would).
+    let first = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:slow",
+        "--timeout",
+        "1s",
+        "--no-rollback",
+    ]);
+    first.assert_code(4);
+    let (in_flight, td) = e.primary("web");
+    assert_eq!(short(&td), "web:2");
+    let again = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:slow",
+        "--timeout",
+        "2s",
+    ]);
+    again.assert_code(1);
+    let json = again.json();
+    assert_eq!(json["result"], "rolled_back", "{}", again.stderr);
+    assert_eq!(json["deployment_id"], in_flight.as_str());
+    assert_eq!(json["previous_task_definition_arn"], v1.as_str());
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+    assert_eq!(e.revisions("web").len(), 2, "nothing registered again");
+}
