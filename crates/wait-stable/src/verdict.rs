@@ -377,10 +377,14 @@ pub fn decide(
             short_td(&tracked.task_definition)
         ));
     }
-    let stable = view.deployments.len() == 1
-        && view.running == view.desired
-        && d.running == d.desired
-        && view.pending == 0;
+    // INACTIVE deployments have been fully replaced; DescribeServices may still list them.
+    let live = view
+        .deployments
+        .iter()
+        .filter(|d| d.status != "INACTIVE")
+        .count();
+    let stable =
+        live == 1 && view.running == view.desired && d.running == d.desired && view.pending == 0;
     match d.rollout() {
         Some("COMPLETED") => match until {
             Until::Deployed => Verdict::Succeeded,
@@ -721,6 +725,47 @@ mod tests {
             ],
         );
         assert_eq!(decide(&half, &t, Until::Deployed, None), Verdict::Pending);
+    }
+
+    /// Regression: DescribeServices may list INACTIVE (fully replaced) deployments. Counting them
+    /// kept "one deployment left" false forever, so a completed, drained rollout timed out (and
+    /// ecs-roll rolled a good release back); a CLB service without rolloutState never succeeded.
+    #[test]
+    fn inactive_deployments_do_not_block_success() {
+        let done = service(
+            NEW,
+            vec![
+                dep("ecs-svc/2", "PRIMARY", NEW, "COMPLETED", 2),
+                dep("ecs-svc/1", "INACTIVE", OLD, "COMPLETED", 0),
+            ],
+        );
+        assert_eq!(
+            decide(&done, &tracked(), Until::Stable, None),
+            Verdict::Succeeded
+        );
+        let clb = service(
+            NEW,
+            vec![
+                dep("ecs-svc/2", "PRIMARY", NEW, "", 2),
+                dep("ecs-svc/1", "INACTIVE", OLD, "", 0),
+            ],
+        );
+        assert_eq!(
+            decide(&clb, &tracked(), Until::Stable, None),
+            Verdict::Succeeded
+        );
+        // An ACTIVE one still draining keeps it pending.
+        let draining = service(
+            NEW,
+            vec![
+                dep("ecs-svc/2", "PRIMARY", NEW, "", 2),
+                dep("ecs-svc/1", "ACTIVE", OLD, "", 0),
+            ],
+        );
+        assert_eq!(
+            decide(&draining, &tracked(), Until::Stable, None),
+            Verdict::Pending
+        );
     }
 
     /// --deployment-id and --task-definition select that deployment; unknown ones name the choices.
