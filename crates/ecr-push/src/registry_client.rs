@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 use dk_core::Secret;
 use dk_core::retry::{Backoff, Transient, retry};
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION,
+    WWW_AUTHENTICATE,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
@@ -77,6 +78,9 @@ impl RegistryError {
         }
         let class = if e.is_connect() {
             ErrorClass::Unreachable
+        } else if e.is_redirect() {
+            // A refused redirect (plain http elsewhere, a loop) will not change on retry.
+            ErrorClass::Permanent
         } else {
             ErrorClass::Transient
         };
@@ -183,6 +187,7 @@ impl RegistryClient {
             .read_timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(30))
             .http1_only()
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         Ok(RegistryClient {
@@ -260,6 +265,13 @@ impl RegistryClient {
         u
     }
 
+    /// Same scheme, host and port as the registry endpoint.
+    fn is_own_origin(&self, url: &Url) -> bool {
+        url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, AuthState> {
         self.auth.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -288,15 +300,28 @@ impl RegistryClient {
         self.refresh_if_due(doing).await?;
         let mut answered = false;
         loop {
-            let mut req = build(&self.http);
-            if let Some(h) = self.auth_header(scopes) {
-                req = req.header(AUTHORIZATION, h.expose());
+            let mut req = build(&self.http)
+                .build()
+                .map_err(|e| RegistryError::new(ErrorClass::Permanent, format!("{doing}: {e}")))?;
+            // Credentials go to the registry itself only: an upload Location on another host
+            // gets none, and its 401 is not answered with them either.
+            let own = self.is_own_origin(req.url());
+            if own && let Some(h) = self.auth_header(scopes) {
+                let mut value = HeaderValue::from_str(h.expose()).map_err(|_| {
+                    RegistryError::new(
+                        ErrorClass::Auth,
+                        format!("{doing}: the credentials are not a valid HTTP header value"),
+                    )
+                })?;
+                value.set_sensitive(true);
+                req.headers_mut().insert(AUTHORIZATION, value);
             }
-            let resp = req
-                .send()
+            let resp = self
+                .http
+                .execute(req)
                 .await
                 .map_err(|e| RegistryError::from_reqwest(doing, &e))?;
-            if resp.status() != StatusCode::UNAUTHORIZED || answered {
+            if resp.status() != StatusCode::UNAUTHORIZED || answered || !own {
                 return Ok(resp);
             }
             answered = true;
@@ -674,12 +699,22 @@ impl RegistryClient {
                 format!("{doing}: no Location in the answer"),
             )
         })?;
-        self.base.join(&loc).map_err(|e| {
+        let url = self.base.join(&loc).map_err(|e| {
             RegistryError::new(
                 ErrorClass::Permanent,
                 format!("{doing}: bad Location `{loc}`: {e}"),
             )
-        })
+        })?;
+        if !is_safe_scheme(&url) {
+            return Err(RegistryError::new(
+                ErrorClass::Permanent,
+                format!(
+                    "{doing}: the registry sent us to `{}`, plain HTTP to a non-loopback host",
+                    url.origin().ascii_serialization()
+                ),
+            ));
+        }
+        Ok(url)
     }
 }
 
@@ -688,6 +723,30 @@ impl RegistryClient {
 pub struct FetchedManifest {
     pub digest: String,
     pub bytes: Vec<u8>,
+}
+
+/// https, or plain http to a loopback host only.
+fn is_safe_scheme(url: &Url) -> bool {
+    url.scheme() == "https"
+        || url.scheme() == "http"
+            && dk_core::aws::is_loopback_authority(url.host_str().unwrap_or(""))
+}
+
+/// Redirects are followed (blob downloads go to storage hosts) but never to plain http on
+/// another machine; reqwest drops the Authorization header when the host changes.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else if !is_safe_scheme(attempt.url()) {
+            let to = attempt.url().origin().ascii_serialization();
+            attempt.error(format!(
+                "refused a redirect to {to}: plain HTTP to a non-loopback host"
+            ))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
@@ -777,6 +836,111 @@ mod tests {
                 ))
             })
         }
+    }
+
+    /// A one-request-per-connection HTTP server on loopback: `answer` gets each request head
+    /// and returns the whole response; every head is recorded.
+    fn serve(
+        answer: impl Fn(&str) -> Vec<u8> + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { break };
+                let mut buf = Vec::new();
+                let mut byte = [0u8; 1];
+                while !buf.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    buf.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&buf).to_lowercase();
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; len];
+                let _ = conn.read_exact(&mut body);
+                log.lock().unwrap().push(head.clone());
+                let _ = conn.write_all(&answer(&head));
+            }
+        });
+        (base, seen)
+    }
+
+    fn reply(status: &str, headers: &str) -> Vec<u8> {
+        format!("HTTP/1.1 {status}\r\n{headers}content-length: 0\r\nconnection: close\r\n\r\n")
+            .into_bytes()
+    }
+
+    fn creds() -> Credentials {
+        Credentials {
+            username: "AWS".into(),
+            password: Secret::new("ecr-password".into()),
+        }
+    }
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// Regression: the ECR Basic credentials went to whatever host an upload Location named.
+    #[tokio::test]
+    async fn credentials_stay_with_the_registry_when_the_upload_location_is_elsewhere() {
+        let (other, other_seen) = serve(|_| reply("201 Created", ""));
+        let location = format!("{other}/upload/1");
+        let (registry, _) = serve(move |head| {
+            if !head.contains("authorization:") {
+                reply(
+                    "401 Unauthorized",
+                    "www-authenticate: Basic realm=\"r\"\r\n",
+                )
+            } else {
+                reply("202 Accepted", &format!("location: {location}\r\n"))
+            }
+        });
+        let client = RegistryClient::new(&registry, Some(creds()), 1).unwrap();
+        let session = client.start_upload("app").await.unwrap();
+        client
+            .put_blob("app", &session, DIGEST, 0, || {
+                Ok(reqwest::Body::from(Vec::new()))
+            })
+            .await
+            .unwrap();
+        let seen = other_seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert!(!seen[0].contains("authorization"), "{}", seen[0]);
+    }
+
+    /// Regression: an upload Location on plain http to another machine was used as is.
+    #[tokio::test]
+    async fn plain_http_upload_location_elsewhere_is_refused() {
+        let (registry, _) = serve(|_| {
+            reply(
+                "202 Accepted",
+                "location: http://registry.example/upload/1\r\n",
+            )
+        });
+        let client = RegistryClient::new(&registry, Some(creds()), 1).unwrap();
+        let e = client.start_upload("app").await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Permanent);
+        assert!(e.message.contains("plain HTTP"), "{}", e.message);
+    }
+
+    /// Regression: redirects to plain http on another machine were followed.
+    #[tokio::test]
+    async fn plain_http_redirect_elsewhere_is_refused() {
+        let (registry, _) = serve(|_| {
+            reply(
+                "307 Temporary Redirect",
+                "location: http://registry.example/v2/app/manifests/v1\r\n",
+            )
+        });
+        let client = RegistryClient::new(&registry, None, 1).unwrap();
+        let e = client.get_manifest("app", "v1").await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Permanent, "{}", e.message);
+        assert!(e.message.contains("plain HTTP"), "{}", e.message);
     }
 
     /// Credentials are renewed within the margin before expiry, never for an unknown expiry.
