@@ -425,7 +425,8 @@ impl RegistryClient {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let t: Token = resp.json().await.map_err(|e| {
+        let body = read_limited(doing, resp, 1 << 20, "the token service answer").await?;
+        let t: Token = serde_json::from_slice(&body).map_err(|e| {
             RegistryError::new(
                 ErrorClass::Transient,
                 format!("{doing}: token service answer: {e}"),
@@ -642,24 +643,15 @@ impl RegistryClient {
             return Err(status_error(doing, resp).await);
         }
         let media_type = header(resp.headers(), "content-type").unwrap_or_default();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| RegistryError::from_reqwest(doing, &e))?;
-        if bytes.len() as u64 > crate::manifest::MAX_MANIFEST_BYTES {
-            return Err(RegistryError::new(
-                ErrorClass::Permanent,
-                format!("{doing}: the manifest is larger than 4 MiB"),
-            ));
-        }
+        let bytes = read_limited(
+            doing,
+            resp,
+            crate::manifest::MAX_MANIFEST_BYTES,
+            "the manifest",
+        )
+        .await?;
         let digest = sha256_digest(&bytes);
-        Ok((
-            FetchedManifest {
-                digest,
-                bytes: bytes.to_vec(),
-            },
-            media_type,
-        ))
+        Ok((FetchedManifest { digest, bytes }, media_type))
     }
 
     /// `PUT` a manifest under a tag or digest; returns the digest the registry computed.
@@ -749,6 +741,31 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// Read a body of at most `limit` bytes; a larger one is refused before it is all read.
+async fn read_limited(doing: &str, mut resp: Response, limit: u64, what: &str) -> Res<Vec<u8>> {
+    let too_large = || {
+        RegistryError::new(
+            ErrorClass::Permanent,
+            format!("{doing}: {what} is larger than {limit} bytes"),
+        )
+    };
+    if content_length(resp.headers()).is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| RegistryError::from_reqwest(doing, &e))?
+    {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
@@ -767,7 +784,15 @@ pub fn short(digest: &str) -> &str {
 /// Turn an unexpected status into a classified error, with the registry's own error codes.
 async fn status_error(doing: &str, resp: Response) -> RegistryError {
     let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
+    // Only the start of an error body is worth reading: a hostile one may never end.
+    let mut resp = resp;
+    let mut raw = Vec::new();
+    while raw.len() < 64 * 1024
+        && let Ok(Some(chunk)) = resp.chunk().await
+    {
+        raw.extend_from_slice(&chunk);
+    }
+    let body = String::from_utf8_lossy(&raw).into_owned();
     #[derive(serde::Deserialize)]
     struct Errors {
         errors: Vec<ErrorEntry>,
@@ -941,6 +966,32 @@ mod tests {
         let e = client.get_manifest("app", "v1").await.unwrap_err();
         assert_eq!(e.class, ErrorClass::Permanent, "{}", e.message);
         assert!(e.message.contains("plain HTTP"), "{}", e.message);
+    }
+
+    /// Regression: a manifest body was read whole before its size was checked, so an endless
+    /// answer grew memory without bound.
+    #[tokio::test]
+    async fn endless_manifest_body_is_cut_off() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { break };
+                let mut b = [0u8; 4096];
+                let _ = conn.read(&mut b);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n");
+                let chunk = vec![b' '; 1 << 16];
+                // Endless: stops only when the client hangs up.
+                while conn.write_all(&chunk).is_ok() {}
+            }
+        });
+        let client = RegistryClient::new(&base, None, 1).unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(20), client.get_manifest("app", "v1"))
+            .await
+            .expect("the manifest read never ended");
+        let e = r.unwrap_err();
+        assert!(e.message.contains("larger than"), "{}", e.message);
     }
 
     /// Credentials are renewed within the margin before expiry, never for an unknown expiry.
