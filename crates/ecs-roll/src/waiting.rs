@@ -30,6 +30,8 @@ pub async fn wait_for(
         deadline: Deadline::after(timeout),
         interval,
         until: Until::Stable,
+        // We have just created the deployment: DescribeServices may not show it at once.
+        created_grace: timeout,
     };
     let mut outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.is_empty() {
@@ -65,6 +67,8 @@ pub async fn wait_for_all(
         deadline: Deadline::after(timeout),
         interval,
         until: Until::Stable,
+        // We have just created the deployment: DescribeServices may not show it at once.
+        created_grace: timeout,
     };
     let outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.len() != n {

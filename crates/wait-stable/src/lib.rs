@@ -191,6 +191,7 @@ impl Tool for WaitStable {
             deadline: Deadline::after(cli.timeout),
             interval: cli.interval,
             until: cli.until.into(),
+            created_grace: Duration::ZERO,
         };
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);

@@ -251,6 +251,28 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
     })
 }
 
+/// [`resolve`] for a deployment the caller has just created (`ecs-roll` right after
+/// UpdateService): DescribeServices is eventually consistent and may still show the old
+/// PRIMARY, so while `just_created` holds a deployment id or task definition the service does
+/// not show yet is `Ok(None)` — not visible yet, poll again — instead of a usage error.
+pub fn resolve_created(
+    view: &ServiceView,
+    track: &Track,
+    just_created: bool,
+) -> Result<Option<Tracked>, ResolveError> {
+    let ecs_controller = view.controller.as_deref().is_none_or(|c| c == "ECS");
+    match resolve(view, track) {
+        Err(ResolveError::Invalid { .. })
+            if just_created
+                && ecs_controller
+                && matches!(track, Track::DeploymentId(_) | Track::TaskDefinition(_)) =>
+        {
+            Ok(None)
+        }
+        r => r.map(Some),
+    }
+}
+
 /// The verdict for a ServiceDeployment ARN that is no longer the service's current deployment.
 pub fn decide_from_service_deployment(sd: &ServiceDeploymentView) -> Verdict {
     let reason = |what: &str| {
@@ -766,6 +788,35 @@ mod tests {
             decide(&draining, &tracked(), Until::Stable, None),
             Verdict::Pending
         );
+    }
+
+    /// Regression: right after UpdateService, DescribeServices may still show the old PRIMARY
+    /// (eventual consistency). A deployment the caller just created must then be "not visible
+    /// yet", not a usage error — ecs-roll turned that error into a rollback of a healthy release.
+    #[test]
+    fn just_created_deployment_not_yet_visible_waits() {
+        let stale = service(OLD, vec![dep("ecs-svc/1", "PRIMARY", OLD, "COMPLETED", 2)]);
+        for track in [
+            Track::DeploymentId("ecs-svc/2".into()),
+            Track::TaskDefinition(NEW.into()),
+        ] {
+            assert_eq!(resolve_created(&stale, &track, true), Ok(None), "{track:?}");
+            assert!(matches!(
+                resolve_created(&stale, &track, false),
+                Err(ResolveError::Invalid { .. })
+            ));
+        }
+        // Once visible it is tracked as usual.
+        assert_eq!(
+            resolve_created(&in_flight(), &Track::DeploymentId("ecs-svc/2".into()), true)
+                .unwrap()
+                .map(|t| t.deployment_id),
+            Some("ecs-svc/2".into())
+        );
+        // A refused controller stays an error.
+        let mut cd = stale.clone();
+        cd.controller = Some("CODE_DEPLOY".into());
+        assert!(resolve_created(&cd, &Track::TaskDefinition(NEW.into()), true).is_err());
     }
 
     /// --deployment-id and --task-definition select that deployment; unknown ones name the choices.

@@ -68,6 +68,10 @@ pub struct WaitOptions {
     pub deadline: dk_core::poll::Deadline,
     pub interval: Duration,
     pub until: Until,
+    /// For this long from the start, a tracked deployment id or task definition that the
+    /// service does not show yet is waited for instead of refused: the caller has just created
+    /// it and DescribeServices is eventually consistent. Zero for a user-given deployment.
+    pub created_grace: Duration,
 }
 
 /// How one service's deployment ended.
@@ -207,6 +211,7 @@ pub async fn wait(
                     snapshot,
                     &mut problems,
                     started.elapsed(),
+                    started.elapsed() < opts.created_grace,
                 ),
                 Err(ReadError::ClusterNotFound) => problems.clusters.push(cluster),
                 Err(ReadError::Retryable { error, unreachable }) => {
@@ -482,6 +487,7 @@ fn apply_snapshot(
     snapshot: ClusterSnapshot,
     problems: &mut Problems,
     elapsed: Duration,
+    just_created: bool,
 ) {
     for &i in idx {
         let w = &mut watches[i];
@@ -512,8 +518,9 @@ fn apply_snapshot(
         }
         w.observed = true;
         if w.tracked.is_none() {
-            match verdict::resolve(&view, &w.target.track) {
-                Ok(t) => {
+            match verdict::resolve_created(&view, &w.target.track, just_created) {
+                Ok(None) => {}
+                Ok(Some(t)) => {
                     let what = match (t.deployment_id.as_str(), t.task_definition.as_str()) {
                         ("", td) => format!("the deployment of {} is gone", verdict::short_td(td)),
                         (id, "") => format!("deployment {id} is gone"),
