@@ -74,6 +74,13 @@ pub fn parse(spec: &str) -> Result<SourceSpec, String> {
                 "docker://{rest} needs a registry host, e.g. docker://registry.example.com/app:1"
             ));
         }
+        if let Some(d) = &image.digest
+            && !d.starts_with("sha256:")
+        {
+            return Err(format!(
+                "docker://{rest}: only sha256 digests can be checked against what the registry serves"
+            ));
+        }
         let reference = image
             .digest
             .clone()
@@ -130,7 +137,8 @@ pub async fn open_registry(
     platforms: &[String],
 ) -> Result<ImagePlan, RegistryError> {
     let (root, content_type) = client.get_manifest(repo, reference).await?;
-    if reference.starts_with("sha256:") && root.digest != reference {
+    // A digest reference (tags never hold `:`) must be exactly what was served.
+    if reference.contains(':') && root.digest != reference {
         return Err(RegistryError::new(
             crate::registry_client::ErrorClass::Permanent,
             format!("the source registry served {} for {reference}", root.digest),
@@ -246,5 +254,14 @@ mod tests {
         );
         assert!(parse("ftp://x").is_err());
         assert!(parse("oci:").is_err());
+    }
+
+    /// Regression: a sha512 source digest was accepted but never checked (only `sha256:`
+    /// references were compared with the served manifest), so any manifest was pushed.
+    #[test]
+    fn source_digest_must_be_one_we_can_verify() {
+        let d = format!("sha512:{}", "ab".repeat(64));
+        let e = parse(&format!("docker://127.0.0.1:5000/web@{d}")).unwrap_err();
+        assert!(e.contains("sha256"), "{e}");
     }
 }
