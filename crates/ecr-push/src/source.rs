@@ -121,7 +121,10 @@ pub fn registry_base(host: &str) -> String {
 /// `<account>.dkr.ecr.<region>.amazonaws.com[.cn]`
 pub fn is_ecr_host(host: &str) -> bool {
     let labels: Vec<&str> = host.split(':').next().unwrap_or("").split('.').collect();
+    // The whole name, to the end: the ECR token must never go to `…amazonaws.com.evil.example`.
+    let suffix_ok = matches!(&labels[labels.len().min(5)..], ["com"] | ["com", "cn"]);
     labels.len() >= 6
+        && suffix_ok
         && labels[0].len() == 12
         && labels[0].bytes().all(|b| b.is_ascii_digit())
         && labels[1] == "dkr"
@@ -235,6 +238,13 @@ mod tests {
             "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
         ));
         assert!(!is_ecr_host("ghcr.io"));
+        // Regression: the ECR token went to any host whose name merely started like ECR's.
+        assert!(!is_ecr_host(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example"
+        ));
+        assert!(!is_ecr_host(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.evil"
+        ));
         assert!(!is_ecr_host("127.0.0.1:5000"));
     }
 
