@@ -395,7 +395,15 @@ async fn start_deployment(
             p.rollout_state().map(|r| r.as_str()).unwrap_or("?")
         ));
     }
-    let deployment_id = match update_service(ecs, &s.sref, &target, force).await {
+    let deployment_id = match update_service(
+        ecs,
+        &s.sref,
+        &target,
+        force,
+        &rollback::deployment_ids(&svc),
+    )
+    .await
+    {
         Ok(id) => id,
         Err(e) => {
             report.reason = Some(e.message().to_string());

@@ -77,7 +77,7 @@ pub async fn begin_return(
         );
         return Ok((None, Track::TaskDefinition(to.to_string())));
     }
-    let id = update_service(ecs, sref, to, false).await?;
+    let id = update_service(ecs, sref, to, false, &deployment_ids(&svc)).await?;
     ui.info(&format!(
         "{sref}: rolling back to {} (deployment {})",
         short_name(to),
@@ -117,12 +117,15 @@ pub fn verify_returned(mut outcome: ServiceOutcome, to: &str) -> ServiceOutcome 
 }
 
 /// UpdateService to `task_definition`; returns the id of the PRIMARY deployment running it,
-/// read from the response (re-read with DescribeServices if the response lacks it).
+/// read from the response (re-read with DescribeServices if the response lacks it). `before`
+/// holds the deployment ids seen before the update: none of them is the new deployment, even
+/// when a stale answer still shows one as PRIMARY on the same task definition.
 pub async fn update_service(
     ecs: &Client,
     sref: &ServiceRef,
     task_definition: &str,
     force: bool,
+    before: &[String],
 ) -> Result<Option<String>> {
     let out = ecs
         .update_service()
@@ -135,12 +138,21 @@ pub async fn update_service(
         .map_err(|e| sdk_error(&format!("UpdateService {sref}"), e))?;
     if let Some(id) = out
         .service()
-        .and_then(|s| new_deployment(s, task_definition))
+        .and_then(|s| new_deployment(s, task_definition, before))
     {
         return Ok(Some(id));
     }
     let svc = services::describe_one(ecs, sref).await?;
-    Ok(new_deployment(&svc, task_definition))
+    Ok(new_deployment(&svc, task_definition, before))
+}
+
+/// The ids of a service's deployments.
+pub fn deployment_ids(svc: &Service) -> Vec<String> {
+    svc.deployments()
+        .iter()
+        .filter_map(|d| d.id())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The PRIMARY deployment of a service.
@@ -150,9 +162,10 @@ pub fn primary(svc: &Service) -> Option<&aws_sdk_ecs::types::Deployment> {
         .find(|d| d.status() == Some("PRIMARY"))
 }
 
-fn new_deployment(svc: &Service, task_definition: &str) -> Option<String> {
+fn new_deployment(svc: &Service, task_definition: &str, before: &[String]) -> Option<String> {
     primary(svc)
         .filter(|d| d.task_definition() == Some(task_definition))
+        .filter(|d| d.id().is_none_or(|id| !before.iter().any(|b| b == id)))
         .and_then(|d| d.id())
         .map(str::to_owned)
 }
@@ -447,4 +460,43 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         )
         .detail(serde_json::json!({ "services": [report], "timeline": timeline.steps() }))
         .summary(md))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::types::Deployment;
+
+    fn svc(deployments: &[(&str, &str, &str)]) -> Service {
+        let mut b = Service::builder();
+        for (id, status, td) in deployments {
+            b = b.deployments(
+                Deployment::builder()
+                    .id(*id)
+                    .status(*status)
+                    .task_definition(*td)
+                    .build(),
+            );
+        }
+        b.build()
+    }
+
+    /// Regression: with --force-new-deployment the old PRIMARY runs the same task definition. A
+    /// stale view (UpdateService answer or DescribeServices right after) still showing it made
+    /// its id "the new deployment": the waiter then followed the old, COMPLETED deployment and
+    /// reported success at once. A deployment that existed before the update is never ours.
+    #[test]
+    fn new_deployment_is_never_one_that_existed_before() {
+        let before = svc(&[("ecs-svc/1", "PRIMARY", "web:2")]);
+        let known = deployment_ids(&before);
+        assert_eq!(new_deployment(&before, "web:2", &known), None);
+        let after = svc(&[
+            ("ecs-svc/2", "PRIMARY", "web:2"),
+            ("ecs-svc/1", "ACTIVE", "web:2"),
+        ]);
+        assert_eq!(
+            new_deployment(&after, "web:2", &known).as_deref(),
+            Some("ecs-svc/2")
+        );
+    }
 }
