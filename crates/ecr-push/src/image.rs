@@ -47,7 +47,10 @@ pub struct ImagePlan {
 
 impl ImagePlan {
     pub fn total_bytes(&self) -> u64 {
-        self.blobs.iter().map(|b| b.size).sum()
+        // Saturating: sizes from a source registry are whatever its manifest claims.
+        self.blobs
+            .iter()
+            .fold(0u64, |n, b| n.saturating_add(b.size))
     }
 }
 
@@ -163,4 +166,32 @@ pub fn assemble(
         }
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: sizes come from a source registry's manifest unchecked, and summing two
+    /// huge ones overflowed (a panic in debug builds, a wrong total in release).
+    #[test]
+    fn total_bytes_of_hostile_sizes_does_not_overflow() {
+        let blob = |d: &str| Blob {
+            digest: d.into(),
+            size: u64::MAX,
+            media_type: String::new(),
+            location: BlobLocation::Registry,
+        };
+        let plan = ImagePlan {
+            root: ManifestDoc {
+                digest: String::new(),
+                media_type: String::new(),
+                bytes: Vec::new(),
+            },
+            children: Vec::new(),
+            blobs: vec![blob("a"), blob("b")],
+            platforms: Vec::new(),
+        };
+        assert_eq!(plan.total_bytes(), u64::MAX);
+    }
 }

@@ -85,7 +85,7 @@ impl Uploader<'_> {
         order.sort_by_key(|b| std::cmp::Reverse(b.size));
         let total = order.len();
         let done = &AtomicU64::new(0);
-        let all_bytes: u64 = order.iter().map(|b| b.size).sum();
+        let all_bytes = order.iter().fold(0u64, |n, b| n.saturating_add(b.size));
         let transfer = futures_util::stream::iter(order)
             .map(move |b: Blob| async move {
                 let r = self.push_blob(&b).await?;
