@@ -200,6 +200,39 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
             created_at: None,
         });
     }
+    // The PRIMARY at start is the circuit breaker's rollback, still under way: the release it
+    // undoes is what the caller waits for. Follow that one (or, when no longer listed, none) so
+    // the verdict is the rollback, never the restored revision's success.
+    if let (Track::CurrentPrimary, Some(p)) = (track, view.primary())
+        && p.says_rolling_back()
+        && p.rollout() != Some("COMPLETED")
+    {
+        let undone = view
+            .deployments
+            .iter()
+            .filter(|d| {
+                !d.is_primary()
+                    && d.status != "INACTIVE"
+                    && !same_task_definition(&d.task_definition, &p.task_definition)
+            })
+            .max_by_key(|d| (d.rollout() == Some("FAILED"), d.created_at));
+        return Ok(match undone {
+            Some(d) => Tracked {
+                deployment_id: d.id.clone(),
+                task_definition: d.task_definition.clone(),
+                previous_task_definitions: vec![p.task_definition.clone()],
+                service_deployment_arn: None,
+                created_at: d.created_at,
+            },
+            None => Tracked {
+                deployment_id: String::new(),
+                task_definition: String::new(),
+                previous_task_definitions: vec![p.task_definition.clone()],
+                service_deployment_arn: None,
+                created_at: None,
+            },
+        });
+    }
     let chosen = match track {
         Track::CurrentPrimary => view.primary().ok_or_else(|| ResolveError::Invalid {
             message: format!("service {} has no PRIMARY deployment", view.name),
@@ -817,6 +850,40 @@ mod tests {
         let mut cd = stale.clone();
         cd.controller = Some("CODE_DEPLOY".into());
         assert!(resolve_created(&cd, &Track::TaskDefinition(NEW.into()), true).is_err());
+    }
+
+    /// Regression: started (no --deployment-id) while the circuit breaker is rolling the release
+    /// back, the PRIMARY at start *is* the rollback deployment; following it reported the
+    /// restored old revision as a success — the false green wait-stable exists to prevent.
+    #[test]
+    fn current_primary_rolling_back_is_rolled_back() {
+        let mut back = dep("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS", 1);
+        back.rollout_state_reason =
+            Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
+        let failed = dep("ecs-svc/2", "ACTIVE", NEW, "FAILED", 0);
+        let during = service(OLD, vec![back.clone(), failed]);
+        let t = resolve(&during, &Track::CurrentPrimary).unwrap();
+        assert!(matches!(
+            decide(&during, &t, Until::Stable, None),
+            Verdict::RolledBack(_)
+        ));
+        // Also when the rollback reuses the last completed deployment's id.
+        back.id = "ecs-svc/1".into();
+        let reused = service(OLD, vec![back.clone()]);
+        let t = resolve(&reused, &Track::CurrentPrimary).unwrap();
+        assert!(matches!(
+            decide(&reused, &t, Until::Stable, None),
+            Verdict::RolledBack(_)
+        ));
+        // A rollback that completed long ago is just the service's current deployment.
+        back.rollout_state = Some("COMPLETED".into());
+        back.running = 2;
+        let settled = service(OLD, vec![back]);
+        let t = resolve(&settled, &Track::CurrentPrimary).unwrap();
+        assert_eq!(
+            decide(&settled, &t, Until::Stable, None),
+            Verdict::Succeeded
+        );
     }
 
     /// --deployment-id and --task-definition select that deployment; unknown ones name the choices.

@@ -522,6 +522,7 @@ fn apply_snapshot(
                 Ok(None) => {}
                 Ok(Some(t)) => {
                     let what = match (t.deployment_id.as_str(), t.task_definition.as_str()) {
+                        ("", "") => "the circuit breaker is rolling back the release".into(),
                         ("", td) => format!("the deployment of {} is gone", verdict::short_td(td)),
                         (id, "") => format!("deployment {id} is gone"),
                         (id, td) if view.primary().is_some_and(|p| p.id == id) => {
