@@ -180,10 +180,9 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
             Some((id.clone(), String::new()))
         }
         Track::TaskDefinition(td)
-            if !view
-                .deployments
-                .iter()
-                .any(|d| same_task_definition(&d.task_definition, td)) =>
+            if !view.deployments.iter().any(|d| {
+                d.status != "INACTIVE" && same_task_definition(&d.task_definition, td)
+            }) =>
         {
             Some((String::new(), td.clone()))
         }
@@ -250,7 +249,10 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
             hint: format!("its deployments are: {}; pass one of them, or leave --deployment-id out to follow the PRIMARY", list()),
         })?,
         Track::TaskDefinition(td) => {
-            let mut matching = view.deployments.iter().filter(|d| same_task_definition(&d.task_definition, td));
+            // An INACTIVE deployment has been fully replaced: never the one to follow.
+            let mut matching = view.deployments.iter().filter(|d| {
+                d.status != "INACTIVE" && same_task_definition(&d.task_definition, td)
+            });
             let all: Vec<_> = matching.by_ref().collect();
             all.iter()
                 .find(|d| d.is_primary())
@@ -883,6 +885,25 @@ mod tests {
         assert_eq!(
             decide(&settled, &t, Until::Stable, None),
             Verdict::Succeeded
+        );
+    }
+
+    /// Regression: a task definition deployed before has an INACTIVE (fully replaced) deployment
+    /// that DescribeServices may still list. Following it by task definition judged the old,
+    /// replaced deployment (an instant "replaced"/"rolled back") instead of waiting for the new
+    /// deployment of that revision to show up.
+    #[test]
+    fn task_definition_track_ignores_inactive_deployments() {
+        let stale = service(
+            NEW,
+            vec![
+                dep("ecs-svc/3", "PRIMARY", OLD, "COMPLETED", 2),
+                dep("ecs-svc/2", "INACTIVE", NEW, "FAILED", 0),
+            ],
+        );
+        assert_eq!(
+            resolve_created(&stale, &Track::TaskDefinition(NEW.into()), true),
+            Ok(None)
         );
     }
 
