@@ -154,7 +154,7 @@ pub fn check_endpoint(what: &str, url: &str) -> Result<()> {
 
 /// `127.0.0.0/8`, `[::1]` and `localhost`, with or without a port or path.
 pub fn is_loopback_authority(rest: &str) -> bool {
-    // `\\` ends the authority too: URL parsers read it as `/` in http(s) URLs.
+    // A backslash ends the authority too: URL parsers read it as `/` in http(s) URLs.
     let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if let Some(v6) = authority.strip_prefix('[') {
