@@ -1,7 +1,10 @@
 //! `ecs-roll prune`: deregister ACTIVE revisions of a family beyond the newest `--keep`, never
 //! one that a service in the given clusters runs or is deploying (any of its deployments), and
-//! never the rollback target of one in use — the newest ACTIVE revision below it — so that
-//! `ecs-roll rollback` and the circuit breaker always have somewhere to go.
+//! never a rollback target of one in use — the revision `ecs-roll rollback` would return each
+//! service to (found as it finds it: deployments, then the service's deployment history), and
+//! the newest ACTIVE revision below each one in use — so that `ecs-roll rollback` and the circuit
+//! breaker always have somewhere to go. (After a failed release and a good one, the revision
+//! numbered below the one in use is the failed release; the history names the real one.)
 //!
 //! Deregistering is reversible only in part (an INACTIVE revision can still be described and
 //! keeps running tasks, but cannot start new services), so `--dry-run` lists the plan first.
@@ -9,13 +12,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::Service;
 use dk_core::aws::sdk_error;
 use dk_core::{Error, Outcome, Result, Ui};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::PruneArgs;
-use crate::rollback::{list_active_revisions, revision_of};
+use crate::rollback::{find_previous, list_active_revisions, revision_of};
+use crate::services::ServiceRef;
 use crate::wire::{family_of, short_name};
 
 /// Why a revision is kept.
@@ -35,8 +40,14 @@ pub struct PrunePlan {
     pub deregister: Vec<i64>,
 }
 
-/// Decide from the ACTIVE revisions (any order) and the revisions in use. Pure.
-pub fn plan(active: &[i64], in_use: &BTreeSet<i64>, keep_newest: usize) -> PrunePlan {
+/// Decide from the ACTIVE revisions (any order), the revisions in use, and the revisions
+/// `ecs-roll rollback` would return services to. Pure.
+pub fn plan(
+    active: &[i64],
+    in_use: &BTreeSet<i64>,
+    rollback_targets: &BTreeSet<i64>,
+    keep_newest: usize,
+) -> PrunePlan {
     let mut revs: Vec<i64> = active.to_vec();
     revs.sort_unstable_by(|a, b| b.cmp(a));
     revs.dedup();
@@ -52,12 +63,20 @@ pub fn plan(active: &[i64], in_use: &BTreeSet<i64>, keep_newest: usize) -> Prune
             keep.entry(*below).or_insert(KeepReason::RollbackTarget);
         }
     }
+    for r in rollback_targets {
+        if revs.contains(r) {
+            keep.entry(*r).or_insert(KeepReason::RollbackTarget);
+        }
+    }
     let deregister = revs.into_iter().filter(|r| !keep.contains_key(r)).collect();
     PrunePlan { keep, deregister }
 }
 
-/// Every task definition the services of `cluster` run or deploy.
-async fn in_use_in_cluster(ecs: &Client, cluster: &str) -> Result<BTreeSet<String>> {
+/// Every task definition the services of `cluster` run or deploy, and the services themselves.
+async fn in_use_in_cluster(
+    ecs: &Client,
+    cluster: &str,
+) -> Result<(BTreeSet<String>, Vec<Service>)> {
     let mut arns = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -84,6 +103,7 @@ async fn in_use_in_cluster(ecs: &Client, cluster: &str) -> Result<BTreeSet<Strin
         }
     }
     let mut used = BTreeSet::new();
+    let mut services = Vec::new();
     for chunk in arns.chunks(10) {
         let out = ecs
             .describe_services()
@@ -98,8 +118,9 @@ async fn in_use_in_cluster(ecs: &Client, cluster: &str) -> Result<BTreeSet<Strin
                 used.extend(d.task_definition().map(str::to_owned));
             }
         }
+        services.extend(out.services().iter().cloned());
     }
-    Ok(used)
+    Ok((used, services))
 }
 
 /// `ecs-roll prune`.
@@ -108,8 +129,10 @@ pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
     let active = list_active_revisions(ecs, family).await?;
     let mut in_use = BTreeSet::new();
     let mut in_use_by: Vec<String> = Vec::new();
+    let mut rollback_targets = BTreeSet::new();
     for cluster in &args.clusters {
-        for arn in in_use_in_cluster(ecs, cluster).await? {
+        let (used, services) = in_use_in_cluster(ecs, cluster).await?;
+        for arn in used {
             if family_of(&arn) == family
                 && let Some(r) = revision_of(&arn)
             {
@@ -117,9 +140,24 @@ pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
                 in_use_by.push(format!("{} in {cluster}", short_name(&arn)));
             }
         }
+        for svc in services
+            .iter()
+            .filter(|s| s.task_definition().is_some_and(|t| family_of(t) == family))
+        {
+            let sref = ServiceRef {
+                cluster: cluster.clone(),
+                name: svc.service_name().unwrap_or_default().to_string(),
+            };
+            if let Some(prev) = find_previous(ecs, ui, &sref, svc).await?
+                && family_of(&prev.arn) == family
+                && let Some(r) = revision_of(&prev.arn)
+            {
+                rollback_targets.insert(r);
+            }
+        }
     }
     let revs: Vec<i64> = active.iter().map(|(_, r)| *r).collect();
-    let p = plan(&revs, &in_use, args.keep as usize);
+    let p = plan(&revs, &in_use, &rollback_targets, args.keep as usize);
     let arn_of = |r: i64| {
         active
             .iter()
@@ -245,7 +283,7 @@ mod tests {
     fn keeps_newest_in_use_and_rollback_targets() {
         let active = [1, 2, 3, 4, 5, 6, 7, 8];
         let in_use = BTreeSet::from([3]);
-        let p = plan(&active, &in_use, 2);
+        let p = plan(&active, &in_use, &BTreeSet::new(), 2);
         assert_eq!(p.keep.get(&8), Some(&KeepReason::Newest));
         assert_eq!(p.keep.get(&7), Some(&KeepReason::Newest));
         assert_eq!(p.keep.get(&3), Some(&KeepReason::InUse));
@@ -256,11 +294,11 @@ mod tests {
     /// The rollback target is the newest ACTIVE revision below, skipping gaps.
     #[test]
     fn rollback_target_skips_inactive_gaps() {
-        let p = plan(&[1, 2, 5, 9], &BTreeSet::from([9]), 1);
+        let p = plan(&[1, 2, 5, 9], &BTreeSet::from([9]), &BTreeSet::new(), 1);
         assert_eq!(p.keep.get(&5), Some(&KeepReason::RollbackTarget));
         assert_eq!(p.deregister, vec![2, 1]);
         // An in-use revision that is no longer ACTIVE still protects the one below it.
-        let p = plan(&[1, 2, 3], &BTreeSet::from([4]), 1);
+        let p = plan(&[1, 2, 3], &BTreeSet::from([4]), &BTreeSet::new(), 1);
         assert_eq!(p.keep.len(), 1);
         assert_eq!(p.deregister, vec![2, 1]);
     }

@@ -661,6 +661,66 @@ fn prune_keeps_in_use_and_rollback_revisions() {
 }
 
 /// A file may be describe-task-definition output with extra fields: warned about, deployed.
+/// Regression: after a failed release (rolled back) and then a good one, prune must keep the
+/// revision `ecs-roll rollback` would return to — the last release that completed before the
+/// good one — not just the revision numbered below the one in use (that is the failed release).
+#[test]
+fn prune_keeps_what_rollback_would_return_to() {
+    let e = env();
+    let v1 = e.register("web", "app:v1"); // web:1
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&["--service", "web", "--image", "app=app:crash"])
+        .assert_code(1); // web:2, rolled back
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0); // web:3
+    assert_eq!(
+        short(&e.describe("web").task_definition().unwrap().to_string()),
+        "web:3"
+    );
+    let out = e
+        .cmd()
+        .args([
+            "prune",
+            "--family",
+            "web",
+            "--keep",
+            "1",
+            "--cluster",
+            "prod",
+            "--output",
+            "json",
+        ])
+        .run();
+    out.assert_code(0);
+    let kept: Vec<String> = e
+        .revisions("web")
+        .iter()
+        .map(|a| short(a).to_string())
+        .collect();
+    assert!(
+        kept.contains(&"web:1".to_string()),
+        "the rollback target web:1 was deregistered: {kept:?}\n{}",
+        out.stderr
+    );
+    let rollback = e
+        .cmd()
+        .args([
+            "rollback",
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--interval",
+            "200ms",
+        ])
+        .run();
+    rollback.assert_code(0);
+    assert_eq!(
+        short(&e.describe("web").task_definition().unwrap().to_string()),
+        "web:1"
+    );
+}
+
 #[test]
 fn deploys_from_a_file() {
     let e = env();
