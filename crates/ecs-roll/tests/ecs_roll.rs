@@ -673,10 +673,7 @@ fn prune_keeps_what_rollback_would_return_to() {
         .assert_code(1); // web:2, rolled back
     e.deploy(&["--service", "web", "--image", "app=app:v2"])
         .assert_code(0); // web:3
-    assert_eq!(
-        short(&e.describe("web").task_definition().unwrap().to_string()),
-        "web:3"
-    );
+    assert_eq!(short(e.describe("web").task_definition().unwrap()), "web:3");
     let out = e
         .cmd()
         .args([
@@ -715,10 +712,7 @@ fn prune_keeps_what_rollback_would_return_to() {
         ])
         .run();
     rollback.assert_code(0);
-    assert_eq!(
-        short(&e.describe("web").task_definition().unwrap().to_string()),
-        "web:1"
-    );
+    assert_eq!(short(e.describe("web").task_definition().unwrap()), "web:1");
 }
 
 #[test]
