@@ -40,7 +40,9 @@ Examples:
   wait-stable --cluster prod --service web --service worker
   wait-stable --service prod/web --service staging/web
 
-  # Follow a given deployment or task definition, with a shorter deadline and faster polls
+  # Follow a given deployment or task definition, with a shorter deadline and faster polls.
+  # Right after your own `aws ecs update-service`, name what it started: ECS is eventually
+  # consistent, and the PRIMARY seen a moment later may still be the old one.
   wait-stable --cluster prod --service web --deployment-id ecs-svc/6290123840981232123
   wait-stable --cluster prod --service web --task-definition web:42 --timeout 5m --interval 2s
 
