@@ -29,13 +29,25 @@ struct IndexJson {
     manifests: Vec<Descriptor>,
 }
 
-/// Path of a blob in the layout.
+/// Path of a blob in the layout. A blob that is a link resolving outside the layout is refused
+/// before anything reads it: otherwise any file the link names would be streamed to the registry
+/// before its hash could show it is not the blob.
 pub fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, String> {
     let (alg, hex) = digest
         .split_once(':')
         .ok_or_else(|| format!("`{digest}` is not a digest"))?;
     dk_core::image_ref::validate_digest(digest)?;
-    Ok(dir.join("blobs").join(alg).join(hex))
+    let path = dir.join("blobs").join(alg).join(hex);
+    if let (Ok(real), Ok(root)) = (path.canonicalize(), dir.canonicalize())
+        && !real.starts_with(&root)
+    {
+        return Err(format!(
+            "blob {digest} is a link to {}, outside the layout {}",
+            real.display(),
+            dir.display()
+        ));
+    }
+    Ok(path)
 }
 
 /// Read a small blob (manifest, config) whole and check its size and digest.
@@ -212,4 +224,31 @@ pub fn open(
             Ok(BlobLocation::File { path, offset: 0 })
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// A blob linking outside the layout is refused; one linking inside it is fine.
+    #[test]
+    fn blob_links_must_stay_inside_the_layout() {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("credentials");
+        std::fs::write(&secret, "aws_secret_access_key = x").unwrap();
+        let layout = tempfile::tempdir().unwrap();
+        let blobs = layout.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let hex = DIGEST.trim_start_matches("sha256:");
+        std::os::unix::fs::symlink(&secret, blobs.join(hex)).unwrap();
+        let err = blob_path(layout.path(), DIGEST).unwrap_err();
+        assert!(err.contains("outside the layout"), "{err}");
+
+        std::fs::remove_file(blobs.join(hex)).unwrap();
+        std::fs::write(blobs.join("shared"), "x").unwrap();
+        std::os::unix::fs::symlink(blobs.join("shared"), blobs.join(hex)).unwrap();
+        assert_eq!(blob_path(layout.path(), DIGEST).unwrap(), blobs.join(hex));
+    }
 }
