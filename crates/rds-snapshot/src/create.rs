@@ -28,89 +28,13 @@ pub fn default_snapshot_id(db: &str, run_id: Option<&str>, now: jiff::Timestamp)
 
 pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
     let db = crate::resolve_database(rds, &args.db).await?;
-    let ctx = ui.context();
-    let run = ctx.github_run();
-    let snapshot_id = args.snapshot_id.clone().unwrap_or_else(|| {
-        default_snapshot_id(
-            &db.id,
-            run.as_ref().and_then(|r| r.run_id.as_deref()),
-            jiff::Timestamp::now(),
-        )
-    });
-    if db.kind == Kind::Cluster {
-        identifiers::validate("--snapshot-id", &snapshot_id, IdKind::ClusterSnapshot)?;
-    }
-
-    let existing = rds.snapshot(&snapshot_id, Some(db.kind)).await?;
-    let (snapshot, result) = match existing {
-        Some(s) if s.db != db.id => {
-            return Err(Error::usage(format!(
-                "snapshot id `{snapshot_id}` is already used by a snapshot of `{}`",
-                s.db
-            ))
-            .with_hint("pass a different --snapshot-id, or omit it for a generated one"));
-        }
-        Some(s) => {
-            ui.info(&format!(
-                "snapshot {snapshot_id} of {} already exists ({}); reusing it",
-                db.id, s.status
-            ));
-            (s, "exists")
-        }
-        None => {
-            let quota = match args.snapshot_quota {
-                Some(q) => i64::from(q),
-                None => rds
-                    .manual_snapshot_quota(db.kind)
-                    .await
-                    .unwrap_or(DEFAULT_QUOTA),
-            };
-            let used = rds.manual_snapshot_count(db.kind).await? as i64;
-            if used >= quota {
-                return Ok(Outcome::failed(
-                    "quota_reached",
-                    format!(
-                        "cannot snapshot {}: {used} of {quota} manual {} snapshots are in use",
-                        db.id,
-                        db.kind.as_str()
-                    ),
-                )
-                .output("db", db.id.clone())
-                .output("kind", db.kind.as_str())
-                .output("manual_snapshots", used)
-                .output("quota", quota)
-                .summary(format!(
-                    "### ❌ rds-snapshot create\n\nThe manual snapshot quota is reached ({used}/{quota}). \
-                     Free room with `rds-snapshot prune --db {} --keep N` or ask AWS for a higher quota.\n",
-                    db.id
-                )));
-            }
-            if args.dry_run {
-                return Ok(Outcome::succeeded(
-                    "dry_run",
-                    format!(
-                        "would create {} snapshot {snapshot_id} of {} (dry run: nothing changed)",
-                        db.kind.as_str(),
-                        db.id
-                    ),
-                )
-                .output("snapshot_id", snapshot_id.clone())
-                .output("kind", db.kind.as_str())
-                .output("db", db.id.clone())
-                .output("manual_snapshots", used)
-                .output("quota", quota));
-            }
-            let tags = ownership::tags_for(&db.id, run.as_ref(), &args.tags);
-            ui.info(&format!(
-                "creating {} snapshot {snapshot_id} of {} ({used}/{quota} manual snapshots in use)",
-                db.kind.as_str(),
-                db.id
-            ));
-            (
-                rds.create_snapshot(&db, &snapshot_id, &tags).await?,
-                "created",
-            )
-        }
+    let snapshot_id = snapshot_id_for(ui, args, &db)?;
+    let (snapshot, result) = match rds.snapshot(&snapshot_id, Some(db.kind)).await? {
+        Some(s) => (reuse_existing(ui, &db, s)?, "exists"),
+        None => match create_within_quota(rds, ui, args, &db, &snapshot_id).await? {
+            Created::Snapshot(s) => (s, "created"),
+            Created::Stopped(outcome) => return Ok(*outcome),
+        },
     };
     if args.dry_run {
         return Ok(snapshot_outcome(
@@ -122,7 +46,6 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
             &snapshot,
         ));
     }
-
     if args.no_wait || snapshot.is_available() {
         let msg = if snapshot.is_available() {
             format!("snapshot {snapshot_id} of {} is available", db.id)
@@ -139,7 +62,124 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
             "✅",
         ));
     }
+    wait_available(rds, ui, args, &db, snapshot, result).await
+}
 
+/// `--snapshot-id`, or the default one; validated for the database's kind.
+fn snapshot_id_for(ui: &Ui, args: &CreateArgs, db: &Database) -> Result<String> {
+    let run = ui.context().github_run();
+    let snapshot_id = args.snapshot_id.clone().unwrap_or_else(|| {
+        default_snapshot_id(
+            &db.id,
+            run.as_ref().and_then(|r| r.run_id.as_deref()),
+            jiff::Timestamp::now(),
+        )
+    });
+    if db.kind == Kind::Cluster {
+        identifiers::validate("--snapshot-id", &snapshot_id, IdKind::ClusterSnapshot)?;
+    }
+    Ok(snapshot_id)
+}
+
+/// An existing snapshot with the id is reused when it is of the same database, refused otherwise.
+fn reuse_existing(ui: &Ui, db: &Database, s: Snapshot) -> Result<Snapshot> {
+    if s.db != db.id {
+        return Err(Error::usage(format!(
+            "snapshot id `{}` is already used by a snapshot of `{}`",
+            s.id, s.db
+        ))
+        .with_hint("pass a different --snapshot-id, or omit it for a generated one"));
+    }
+    ui.info(&format!(
+        "snapshot {} of {} already exists ({}); reusing it",
+        s.id, db.id, s.status
+    ));
+    Ok(s)
+}
+
+/// What creating ended with: a snapshot, or an outcome that ends the run (quota, dry run).
+enum Created {
+    Snapshot(Snapshot),
+    Stopped(Box<Outcome>),
+}
+
+/// Create the snapshot unless the manual-snapshot quota is reached or this is a dry run.
+async fn create_within_quota(
+    rds: &Rds<'_>,
+    ui: &Ui,
+    args: &CreateArgs,
+    db: &Database,
+    snapshot_id: &str,
+) -> Result<Created> {
+    let quota = match args.snapshot_quota {
+        Some(q) => i64::from(q),
+        None => rds
+            .manual_snapshot_quota(db.kind)
+            .await
+            .unwrap_or(DEFAULT_QUOTA),
+    };
+    let used = rds.manual_snapshot_count(db.kind).await? as i64;
+    if used >= quota {
+        return Ok(Created::Stopped(Box::new(quota_reached(db, used, quota))));
+    }
+    if args.dry_run {
+        return Ok(Created::Stopped(Box::new(
+            Outcome::succeeded(
+                "dry_run",
+                format!(
+                    "would create {} snapshot {snapshot_id} of {} (dry run: nothing changed)",
+                    db.kind.as_str(),
+                    db.id
+                ),
+            )
+            .output("snapshot_id", snapshot_id.to_string())
+            .output("kind", db.kind.as_str())
+            .output("db", db.id.clone())
+            .output("manual_snapshots", used)
+            .output("quota", quota),
+        )));
+    }
+    let tags = ownership::tags_for(&db.id, ui.context().github_run().as_ref(), &args.tags);
+    ui.info(&format!(
+        "creating {} snapshot {snapshot_id} of {} ({used}/{quota} manual snapshots in use)",
+        db.kind.as_str(),
+        db.id
+    ));
+    Ok(Created::Snapshot(
+        rds.create_snapshot(db, snapshot_id, &tags).await?,
+    ))
+}
+
+fn quota_reached(db: &Database, used: i64, quota: i64) -> Outcome {
+    Outcome::failed(
+        "quota_reached",
+        format!(
+            "cannot snapshot {}: {used} of {quota} manual {} snapshots are in use",
+            db.id,
+            db.kind.as_str()
+        ),
+    )
+    .output("db", db.id.clone())
+    .output("kind", db.kind.as_str())
+    .output("manual_snapshots", used)
+    .output("quota", quota)
+    .summary(format!(
+        "### ❌ rds-snapshot create\n\nThe manual snapshot quota is reached ({used}/{quota}). \
+         Free room with `rds-snapshot prune --db {} --keep N` or ask AWS for a higher quota.\n",
+        db.id
+    ))
+}
+
+/// Wait under `--timeout` for the snapshot to become available, and report how it ended.
+async fn wait_available(
+    rds: &Rds<'_>,
+    ui: &Ui,
+    args: &CreateArgs,
+    db: &Database,
+    snapshot: Snapshot,
+    result: &str,
+) -> Result<Outcome> {
+    let snapshot_id = snapshot.id.clone();
     let deadline = Deadline::after(args.timeout);
     ui.group(&format!("waiting for snapshot {snapshot_id}"));
     let waited =
@@ -155,7 +195,7 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
                     dk_core::duration::format_duration(deadline.elapsed())
                 ),
             ),
-            &db,
+            db,
             &s,
             "✅",
         ),
@@ -167,7 +207,7 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
                     db.id, s.status
                 ),
             ),
-            &db,
+            db,
             &s,
             "❌",
         ),
@@ -182,7 +222,7 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
                         humantime::format_duration(args.timeout)
                     ),
                 ),
-                &db,
+                db,
                 &s,
                 "⏱",
             )

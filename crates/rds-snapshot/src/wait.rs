@@ -1,4 +1,5 @@
-//! Waiting for a snapshot or a restored database to become available: the shared poll loop
+//! Waiting for a snapshot or a restored database to become available (it only reads, through
+//! `rds_api`; nothing here knows about restores): the shared poll loop
 //! (fixed interval with jitter, exact deadline), live status and progress percentage, and the
 //! RDS waiters' failure states reported the moment they are seen.
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use dk_core::poll::{Deadline, Poll, PollError, poll_until};
 use dk_core::{Error, Result, Ui};
 
-use crate::rds_api::{Kind, Rds, Snapshot};
+use crate::rds_api::{DbState, Kind, Rds, Snapshot};
 
 /// How a wait ended.
 pub enum Waited<T> {
@@ -110,15 +111,6 @@ pub async fn snapshot_available(
     .await
 }
 
-/// A restored instance or cluster: its status and, once available, its endpoint.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct DbState {
-    pub id: String,
-    pub status: String,
-    pub endpoint: Option<String>,
-    pub port: Option<i32>,
-}
-
 pub async fn database_available(
     rds: &Rds<'_>,
     ui: &Ui,
@@ -131,7 +123,7 @@ pub async fn database_available(
         ui,
         deadline,
         interval,
-        || crate::restore::describe_db_state(rds, id, kind),
+        || rds.db_state(id, kind),
         |s: &DbState| format!("{} {id}: {}", kind.as_str(), s.status),
         |s| match s.status.as_str() {
             "available" => State::Ready,

@@ -10,6 +10,9 @@ use dk_core::aws::sdk_error;
 use dk_core::{Error, Result};
 use serde::Serialize;
 
+mod databases;
+pub use databases::{DbState, RestoreTarget, cluster_engine};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
