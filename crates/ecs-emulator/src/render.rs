@@ -155,6 +155,7 @@ pub fn render_deployment(service: &Service, d: &Deployment, tasks: &[Task]) -> V
         "capacityProviderStrategy": d.capacity_provider_strategy,
         "platformVersion": d.platform_version,
         "networkConfiguration": d.network_configuration,
+        "volumeConfigurations": service.volume_configurations,
         "rolloutState": d.rollout_state.as_str(),
         "rolloutStateReason": d.rollout_state_reason,
     }))

@@ -79,11 +79,3 @@ pub async fn wait_for_all(
     }
     Ok(outcomes)
 }
-
-/// Track our deployment by id when we have it, else by the task definition we set.
-pub fn track(deployment_id: Option<&str>, task_definition: &str) -> Track {
-    match deployment_id {
-        Some(id) => Track::DeploymentId(id.to_string()),
-        None => Track::TaskDefinition(task_definition.to_string()),
-    }
-}

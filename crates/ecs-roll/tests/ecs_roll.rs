@@ -178,6 +178,46 @@ impl Env {
         )
     }
 
+    /// From now on, tasks of `image` behave as `like` does (tasks already running keep theirs).
+    fn image_behaves_like(&self, image: &str, like: &str) {
+        let mut scenario = Scenario::parse(SCENARIO).unwrap();
+        let behavior = scenario
+            .images
+            .iter()
+            .find(|(k, _)| k == like)
+            .unwrap()
+            .1
+            .clone();
+        scenario.images.retain(|(k, _)| k != image);
+        scenario.images.insert(0, (image.into(), behavior));
+        self.emulator.set_scenario(scenario);
+    }
+
+    /// `ecs-roll rollback --service prod/NAME` with the given flags, JSON output.
+    fn rollback(&self, name: &str, extra: &[&str]) -> Output {
+        self.cmd()
+            .args(["rollback", "--service", &format!("prod/{name}")])
+            .args(["--interval", "200ms", "--output", "json"])
+            .args(extra.iter().copied())
+            .run()
+    }
+
+    /// Start a new deployment of what the service runs and wait until it completes.
+    fn force_redeploy(&self, name: &str) {
+        self.rt
+            .block_on(
+                self.ecs
+                    .update_service()
+                    .cluster("prod")
+                    .service(name)
+                    .force_new_deployment(true)
+                    .send(),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        self.wait_stable(name);
+    }
+
     fn cmd(&self) -> Cmd {
         Cmd::bin("ecs-roll")
             .env("AWS_ENDPOINT_URL_ECS", self.emulator.url())
@@ -1429,4 +1469,369 @@ fn rerun_during_in_progress_deployment_is_not_unchanged() {
     assert_eq!(json["previous_task_definition_arn"], v1.as_str());
     assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
     assert_eq!(e.revisions("web").len(), 2, "nothing registered again");
+}
+
+/// Regression (#9.3): re-running `rollback` while the first rollback (v2 → v1) was still in
+/// flight picked the COMPLETED v2 deployment beside the PRIMARY as "the previous revision" and
+/// sent the service back to the revision it was being rolled back from. The re-run must follow
+/// the rollback in flight.
+#[test]
+fn rollback_rerun_during_rollback_follows_it() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(false));
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    e.wait_stable("web");
+    // v1 tasks now take minutes to start: the rollback to v1 stays in flight.
+    e.image_behaves_like("app:v1", "app:slow");
+    let first = e.rollback("web", &["--timeout", "1s"]);
+    first.assert_code(4);
+    assert_eq!(first.json()["task_definition_arn"], v1.as_str());
+    assert_eq!(e.primary("web").1, v1);
+    let again = e.rollback("web", &["--timeout", "1s"]);
+    let json = again.json();
+    assert_eq!(
+        json["task_definition_arn"],
+        v1.as_str(),
+        "the re-run must not return to web:2: {}",
+        again.stderr
+    );
+    assert_eq!(e.primary("web").1, v1, "{}", again.stderr);
+    again.assert_code(4);
+}
+
+/// Regression (#9.3): after a completed rollback v2 → v1, the next `rollback` took the newest
+/// SUCCESSFUL deployment not running v1 — v2's, the release just rolled back — and undid the
+/// rollback. A rollback is not a release: the next one goes further back, to v0.
+#[test]
+fn rollback_after_rollback_goes_further_back() {
+    let e = env();
+    let v0 = e.register("web", "app:v3");
+    e.create_service("web", &v0, 1, breaker(false));
+    e.deploy(&["--service", "web", "--image", "app=app:v1"])
+        .assert_code(0);
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    let first = e.rollback("web", &[]);
+    first.assert_code(0);
+    assert_eq!(
+        short(first.json()["task_definition_arn"].as_str().unwrap()),
+        "web:2"
+    );
+    e.wait_stable("web");
+    let again = e.rollback("web", &["--dry-run"]);
+    again.assert_code(0);
+    assert_eq!(
+        again.json()["task_definition_arn"],
+        v0.as_str(),
+        "{}",
+        again.stderr
+    );
+}
+
+/// Regression (#9.4): with the deployment history unreadable, `rollback` fell back to "the
+/// family's previous ACTIVE revision": after good web:1 → crashing web:2 (rolled back) → good
+/// web:3 it deployed the crashing web:2. Unreadable history is an error (exit 3) naming the
+/// permission and --to; the service is not touched.
+#[test]
+fn rollback_with_unreadable_history_refuses_to_guess() {
+    use ecs_emulator::{Fault, FaultKind};
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&["--service", "web", "--image", "app=app:crash"])
+        .assert_code(1);
+    e.wait_stable("web");
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    let before = e.wait_stable("web");
+    assert_eq!(short(before.task_definition().unwrap()), "web:3");
+    // With the history readable, the target is web:1 (web:2 never completed).
+    let readable = e.rollback("web", &["--dry-run"]);
+    readable.assert_code(0);
+    assert_eq!(readable.json()["task_definition_arn"], v1.as_str());
+    e.emulator.inject_fault(Fault {
+        operation: "ListServiceDeployments".into(),
+        count: 1000,
+        kind: FaultKind::ServerError,
+    });
+    let out = e.rollback("web", &[]);
+    out.assert_code(3).assert_no_panic();
+    let json = out.json();
+    let text = format!("{} {}", json["error"]["message"], json["error"]["hint"]);
+    assert!(text.contains("ecs:ListServiceDeployments"), "{text}");
+    assert!(text.contains("--to"), "{text}");
+    assert_eq!(short(&e.primary("web").1), "web:3", "service untouched");
+    assert_eq!(e.describe("web").deployments().len(), 1);
+}
+
+/// Regression (#9.4): a release whose migration failed registers a revision that never runs on
+/// the service. The history is read through every page: with more than one page of forced
+/// redeploys of the current revision, reading only the first page found nothing and fell back to
+/// the family's revision numbers — the never-deployed one.
+#[test]
+fn rollback_reads_every_page_of_history() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--migrate-container",
+        "app",
+        "--migrate-command",
+        "migrate --fail",
+    ])
+    .assert_code(1);
+    assert_eq!(
+        e.revisions("web").len(),
+        2,
+        "web:2 registered, never deployed"
+    );
+    e.deploy(&["--service", "web", "--image", "app=app:v3"])
+        .assert_code(0);
+    e.wait_stable("web");
+    for _ in 0..21 {
+        e.force_redeploy("web");
+    }
+    let out = e.rollback("web", &["--dry-run"]);
+    out.assert_code(0);
+    assert_eq!(
+        out.json()["task_definition_arn"],
+        v1.as_str(),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Regression (#9.11): `--migrate-command` alone was exit 2 (`--migrate-container` required) even
+/// for a one-container service; the only container is the default.
+#[test]
+fn migrate_command_alone_runs_in_the_only_container() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--migrate-command",
+        "bin/migrate",
+    ]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("container app exit code 0"),
+        "{}",
+        out.stderr
+    );
+    let inputs = e.emulator.calls().run_task_inputs;
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(
+        inputs[0]["overrides"]["containerOverrides"][0]["name"],
+        "app"
+    );
+    assert_eq!(short(&e.primary("web").1), "web:2");
+}
+
+/// Regression (#9.11): `--task-definition web` with a `web/` folder in the working directory
+/// was read as a file (exit 2, "Is a directory"); it is the family.
+#[test]
+fn family_named_like_a_folder_is_a_family() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.register("web", "app:v2");
+    e.create_service("web", &v1, 1, breaker(true));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("web")).unwrap();
+    let out = e
+        .cmd()
+        .current_dir(dir.path())
+        .args(["deploy", "--cluster", "prod", "--service", "web"])
+        .args(["--task-definition", "web", "--interval", "200ms"])
+        .args(["--output", "json"])
+        .run();
+    out.assert_code(0);
+    assert_eq!(
+        short(out.json()["task_definition_arn"].as_str().unwrap()),
+        "web:2",
+        "{}",
+        out.stderr
+    );
+}
+
+/// Regression (#9.11): the migration RunTask dropped the service's placement constraints,
+/// placement strategy and EBS volume configurations, and ran on the service's FARGATE_SPOT
+/// capacity, where a Spot interruption stops it half-way. It copies the first three and runs
+/// on FARGATE unless --migrate-on-spot.
+#[test]
+fn migration_runs_like_the_service_but_on_demand() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    let placement =
+        serde_json::json!([{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]);
+    let strategy =
+        serde_json::json!([{"type": "spread", "field": "attribute:ecs.availability-zone"}]);
+    let volumes = serde_json::json!([{"name": "data", "managedEBSVolume": {"roleArn": "arn:aws:iam::123456789012:role/ebs", "sizeInGiB": 20, "volumeType": "gp3"}}]);
+    // Created raw: the SDK types would do, but the JSON is what the assertions compare.
+    e.rt.block_on(
+        e.ecs
+            .create_service()
+            .cluster("prod")
+            .service_name("web")
+            .task_definition(&v1)
+            .desired_count(1)
+            .deployment_configuration(breaker(true))
+            .placement_constraints(
+                aws_sdk_ecs::types::PlacementConstraint::builder()
+                    .r#type(aws_sdk_ecs::types::PlacementConstraintType::MemberOf)
+                    .expression("attribute:ecs.os-type == linux")
+                    .build(),
+            )
+            .placement_strategy(
+                aws_sdk_ecs::types::PlacementStrategy::builder()
+                    .r#type(aws_sdk_ecs::types::PlacementStrategyType::Spread)
+                    .field("attribute:ecs.availability-zone")
+                    .build(),
+            )
+            .volume_configurations(
+                aws_sdk_ecs::types::ServiceVolumeConfiguration::builder()
+                    .name("data")
+                    .managed_ebs_volume(
+                        aws_sdk_ecs::types::ServiceManagedEbsVolumeConfiguration::builder()
+                            .role_arn("arn:aws:iam::123456789012:role/ebs")
+                            .size_in_gib(20)
+                            .volume_type("gp3")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send(),
+    )
+    .unwrap();
+    e.wait_stable("web");
+    let spot = |provider: &str, weight: i32, base: i32| {
+        aws_sdk_ecs::types::CapacityProviderStrategyItem::builder()
+            .capacity_provider(provider)
+            .weight(weight)
+            .base(base)
+            .build()
+            .unwrap()
+    };
+    e.rt.block_on(
+        e.ecs
+            .create_service()
+            .cluster("prod")
+            .service_name("worker")
+            .task_definition(&v1)
+            .desired_count(1)
+            .deployment_configuration(breaker(true))
+            .capacity_provider_strategy(spot("FARGATE_SPOT", 3, 0))
+            .capacity_provider_strategy(spot("FARGATE", 1, 1))
+            .send(),
+    )
+    .unwrap();
+    e.wait_stable("worker");
+    for (service, extra) in [
+        ("web", None),
+        ("worker", None),
+        ("worker", Some("--migrate-on-spot")),
+    ] {
+        let mut args = vec![
+            "--service",
+            service,
+            "--image",
+            "app=app:v2",
+            "--migrate-command",
+            "bin/migrate",
+            "--force-new-deployment",
+        ];
+        args.extend(extra);
+        e.deploy(&args).assert_code(0);
+    }
+    let inputs = e.emulator.calls().run_task_inputs;
+    assert_eq!(inputs.len(), 3, "{inputs:#?}");
+    assert_eq!(inputs[0]["placementConstraints"], placement);
+    assert_eq!(inputs[0]["placementStrategy"], strategy);
+    assert_eq!(inputs[0]["volumeConfigurations"], volumes);
+    let capacity = |v: &serde_json::Value| -> Vec<(String, i64, i64)> {
+        v["capacityProviderStrategy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["capacityProvider"].as_str().unwrap().to_string(),
+                    i["weight"].as_i64().unwrap_or(0),
+                    i["base"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        capacity(&inputs[1]),
+        vec![("FARGATE".to_string(), 4, 1)],
+        "Spot replaced by on-demand: {:#?}",
+        inputs[1]
+    );
+    assert_eq!(
+        capacity(&inputs[2]),
+        vec![
+            ("FARGATE_SPOT".to_string(), 3, 0),
+            ("FARGATE".to_string(), 1, 1)
+        ],
+        "--migrate-on-spot keeps the service's strategy"
+    );
+}
+
+/// Regression (#9.9): a service whose deployment failed was returned only when its whole wave
+/// had settled, so it stayed broken while a slow sibling was still deploying (here: until the
+/// sibling's --timeout). Each service is returned as soon as its own deployment fails.
+#[test]
+fn failed_service_is_rolled_back_before_its_wave_settles() {
+    let e = env();
+    let web1 = e.register("web", "app:v1");
+    let job1 = e.register_container("worker", "job", "app:v1");
+    e.create_service("web", &web1, 1, breaker(false));
+    e.create_service("worker", &job1, 1, breaker(false));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--service",
+        "worker",
+        "--image",
+        "app=app:slow",
+        "--image",
+        "job=app:crash",
+        "--timeout",
+        "6s",
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    let steps = json["detail"]["timeline"].as_array().unwrap();
+    let at = |service: &str, what: &str| {
+        steps
+            .iter()
+            .find(|s| s["service"] == service && s["what"].as_str().unwrap().contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` step for {service}: {steps:#?}"))["at"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let worker_returned = at("prod/worker", "rollback: UpdateService");
+    let web_timed_out = at("prod/web", "deployment timed_out");
+    assert!(
+        worker_returned < web_timed_out,
+        "worker returned at {worker_returned}, only after web timed out at {web_timed_out}"
+    );
+    assert_eq!(json["detail"]["services"][1]["result"], "rolled_back");
+    assert_eq!(
+        e.wait_stable("worker").task_definition(),
+        Some(job1.as_str())
+    );
 }
