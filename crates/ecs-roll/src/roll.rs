@@ -190,6 +190,7 @@ fn new_report(release: &Release, s: &ServiceTarget) -> ServiceReport {
         rollback_deployment_id: None,
         duration: std::time::Duration::ZERO,
         unverified: None,
+        known_deployments: Vec::new(),
         reason: None,
         wait: None,
         rollback_wait: None,
@@ -325,6 +326,7 @@ async fn start_deployment(
     };
     let previous = svc.task_definition().unwrap_or_default().to_string();
     report.previous_task_definition_arn = Some(previous.clone());
+    report.known_deployments = rollback::deployment_ids(&svc);
     let force = args.force_new_deployment;
     let running = rollback::primary(&svc);
     // Already set to the target but its deployment has not completed (an earlier run crashed or
@@ -474,7 +476,9 @@ async fn return_services(
             name: report.service.clone(),
         };
         let bounds = (args.rollback_timeout, args.interval);
-        match rollback::begin_return(ecs, ui, &sref, &previous, bounds, timeline).await {
+        let mut known = report.known_deployments.clone();
+        known.extend(report.deployment_id.clone());
+        match rollback::begin_return(ecs, ui, &sref, &previous, &known, bounds, timeline).await {
             Ok(rollback::Begun::Tracking(id, track)) => {
                 report.rollback_deployment_id = id;
                 waiting_for.push((report, previous, sref, track));

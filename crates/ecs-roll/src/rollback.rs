@@ -46,7 +46,7 @@ pub async fn return_to(
     timeline: &Timeline,
 ) -> Result<Returned> {
     let (deployment_id, track) =
-        match begin_return(ecs, ui, sref, to, (timeout, interval), timeline).await? {
+        match begin_return(ecs, ui, sref, to, &[], (timeout, interval), timeline).await? {
             Begun::Tracking(id, track) => (id, track),
             Begun::NotSeen(why) => {
                 return Err(Error::runtime(why).with_hint(
@@ -72,18 +72,23 @@ pub enum Begun {
 }
 
 /// Start returning a service to `to`: UpdateService, or nothing when ECS's circuit breaker has
-/// already made `to` the PRIMARY again. `(within, interval)` bound the search for the new
-/// deployment ([`update_service`]). `Err` when the service cannot be read or updated.
+/// already made `to` the PRIMARY again. A PRIMARY whose id is in `known` (deployments that
+/// existed before the release's own update) is never taken for that: a stale read still shows
+/// the old deployment on `to`. `(within, interval)` bound the search for the new deployment
+/// ([`update_service`]). `Err` when the service cannot be read or updated.
 pub async fn begin_return(
     ecs: &Client,
     ui: &Ui,
     sref: &ServiceRef,
     to: &str,
+    known: &[String],
     (within, interval): (Duration, Duration),
     timeline: &Timeline,
 ) -> Result<Begun> {
     let svc = services::describe_one(ecs, sref).await?;
-    let returning = primary(&svc).filter(|p| p.task_definition() == Some(to));
+    let returning = primary(&svc)
+        .filter(|p| p.task_definition() == Some(to))
+        .filter(|p| p.id().is_some_and(|id| !known.iter().any(|k| k == id)));
     if svc.task_definition() == Some(to)
         && let Some(id) = returning.and_then(|p| p.id())
     {
@@ -241,11 +246,12 @@ async fn find_new_deployment(
     ))
 }
 
-/// The ids of a service's deployments.
+/// The ids of a service's deployments, and its current ServiceDeployment's ARN.
 pub fn deployment_ids(svc: &Service) -> Vec<String> {
     svc.deployments()
         .iter()
         .filter_map(|d| d.id())
+        .chain(svc.current_service_deployment())
         .map(str::to_owned)
         .collect()
 }
@@ -257,11 +263,35 @@ pub fn primary(svc: &Service) -> Option<&aws_sdk_ecs::types::Deployment> {
         .find(|d| d.status() == Some("PRIMARY"))
 }
 
-fn new_deployment(svc: &Service, task_definition: &str, before: &[String]) -> Option<String> {
-    primary(svc)
+/// The deployment an UpdateService to `task_definition` started, seen in `svc`: one on that task
+/// definition that is not in `before` and is not a rollback ECS started (its reason says
+/// "rolling back to"; when the update failed fast, ECS's rollback to the same task definition is
+/// new too). When ours is no longer listed (it failed and ECS rolled it back before a fresh
+/// read), the service's current ServiceDeployment, if it is new, is ours (ECS tracks a rollback
+/// in the ServiceDeployment of the deployment it undoes): its ARN is returned.
+pub fn new_deployment(svc: &Service, task_definition: &str, before: &[String]) -> Option<String> {
+    let is_new = |id: &str| !before.iter().any(|b| b == id);
+    let ours = svc
+        .deployments()
+        .iter()
+        .filter(|d| d.status() != Some("INACTIVE"))
         .filter(|d| d.task_definition() == Some(task_definition))
-        .filter(|d| d.id().is_none_or(|id| !before.iter().any(|b| b == id)))
-        .and_then(|d| d.id())
+        .filter(|d| d.id().is_some_and(is_new))
+        .filter(|d| {
+            !d.rollout_state_reason()
+                .is_some_and(|r| r.contains("rolling back to"))
+        })
+        .max_by_key(|d| d.created_at().map(|t| t.as_nanos()));
+    if let Some(id) = ours.and_then(|d| d.id()) {
+        return Some(id.to_string());
+    }
+    let rolled_back = svc.deployments().iter().any(|d| {
+        d.id().is_some_and(is_new)
+            && d.rollout_state_reason()
+                .is_some_and(|r| r.contains("rolling back to"))
+    });
+    svc.current_service_deployment()
+        .filter(|arn| rolled_back && is_new(arn))
         .map(str::to_owned)
 }
 
@@ -525,6 +555,7 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         rollback_deployment_id: None,
         duration: start.elapsed(),
         unverified: None,
+        known_deployments: Vec::new(),
         reason: returned.outcome.reason.clone(),
         wait: Some(returned.outcome.clone()),
         rollback_wait: None,
@@ -607,6 +638,18 @@ mod tests {
         assert_eq!(
             new_deployment(&after, "web:2", &known).as_deref(),
             Some("ecs-svc/2")
+        );
+        // Regression (#9.2): a forced deployment that failed fast and was rolled back by the
+        // circuit breaker before the first fresh read: the new PRIMARY on the same task
+        // definition is ECS's rollback, not ours; ours is found by its ServiceDeployment.
+        let mut rolled = svc(&[("ecs-svc/3", "PRIMARY", "web:2")]);
+        rolled.deployments.as_mut().unwrap()[0].rollout_state_reason =
+            Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
+        assert_eq!(new_deployment(&rolled, "web:2", &known), None);
+        rolled.current_service_deployment = Some("arn:sd/ours".into());
+        assert_eq!(
+            new_deployment(&rolled, "web:2", &known).as_deref(),
+            Some("arn:sd/ours")
         );
     }
 }

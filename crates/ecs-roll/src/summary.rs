@@ -89,6 +89,10 @@ pub struct ServiceReport {
     /// how it went cannot be told, so the release ends as a runtime error (exit 3).
     #[serde(skip)]
     pub unverified: Option<String>,
+    /// The service's deployments before this call updated it (plus the one it started): never
+    /// taken for ECS's own rollback when returning the service — a stale read shows them.
+    #[serde(skip)]
+    pub known_deployments: Vec<String>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -219,6 +223,7 @@ mod tests {
             rollback_deployment_id: None,
             duration: Duration::from_secs(3),
             unverified: None,
+            known_deployments: Vec::new(),
             reason: Some("tasks crashed".into()),
             wait: None,
             rollback_wait: None,

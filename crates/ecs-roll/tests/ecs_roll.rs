@@ -1841,3 +1841,202 @@ fn failed_service_is_rolled_back_before_its_wave_settles() {
         Some(job1.as_str())
     );
 }
+
+fn stale(calls: u32, update_service_response: bool) -> ecs_emulator::Consistency {
+    ecs_emulator::Consistency {
+        describe_services: ecs_emulator::StaleWindow {
+            calls,
+            seconds: 0.0,
+        },
+        update_service_response,
+    }
+}
+
+/// Regression (#9.2): with --force-new-deployment and a stale UpdateService answer and
+/// DescribeServices, ecs-roll fell back to following "the deployment running the target task
+/// definition" — the old, COMPLETED one — and reported a crashing forced deployment green. The
+/// new deployment is the one that did not exist before the call, waited for by id.
+#[test]
+fn forced_deployment_with_stale_reads_is_followed_by_id() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    // New v1 tasks now crash (a bad config, say): the forced deployment must fail.
+    e.image_behaves_like("app:v1", "app:crash");
+    e.emulator.set_consistency(stale(3, true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--force-new-deployment",
+        "--timeout",
+        "60s",
+    ]);
+    let json = out.json();
+    assert_ne!(json["result"], "succeeded", "false green: {}", out.stderr);
+    out.assert_code(1);
+    let ours = json["deployment_id"].as_str().unwrap().to_string();
+    let state = e.emulator.state();
+    let history = state["clusters"][0]["services"][0]["deploymentHistory"]
+        .as_array()
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|d| d["id"] == ours.as_str() && d["rolloutState"] == "FAILED"),
+        "ecs-roll must report the forced deployment it started ({ours}): {history:#?}"
+    );
+}
+
+/// Regression (#9.2): when DescribeServices never shows the deployment UpdateService started,
+/// ecs-roll followed the old deployment on the old revision (stale view) as "ECS's rollback" and
+/// reported rolled_back while the service really ran the new revision, unwatched. Not seeing the
+/// deployment is exit 3, and the service is really returned to the recorded revision.
+#[test]
+fn deployment_never_visible_is_exit_3_not_rolled_back() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.emulator.set_consistency(stale(1_000_000, true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--timeout",
+        "2s",
+        "--rollback-timeout",
+        "2s",
+    ]);
+    out.assert_code(3).assert_no_panic();
+    let json = out.json();
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never appeared"),
+        "{json}"
+    );
+    // The real service (the control API is not stale) was returned to web:1.
+    let state = e.emulator.state();
+    assert_eq!(
+        state["clusters"][0]["services"][0]["service"]["taskDefinition"],
+        v1.as_str()
+    );
+}
+
+/// Regression (#9.8): UpdateService succeeded (stale answer) and the follow-up DescribeServices
+/// failed past the SDK's retries: ecs-roll reported "UpdateService failed" and left the service
+/// on the new revision, unwatched. It keeps reading inside the deadline and follows the release.
+#[test]
+fn failed_read_after_update_keeps_reading() {
+    use ecs_emulator::{Fault, FaultKind};
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.emulator.set_consistency(stale(0, true));
+    // UpdateService is held 500 ms on its way, so the DescribeServices after it can be made to
+    // fail from the test: every one after ecs-roll's render (1) and pre-update (2) reads fails,
+    // 12 times (past the SDK's attempts, twice).
+    let proxy = test_support::DelayProxy::start(
+        &e.emulator.url(),
+        vec![test_support::DelayRule {
+            marker: "UpdateService".into(),
+            skip: 0,
+            delay: Duration::from_millis(500),
+        }],
+    );
+    let cmd = e
+        .cmd()
+        .env("AWS_ENDPOINT_URL_ECS", proxy.url())
+        .args(["deploy", "--cluster", "prod", "--service", "web"])
+        .args(["--image", "app=app:v2", "--interval", "200ms"])
+        .args(["--timeout", "60s", "--output", "json"]);
+    let calls_before = e.emulator.calls().count("DescribeServices");
+    let run = std::thread::spawn(move || cmd.run());
+    let start = Instant::now();
+    while e.emulator.calls().count("DescribeServices") < calls_before + 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no DescribeServices"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(
+        e.emulator.calls().count("UpdateService"),
+        0,
+        "armed too late"
+    );
+    e.emulator.inject_fault(Fault {
+        operation: "DescribeServices".into(),
+        count: 12,
+        kind: FaultKind::ServerError,
+    });
+    let out = run.join().unwrap();
+    assert!(e.emulator.calls().count("DescribeServices") > calls_before + 12);
+    assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
+    out.assert_code(0);
+    assert_eq!(short(&e.primary("web").1), "web:2");
+}
+
+/// #9.10: a deployment failed by a deployment alarm with ECS rolling back (alarms.rollback) is
+/// `rolled_back`, and ecs-roll starts no second, concurrent rollback of its own.
+#[test]
+fn alarm_rollback_is_rolled_back_without_a_second_rollback() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    let config = DeploymentConfiguration::builder()
+        .minimum_healthy_percent(100)
+        .maximum_percent(200)
+        .alarms(
+            aws_sdk_ecs::types::DeploymentAlarms::builder()
+                .alarm_names("web-5xx")
+                .enable(true)
+                .rollback(true)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    e.create_service("web", &v1, 1, config);
+    e.emulator.set_alarm("web-5xx", "ALARM");
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    assert_eq!(
+        e.emulator.calls().count("UpdateService"),
+        1,
+        "only the release's own UpdateService: {}",
+        out.stderr
+    );
+    e.emulator.set_alarm("web-5xx", "OK");
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+}
+
+/// #9.4: a role without ecs:ListServiceDeployments gets exit 3 naming that permission and --to.
+#[test]
+fn rollback_without_history_permission_names_it() {
+    use ecs_emulator::{Fault, FaultKind};
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    for operation in ["ListServiceDeployments", "DescribeServiceRevisions"] {
+        e.emulator.clear_faults();
+        e.emulator.inject_fault(Fault {
+            operation: operation.into(),
+            count: 1_000_000,
+            kind: FaultKind::AccessDenied,
+        });
+        let out = e.rollback("web", &[]);
+        out.assert_code(3);
+        let json = out.json();
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("ecs:{operation} denied")),
+            "{message}"
+        );
+        assert!(json["error"]["hint"].as_str().unwrap().contains("--to"));
+        assert_eq!(short(&e.primary("web").1), "web:2");
+    }
+}
