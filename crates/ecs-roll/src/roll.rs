@@ -272,7 +272,8 @@ async fn roll_wave(
             WaitResult::Succeeded => (ServiceResult::Succeeded, false),
             WaitResult::Replaced => (ServiceResult::Replaced, false),
             WaitResult::RolledBack => (ServiceResult::RolledBack, true),
-            WaitResult::Failed => (ServiceResult::Failed, true),
+            WaitResult::RollbackFailed => (ServiceResult::RollbackFailed, true),
+            WaitResult::Failed | WaitResult::NoTasks => (ServiceResult::Failed, true),
             WaitResult::TimedOut => (ServiceResult::TimedOut, true),
         };
         if result == WaitResult::Replaced {
@@ -395,15 +396,8 @@ async fn start_deployment(
             p.rollout_state().map(|r| r.as_str()).unwrap_or("?")
         ));
     }
-    let deployment_id = match update_service(
-        ecs,
-        &s.sref,
-        &target,
-        force,
-        &rollback::deployment_ids(&svc),
-    )
-    .await
-    {
+    let existing = rollback::deployment_ids(&svc);
+    let deployment_id = match update_service(ecs, &s.sref, &target, force, &existing).await {
         Ok(id) => id,
         Err(e) => {
             report.reason = Some(e.message().to_string());
@@ -420,7 +414,7 @@ async fn start_deployment(
     );
     ui.info(&format!("{name}: {step}"));
     timeline.push(&name, step);
-    let track = waiting::track(deployment_id.as_deref(), &target);
+    let track = waiting::track(deployment_id.as_deref(), &target, &existing);
     Ok((report, previous, track))
 }
 

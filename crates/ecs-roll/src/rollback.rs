@@ -75,9 +75,10 @@ pub async fn begin_return(
             &sref.to_string(),
             format!("ECS already rolled back to {}; waiting", short_name(to)),
         );
-        return Ok((None, Track::TaskDefinition(to.to_string())));
+        return Ok((None, Track::Return(to.to_string())));
     }
-    let id = update_service(ecs, sref, to, false, &deployment_ids(&svc)).await?;
+    let existing = deployment_ids(&svc);
+    let id = update_service(ecs, sref, to, false, &existing).await?;
     ui.info(&format!(
         "{sref}: rolling back to {} (deployment {})",
         short_name(to),
@@ -91,7 +92,7 @@ pub async fn begin_return(
             id.as_deref().unwrap_or("?")
         ),
     );
-    let track = waiting::track(id.as_deref(), to);
+    let track = waiting::track(id.as_deref(), to, &existing);
     Ok((id, track))
 }
 

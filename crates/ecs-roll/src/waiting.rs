@@ -32,6 +32,8 @@ pub async fn wait_for(
         until: Until::Stable,
         // We have just created the deployment: DescribeServices may not show it at once.
         created_grace: timeout,
+        // A release of zero tasks proves nothing (wait-stable's `no_tasks`).
+        allow_empty: false,
     };
     let mut outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.is_empty() {
@@ -69,6 +71,8 @@ pub async fn wait_for_all(
         until: Until::Stable,
         // We have just created the deployment: DescribeServices may not show it at once.
         created_grace: timeout,
+        // A release of zero tasks proves nothing (wait-stable's `no_tasks`).
+        allow_empty: false,
     };
     let outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.len() != n {
@@ -80,10 +84,15 @@ pub async fn wait_for_all(
     Ok(outcomes)
 }
 
-/// Track our deployment by id when we have it, else by the task definition we set.
-pub fn track(deployment_id: Option<&str>, task_definition: &str) -> Track {
+/// Track our deployment by id when we have it, else as the deployment on `task_definition` that
+/// is not one of `existing` (the ids before our UpdateService) — never "the deployment running
+/// the target", which is the old one when forcing a new deployment of the same revision.
+pub fn track(deployment_id: Option<&str>, task_definition: &str, existing: &[String]) -> Track {
     match deployment_id {
         Some(id) => Track::DeploymentId(id.to_string()),
-        None => Track::TaskDefinition(task_definition.to_string()),
+        None => Track::NewDeployment {
+            task_definition: task_definition.to_string(),
+            existing: existing.to_vec(),
+        },
     }
 }

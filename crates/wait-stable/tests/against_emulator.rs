@@ -130,6 +130,34 @@ impl Env {
         (primary.id().unwrap().to_string(), td)
     }
 
+    /// A service of `desired` tasks created straight on `image`, circuit breaker with rollback
+    /// on, not waited for.
+    async fn service_on(&self, name: &str, image: &str, desired: i32) -> String {
+        let td = self.register(image).await;
+        self.ecs
+            .create_service()
+            .cluster("prod")
+            .service_name(name)
+            .task_definition(&td)
+            .desired_count(desired)
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .maximum_percent(200)
+                    .minimum_healthy_percent(100)
+                    .deployment_circuit_breaker(
+                        DeploymentCircuitBreaker::builder()
+                            .enable(true)
+                            .rollback(true)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        td
+    }
+
     /// UpdateService to `image`; returns the ServiceDeployment ARN the service reports.
     async fn deploy_service_deployment(&self, cluster: &str, name: &str, image: &str) -> String {
         let td = self.register(image).await;
@@ -867,4 +895,132 @@ fn help_has_examples() {
     );
     assert!(out.stdout.contains("rolled_back"), "{}", out.stdout);
     assert!(out.stdout.contains("Exit codes"), "{}", out.stdout);
+}
+
+/// Regression (issue 9 case 1): started with no --deployment-id after a circuit-breaker rollback
+/// had already completed, the wait followed the rollback PRIMARY as "the current deployment" and
+/// exited 0. The release was rolled back: exit 1, `rolled_back`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_completed_before_the_wait_is_rolled_back_for_the_current_primary() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    env.deploy("prod", "web", "web:crash").await;
+    env.emulator.advance(Duration::from_secs(120));
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--output", "json"])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.output("result"), "rolled_back", "{}", out.stderr);
+}
+
+/// Regression (issue 9 case 1, forced deployments): a forced new deployment of the same task
+/// definition crashes (the image behind the tag broke) and the circuit breaker rolls back to its
+/// twin on the same task definition. `--task-definition` then found the rollback PRIMARY running
+/// exactly that revision and exited 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_deployment_rolled_back_to_its_twin_is_not_green() {
+    let env = env().await;
+    env.service("prod", "web", true).await;
+    let v1 = env.register("web:v1").await;
+    // From now on `web:v1` crashes; the running tasks keep running.
+    env.emulator.set_scenario(
+        Scenario::parse(&SCENARIO.replace(
+            r#""web:v1": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 3, stop_seconds: 1 }"#,
+            r#""web:v1": { behavior: crash, start_seconds: 2, after_seconds: 2, exit_code: 1, stop_seconds: 1 }"#,
+        ))
+        .unwrap(),
+    );
+    let current = env.describe("prod", "web").await["deployments"][0]["id"].clone();
+    env.ecs
+        .update_service()
+        .cluster("prod")
+        .service("web")
+        .force_new_deployment(true)
+        .send()
+        .await
+        .unwrap();
+    env.emulator.advance(Duration::from_secs(120));
+    let after = env.describe("prod", "web").await;
+    assert_ne!(
+        after["deployments"][0]["id"], current,
+        "a rollback deployment: {after}"
+    );
+    for extra in [&["--task-definition", v1.as_str()][..], &[][..]] {
+        let out = env
+            .run(
+                env.cmd()
+                    .args(["--cluster", "prod", "--service", "web"])
+                    .args(extra.iter().copied())
+                    .github_actions(),
+            )
+            .await;
+        out.assert_code(1).assert_no_panic();
+        assert_eq!(
+            out.output("result"),
+            "rolled_back",
+            "{extra:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// Regression (issue 9 case 5): the circuit breaker trips with rollback on but there is no
+/// COMPLETED deployment to return to (the service never ran a good revision). That was reported
+/// `rolled_back`; it is `failed`, naming the service as stuck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_with_nothing_to_return_to_is_failed_and_stuck() {
+    let env = env().await;
+    env.service_on("web", "web:crash", 2).await;
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--timeout", "60s"])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.output("result"), "failed", "{}", out.stderr);
+    assert!(
+        out.stderr.contains("service web is stuck"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Regression (issue 9 case 6): a new revision on a desiredCount-0 service completes without a
+/// single task: that was green. It is `no_tasks` (exit 1) naming --allow-empty, which accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desired_zero_is_no_tasks_unless_allow_empty() {
+    let env = env().await;
+    env.service_on("web", "web:v1", 0).await;
+    env.emulator.advance(Duration::from_secs(30));
+    env.deploy("prod", "web", "web:v2").await;
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--output", "json"])
+                .github_actions(),
+        )
+        .await;
+    out.assert_code(1).assert_no_panic();
+    assert_eq!(out.output("result"), "no_tasks", "{}", out.stderr);
+    assert!(
+        out.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-empty"),
+        "{}",
+        out.stdout
+    );
+    let out = env
+        .run(
+            env.cmd()
+                .args(["--cluster", "prod", "--service", "web", "--allow-empty"]),
+        )
+        .await;
+    out.assert_code(0).assert_no_panic();
 }
