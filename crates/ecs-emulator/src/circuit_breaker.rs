@@ -48,6 +48,8 @@ pub fn check_circuit_breaker(
     primary.finished_emulated = Some(now);
     primary.finished_real = Some(real_now);
     let failed_id = primary.id.clone();
+    // A rollback deployment that trips the breaker in turn: the rollback itself failed.
+    let failed_rollback = primary.rollback_of.clone();
     emit(
         service,
         rng,
@@ -60,6 +62,13 @@ pub fn check_circuit_breaker(
         sd.circuit_breaker_status = "TRIGGERED".to_string();
         sd.failure_count = failures;
         sd.updated_at = now;
+    }
+    if let Some(target) = failed_rollback {
+        let reason = format!(
+            "ECS deployment circuit breaker: the rollback to deploymentId {target} failed: tasks failed to start."
+        );
+        finish_service_deployment(service, &sd_arn, "ROLLBACK_FAILED", &reason, now, real_now);
+        return;
     }
     if !cb.rollback {
         finish_service_deployment(

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::faults::Fault;
 use crate::model::{DeploymentStatus, State};
 use crate::render::{render_service, render_service_deployment, render_task, timestamp};
-use crate::scenario::Scenario;
+use crate::scenario::{Consistency, Scenario};
 
 /// A control response: status code and JSON body.
 pub type ControlResponse = (u16, Value);
@@ -21,6 +21,14 @@ fn bad_request(message: impl Into<String>) -> ControlResponse {
 #[serde(deny_unknown_fields)]
 struct AdvanceRequest {
     seconds: f64,
+}
+
+/// Body of `POST /_emulator/alarms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlarmRequest {
+    name: String,
+    state: String,
 }
 
 /// Routes one control request. `real_now` is wall-clock epoch seconds.
@@ -44,6 +52,35 @@ pub fn handle(
             }
             Err(e) => bad_request(e.to_string()),
         },
+        ("GET", "/_emulator/consistency") => (200, json!(state.scenario.eventual_consistency)),
+        ("POST" | "PUT", "/_emulator/consistency") => {
+            match serde_json::from_str::<Consistency>(&text) {
+                Ok(c)
+                    if c.describe_services.seconds.is_finite()
+                        && c.describe_services.seconds >= 0.0 =>
+                {
+                    state.scenario.eventual_consistency = c;
+                    (200, json!({"status": "ok"}))
+                }
+                Ok(_) => bad_request("describe_services.seconds must be a non-negative number"),
+                Err(e) => bad_request(format!(
+                    "invalid consistency: {e}; expected {{\"describe_services\": {{\"calls\": 2, \"seconds\": 0}}, \"update_service_response\": true}}"
+                )),
+            }
+        }
+        ("GET", "/_emulator/alarms") => (200, json!(state.alarms)),
+        ("POST" | "PUT", "/_emulator/alarms") => {
+            match serde_json::from_str::<AlarmRequest>(&text) {
+                Ok(req) if matches!(req.state.as_str(), "OK" | "ALARM" | "INSUFFICIENT_DATA") => {
+                    state.alarms.insert(req.name, req.state);
+                    (200, json!({"status": "ok", "alarms": state.alarms}))
+                }
+                Ok(_) => bad_request("state must be OK, ALARM or INSUFFICIENT_DATA"),
+                Err(e) => bad_request(format!(
+                    "invalid alarm: {e}; expected {{\"name\": \"web-5xx\", \"state\": \"ALARM\"}}"
+                )),
+            }
+        }
         ("GET", "/_emulator/faults") => (200, json!(state.faults.armed())),
         ("POST", "/_emulator/faults") => match serde_json::from_str::<Fault>(&text) {
             Ok(fault) => {
@@ -51,7 +88,7 @@ pub fn handle(
                 (200, json!({"status": "ok", "armed": state.faults.armed()}))
             }
             Err(e) => bad_request(format!(
-                "invalid fault: {e}; expected {{\"operation\": \"DescribeServices\" or \"*\", \"count\": N, \"kind\": \"throttle\" or \"server_error\"}}"
+                "invalid fault: {e}; expected {{\"operation\": \"DescribeServices\" or \"*\", \"count\": N, \"kind\": \"throttle\", \"server_error\" or \"access_denied\"}}"
             )),
         },
         ("DELETE", "/_emulator/faults") => {
@@ -108,6 +145,7 @@ pub fn reset(state: &mut State) {
     state.run_task_tokens.clear();
     state.faults.clear();
     state.calls = Default::default();
+    state.alarms.clear();
 }
 
 /// Every service event after `since`, oldest first, with its cluster and service.
@@ -211,6 +249,7 @@ pub fn state_snapshot(state: &State, manual_forced: bool) -> Value {
         "manualClock": manual_forced || state.scenario.manual_clock,
         "scenario": state.scenario,
         "faults": state.faults.armed(),
+        "alarms": state.alarms,
         "calls": state.calls,
         "clusters": clusters,
         "taskDefinitions": task_definitions,

@@ -32,6 +32,9 @@ pub fn finish_service_deployment(
         if sd.circuit_breaker_status == "MONITORING" {
             sd.circuit_breaker_status = "MONITORING_COMPLETE".to_string();
         }
+        if sd.alarms_status == "MONITORING" {
+            sd.alarms_status = "MONITORING_COMPLETE".to_string();
+        }
     }
 }
 
@@ -69,6 +72,7 @@ pub fn roll_back(
         rollback_of: Some(target.deployment_id.clone()),
         stalled: false,
         stuck_reported: false,
+        bake_started: None,
         finished_emulated: None,
         finished_real: None,
         ..template
@@ -145,6 +149,7 @@ pub fn start_deployment(service: &mut Service, rng: &mut fastrand::Rng, now: f64
         }
     }
     let breaker = service.circuit_breaker();
+    let alarms = service.deployment_alarms();
     service.deployments.insert(
         0,
         Deployment {
@@ -165,6 +170,7 @@ pub fn start_deployment(service: &mut Service, rng: &mut fastrand::Rng, now: f64
             rollback_of: None,
             stalled: false,
             stuck_reported: false,
+            bake_started: None,
             finished_emulated: None,
             finished_real: None,
         },
@@ -193,6 +199,14 @@ pub fn start_deployment(service: &mut Service, rng: &mut fastrand::Rng, now: f64
             .to_string(),
             failure_count: 0,
             threshold: breaker.map_or(0, |cb| cb.threshold(service.desired_count)),
+            alarms_status: if alarms.is_some() {
+                "MONITORING"
+            } else {
+                "DISABLED"
+            }
+            .to_string(),
+            alarm_names: alarms.map(|(names, _)| names).unwrap_or_default(),
+            triggered_alarm_names: Vec::new(),
             finished_real: None,
         },
     );

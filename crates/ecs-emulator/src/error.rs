@@ -76,6 +76,18 @@ impl EcsError {
         Self::client_exception("Unable to describe task definition.")
     }
 
+    /// What IAM answers a role without the permission (IAM User Guide, "Troubleshoot access
+    /// denied error messages").
+    pub fn access_denied(operation: &str) -> Self {
+        Self::client(
+            "AccessDeniedException",
+            format!(
+                "User: {caller} is not authorized to perform: ecs:{operation} on resource: * because no identity-based policy allows the ecs:{operation} action",
+                caller = crate::ids::CALLER_ARN
+            ),
+        )
+    }
+
     pub fn throttling() -> Self {
         Self::client("ThrottlingException", "Rate exceeded")
     }

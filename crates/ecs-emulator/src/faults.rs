@@ -15,6 +15,8 @@ pub enum FaultKind {
     Throttle,
     /// HTTP 500 `ServerException`.
     ServerError,
+    /// HTTP 400 `AccessDeniedException`: the caller's role lacks `ecs:<operation>`.
+    AccessDenied,
 }
 
 /// One armed fault: `count` more calls of `operation` (or `*` for any) fail with `kind`.
@@ -64,6 +66,7 @@ impl Faults {
             FaultKind::ServerError => {
                 EcsError::server(format!("Injected server error for {operation}."))
             }
+            FaultKind::AccessDenied => EcsError::access_denied(operation),
         })
     }
 }
@@ -102,5 +105,23 @@ mod tests {
         });
         assert_eq!(f.take("ListTasks").unwrap().status, 500);
         assert!(f.take("ListTasks").is_none());
+    }
+
+    /// An access-denied fault answers with IAM's wording, naming the action.
+    #[test]
+    fn access_denied_names_the_action() {
+        let mut f = Faults::default();
+        f.arm(Fault {
+            operation: "ListServiceDeployments".into(),
+            count: 1,
+            kind: FaultKind::AccessDenied,
+        });
+        let e = f.take("ListServiceDeployments").unwrap();
+        assert_eq!((e.status, e.code), (400, "AccessDeniedException"));
+        assert!(
+            e.message
+                .contains("is not authorized to perform: ecs:ListServiceDeployments"),
+            "{e}"
+        );
     }
 }

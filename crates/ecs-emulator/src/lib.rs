@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod alarms;
 mod calls;
 mod circuit_breaker;
 mod control;
@@ -42,7 +43,8 @@ pub use faults::{Fault, FaultKind};
 pub use ids::{ACCOUNT_ID, REGION};
 pub use ops::OPERATIONS;
 pub use scenario::{
-    BehaviorKind, DEFAULT_TIME_SCALE, ImageBehavior, RunTaskBehavior, Scenario, ScenarioError,
+    BehaviorKind, Consistency, DEFAULT_TIME_SCALE, ImageBehavior, RunTaskBehavior, Scenario,
+    ScenarioError, StaleWindow,
 };
 
 use model::State;
@@ -129,6 +131,21 @@ impl RunningEmulator {
     /// Replaces the scenario; tasks launched from now on follow it.
     pub fn set_scenario(&self, scenario: Scenario) {
         self.shared.lock().scenario = scenario;
+    }
+
+    /// Turns eventual consistency on or off (the scenario's `eventual_consistency`); it applies
+    /// from the next UpdateService on.
+    pub fn set_consistency(&self, consistency: Consistency) {
+        self.shared.lock().scenario.eventual_consistency = consistency;
+    }
+
+    /// Sets a CloudWatch alarm's state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) for deployment
+    /// alarms; a deployment watching an alarm in `ALARM` fails at the next step.
+    pub fn set_alarm(&self, name: &str, state: &str) {
+        self.shared
+            .lock()
+            .alarms
+            .insert(name.to_string(), state.to_string());
     }
 
     /// Arms a fault for the next `count` calls of an operation (or `*`).

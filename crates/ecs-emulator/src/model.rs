@@ -35,6 +35,9 @@ pub struct State {
     pub run_task_tokens: HashMap<String, (Value, Value)>,
     pub faults: Faults,
     pub calls: CallLog,
+    /// CloudWatch alarm name → state (`OK`, `ALARM`, `INSUFFICIENT_DATA`), set by the control
+    /// API; an alarm never set is `INSUFFICIENT_DATA`.
+    pub alarms: BTreeMap<String, String>,
 }
 
 impl State {
@@ -54,6 +57,7 @@ impl State {
             run_task_tokens: HashMap::new(),
             faults: Faults::default(),
             calls: CallLog::default(),
+            alarms: BTreeMap::new(),
         }
     }
 }
@@ -205,6 +209,23 @@ pub struct Service {
     pub start_failures: u32,
     pub launch_not_before: f64,
     pub throttle_reported: bool,
+    /// Eventual consistency: what DescribeServices still shows after the last UpdateService.
+    pub stale: Option<StaleView>,
+}
+
+/// The service as DescribeServices rendered it before the last UpdateService (tags included),
+/// shown instead of the real one for `calls_left` more reads or until `until` (emulated).
+#[derive(Debug, Clone)]
+pub struct StaleView {
+    pub snapshot: Value,
+    pub calls_left: u32,
+    pub until: f64,
+}
+
+impl StaleView {
+    pub fn is_live(&self, now: f64) -> bool {
+        self.calls_left > 0 || now < self.until
+    }
 }
 
 /// What a rollback returns to.
@@ -250,8 +271,22 @@ impl Service {
         )
     }
 
-    /// The circuit breaker settings, if enabled.
+    /// A Classic Load Balancer is named by `loadBalancerName` (ALB/NLB by `targetGroupArn`).
+    pub fn behind_classic_load_balancer(&self) -> bool {
+        self.load_balancers.as_array().is_some_and(|lbs| {
+            lbs.iter().any(|lb| {
+                lb.get("loadBalancerName").is_some_and(|n| !n.is_null())
+                    && lb.get("targetGroupArn").is_none_or(Value::is_null)
+            })
+        })
+    }
+
+    /// The circuit breaker settings, if enabled. It does not work for services behind a Classic
+    /// Load Balancer (aws-sdk-ecs `DeploymentCircuitBreaker` docs).
     pub fn circuit_breaker(&self) -> Option<CircuitBreaker> {
+        if self.behind_classic_load_balancer() {
+            return None;
+        }
         let cb = self
             .deployment_configuration
             .get("deploymentCircuitBreaker")?;
@@ -274,6 +309,25 @@ impl Service {
                 .unwrap_or(true),
             threshold,
         })
+    }
+
+    /// `deploymentConfiguration.alarms` when enabled: (alarm names, rollback).
+    pub fn deployment_alarms(&self) -> Option<(Vec<String>, bool)> {
+        let alarms = self.deployment_configuration.get("alarms")?;
+        if !alarms
+            .get("enable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            return None;
+        }
+        Some((
+            string_list(alarms.get("alarmNames")),
+            alarms
+                .get("rollback")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ))
     }
 
     /// Adds an event, newest first, keeping at most [`MAX_EVENTS`].
@@ -375,6 +429,8 @@ pub struct Deployment {
     pub stalled: bool,
     /// The "unable to stop or start tasks" event was already sent.
     pub stuck_reported: bool,
+    /// With deployment alarms: when the bake time began (tasks in place, alarms still watched).
+    pub bake_started: Option<f64>,
     /// Emulated and real (epoch seconds) time it became COMPLETED or FAILED.
     pub finished_emulated: Option<f64>,
     pub finished_real: Option<f64>,
@@ -399,6 +455,10 @@ pub struct ServiceDeployment {
     pub circuit_breaker_status: String,
     pub failure_count: u64,
     pub threshold: u64,
+    /// Deployment alarms monitor: DISABLED, MONITORING, TRIGGERED, MONITORING_COMPLETE.
+    pub alarms_status: String,
+    pub alarm_names: Vec<String>,
+    pub triggered_alarm_names: Vec<String>,
     /// Real (wall-clock, epoch seconds) time it reached a finished status.
     pub finished_real: Option<f64>,
 }

@@ -141,7 +141,7 @@ pub fn deployment_counts(
 
 pub fn render_deployment(service: &Service, d: &Deployment, tasks: &[Task]) -> Value {
     let (desired, pending, running) = deployment_counts(service, d, tasks);
-    without_nulls(json!({
+    let mut out = without_nulls(json!({
         "id": d.id,
         "status": d.status.as_str(),
         "taskDefinition": d.task_definition,
@@ -155,9 +155,15 @@ pub fn render_deployment(service: &Service, d: &Deployment, tasks: &[Task]) -> V
         "capacityProviderStrategy": d.capacity_provider_strategy,
         "platformVersion": d.platform_version,
         "networkConfiguration": d.network_configuration,
-        "rolloutState": d.rollout_state.as_str(),
-        "rolloutStateReason": d.rollout_state_reason,
-    }))
+    }));
+    // ECS returns rolloutState only for services not behind a Classic Load Balancer (§1.2).
+    if !service.behind_classic_load_balancer()
+        && let Some(map) = out.as_object_mut()
+    {
+        map.insert("rolloutState".into(), json!(d.rollout_state.as_str()));
+        map.insert("rolloutStateReason".into(), json!(d.rollout_state_reason));
+    }
+    out
 }
 
 /// Running and pending tasks of the service's deployments on a service revision.
@@ -435,7 +441,15 @@ pub fn render_service_deployment(
             "failureCount": sd.failure_count,
             "threshold": sd.threshold,
         },
-        "alarms": {"status": "DISABLED"},
+        "alarms": if sd.alarms_status == "DISABLED" {
+            json!({"status": "DISABLED"})
+        } else {
+            json!({
+                "status": sd.alarms_status,
+                "alarmNames": sd.alarm_names,
+                "triggeredAlarmNames": sd.triggered_alarm_names,
+            })
+        },
     }))
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::alarms::check_alarms;
 use crate::circuit_breaker::check_circuit_breaker;
 use crate::deployments::advance_service_deployments;
 use crate::ids;
@@ -60,10 +61,19 @@ pub fn step(state: &mut State, real_now: f64) {
         task_definitions,
         scenario,
         rng,
+        alarms,
         ..
     } = state;
     for cluster in clusters.values_mut() {
-        step_cluster(cluster, *now, real_now, task_definitions, scenario, rng);
+        step_cluster(
+            cluster,
+            *now,
+            real_now,
+            task_definitions,
+            scenario,
+            alarms,
+            rng,
+        );
     }
 }
 
@@ -73,6 +83,7 @@ fn step_cluster(
     real_now: f64,
     definitions: &BTreeMap<String, Vec<TaskDefinition>>,
     scenario: &Scenario,
+    alarms: &BTreeMap<String, String>,
     rng: &mut fastrand::Rng,
 ) {
     // 1. Tasks move along their plans.
@@ -107,6 +118,7 @@ fn step_cluster(
         if service.deployment_controller != "ECS" {
             continue;
         }
+        check_alarms(service, &mut cluster.tasks, alarms, now, real_now, rng);
         check_circuit_breaker(service, &mut cluster.tasks, now, real_now, rng);
         schedule_service(
             service,
@@ -117,7 +129,11 @@ fn step_cluster(
             rng,
             now,
         );
-        check_completion(service, &cluster.tasks, now, real_now, rng);
+        let bake = scenario.alarm_bake_seconds;
+        check_completion(service, &cluster.tasks, now, real_now, bake, rng);
+        if service.behind_classic_load_balancer() {
+            retire_drained_deployments(service, &cluster.tasks, now);
+        }
         advance_service_deployments(service, now);
     }
     // 4. Stopped tasks are forgotten after the retention AWS documents.
@@ -125,6 +141,24 @@ fn step_cluster(
         t.stopped_at
             .is_none_or(|at| now - at <= crate::model::STOPPED_TASK_RETENTION_SECONDS)
     });
+}
+
+/// An ACTIVE deployment "still has running tasks" (§1.2): once its last task has stopped it
+/// leaves `deployments[]`. Applied to services without `rolloutState` (Classic Load Balancer),
+/// where the deployment count is all a poller has to go on.
+fn retire_drained_deployments(service: &mut Service, tasks: &[crate::model::Task], now: f64) {
+    for d in &mut service.deployments {
+        if d.status != crate::model::DeploymentStatus::Active {
+            continue;
+        }
+        let busy = tasks
+            .iter()
+            .any(|t| t.deployment_id.as_deref() == Some(d.id.as_str()) && !t.is_stopped());
+        if !busy {
+            d.status = crate::model::DeploymentStatus::Inactive;
+            d.updated_at = now;
+        }
+    }
 }
 
 fn record_task_change(

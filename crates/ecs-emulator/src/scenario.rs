@@ -33,6 +33,46 @@ pub struct Scenario {
     /// Seed for ids, so runs with the manual clock are reproducible. Random when absent.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Stale reads after UpdateService (off by default): ECS is eventually consistent.
+    #[serde(default)]
+    pub eventual_consistency: Consistency,
+    /// Deployment alarms: emulated seconds a deployment bakes (alarms still watched) after its
+    /// tasks are in place, before it is COMPLETED. AWS computes this from the alarms; default 0.
+    #[serde(default)]
+    pub alarm_bake_seconds: f64,
+    /// Tasks launched by a rollback deployment behave like this, whatever their image (for
+    /// example `fail_to_start`: the rollback target cannot start either → ROLLBACK_FAILED).
+    #[serde(default)]
+    pub rollback_tasks: Option<ImageBehavior>,
+}
+
+/// How long reads lag behind an UpdateService. All zero/false (the default) is consistent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Consistency {
+    /// DescribeServices shows each service as it was before its last UpdateService.
+    #[serde(default)]
+    pub describe_services: StaleWindow,
+    /// The UpdateService response shows the service as it was before the call.
+    #[serde(default)]
+    pub update_service_response: bool,
+}
+
+/// A stale window: the next `calls` reads of the service, and every read during `seconds`
+/// emulated seconds after the update, see the old service (whichever lasts longer).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaleWindow {
+    #[serde(default)]
+    pub calls: u32,
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+impl StaleWindow {
+    pub fn is_on(&self) -> bool {
+        self.calls > 0 || self.seconds > 0.0
+    }
 }
 
 fn default_time_scale() -> f64 {
@@ -48,6 +88,9 @@ impl Default for Scenario {
             images: Vec::new(),
             run_task: RunTaskBehavior::default(),
             seed: None,
+            eventual_consistency: Consistency::default(),
+            alarm_bake_seconds: 0.0,
+            rollback_tasks: None,
         }
     }
 }
@@ -240,6 +283,14 @@ impl Scenario {
             .into_iter()
             .map(|(k, v)| (k, v.sanitised()))
             .collect();
+        self.rollback_tasks = self.rollback_tasks.map(ImageBehavior::sanitised);
+        if !self.alarm_bake_seconds.is_finite() || self.alarm_bake_seconds < 0.0 {
+            self.alarm_bake_seconds = 0.0;
+        }
+        let window = &mut self.eventual_consistency.describe_services;
+        if !window.seconds.is_finite() || window.seconds < 0.0 {
+            window.seconds = 0.0;
+        }
         if !self.run_task.duration_seconds.is_finite() || self.run_task.duration_seconds < 0.0 {
             self.run_task.duration_seconds = 0.0;
         }

@@ -138,6 +138,17 @@ pub fn schedule_service(
         ),
         None => (None, Placement::default()),
     };
+    // Tasks a rollback launches may follow the scenario's `rollback_tasks` (ROLLBACK_FAILED).
+    let rollback_scenario = service
+        .primary()
+        .filter(|p| p.rollback_of.is_some())
+        .and_then(|_| scenario.rollback_tasks.clone())
+        .map(|behavior| Scenario {
+            default: behavior,
+            images: Vec::new(),
+            ..scenario.clone()
+        });
+    let scenario = rollback_scenario.as_ref().unwrap_or(scenario);
     if let Some(definition) = definition {
         for _ in 0..to_start {
             let task = task_lifecycle::launch_task(
@@ -205,6 +216,7 @@ pub fn check_completion(
     tasks: &[Task],
     now: f64,
     real_now: f64,
+    bake_seconds: f64,
     rng: &mut fastrand::Rng,
 ) {
     let Some(primary) = service.primary() else {
@@ -237,6 +249,18 @@ pub fn check_completion(
     }
     if primary_live != desired || primary_healthy != desired {
         return;
+    }
+    // With deployment alarms, the tasks in place start a bake time during which the alarms are
+    // still watched; the deployment completes after it.
+    let baking = !scaled_after_completion
+        && bake_seconds > 0.0
+        && service.deployment_alarms().is_some()
+        && service.primary().is_some_and(|p| p.rollback_of.is_none());
+    if baking && let Some(p) = service.primary_mut() {
+        let started = *p.bake_started.get_or_insert(now);
+        if now - started < bake_seconds {
+            return;
+        }
     }
     let name = service.name.clone();
     service.steady = true;
@@ -295,11 +319,18 @@ pub fn check_completion(
     } else {
         ("SUCCESSFUL", "Service deployment completed successfully.")
     };
-    let finished = service
+    let (finished, cause) = service
         .service_deployment_mut(&sd_arn)
-        .is_some_and(|sd| sd.is_finished());
+        .map_or((false, None), |sd| {
+            (sd.is_finished(), sd.status_reason.clone())
+        });
+    // A rollback keeps the cause of the failure in its final statusReason.
+    let reason = match cause {
+        Some(cause) if was_rollback => format!("{cause} Rolled back successfully."),
+        _ => reason.to_string(),
+    };
     if !finished {
-        finish_service_deployment(service, &sd_arn, status, reason, now, real_now);
+        finish_service_deployment(service, &sd_arn, status, &reason, now, real_now);
     }
 }
 

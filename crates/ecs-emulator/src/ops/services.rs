@@ -13,7 +13,7 @@ use super::tags::{apply_tags, parse_tags};
 use crate::deployments;
 use crate::error::EcsError;
 use crate::ids;
-use crate::model::{Service, State, resolve_task_definition};
+use crate::model::{Service, StaleView, State, resolve_task_definition};
 use crate::render::render_service;
 
 /// Services per DescribeServices call (API limit).
@@ -92,6 +92,20 @@ fn merged_deployment_configuration(
                     "thresholdConfiguration needs type COUNT, BOUNDED_PERCENT or UNBOUNDED_PERCENT and a non-negative integer value.",
                 ));
             }
+        }
+    }
+    if let Some(alarms) = out.get("alarms") {
+        let names_ok = alarms
+            .get("alarmNames")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().all(Value::is_string));
+        let ok = names_ok
+            && alarms.get("enable").is_some_and(Value::is_boolean)
+            && alarms.get("rollback").is_some_and(Value::is_boolean);
+        if !ok {
+            return Err(EcsError::invalid_parameter(
+                "alarms requires alarmNames (a list of alarm names) and the booleans enable and rollback.",
+            ));
         }
     }
     match out.get("strategy").and_then(Value::as_str) {
@@ -243,6 +257,7 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
         start_failures: 0,
         launch_not_before: 0.0,
         throttle_reported: false,
+        stale: None,
     };
     if service.deployment_controller == "ECS" {
         deployments::start_deployment(&mut service, &mut state.rng, now, real_now);
@@ -284,6 +299,8 @@ pub fn update_service(state: &mut State, input: &Input, real_now: f64) -> Result
     let platform = input.str("platformVersion")?.map(str::to_string);
     let network = input.value("networkConfiguration").cloned();
     let now = state.now;
+    let before = stale_snapshot(state, &cluster_name, &name);
+    let consistency = state.scenario.eventual_consistency.clone();
     let State { clusters, rng, .. } = state;
     let c = clusters
         .get_mut(&cluster_name)
@@ -345,12 +362,45 @@ pub fn update_service(state: &mut State, input: &Input, real_now: f64) -> Result
     if new_deployment && service.deployment_controller == "ECS" {
         deployments::start_deployment(service, rng, now, real_now);
     }
+    let window = &consistency.describe_services;
+    service.stale = match &before {
+        Some(snapshot) if window.is_on() => Some(StaleView {
+            snapshot: snapshot.clone(),
+            calls_left: window.calls,
+            until: now + window.seconds,
+        }),
+        _ => None,
+    };
+    if consistency.update_service_response
+        && let Some(snapshot) = before
+    {
+        return Ok(json!({"service": without_tags(snapshot)}));
+    }
     let c = cluster(state, &cluster_name)?;
     let s = c
         .services
         .get(&name)
         .ok_or_else(EcsError::service_not_found)?;
     Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+}
+
+/// The service as it really is just before an UpdateService (tags included), when stale reads
+/// are configured.
+fn stale_snapshot(state: &State, cluster_name: &str, name: &str) -> Option<Value> {
+    let c = &state.scenario.eventual_consistency;
+    if !c.describe_services.is_on() && !c.update_service_response {
+        return None;
+    }
+    let cluster = state.clusters.get(cluster_name)?;
+    let service = cluster.services.get(name)?;
+    Some(render_service(state, service, &cluster.tasks, true))
+}
+
+fn without_tags(mut service: Value) -> Value {
+    if let Some(map) = service.as_object_mut() {
+        map.remove("tags");
+    }
+    service
 }
 
 pub fn describe_services(state: &mut State, input: &Input) -> Result<Value, EcsError> {
@@ -369,17 +419,37 @@ pub fn describe_services(state: &mut State, input: &Input) -> Result<Value, EcsE
             .unwrap_or("default")
             .to_string(),
     };
+    let now = state.now;
     let c = cluster(state, &cluster_name)?;
     let mut services = Vec::new();
     let mut failures = Vec::new();
+    let mut stale_reads = Vec::new();
     for r in refs {
         let (_, name) = service_ref(r);
         match c.services.get(name) {
-            Some(s) => services.push(render_service(state, s, &c.tasks, include_tags)),
+            Some(s) => match s.stale.as_ref().filter(|v| v.is_live(now)) {
+                Some(view) => {
+                    stale_reads.push(name.to_string());
+                    let shown = view.snapshot.clone();
+                    services.push(if include_tags {
+                        shown
+                    } else {
+                        without_tags(shown)
+                    });
+                }
+                None => services.push(render_service(state, s, &c.tasks, include_tags)),
+            },
             None => failures.push(json!({
                 "arn": ids::service_arn(&cluster_name, name),
                 "reason": "MISSING",
             })),
+        }
+    }
+    // Each stale read uses up one of the window's calls.
+    let c = cluster_mut(state, &cluster_name)?;
+    for name in stale_reads {
+        if let Some(view) = c.services.get_mut(&name).and_then(|s| s.stale.as_mut()) {
+            view.calls_left = view.calls_left.saturating_sub(1);
         }
     }
     Ok(json!({"services": services, "failures": failures}))

@@ -13,6 +13,9 @@ use crate::model::{State, resolve_task_definition};
 use crate::render::render_task;
 use crate::task_lifecycle::{self, Launch, Placement};
 
+/// The refusal of startedBy combined with another ListTasks filter (the API doc's sentence).
+const STARTED_BY_ALONE: &str =
+    "When you specify startedBy as the filter, it must be the only filter that you use.";
 /// Tasks per DescribeTasks call (API limit).
 const MAX_DESCRIBE_TASKS: usize = 100;
 /// Tasks per RunTask call (API limit).
@@ -24,6 +27,23 @@ pub fn list_tasks(state: &mut State, input: &Input) -> Result<Value, EcsError> {
     let started_by = input.str("startedBy")?;
     let family = input.str("family")?;
     let launch_type = input.str("launchType")?;
+    // ListTasks doc (botocore model): "When you specify startedBy as the filter, it must be the
+    // only filter that you use." The cluster scopes the search and is not a filter.
+    if started_by.is_some() {
+        let others = [
+            "serviceName",
+            "family",
+            "containerInstance",
+            "launchType",
+            "desiredStatus",
+        ];
+        if others
+            .iter()
+            .any(|k| input.value(k).is_some_and(|v| !v.is_null()))
+        {
+            return Err(EcsError::invalid_parameter(STARTED_BY_ALONE));
+        }
+    }
     let desired = input.str("desiredStatus")?.unwrap_or("RUNNING");
     if !matches!(desired, "RUNNING" | "PENDING" | "STOPPED") {
         return Err(EcsError::invalid_parameter(

@@ -192,12 +192,13 @@ async fn crash_with_circuit_breaker_rolls_back() {
     // Two tasks crash in the same second, yet the count stops at the threshold.
     assert_eq!(cb.failure_count(), 3);
 
-    // The crashed tasks are describable with their exit code.
+    // The crashed tasks are describable with their exit code (startedBy must be ListTasks' only
+    // filter, so list the service's stopped tasks and pick the failed deployment's).
     let stopped = env
         .ecs
         .list_tasks()
         .cluster("prod")
-        .started_by(&bad_id)
+        .service_name("web")
         .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
         .send()
         .await
@@ -213,6 +214,7 @@ async fn crash_with_circuit_breaker_rolls_back() {
     let crashed: Vec<_> = tasks
         .tasks()
         .iter()
+        .filter(|t| t.started_by() == Some(bad_id.as_str()))
         .filter(|t| t.stop_code().map(|c| c.as_str()) == Some("EssentialContainerExited"))
         .collect();
     assert!(crashed.len() >= 3);
