@@ -112,10 +112,11 @@ pub struct Cli {
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
     /// Follow this deployment (`ecs-svc/…`) or ServiceDeployment ARN instead of the current PRIMARY
-    /// (one service only)
+    /// (one service only); waited for up to 30 s while ECS does not show it yet
     #[arg(long, value_name = "ID", conflicts_with = "task_definition")]
     pub deployment_id: Option<String>,
-    /// Follow the deployment running this task definition (ARN or family:revision)
+    /// Follow the deployment running this task definition (ARN or family:revision); waited for up
+    /// to 30 s while ECS does not show it yet
     #[arg(long, value_name = "ARN")]
     pub task_definition: Option<String>,
     /// Accept a deployment in which no task ever runs (desiredCount 0, e.g. a service scaled to

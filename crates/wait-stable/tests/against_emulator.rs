@@ -899,6 +899,9 @@ fn help_has_examples() {
     );
     assert!(out.stdout.contains("rolled_back"), "{}", out.stdout);
     assert!(out.stdout.contains("Exit codes"), "{}", out.stdout);
+    for word in ["rollback_failed", "no_tasks", "--allow-empty"] {
+        assert!(out.stdout.contains(word), "{word}: {}", out.stdout);
+    }
 }
 
 /// Regression (issue 9 case 1): started with no --deployment-id after a circuit-breaker rollback
