@@ -231,6 +231,8 @@ async fn roll_one(
             Ok(started) => started,
             Err(report) => return *report,
         };
+    // ECS rolled the release back before it could be read: follow that return, start none.
+    let ecs_returning = matches!(&track, Some(Track::Return(_)));
     let name = s.sref.to_string();
     let target = release.target_arn(s).unwrap_or_default().to_string();
     let result = match track {
@@ -271,7 +273,8 @@ async fn roll_one(
         WaitResult::Succeeded => (ServiceResult::Succeeded, false),
         WaitResult::Replaced => (ServiceResult::Replaced, false),
         WaitResult::RolledBack => (ServiceResult::RolledBack, true),
-        WaitResult::Failed => (ServiceResult::Failed, true),
+        WaitResult::RollbackFailed => (ServiceResult::RollbackFailed, true),
+        WaitResult::Failed | WaitResult::NoTasks => (ServiceResult::Failed, true),
         WaitResult::TimedOut => (ServiceResult::TimedOut, true),
     };
     if result == WaitResult::Replaced {
@@ -279,7 +282,13 @@ async fn roll_one(
             "{name}: a newer deployment replaced ours; not rolling back (it would undo that release)"
         ));
     }
-    if !roll_back || args.no_rollback {
+    if ecs_returning {
+        report.result = match result {
+            WaitResult::Succeeded => ServiceResult::RolledBack,
+            WaitResult::TimedOut if args.no_rollback => ServiceResult::TimedOut,
+            _ => ServiceResult::RollbackFailed,
+        };
+    } else if !roll_back || args.no_rollback {
         report.result = no_rollback_result;
     } else if previous == target {
         report.result = ServiceResult::Failed;
@@ -396,6 +405,18 @@ async fn start_deployment(
     };
     let deployment_id = match started {
         Started::Deployment(id) => id,
+        Started::RolledBackByEcs(rollback) => {
+            let why = format!(
+                "UpdateService {} → {}: the new deployment failed and ECS is already rolling it back (deployment {rollback}) by the first fresh read",
+                short_name(&previous),
+                short_name(&target)
+            );
+            ui.warn(&format!("{name}: {why}"));
+            timeline.push(&name, why.clone());
+            report.reason = Some(why);
+            report.rollback_deployment_id = Some(rollback);
+            return Ok((report, previous.clone(), Some(Track::Return(previous))));
+        }
         Started::NotSeen(why) => {
             let why = format!(
                 "UpdateService {} → {} succeeded, but {why}",

@@ -105,7 +105,9 @@ pub async fn begin_return(
                 short_name(to)
             ),
         );
-        return Ok(Begun::Tracking(None, Track::DeploymentId(id.to_string())));
+        // Followed as a return (the waiter judges a rollback PRIMARY as the release it undoes
+        // when tracked by id).
+        return Ok(Begun::Tracking(None, Track::Return(to.to_string())));
     }
     let id = match update_service(
         ecs,
@@ -118,7 +120,7 @@ pub async fn begin_return(
     )
     .await?
     {
-        Started::Deployment(id) => id,
+        Started::Deployment(id) | Started::RolledBackByEcs(id) => id,
         Started::NotSeen(why) => {
             return Ok(Begun::NotSeen(format!(
                 "{sref}: UpdateService back to {} succeeded, but {why}",
@@ -166,6 +168,9 @@ pub fn verify_returned(mut outcome: ServiceOutcome, to: &str) -> ServiceOutcome 
 pub enum Started {
     /// The id of the new deployment.
     Deployment(String),
+    /// The new deployment already failed and ECS is rolling it back (this rollback deployment)
+    /// by the time a fresh read showed the service.
+    RolledBackByEcs(String),
     /// ECS accepted the update, but no new deployment showed up in time: why.
     NotSeen(String),
 }
@@ -226,6 +231,9 @@ async fn find_new_deployment(
                 if let Some(id) = new_deployment(&svc, task_definition, before) {
                     return Started::Deployment(id);
                 }
+                if let Some(id) = ecs_rollback(&svc, before) {
+                    return Started::RolledBackByEcs(id);
+                }
                 last = "DescribeServices kept showing only the deployments from before the update"
                     .to_string();
             }
@@ -268,7 +276,7 @@ pub fn primary(svc: &Service) -> Option<&aws_sdk_ecs::types::Deployment> {
 /// "rolling back to"; when the update failed fast, ECS's rollback to the same task definition is
 /// new too). When ours is no longer listed (it failed and ECS rolled it back before a fresh
 /// read), the service's current ServiceDeployment, if it is new, is ours (ECS tracks a rollback
-/// in the ServiceDeployment of the deployment it undoes): its ARN is returned.
+/// ServiceDeployment ARN is not followed: see [`ecs_rollback`].
 pub fn new_deployment(svc: &Service, task_definition: &str, before: &[String]) -> Option<String> {
     let is_new = |id: &str| !before.iter().any(|b| b == id);
     let ours = svc
@@ -282,16 +290,21 @@ pub fn new_deployment(svc: &Service, task_definition: &str, before: &[String]) -
                 .is_some_and(|r| r.contains("rolling back to"))
         })
         .max_by_key(|d| d.created_at().map(|t| t.as_nanos()));
-    if let Some(id) = ours.and_then(|d| d.id()) {
-        return Some(id.to_string());
-    }
-    let rolled_back = svc.deployments().iter().any(|d| {
-        d.id().is_some_and(is_new)
-            && d.rollout_state_reason()
+    ours.and_then(|d| d.id()).map(str::to_owned)
+}
+
+/// A rollback ECS started after `before` (its reason says "rolling back to"): when the new
+/// deployment failed fast and was rolled back before a fresh read could show it.
+pub fn ecs_rollback(svc: &Service, before: &[String]) -> Option<String> {
+    svc.deployments()
+        .iter()
+        .filter(|d| d.status() == Some("PRIMARY"))
+        .filter(|d| d.id().is_some_and(|id| !before.iter().any(|b| b == id)))
+        .find(|d| {
+            d.rollout_state_reason()
                 .is_some_and(|r| r.contains("rolling back to"))
-    });
-    svc.current_service_deployment()
-        .filter(|arn| rolled_back && is_new(arn))
+        })
+        .and_then(|d| d.id())
         .map(str::to_owned)
 }
 
@@ -641,15 +654,11 @@ mod tests {
         );
         // Regression (#9.2): a forced deployment that failed fast and was rolled back by the
         // circuit breaker before the first fresh read: the new PRIMARY on the same task
-        // definition is ECS's rollback, not ours; ours is found by its ServiceDeployment.
+        // definition is ECS's rollback, not ours.
         let mut rolled = svc(&[("ecs-svc/3", "PRIMARY", "web:2")]);
         rolled.deployments.as_mut().unwrap()[0].rollout_state_reason =
             Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
         assert_eq!(new_deployment(&rolled, "web:2", &known), None);
-        rolled.current_service_deployment = Some("arn:sd/ours".into());
-        assert_eq!(
-            new_deployment(&rolled, "web:2", &known).as_deref(),
-            Some("arn:sd/ours")
-        );
+        assert_eq!(ecs_rollback(&rolled, &known).as_deref(), Some("ecs-svc/3"));
     }
 }

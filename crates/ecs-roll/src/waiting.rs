@@ -32,6 +32,8 @@ pub async fn wait_for(
         until: Until::Stable,
         // We have just created the deployment: DescribeServices may not show it at once.
         created_grace: timeout,
+        // A release of zero tasks proves nothing (wait-stable's `no_tasks`).
+        allow_empty: false,
     };
     let mut outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.is_empty() {
@@ -69,6 +71,8 @@ pub async fn wait_for_all(
         until: Until::Stable,
         // We have just created the deployment: DescribeServices may not show it at once.
         created_grace: timeout,
+        // A release of zero tasks proves nothing (wait-stable's `no_tasks`).
+        allow_empty: false,
     };
     let outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.len() != n {
