@@ -93,10 +93,13 @@ Policies:
               replaced by someone else's newer deployment is reported failed/replaced and NOT
               rolled back: that would undo their release.
   Services    Services sharing a rendered definition share one registered revision. They roll in
-              waves of --max-parallel, each wave waited for together. When one fails, no further
-              wave starts, the failed service(s) are rolled back and the others keep the release;
-              --rollback-all also returns every service this call changed to its recorded
-              revision (all-or-nothing releases).";
+              waves of --max-parallel; each service is followed on its own and rolled back as
+              soon as its own deployment fails. When one fails, no further wave starts and the
+              others keep the release; --rollback-all also returns every service this call
+              changed to its recorded revision (all-or-nothing releases). The release result is
+              the worst service's: failed/replaced/timed_out outrank rolled_back.
+  Deployment  The deployment followed is the one UpdateService started, by id (re-read until it
+              shows: ECS is eventually consistent); one that never shows is exit 3, never green.";
 
 #[derive(Debug, Parser)]
 #[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -204,6 +207,10 @@ pub struct DeployArgs {
     /// Deadline for a rollback to become stable
     #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration, help_heading = "Waiting")]
     pub rollback_timeout: Duration,
+    /// Accept a deployment in which no task ever ran the new revision (desiredCount 0, e.g. a
+    /// service scaled to zero at night); without it that is a failure (`no_tasks` in the reason)
+    #[arg(long, help_heading = "Waiting")]
+    pub allow_empty: bool,
     /// Do not roll back: report failed/rolled_back (by the circuit breaker)/timed_out and stop
     #[arg(long, help_heading = "Rollback")]
     pub no_rollback: bool,

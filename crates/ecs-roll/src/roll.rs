@@ -237,7 +237,10 @@ async fn roll_one(
     let target = release.target_arn(s).unwrap_or_default().to_string();
     let result = match track {
         Some(track) => {
-            match waiting::wait_for(ecs, ui, &s.sref, track, args.timeout, args.interval).await {
+            let (timeout, interval) = (args.timeout, args.interval);
+            match waiting::wait_for(ecs, ui, &s.sref, track, timeout, interval, args.allow_empty)
+                .await
+            {
                 Ok(o) => {
                     report.reason = match (o.reason.clone(), stopped_task_cause(&o)) {
                         (Some(why), Some(cause)) if o.result != WaitResult::Succeeded => {

@@ -54,7 +54,7 @@ pub async fn return_to(
             ));
             }
         };
-    let outcome = crate::waiting::wait_for(ecs, ui, sref, track, timeout, interval).await?;
+    let outcome = crate::waiting::wait_for(ecs, ui, sref, track, timeout, interval, true).await?;
     Ok(Returned {
         deployment_id,
         outcome: verify_returned(outcome, to),

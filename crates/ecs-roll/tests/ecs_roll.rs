@@ -2037,3 +2037,21 @@ fn rollback_without_history_permission_names_it() {
         assert_eq!(short(&e.primary("web").1), "web:2");
     }
 }
+
+/// #9.6 in ecs-roll: a release to a desiredCount-0 service proves nothing (no task ran the new
+/// revision): not green, unless --allow-empty.
+#[test]
+fn empty_service_is_not_green_without_allow_empty() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 0, breaker(true));
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_ne!(json["result"], "succeeded", "{}", out.stderr);
+    assert_eq!(json["detail"]["services"][0]["wait"]["result"], "no_tasks");
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v2", "--allow-empty"]);
+    out.assert_code(0);
+    assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
+    assert_eq!(short(&e.primary("web").1), "web:2");
+}
