@@ -78,7 +78,7 @@ error, missing cluster or service · 3 AWS unreachable or refused · 4 timed out
         the one given by --deployment-id / --task-definition). Succeeds only when that deployment \
         is COMPLETED and the service runs its task definition (with --until stable, the default, \
         also once the old tasks have drained); a service without rolloutState must show no \
-        failed tasks and the steady state on two polls in a row. A PRIMARY created by a rollback \
+        failed tasks and the steady state held over two polls and 30 s. A PRIMARY created by a rollback \
         is never the release: started after a rollback, the wait reports that rollback. A \
         rollback is followed to its end (rolled_back or rollback_failed); a FAILED deployment \
         or a newer one taking over ends the wait with exit 1 and the stopped tasks' reasons and \

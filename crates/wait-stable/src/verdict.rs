@@ -22,11 +22,19 @@
 //! 7. Success needs the tracked deployment PRIMARY, `COMPLETED`, *and* the service's task
 //!    definition equal to the tracked one; with `Until::Stable` also a single deployment and
 //!    `runningCount == desiredCount`. Without any `rolloutState` (Classic Load Balancer
-//!    services): no failed tasks and that steady state on two polls in a row.
+//!    services): no failed tasks and that steady state over two polls and 30 s.
 //! 8. A deployment that completes without a task of it ever seen running (desiredCount 0) is
 //!    `no_tasks`, unless empty deployments are allowed (`--allow-empty`).
 
+use std::time::Duration;
+
 use crate::waiter::{Track, Until};
+
+/// Without `rolloutState`, how long the steady state (no failed tasks, every task running) must
+/// hold, over two polls at least, before it counts: tasks that crash after a few seconds are
+/// RUNNING on a poll or two in a row (ECS itself counts a task without health checks healthy
+/// only after 40 s).
+pub const NO_ROLLOUT_STATE_SETTLE: Duration = Duration::from_secs(30);
 
 /// What matters of a `Deployment`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,8 +173,9 @@ pub struct Poll<'a> {
     pub sd: Option<&'a ServiceDeploymentView>,
     /// A task of the tracked deployment has been seen RUNNING, on this poll or an earlier one.
     pub ever_ran: bool,
-    /// [`steady`] held on the previous poll too.
-    pub steady_before: bool,
+    /// How long [`steady`] has held without a break up to the previous poll; `None` when the
+    /// previous poll was not steady.
+    pub steady_for: Option<Duration>,
     /// `--allow-empty`: a deployment of zero tasks may succeed.
     pub allow_empty: bool,
 }
@@ -189,8 +198,11 @@ fn live(view: &ServiceView) -> impl Iterator<Item = &DeploymentView> {
 }
 
 /// Whether the PRIMARY `p` is a rollback rather than a forward release: its reason says so, or
-/// the service's current ServiceDeployment is in a `ROLLBACK_*` status and `p` has not itself
-/// FAILED (a FAILED PRIMARY under ROLLBACK_FAILED is the release that had nothing to return to).
+/// — a rollback that finished before the wait, without the reason text — `p` is COMPLETED while
+/// the service's current ServiceDeployment says ROLLBACK_SUCCESSFUL (or still IN_PROGRESS /
+/// REQUESTED: it is read after DescribeServices). Never on ROLLBACK_FAILED, and never for a `p`
+/// still rolling out: the ServiceDeployment may be newer than the view, and a release that has
+/// just failed would be taken for its own rollback.
 fn is_rollback(
     view: &ServiceView,
     p: &DeploymentView,
@@ -199,8 +211,9 @@ fn is_rollback(
     p.says_rolling_back()
         || current.is_some_and(|sd| {
             sd.status.starts_with("ROLLBACK_")
+                && sd.status != "ROLLBACK_FAILED"
                 && view.current_service_deployment.as_deref() == Some(sd.arn.as_str())
-                && p.rollout() != Some("FAILED")
+                && p.rollout() == Some("COMPLETED")
         })
 }
 
@@ -539,7 +552,7 @@ fn steady_on(view: &ServiceView, d: &DeploymentView) -> bool {
 }
 
 /// The tracked deployment is the PRIMARY, alone, with every task running and no failures: the
-/// state a service without `rolloutState` must show on two polls in a row to succeed.
+/// state a service without `rolloutState` must hold over two polls and 30 s to succeed.
 pub fn steady(view: &ServiceView, tracked: &Tracked) -> bool {
     view.deployment(&tracked.deployment_id)
         .is_some_and(|d| d.is_primary() && d.failed == 0 && steady_on(view, d))
@@ -557,6 +570,15 @@ pub fn known_failure(
             "{}; the rollback had not finished: {}",
             release_failure(view, tracked, sd),
             describe_primary(view, rb)
+        ));
+    }
+    if let Some(sd) = sd.filter(|sd| sd.status.starts_with("ROLLBACK_")) {
+        return Some(format!(
+            "service deployment {}{}",
+            sd.status,
+            sd.status_reason
+                .as_deref()
+                .map_or_else(String::new, |r| format!(": {r}"))
         ));
     }
     let d = view.deployment(&tracked.deployment_id)?;
@@ -606,12 +628,12 @@ pub fn decide(view: &ServiceView, tracked: &Tracked, poll: &Poll) -> Verdict {
             )),
         };
     }
-    // The tracked deployment is PRIMARY: its ServiceDeployment may already say how it ends.
+    // The tracked deployment is PRIMARY: a stopped ServiceDeployment means it was stopped. A
+    // ROLLBACK_* one is read after DescribeServices and may be ahead of it: the next view shows
+    // the deployment FAILED or the rollback PRIMARY, and that decides (known_failure meanwhile).
     if let Some(sd) = sd {
         match decide_from_service_deployment(sd) {
-            v @ (Verdict::Failed(_) | Verdict::RollbackFailed(_) | Verdict::RolledBack(_)) => {
-                return v;
-            }
+            v @ Verdict::Failed(_) => return v,
             _ if sd.status.starts_with("ROLLBACK_") => return Verdict::Pending,
             _ => {}
         }
@@ -630,9 +652,15 @@ pub fn decide(view: &ServiceView, tracked: &Tracked, poll: &Poll) -> Verdict {
     let done = match d.rollout() {
         Some("COMPLETED") => poll.until == Until::Deployed || steady_on(view, d),
         // No rolloutState (Classic Load Balancer): only the service-wide steady state can tell,
-        // and one lucky poll of crash-looping tasks momentarily RUNNING must not: no failed
-        // tasks, and steady on this poll and the one before.
-        None => d.failed == 0 && steady_on(view, d) && poll.steady_before,
+        // and a lucky poll of crash-looping tasks momentarily RUNNING must not: no failed
+        // tasks, steady on this poll and the ones before, for NO_ROLLOUT_STATE_SETTLE.
+        None => {
+            d.failed == 0
+                && steady_on(view, d)
+                && poll
+                    .steady_for
+                    .is_some_and(|held| held >= NO_ROLLOUT_STATE_SETTLE)
+        }
         _ => false,
     };
     if !done {
@@ -768,7 +796,7 @@ mod tests {
             until,
             sd,
             ever_ran: true,
-            steady_before: true,
+            steady_for: Some(NO_ROLLOUT_STATE_SETTLE),
             allow_empty: false,
         }
     }
@@ -959,22 +987,16 @@ mod tests {
                 "{pending}"
             );
         }
-        assert!(matches!(
-            decide(
-                &in_flight(),
-                &tracked(),
-                &at(Until::Stable, Some(&sd("ROLLBACK_SUCCESSFUL")))
-            ),
-            Verdict::RolledBack(_)
-        ));
-        assert!(matches!(
-            decide(
-                &in_flight(),
-                &tracked(),
-                &at(Until::Stable, Some(&sd("ROLLBACK_FAILED")))
-            ),
-            Verdict::RollbackFailed(_)
-        ));
+        // Read after DescribeServices, a ROLLBACK_* status may be ahead of the view: not final
+        // while the view still shows the release rolling out, but a known failure.
+        for ahead in ["ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"] {
+            let s = sd(ahead);
+            assert_eq!(
+                decide(&in_flight(), &tracked(), &at(Until::Stable, Some(&s))),
+                Verdict::Pending
+            );
+            assert!(known_failure(&in_flight(), &tracked(), Some(&s)).is_some());
+        }
         assert!(matches!(
             decide(
                 &in_flight(),
@@ -1461,10 +1483,13 @@ mod tests {
     fn no_rollout_state_needs_two_steady_polls_and_no_failures() {
         let view = service(NEW, vec![dep("ecs-svc/2", "PRIMARY", NEW, "", 2)]);
         let mut poll = at(Until::Stable, None);
-        poll.steady_before = false;
+        poll.steady_for = None;
         assert_eq!(decide(&view, &tracked(), &poll), Verdict::Pending);
         assert!(steady(&view, &tracked()));
-        poll.steady_before = true;
+        // Steady on the poll before, but not for long: crash loops live that long.
+        poll.steady_for = Some(Duration::from_secs(5));
+        assert_eq!(decide(&view, &tracked(), &poll), Verdict::Pending);
+        poll.steady_for = Some(NO_ROLLOUT_STATE_SETTLE);
         assert_eq!(decide(&view, &tracked(), &poll), Verdict::Succeeded);
         let mut crashing = dep("ecs-svc/2", "PRIMARY", NEW, "", 2);
         crashing.failed = 4;

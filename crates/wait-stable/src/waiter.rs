@@ -675,8 +675,8 @@ struct Watch {
     current_sd: Option<ServiceDeploymentView>,
     /// A task of the tracked deployment has been seen RUNNING.
     ever_ran: bool,
-    /// The previous poll saw the tracked deployment steady (see `verdict::steady`).
-    steady_before: bool,
+    /// Since when the tracked deployment has been steady on every poll (`verdict::steady`).
+    steady_since: Option<Instant>,
     seen_events: HashSet<String>,
     /// Oldest first.
     events: Vec<ServiceEvent>,
@@ -700,7 +700,7 @@ impl Watch {
             sd: None,
             current_sd: None,
             ever_ran: false,
-            steady_before: false,
+            steady_since: None,
             seen_events: HashSet::new(),
             events: Vec::new(),
             last_line: String::new(),
@@ -867,11 +867,12 @@ impl Watch {
                     until: opts.until,
                     sd: self.sd.as_ref(),
                     ever_ran: self.ever_ran,
-                    steady_before: self.steady_before,
+                    steady_for: self.steady_since.map(|t| t.elapsed()),
                     allow_empty: opts.allow_empty,
                 };
                 let v = verdict::decide(view, t, &poll);
-                self.steady_before = verdict::steady(view, t);
+                self.steady_since = verdict::steady(view, t)
+                    .then(|| self.steady_since.unwrap_or_else(Instant::now));
                 v
             }
             (None, Some(_)) => match &self.sd {
