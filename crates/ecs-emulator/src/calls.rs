@@ -11,6 +11,8 @@ pub struct CallLog {
     pub operations: BTreeMap<String, u64>,
     /// Number of services named in each DescribeServices call, in call order.
     pub describe_services_batch_sizes: Vec<usize>,
+    /// The input of every RunTask call, in call order (what a migration asked for).
+    pub run_task_inputs: Vec<serde_json::Value>,
     /// Calls answered by an injected fault.
     pub faulted: u64,
     /// Total calls.

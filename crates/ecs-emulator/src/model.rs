@@ -189,6 +189,8 @@ pub struct Service {
     pub health_check_grace_period_seconds: Option<Value>,
     pub placement_constraints: Value,
     pub placement_strategy: Value,
+    /// `volumeConfigurations` as given (shown on deployments, not acted on).
+    pub volume_configurations: Option<Value>,
     pub role_arn: Option<String>,
     pub created_at: f64,
     pub client_token: Option<String>,

@@ -155,6 +155,7 @@ pub fn render_deployment(service: &Service, d: &Deployment, tasks: &[Task]) -> V
         "capacityProviderStrategy": d.capacity_provider_strategy,
         "platformVersion": d.platform_version,
         "networkConfiguration": d.network_configuration,
+        "volumeConfigurations": service.volume_configurations,
     }));
     // ECS returns rolloutState only for services not behind a Classic Load Balancer (§1.2).
     if !service.behind_classic_load_balancer()

@@ -113,6 +113,11 @@ pub fn handle_ecs_call(
             .map_or(0, Vec::len);
         state.calls.describe_services_batch_sizes.push(named);
     }
+    if operation == "RunTask"
+        && let Ok(input) = &parsed
+    {
+        state.calls.run_task_inputs.push(input.clone());
+    }
     if let Some(fault) = state.faults.take(&operation) {
         state.calls.faulted += 1;
         return (Err(fault), request_id);

@@ -17,6 +17,7 @@
 //! checked before the first AWS call ([`Cli::validate`]), so a typo exits 2 without touching AWS.
 
 pub mod diff;
+pub mod history;
 pub mod migrate;
 pub mod prune;
 pub mod register;
@@ -75,7 +76,9 @@ Examples:
   ecs-roll diff --cluster prod --service web --image web=web:v2
   ecs-roll deploy --cluster prod --service web --image web=web:v2 --dry-run
 
-  # Release manager: back to the previous completed revision (or a given one)
+  # Release manager: back to the previous release, from the service's deployment history (run
+  # twice, two releases back; needs ecs:ListServiceDeployments + ecs:DescribeServiceRevisions),
+  # or to a given revision
   ecs-roll rollback --cluster prod --service web
   ecs-roll rollback --cluster prod --service web --to web:41
 
@@ -90,10 +93,13 @@ Policies:
               replaced by someone else's newer deployment is reported failed/replaced and NOT
               rolled back: that would undo their release.
   Services    Services sharing a rendered definition share one registered revision. They roll in
-              waves of --max-parallel, each wave waited for together. When one fails, no further
-              wave starts, the failed service(s) are rolled back and the others keep the release;
-              --rollback-all also returns every service this call changed to its recorded
-              revision (all-or-nothing releases).";
+              waves of --max-parallel; each service is followed on its own and rolled back as
+              soon as its own deployment fails. When one fails, no further wave starts and the
+              others keep the release; --rollback-all also returns every service this call
+              changed to its recorded revision (all-or-nothing releases). The release result is
+              the worst service's: failed/replaced/timed_out outrank rolled_back.
+  Deployment  The deployment followed is the one UpdateService started, by id (re-read until it
+              shows: ECS is eventually consistent); one that never shows is exit 3, never green.";
 
 #[derive(Debug, Parser)]
 #[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -117,7 +123,8 @@ pub enum Command {
     /// Render, register, migrate, roll, wait, and roll back by itself on failure
     #[command(after_help = EXAMPLES)]
     Deploy(DeployArgs),
-    /// Return a service to its previous completed revision (or --to), waited and verified
+    /// Return a service to its previous release (from its deployment history) or --to, waited
+    /// and verified
     Rollback(RollbackArgs),
     /// Show the task-definition and service changes a deploy would make; change nothing
     Diff(DiffArgs),
@@ -172,14 +179,10 @@ pub struct DeployArgs {
     pub force_new_deployment: bool,
     /// Run this command as a one-off task on the NEW revision before touching any service;
     /// a non-zero exit code stops the release. Shell-like words or a JSON array
-    #[arg(
-        long,
-        value_name = "COMMAND",
-        requires = "migrate_container",
-        help_heading = "Migration"
-    )]
+    #[arg(long, value_name = "COMMAND", help_heading = "Migration")]
     pub migrate_command: Option<String>,
-    /// Container whose command is overridden and whose exit code decides
+    /// Container whose command is overridden and whose exit code decides [default: the task
+    /// definition's only container, or its only essential one]
     #[arg(
         long,
         value_name = "NAME",
@@ -187,6 +190,10 @@ pub struct DeployArgs {
         help_heading = "Migration"
     )]
     pub migrate_container: Option<String>,
+    /// Run the migration on the service's FARGATE_SPOT capacity too (by default Spot is
+    /// replaced by FARGATE: a Spot interruption must not cut a migration short)
+    #[arg(long, requires = "migrate_command", help_heading = "Migration")]
+    pub migrate_on_spot: bool,
     /// Deadline for the migration task to stop (it is left running past it, and ecs-roll exits 4)
     #[arg(long, value_name = "DUR", default_value = "30m", value_parser = parse_duration, help_heading = "Migration")]
     pub migrate_timeout: Duration,
@@ -200,6 +207,10 @@ pub struct DeployArgs {
     /// Deadline for a rollback to become stable
     #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration, help_heading = "Waiting")]
     pub rollback_timeout: Duration,
+    /// Accept a deployment in which no task ever ran the new revision (desiredCount 0, e.g. a
+    /// service scaled to zero at night); without it that is a failure (`no_tasks` in the reason)
+    #[arg(long, help_heading = "Waiting")]
+    pub allow_empty: bool,
     /// Do not roll back: report failed/rolled_back (by the circuit breaker)/timed_out and stop
     #[arg(long, help_heading = "Rollback")]
     pub no_rollback: bool,
@@ -225,8 +236,10 @@ pub struct RollbackArgs {
     /// Service: NAME, CLUSTER/NAME or a service ARN
     #[arg(long, value_name = "SERVICE")]
     pub service: String,
-    /// Task definition to return to (FAMILY:REVISION or ARN) [default: the previous completed
-    /// revision]
+    /// Task definition to return to (FAMILY:REVISION or ARN) [default: the release before the
+    /// current one in the service's deployment history — a rollback is not a release, so a
+    /// second rollback goes further back; a rollback in flight is followed; an unreadable
+    /// history is exit 3, never a guess]
     #[arg(long, value_name = "ARN")]
     pub to: Option<String>,
     /// Deadline for the rollback to become stable
@@ -317,24 +330,27 @@ impl DeployArgs {
         check_wait(self.timeout, self.interval, "--timeout")?;
         check_wait(self.rollback_timeout, self.interval, "--rollback-timeout")?;
         check_wait(self.migrate_timeout, self.interval, "--migrate-timeout")?;
-        let migrate = match (&self.migrate_command, &self.migrate_container) {
-            (Some(cmd), Some(container)) => {
+        let migrate = match &self.migrate_command {
+            Some(cmd) => {
                 let command = split_command(cmd).map_err(|e| {
                     Error::usage(format!("--migrate-command: {e}"))
                         .with_hint("quote like a shell (`sh -c 'a && b'`) or pass a JSON array (`[\"bin/migrate\", \"up\"]`)")
                 })?;
-                if !render::valid_name(container) {
+                if let Some(container) = &self.migrate_container
+                    && !render::valid_name(container)
+                {
                     return Err(Error::usage(format!(
                         "--migrate-container `{container}` is not a container name"
                     )));
                 }
                 Some(migrate::Migration {
-                    container: container.clone(),
+                    container: self.migrate_container.clone(),
                     command,
                     timeout: self.migrate_timeout,
+                    on_spot: self.migrate_on_spot,
                 })
             }
-            _ => None,
+            None => None,
         };
         plan_render(&self.targets, &self.render, migrate)
     }
@@ -374,14 +390,22 @@ fn plan_render(
             };
             return Err(Error::usage(e.to_string()).with_hint(hint));
         }
-        if let Some(m) = &migrate
-            && !doc.container_names().contains(&m.container.as_str())
-        {
-            return Err(Error::usage(format!(
-                "--migrate-container `{}` is not in {path}",
-                m.container
-            ))
-            .with_hint(format!("containers: {}", doc.container_names().join(", "))));
+        if let Some(m) = &migrate {
+            match &m.container {
+                Some(c) if !doc.container_names().contains(&c.as_str()) => {
+                    return Err(Error::usage(format!(
+                        "--migrate-container `{c}` is not in {path}"
+                    ))
+                    .with_hint(format!("containers: {}", doc.container_names().join(", "))));
+                }
+                Some(_) => {}
+                None => {
+                    migrate::default_container(doc).map_err(|e| {
+                        Error::usage(format!("--migrate-command: {e}"))
+                            .with_hint("add --migrate-container NAME")
+                    })?;
+                }
+            }
         }
     }
     Ok(DeployPlan {

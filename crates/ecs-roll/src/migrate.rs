@@ -12,18 +12,180 @@
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{ContainerOverride, Service, TaskOverride, TaskStopCode};
+use aws_sdk_ecs::types::{
+    CapacityProviderStrategyItem, ContainerOverride, Service, ServiceVolumeConfiguration,
+    TaskManagedEbsVolumeConfiguration, TaskOverride, TaskStopCode, TaskVolumeConfiguration,
+};
 use dk_core::aws::sdk_error;
 use dk_core::poll::{Deadline, Poll, PollError, poll_until};
 use dk_core::{Error, Result, Ui};
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::register::{Release, ServiceTarget};
+use crate::render::TaskDefinitionDoc;
 
 /// What `--migrate-command` and `--migrate-container` asked for.
 #[derive(Debug, Clone)]
 pub struct Migration {
-    pub container: String,
+    /// `None`: the task definition's only container, or its only essential one
+    /// ([`default_container`]).
+    pub container: Option<String>,
     pub command: Vec<String>,
     pub timeout: Duration,
+    /// `--migrate-on-spot`: keep the service's FARGATE_SPOT capacity for the migration.
+    pub on_spot: bool,
+}
+
+/// The service whose new revision the migration runs on — the first whose rendered definition
+/// has the container — and the migration with its container resolved.
+pub fn migration_target<'r>(
+    release: &'r Release,
+    m: &Migration,
+) -> Result<(&'r ServiceTarget, Migration)> {
+    let doc = |s: &ServiceTarget| &release.definitions[s.definition].doc;
+    let resolved = |s: &'r ServiceTarget, container: String| {
+        (
+            s,
+            Migration {
+                container: Some(container),
+                ..m.clone()
+            },
+        )
+    };
+    match &m.container {
+        Some(c) => release
+            .services
+            .iter()
+            .find(|s| doc(s).container_names().contains(&c.as_str()))
+            .map(|s| resolved(s, c.clone()))
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "--migrate-container `{c}` is in none of the rendered task definitions"
+                ))
+            }),
+        None => {
+            let Some(s) = release.services.first() else {
+                return Err(Error::usage("no service to run the migration for"));
+            };
+            default_container(doc(s))
+                .map(|c| resolved(s, c))
+                .map_err(|e| {
+                    Error::usage(format!("--migrate-command: {e}"))
+                        .with_hint("add --migrate-container NAME")
+                })
+        }
+    }
+}
+
+/// The container a migration runs in when `--migrate-container` is not given: the only
+/// container, else the only essential one (`essential` defaults to true). `Err` lists the
+/// candidates.
+pub fn default_container(doc: &TaskDefinitionDoc) -> std::result::Result<String, String> {
+    let containers: Vec<(&str, bool)> = doc
+        .definition
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|c| {
+                    let name = c.get("name").and_then(Value::as_str)?;
+                    let essential = c.get("essential").and_then(Value::as_bool).unwrap_or(true);
+                    Some((name, essential))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let [(only, _)] = containers.as_slice() {
+        return Ok((*only).to_string());
+    }
+    let essential: Vec<&str> = containers.iter().filter(|c| c.1).map(|c| c.0).collect();
+    if let [only] = essential.as_slice() {
+        return Ok((*only).to_string());
+    }
+    let names: Vec<&str> = containers.iter().map(|c| c.0).collect();
+    Err(format!(
+        "{} has {} containers ({}), {} of them essential: name the one to run the migration in with --migrate-container",
+        doc.family(),
+        names.len(),
+        names.join(", "),
+        essential.len()
+    ))
+}
+
+/// The capacity a migration runs on: the service's, with FARGATE_SPOT replaced by FARGATE
+/// unless `on_spot` (a Spot interruption would stop the migration half-way, and a stopped
+/// migration must not be mistaken for a finished one). Weights are summed when both appear.
+pub fn migration_capacity(
+    service: &[CapacityProviderStrategyItem],
+    on_spot: bool,
+) -> Vec<CapacityProviderStrategyItem> {
+    if on_spot {
+        return service.to_vec();
+    }
+    let mut out: Vec<CapacityProviderStrategyItem> = Vec::new();
+    for item in service {
+        let provider = match item.capacity_provider() {
+            "FARGATE_SPOT" => "FARGATE",
+            other => other,
+        };
+        if let Some(existing) = out.iter_mut().find(|i| i.capacity_provider() == provider) {
+            let merged = CapacityProviderStrategyItem::builder()
+                .capacity_provider(provider)
+                .weight(existing.weight() + item.weight())
+                .base(existing.base().max(item.base()))
+                .build();
+            if let Ok(m) = merged {
+                *existing = m;
+            }
+            continue;
+        }
+        let b = CapacityProviderStrategyItem::builder()
+            .capacity_provider(provider)
+            .weight(item.weight())
+            .base(item.base());
+        if let Ok(i) = b.build() {
+            out.push(i);
+        }
+    }
+    // A FARGATE_SPOT-only strategy with weight 0 would place nothing: give FARGATE a weight.
+    if !out.is_empty() && out.iter().all(|i| i.weight() == 0) {
+        out[0].weight = 1;
+    }
+    out
+}
+
+/// The service's EBS volume configurations as RunTask takes them.
+pub fn task_volumes(service: &[ServiceVolumeConfiguration]) -> Vec<TaskVolumeConfiguration> {
+    service
+        .iter()
+        .filter_map(|v| {
+            let ebs = v.managed_ebs_volume().and_then(|e| {
+                TaskManagedEbsVolumeConfiguration::builder()
+                    .set_encrypted(e.encrypted())
+                    .set_kms_key_id(e.kms_key_id().map(str::to_owned))
+                    .set_volume_type(e.volume_type().map(str::to_owned))
+                    .set_size_in_gib(e.size_in_gib())
+                    .set_snapshot_id(e.snapshot_id().map(str::to_owned))
+                    .set_volume_initialization_rate(e.volume_initialization_rate())
+                    .set_iops(e.iops())
+                    .set_throughput(e.throughput())
+                    .set_tag_specifications(
+                        (!e.tag_specifications().is_empty())
+                            .then(|| e.tag_specifications().to_vec()),
+                    )
+                    .role_arn(e.role_arn())
+                    .set_filesystem_type(e.filesystem_type().cloned())
+                    .build()
+                    .ok()
+            });
+            TaskVolumeConfiguration::builder()
+                .name(v.name())
+                .set_managed_ebs_volume(ebs)
+                .build()
+                .ok()
+        })
+        .collect()
 }
 
 /// `startedBy` of migration tasks, so they can be found (ListTasks --started-by).
@@ -88,11 +250,12 @@ pub async fn run_migration(
     interval: Duration,
 ) -> Result<MigrationReport> {
     let deadline = Deadline::after(migration.timeout);
+    let container = migration.container.as_deref().unwrap_or_default();
     let mut report = MigrationReport {
         result: MigrationResult::Failed,
         task_arn: None,
         task_definition_arn: task_definition_arn.to_string(),
-        container: migration.container.clone(),
+        container: container.to_string(),
         command: migration.command.clone(),
         exit_code: None,
         stop_code: None,
@@ -116,7 +279,7 @@ pub async fn run_migration(
             TaskOverride::builder()
                 .container_overrides(
                     ContainerOverride::builder()
-                        .name(&migration.container)
+                        .name(container)
                         .set_command(Some(migration.command.clone()))
                         .build(),
                 )
@@ -126,10 +289,28 @@ pub async fn run_migration(
         req = req.network_configuration(nc.clone());
     }
     if !service.capacity_provider_strategy().is_empty() {
-        req =
-            req.set_capacity_provider_strategy(Some(service.capacity_provider_strategy().to_vec()));
+        let capacity = migration_capacity(service.capacity_provider_strategy(), migration.on_spot);
+        if capacity.as_slice() != service.capacity_provider_strategy() {
+            ui.info("migration: on FARGATE, not the service's FARGATE_SPOT (--migrate-on-spot keeps Spot)");
+        }
+        req = req.set_capacity_provider_strategy(Some(capacity));
     } else if let Some(lt) = service.launch_type() {
         req = req.launch_type(lt.clone());
+    }
+    if !service.placement_constraints().is_empty() {
+        req = req.set_placement_constraints(Some(service.placement_constraints().to_vec()));
+    }
+    if !service.placement_strategy().is_empty() {
+        req = req.set_placement_strategy(Some(service.placement_strategy().to_vec()));
+    }
+    // EBS volumes configured at deployment time live on the service's deployments.
+    if let Some(d) = service
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+        && !d.volume_configurations().is_empty()
+    {
+        req = req.set_volume_configurations(Some(task_volumes(d.volume_configurations())));
     }
     if let Some(pv) = service.platform_version() {
         req = req.platform_version(pv);
@@ -137,7 +318,7 @@ pub async fn run_migration(
     ui.info(&format!(
         "migration: RunTask {} in {cluster}, container {}: {}",
         crate::wire::short_name(task_definition_arn),
-        migration.container,
+        container,
         migration.command.join(" ")
     ));
     let out = req
@@ -211,7 +392,7 @@ pub async fn run_migration(
     if let Some(c) = task
         .containers()
         .iter()
-        .find(|c| c.name() == Some(migration.container.as_str()))
+        .find(|c| c.name() == Some(container))
     {
         report.exit_code = c.exit_code();
         report.container_reason = c.reason().map(str::to_owned);

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::PruneArgs;
+use crate::history::Decision;
 use crate::rollback::{find_previous, list_active_revisions, revision_of};
 use crate::services::ServiceRef;
 use crate::wire::{family_of, short_name};
@@ -148,9 +149,18 @@ pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
                 cluster: cluster.clone(),
                 name: svc.service_name().unwrap_or_default().to_string(),
             };
-            if let Some(prev) = find_previous(ecs, ui, &sref, svc).await?
-                && family_of(&prev.arn) == family
-                && let Some(r) = revision_of(&prev.arn)
+            let prev = match find_previous(ecs, &sref, svc).await? {
+                Decision::ReturnTo {
+                    task_definition, ..
+                }
+                | Decision::Follow {
+                    task_definition, ..
+                } => Some(task_definition),
+                Decision::Nothing { .. } => None,
+            };
+            if let Some(prev) = prev
+                && family_of(&prev) == family
+                && let Some(r) = revision_of(&prev)
             {
                 rollback_targets.insert(r);
             }

@@ -46,8 +46,7 @@ impl Source {
             parse_revision_ref(arg)?;
             return Ok(Source::Revision(arg.to_string()));
         }
-        let looks_like_path = arg.ends_with(".json") || arg.contains('/') || arg.contains('\\');
-        if path.exists() || looks_like_path {
+        if is_file_arg(arg, path.is_file()) {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Error::usage(format!("cannot read task definition file {arg}: {e}")).with_hint(
                     "--task-definition takes a JSON file, a family, FAMILY:REVISION or an ARN",
@@ -66,6 +65,13 @@ impl Source {
         parse_revision_ref(arg)?;
         Ok(Source::Revision(arg.to_string()))
     }
+}
+
+/// Whether `--task-definition ARG` names a file: an existing file, or anything that looks like a
+/// path (`.json`, a `/` or `\`). A folder named like the family (`web/` beside `--task-definition
+/// web`) does not make `web` a file.
+pub fn is_file_arg(arg: &str, is_existing_file: bool) -> bool {
+    is_existing_file || arg.ends_with(".json") || arg.contains('/') || arg.contains('\\')
 }
 
 /// `family`, `family:revision` or a task definition ARN.
@@ -223,7 +229,7 @@ pub async fn prepare(
         });
     }
     // Every override must land somewhere: a container no definition has is a typo.
-    let migrate = plan.migrate.as_ref().map(|m| m.container.as_str());
+    let migrate = plan.migrate.as_ref().and_then(|m| m.container.as_deref());
     for c in plan.overrides.containers().into_iter().chain(migrate) {
         if !known_containers.iter().any(|k| k == c) {
             known_containers.sort();
@@ -367,5 +373,26 @@ mod tests {
             Source::Revision(_)
         ));
         assert!(matches!(Source::parse(None).unwrap(), Source::Service));
+    }
+
+    /// What `--task-definition` names: files by existence or path shape, everything else a
+    /// family or revision. Regression (#9.11): a `web/` folder in the working directory made
+    /// `--task-definition web` a file (exit 2, "Is a directory").
+    #[test]
+    fn file_or_family() {
+        for (arg, is_file, want) in [
+            ("web", false, false),
+            ("web:3", false, false),
+            ("web", true, true),
+            ("td.json", false, true),
+            ("deploy/web", false, true),
+            ("deploy\\web", false, true),
+        ] {
+            assert_eq!(is_file_arg(arg, is_file), want, "{arg} (file: {is_file})");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let web = dir.path().join("web");
+        std::fs::create_dir(&web).unwrap();
+        assert!(!is_file_arg("web", web.is_file()), "a folder is not a file");
     }
 }

@@ -2,8 +2,11 @@
 //! services.
 //!
 //! Rolling one service: DescribeServices records the task definition it runs (the rollback
-//! target), UpdateService sets the new revision, and the PRIMARY deployment running it is the one
-//! tracked (read from UpdateService's response, else from DescribeServices right after). The
+//! target), UpdateService sets the new revision, and the deployment it started is the one tracked,
+//! by id: read from UpdateService's response, else from DescribeServices until a deployment that
+//! did not exist before the call shows (ECS is eventually consistent; read errors are retried),
+//! inside `--timeout`. Never "the deployment running the target task definition": when forcing,
+//! that is the old one. If it never shows, the service is returned and the release exits 3. The
 //! waiter then follows that deployment. Its verdicts map to:
 //!
 //! | waiter        | with rollback (default)                  | `--no-rollback`  |
@@ -14,23 +17,22 @@
 //! | timed_out     | return to the recorded revision → rolled_back / rollback_failed | timed_out (exit 4) |
 //! | replaced      | replaced: someone else deployed; never rolled back (it would undo theirs) | replaced |
 //!
-//! Many services: they roll in waves of `--max-parallel`. A wave's services are updated one after
-//! the other, then waited for together with one waiter call (one poll loop, one DescribeServices
-//! per 10 services per interval); its failed services are returned to their own recorded
-//! revisions, again waited for together. Once a wave has a failure no further wave starts
-//! (`skipped`). `--rollback-all` also returns every service this call changed that succeeded, so
-//! a release is all-or-nothing.
+//! Many services: they roll in waves of `--max-parallel`. A wave's services are rolled at the
+//! same time, each followed by its own waiter and, when its deployment fails, returned to its own
+//! recorded revision at once — not when the rest of the wave settles. Once a wave has a failure no
+//! further wave starts (`skipped`). `--rollback-all` also returns every service this call changed
+//! that succeeded, so a release is all-or-nothing.
 
 use std::time::Instant;
 
 use aws_sdk_ecs::Client;
-use dk_core::{Error, Outcome, Result, Ui};
+use dk_core::{Outcome, Result, Ui};
 use serde_json::json;
 use wait_stable::waiter::{ServiceResult as WaitResult, Track};
 
 use crate::migrate::{self, MigrationResult};
 use crate::register::{self, Release, ServiceTarget};
-use crate::rollback::{self, update_service};
+use crate::rollback::{self, Started, update_service};
 use crate::services::ServiceRef;
 use crate::summary::{self, ServiceReport, ServiceResult, Timeline};
 use crate::wire::short_name;
@@ -48,7 +50,7 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
             ui.info(&format!(
                 "would run the migration `{}` in container {}",
                 m.command.join(" "),
-                m.container
+                m.container.as_deref().unwrap_or("(the only one)")
             ));
         }
         return Ok(diff::outcome(&release, args.force_new_deployment, true));
@@ -66,17 +68,8 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
 
     if let Some(m) = &plan.migrate {
         ui.group("Migrate");
-        let Some(s) = release.services.iter().find(|s| {
-            release.definitions[s.definition]
-                .doc
-                .container_names()
-                .contains(&m.container.as_str())
-        }) else {
-            return Err(Error::usage(format!(
-                "--migrate-container `{}` is in none of the rendered task definitions",
-                m.container
-            )));
-        };
+        let (s, m) = migrate::migration_target(&release, m)?;
+        let m = &m;
         let arn = release.target_arn(s).unwrap_or_default().to_string();
         timeline.push(
             &s.sref.to_string(),
@@ -131,7 +124,23 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
         rollback_successful(ecs, ui, args, &mut reports, &timeline).await;
     }
     ui.end_group();
-    Ok(finish(&release, reports, &timeline, started))
+    let unverified: Vec<String> = reports
+        .iter()
+        .filter_map(|r| r.unverified.clone())
+        .collect();
+    let outcome = finish(&release, reports, &timeline, started);
+    if !unverified.is_empty() {
+        // ECS accepted an update whose deployment never showed: how the release went cannot be
+        // told, so it is neither green nor an ordinary failure.
+        return Err(dk_core::Error::runtime(format!(
+            "{}. Release {}: {}",
+            unverified.join("; "),
+            outcome.result,
+            outcome.message
+        ))
+        .with_hint("DescribeServices never showed the deployment ECS started (eventual consistency or failing reads past --timeout): check the services' deployments before retrying"));
+    }
+    Ok(outcome)
 }
 
 /// Roll every service in waves of `--max-parallel`; once a wave has a failure, later services
@@ -180,23 +189,17 @@ fn new_report(release: &Release, s: &ServiceTarget) -> ServiceReport {
         deployment_id: None,
         rollback_deployment_id: None,
         duration: std::time::Duration::ZERO,
+        unverified: None,
+        known_deployments: Vec::new(),
         reason: None,
         wait: None,
         rollback_wait: None,
     }
 }
 
-/// A service whose deployment has started and is being waited for.
-struct InFlight {
-    index: usize,
-    report: ServiceReport,
-    sref: ServiceRef,
-    previous: String,
-    target: String,
-}
-
-/// Update the services of one wave, wait for all their deployments in one waiter call, and roll
-/// back (again together) those that did not succeed.
+/// Roll the services of one wave at the same time. Each service is followed on its own — update,
+/// wait, and, when its deployment fails, return to its recorded revision at once — so a failed
+/// service is never left broken while the rest of its wave is still deploying.
 async fn roll_wave(
     ecs: &Client,
     ui: &Ui,
@@ -205,126 +208,115 @@ async fn roll_wave(
     wave: &[ServiceTarget],
     timeline: &Timeline,
 ) -> Vec<ServiceReport> {
+    futures_util::future::join_all(
+        wave.iter()
+            .map(|s| roll_one(ecs, ui, args, release, s, timeline)),
+    )
+    .await
+}
+
+/// Update one service, wait for its deployment, and return it to its recorded revision when the
+/// deployment does not succeed (unless `--no-rollback`).
+async fn roll_one(
+    ecs: &Client,
+    ui: &Ui,
+    args: &DeployArgs,
+    release: &Release,
+    s: &ServiceTarget,
+    timeline: &Timeline,
+) -> ServiceReport {
     let start = Instant::now();
-    let mut finished: Vec<(usize, ServiceReport)> = Vec::new();
-    let mut flying: Vec<(InFlight, Track)> = Vec::new();
-    for (index, s) in wave.iter().enumerate() {
+    let (mut report, previous, track) =
         match start_deployment(ecs, ui, args, release, s, timeline).await {
-            Ok((report, previous, track)) => flying.push((
-                InFlight {
-                    index,
-                    target: release.target_arn(s).unwrap_or_default().to_string(),
-                    sref: s.sref.clone(),
-                    report,
-                    previous,
-                },
-                track,
-            )),
-            Err(report) => finished.push((index, *report)),
+            Ok(started) => started,
+            Err(report) => return *report,
+        };
+    // ECS rolled the release back before it could be read: follow that return, start none.
+    let ecs_returning = matches!(&track, Some(Track::Return(_)));
+    let name = s.sref.to_string();
+    let target = release.target_arn(s).unwrap_or_default().to_string();
+    let result = match track {
+        Some(track) => {
+            let (timeout, interval) = (args.timeout, args.interval);
+            match waiting::wait_for(ecs, ui, &s.sref, track, timeout, interval, args.allow_empty)
+                .await
+            {
+                Ok(o) => {
+                    report.reason = match (o.reason.clone(), stopped_task_cause(&o)) {
+                        (Some(why), Some(cause)) if o.result != WaitResult::Succeeded => {
+                            Some(format!("{why}; {cause}"))
+                        }
+                        (why, _) => why,
+                    };
+                    let r = o.result;
+                    report.wait = Some(o);
+                    r
+                }
+                // We changed the service and cannot tell how it went: failed, never green.
+                Err(e) => {
+                    report.reason = Some(format!("waiting failed: {}", e.message()));
+                    WaitResult::Failed
+                }
+            }
         }
-    }
-
-    let targets = flying
-        .iter()
-        .map(|(f, t)| (f.sref.clone(), t.clone()))
-        .collect();
-    let verdicts = match waiting::wait_for_all(ecs, ui, targets, args.timeout, args.interval).await
-    {
-        Ok(v) => v.into_iter().map(Ok).collect(),
-        // We changed the services and cannot tell how it went: treat as failed, never green.
-        Err(e) => flying
-            .iter()
-            .map(|_| Err(format!("waiting failed: {}", e.message())))
-            .collect::<Vec<_>>(),
+        // Updated, but its deployment never showed: the reason says so; treat as failed.
+        None => WaitResult::Failed,
     };
-
-    let mut to_return: Vec<InFlight> = Vec::new();
-    for ((mut f, _), verdict) in flying.into_iter().zip(verdicts) {
-        let name = f.sref.to_string();
-        let result = match verdict {
-            Ok(o) => {
-                let r = o.result;
-                f.report.reason = match (o.reason.clone(), stopped_task_cause(&o)) {
-                    (Some(why), Some(cause)) if r != WaitResult::Succeeded => {
-                        Some(format!("{why}; {cause}"))
-                    }
-                    (why, _) => why,
-                };
-                f.report.wait = Some(o);
-                r
-            }
-            Err(why) => {
-                f.report.reason = Some(why);
-                WaitResult::Failed
-            }
-        };
-        timeline.push(
-            &name,
-            format!(
-                "deployment {}{}",
-                result.as_str(),
-                reason_suffix(&f.report.reason)
-            ),
-        );
-        // The smoke gate (`--smoke`, once smoke-test exists) runs here, on Succeeded, and turns
-        // a failed check into a rollback exactly like a failed deployment.
-        let (no_rollback_result, roll_back) = match result {
-            WaitResult::Succeeded => (ServiceResult::Succeeded, false),
-            WaitResult::Replaced => (ServiceResult::Replaced, false),
-            WaitResult::RolledBack => (ServiceResult::RolledBack, true),
-            WaitResult::Failed => (ServiceResult::Failed, true),
-            WaitResult::TimedOut => (ServiceResult::TimedOut, true),
-        };
-        if result == WaitResult::Replaced {
-            ui.warn(&format!(
-                "{name}: a newer deployment replaced ours; not rolling back (it would undo that release)"
-            ));
-        }
-        if !roll_back || args.no_rollback {
-            f.report.result = no_rollback_result;
-        } else if f.previous == f.target {
-            f.report.result = ServiceResult::Failed;
-            f.report.reason = Some(format!(
-                "{}; the service ran {} before, so there is nothing to roll back to",
-                f.report
-                    .reason
-                    .as_deref()
-                    .unwrap_or("the deployment failed"),
-                short_name(&f.previous)
-            ));
-        } else {
-            ui.warn(&format!(
-                "{name}: deployment {}{}; rolling back to {}",
-                result.as_str(),
-                reason_suffix(&f.report.reason),
-                short_name(&f.previous)
-            ));
-            to_return.push(f);
-            continue;
-        }
-        f.report.duration = start.elapsed();
-        finished.push((f.index, f.report));
+    timeline.push(
+        &name,
+        format!(
+            "deployment {}{}",
+            result.as_str(),
+            reason_suffix(&report.reason)
+        ),
+    );
+    // The smoke gate (`--smoke`, once smoke-test exists) runs here, on Succeeded, and turns
+    // a failed check into a rollback exactly like a failed deployment.
+    let (no_rollback_result, roll_back) = match result {
+        WaitResult::Succeeded => (ServiceResult::Succeeded, false),
+        WaitResult::Replaced => (ServiceResult::Replaced, false),
+        WaitResult::RolledBack => (ServiceResult::RolledBack, true),
+        WaitResult::RollbackFailed => (ServiceResult::RollbackFailed, true),
+        WaitResult::Failed | WaitResult::NoTasks => (ServiceResult::Failed, true),
+        WaitResult::TimedOut => (ServiceResult::TimedOut, true),
+    };
+    if result == WaitResult::Replaced {
+        ui.warn(&format!(
+            "{name}: a newer deployment replaced ours; not rolling back (it would undo that release)"
+        ));
     }
-
-    let returning: Vec<(&mut ServiceReport, String)> = to_return
-        .iter_mut()
-        .map(|f| {
-            let previous = f.previous.clone();
-            (&mut f.report, previous)
-        })
-        .collect();
-    return_services(ecs, ui, args, returning, timeline).await;
-    for f in to_return {
-        let mut report = f.report;
-        report.duration = start.elapsed();
-        finished.push((f.index, report));
+    if ecs_returning {
+        report.result = match result {
+            WaitResult::Succeeded => ServiceResult::RolledBack,
+            WaitResult::TimedOut if args.no_rollback => ServiceResult::TimedOut,
+            _ => ServiceResult::RollbackFailed,
+        };
+    } else if !roll_back || args.no_rollback {
+        report.result = no_rollback_result;
+    } else if previous == target {
+        report.result = ServiceResult::Failed;
+        report.reason = Some(format!(
+            "{}; the service ran {} before, so there is nothing to roll back to",
+            report.reason.as_deref().unwrap_or("the deployment failed"),
+            short_name(&previous)
+        ));
+    } else {
+        ui.warn(&format!(
+            "{name}: deployment {}{}; rolling back to {}",
+            result.as_str(),
+            reason_suffix(&report.reason),
+            short_name(&previous)
+        ));
+        return_services(ecs, ui, args, vec![(&mut report, previous)], timeline).await;
     }
-    finished.sort_by_key(|(i, _)| *i);
-    finished.into_iter().map(|(_, r)| r).collect()
+    report.duration = start.elapsed();
+    report
 }
 
 /// Record the rollback target and update the service. `Err` carries the finished report when
-/// there is nothing to wait for (unchanged, or the update failed).
+/// there is nothing to wait for (unchanged, or the update failed). The track is `None` when the
+/// update went through but its deployment never showed (the report's reason says so): the
+/// service is then treated as failed, never as green.
 async fn start_deployment(
     ecs: &Client,
     ui: &Ui,
@@ -332,7 +324,7 @@ async fn start_deployment(
     release: &Release,
     s: &ServiceTarget,
     timeline: &Timeline,
-) -> std::result::Result<(ServiceReport, String, Track), Box<ServiceReport>> {
+) -> std::result::Result<(ServiceReport, String, Option<Track>), Box<ServiceReport>> {
     let name = s.sref.to_string();
     let target = release.target_arn(s).unwrap_or_default().to_string();
     let mut report = new_report(release, s);
@@ -346,6 +338,7 @@ async fn start_deployment(
     };
     let previous = svc.task_definition().unwrap_or_default().to_string();
     report.previous_task_definition_arn = Some(previous.clone());
+    report.known_deployments = rollback::deployment_ids(&svc);
     let force = args.force_new_deployment;
     let running = rollback::primary(&svc);
     // Already set to the target but its deployment has not completed (an earlier run crashed or
@@ -370,7 +363,7 @@ async fn start_deployment(
         );
         ui.info(&format!("{name}: {step}"));
         timeline.push(&name, step);
-        return Ok((report, replacing, Track::DeploymentId(id.to_string())));
+        return Ok((report, replacing, Some(Track::DeploymentId(id.to_string()))));
     }
     if previous == target && !force {
         ui.info(&format!(
@@ -395,33 +388,60 @@ async fn start_deployment(
             p.rollout_state().map(|r| r.as_str()).unwrap_or("?")
         ));
     }
-    let deployment_id = match update_service(
+    let started = match update_service(
         ecs,
         &s.sref,
         &target,
         force,
         &rollback::deployment_ids(&svc),
+        args.timeout,
+        args.interval,
     )
     .await
     {
-        Ok(id) => id,
+        Ok(started) => started,
         Err(e) => {
             report.reason = Some(e.message().to_string());
             timeline.push(&name, format!("UpdateService failed: {}", e.message()));
             return Err(Box::new(report));
         }
     };
-    report.deployment_id = deployment_id.clone();
+    let deployment_id = match started {
+        Started::Deployment(id) => id,
+        Started::RolledBackByEcs(rollback) => {
+            let why = format!(
+                "UpdateService {} → {}: the new deployment failed and ECS is already rolling it back (deployment {rollback}) by the first fresh read",
+                short_name(&previous),
+                short_name(&target)
+            );
+            ui.warn(&format!("{name}: {why}"));
+            timeline.push(&name, why.clone());
+            report.reason = Some(why);
+            report.rollback_deployment_id = Some(rollback);
+            return Ok((report, previous.clone(), Some(Track::Return(previous))));
+        }
+        Started::NotSeen(why) => {
+            let why = format!(
+                "UpdateService {} → {} succeeded, but {why}",
+                short_name(&previous),
+                short_name(&target)
+            );
+            ui.warn(&format!("{name}: {why}"));
+            timeline.push(&name, why.clone());
+            report.reason = Some(why.clone());
+            report.unverified = Some(why);
+            return Ok((report, previous, None));
+        }
+    };
+    report.deployment_id = Some(deployment_id.clone());
     let step = format!(
-        "UpdateService {} → {}, deployment {}",
+        "UpdateService {} → {}, deployment {deployment_id}",
         short_name(&previous),
         short_name(&target),
-        deployment_id.as_deref().unwrap_or("(not yet visible)")
     );
     ui.info(&format!("{name}: {step}"));
     timeline.push(&name, step);
-    let track = waiting::track(deployment_id.as_deref(), &target);
-    Ok((report, previous, track))
+    Ok((report, previous, Some(Track::DeploymentId(deployment_id))))
 }
 
 /// Whether the PRIMARY deployment `p` is done: COMPLETED, or (no rolloutState, Classic Load
@@ -479,10 +499,17 @@ async fn return_services(
             cluster: report.cluster.clone(),
             name: report.service.clone(),
         };
-        match rollback::begin_return(ecs, ui, &sref, &previous, timeline).await {
-            Ok((id, track)) => {
+        let bounds = (args.rollback_timeout, args.interval);
+        let mut known = report.known_deployments.clone();
+        known.extend(report.deployment_id.clone());
+        match rollback::begin_return(ecs, ui, &sref, &previous, &known, bounds, timeline).await {
+            Ok(rollback::Begun::Tracking(id, track)) => {
                 report.rollback_deployment_id = id;
                 waiting_for.push((report, previous, sref, track));
+            }
+            Ok(rollback::Begun::NotSeen(why)) => {
+                report.unverified = Some(why.clone());
+                rollback_failed(ui, report, &sref, &why, timeline);
             }
             Err(e) => rollback_failed(ui, report, &sref, e.message(), timeline),
         }
@@ -597,14 +624,16 @@ fn reason_suffix(reason: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// The release-wide result: the worst service result wins.
+/// The release-wide result: the worst service result wins. A service left off its recorded
+/// revision (rollback_failed, failed, replaced, timed_out under --no-rollback) is worse than
+/// one returned to it (rolled_back), so `rolled_back` never hides a broken service.
 pub fn overall(results: &[ServiceResult]) -> ServiceResult {
     let order = [
         ServiceResult::RollbackFailed,
-        ServiceResult::RolledBack,
         ServiceResult::Failed,
         ServiceResult::Replaced,
         ServiceResult::TimedOut,
+        ServiceResult::RolledBack,
         ServiceResult::Succeeded,
     ];
     for r in order {
@@ -773,5 +802,22 @@ mod tests {
         assert_eq!(overall(&[RolledBack, RollbackFailed]), RollbackFailed);
         assert_eq!(overall(&[Succeeded, Replaced]), Replaced);
         assert_eq!(overall(&[TimedOut, Succeeded]), TimedOut);
+    }
+
+    /// Regression (#9.9): a service left off its recorded revision after a failure (failed with
+    /// nothing to return to, replaced, timed out under --no-rollback) was hidden behind another
+    /// service's `rolled_back`, which ranked above them: the release read "rolled back" while a
+    /// service stayed broken.
+    #[test]
+    fn a_service_left_broken_outranks_rolled_back() {
+        use ServiceResult::*;
+        assert_eq!(overall(&[RolledBack, Failed]), Failed);
+        assert_eq!(overall(&[Failed, RolledBack, Succeeded]), Failed);
+        assert_eq!(overall(&[RolledBack, Replaced]), Replaced);
+        assert_eq!(overall(&[RolledBack, TimedOut]), TimedOut);
+        assert_eq!(
+            overall(&[Failed, RollbackFailed, RolledBack]),
+            RollbackFailed
+        );
     }
 }

@@ -9,15 +9,16 @@
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{Service, ServiceDeploymentStatus, SortOrder, TaskDefinitionStatus};
+use aws_sdk_ecs::types::{Service, SortOrder, TaskDefinitionStatus};
 use dk_core::aws::sdk_error;
+use dk_core::poll::{Deadline, jittered};
 use dk_core::{Error, Outcome, Result, Ui};
 use wait_stable::waiter::{ServiceOutcome, ServiceResult as WaitResult, Track};
 
 use crate::RollbackArgs;
+use crate::history::{self, Decision, Entry};
 use crate::services::{self, ServiceRef};
 use crate::summary::{self, ServiceReport, ServiceResult, Timeline};
-use crate::waiting;
 use crate::wire::{self, family_of, short_name};
 
 /// How a return to a revision went.
@@ -44,55 +45,101 @@ pub async fn return_to(
     interval: Duration,
     timeline: &Timeline,
 ) -> Result<Returned> {
-    let (deployment_id, track) = begin_return(ecs, ui, sref, to, timeline).await?;
-    let outcome = waiting::wait_for(ecs, ui, sref, track, timeout, interval).await?;
+    let (deployment_id, track) =
+        match begin_return(ecs, ui, sref, to, &[], (timeout, interval), timeline).await? {
+            Begun::Tracking(id, track) => (id, track),
+            Begun::NotSeen(why) => {
+                return Err(Error::runtime(why).with_hint(
+                "the service may or may not be returning: check its deployments before retrying",
+            ));
+            }
+        };
+    let outcome = crate::waiting::wait_for(ecs, ui, sref, track, timeout, interval, true).await?;
     Ok(Returned {
         deployment_id,
         outcome: verify_returned(outcome, to),
     })
 }
 
+/// How a return began.
+#[derive(Debug, Clone)]
+pub enum Begun {
+    /// The deployment ecs-roll started (`None`: ECS's own rollback is followed) and what to
+    /// track until stable: always a deployment id.
+    Tracking(Option<String>, Track),
+    /// UpdateService went through but its deployment never showed: why. Never a guess.
+    NotSeen(String),
+}
+
 /// Start returning a service to `to`: UpdateService, or nothing when ECS's circuit breaker has
-/// already made `to` the PRIMARY again. Returns the deployment started (if any) and what to
-/// track until stable.
+/// already made `to` the PRIMARY again. A PRIMARY whose id is in `known` (deployments that
+/// existed before the release's own update) is never taken for that: a stale read still shows
+/// the old deployment on `to`. `(within, interval)` bound the search for the new deployment
+/// ([`update_service`]). `Err` when the service cannot be read or updated.
 pub async fn begin_return(
     ecs: &Client,
     ui: &Ui,
     sref: &ServiceRef,
     to: &str,
+    known: &[String],
+    (within, interval): (Duration, Duration),
     timeline: &Timeline,
-) -> Result<(Option<String>, Track)> {
+) -> Result<Begun> {
     let svc = services::describe_one(ecs, sref).await?;
-    let primary_td = primary(&svc)
-        .and_then(|d| d.task_definition())
-        .unwrap_or_default();
-    if svc.task_definition() == Some(to) && primary_td == to {
+    let returning = primary(&svc)
+        .filter(|p| p.task_definition() == Some(to))
+        .filter(|p| p.id().is_some_and(|id| !known.iter().any(|k| k == id)));
+    if svc.task_definition() == Some(to)
+        && let Some(id) = returning.and_then(|p| p.id())
+    {
+        // ECS's circuit breaker (or a rollback already in flight) is putting `to` back: follow
+        // that deployment instead of starting a second, concurrent one.
         ui.info(&format!(
-            "{sref}: already back on {} (circuit breaker); waiting until stable",
+            "{sref}: already returning to {} (deployment {id}); waiting until stable",
             short_name(to)
         ));
         timeline.push(
             &sref.to_string(),
-            format!("ECS already rolled back to {}; waiting", short_name(to)),
+            format!(
+                "already returning to {} (deployment {id}); waiting",
+                short_name(to)
+            ),
         );
-        return Ok((None, Track::TaskDefinition(to.to_string())));
+        // Followed as a return (the waiter judges a rollback PRIMARY as the release it undoes
+        // when tracked by id).
+        return Ok(Begun::Tracking(None, Track::Return(to.to_string())));
     }
-    let id = update_service(ecs, sref, to, false, &deployment_ids(&svc)).await?;
+    let id = match update_service(
+        ecs,
+        sref,
+        to,
+        false,
+        &deployment_ids(&svc),
+        within,
+        interval,
+    )
+    .await?
+    {
+        Started::Deployment(id) | Started::RolledBackByEcs(id) => id,
+        Started::NotSeen(why) => {
+            return Ok(Begun::NotSeen(format!(
+                "{sref}: UpdateService back to {} succeeded, but {why}",
+                short_name(to)
+            )));
+        }
+    };
     ui.info(&format!(
-        "{sref}: rolling back to {} (deployment {})",
-        short_name(to),
-        id.as_deref().unwrap_or("unknown")
+        "{sref}: rolling back to {} (deployment {id})",
+        short_name(to)
     ));
     timeline.push(
         &sref.to_string(),
         format!(
-            "rollback: UpdateService to {}, deployment {}",
-            short_name(to),
-            id.as_deref().unwrap_or("?")
+            "rollback: UpdateService to {}, deployment {id}",
+            short_name(to)
         ),
     );
-    let track = waiting::track(id.as_deref(), to);
-    Ok((id, track))
+    Ok(Begun::Tracking(Some(id.clone()), Track::DeploymentId(id)))
 }
 
 /// A return counts only when the service is stable on `to`, whatever the waiter tracked.
@@ -116,17 +163,35 @@ pub fn verify_returned(mut outcome: ServiceOutcome, to: &str) -> ServiceOutcome 
     outcome
 }
 
-/// UpdateService to `task_definition`; returns the id of the PRIMARY deployment running it,
-/// read from the response (re-read with DescribeServices if the response lacks it). `before`
-/// holds the deployment ids seen before the update: none of them is the new deployment, even
-/// when a stale answer still shows one as PRIMARY on the same task definition.
+/// What an UpdateService started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// The id of the new deployment.
+    Deployment(String),
+    /// The new deployment already failed and ECS is rolling it back (this rollback deployment)
+    /// by the time a fresh read showed the service.
+    RolledBackByEcs(String),
+    /// ECS accepted the update, but no new deployment showed up in time: why.
+    NotSeen(String),
+}
+
+/// UpdateService to `task_definition`, then the new deployment's id: from the response when it
+/// shows a PRIMARY on `task_definition` that was not there before, else by re-reading
+/// DescribeServices until one appears, for at most `within`. `before` holds the deployment ids
+/// seen before the update: none of them is the new deployment, even when a stale answer still
+/// shows one as PRIMARY on the same task definition (a forced deployment). Read errors after the
+/// update (throttling past the SDK's retries, 5xx) are retried until `within` too: the update
+/// happened, so they never turn into "UpdateService failed". `Err` only when UpdateService
+/// itself failed.
 pub async fn update_service(
     ecs: &Client,
     sref: &ServiceRef,
     task_definition: &str,
     force: bool,
     before: &[String],
-) -> Result<Option<String>> {
+    within: Duration,
+    interval: Duration,
+) -> Result<Started> {
     let out = ecs
         .update_service()
         .cluster(&sref.cluster)
@@ -140,17 +205,61 @@ pub async fn update_service(
         .service()
         .and_then(|s| new_deployment(s, task_definition, before))
     {
-        return Ok(Some(id));
+        return Ok(Started::Deployment(id));
     }
-    let svc = services::describe_one(ecs, sref).await?;
-    Ok(new_deployment(&svc, task_definition, before))
+    Ok(find_new_deployment(ecs, sref, task_definition, before, within, interval).await)
 }
 
-/// The ids of a service's deployments.
+/// Re-read the service until the deployment UpdateService started shows (see [`update_service`]).
+async fn find_new_deployment(
+    ecs: &Client,
+    sref: &ServiceRef,
+    task_definition: &str,
+    before: &[String],
+    within: Duration,
+    interval: Duration,
+) -> Started {
+    let deadline = Deadline::after(within);
+    // Stale reads usually clear within seconds: look more often than a long --interval.
+    let interval = interval.min(Duration::from_secs(2));
+    let mut last =
+        "DescribeServices kept showing only the deployments from before the update".to_string();
+    loop {
+        match deadline.run(services::describe_one(ecs, sref)).await {
+            None => break,
+            Some(Ok(svc)) => {
+                if let Some(id) = new_deployment(&svc, task_definition, before) {
+                    return Started::Deployment(id);
+                }
+                if let Some(id) = ecs_rollback(&svc, before) {
+                    return Started::RolledBackByEcs(id);
+                }
+                last = "DescribeServices kept showing only the deployments from before the update"
+                    .to_string();
+            }
+            Some(Err(e)) => last = format!("the last DescribeServices failed: {}", e.message()),
+        }
+        if deadline.expired() {
+            break;
+        }
+        tokio::time::sleep(jittered(interval, &deadline)).await;
+        if deadline.expired() {
+            break;
+        }
+    }
+    Started::NotSeen(format!(
+        "its new deployment of {} never appeared within {} ({last})",
+        short_name(task_definition),
+        dk_core::duration::format_duration(within)
+    ))
+}
+
+/// The ids of a service's deployments, and its current ServiceDeployment's ARN.
 pub fn deployment_ids(svc: &Service) -> Vec<String> {
     svc.deployments()
         .iter()
         .filter_map(|d| d.id())
+        .chain(svc.current_service_deployment())
         .map(str::to_owned)
         .collect()
 }
@@ -162,115 +271,151 @@ pub fn primary(svc: &Service) -> Option<&aws_sdk_ecs::types::Deployment> {
         .find(|d| d.status() == Some("PRIMARY"))
 }
 
-fn new_deployment(svc: &Service, task_definition: &str, before: &[String]) -> Option<String> {
-    primary(svc)
+/// The deployment an UpdateService to `task_definition` started, seen in `svc`: one on that task
+/// definition that is not in `before` and is not a rollback ECS started (its reason says
+/// "rolling back to"; when the update failed fast, ECS's rollback to the same task definition is
+/// new too). When ours is no longer listed (it failed and ECS rolled it back before a fresh
+/// read), the service's current ServiceDeployment, if it is new, is ours (ECS tracks a rollback
+/// ServiceDeployment ARN is not followed: see [`ecs_rollback`].
+pub fn new_deployment(svc: &Service, task_definition: &str, before: &[String]) -> Option<String> {
+    let is_new = |id: &str| !before.iter().any(|b| b == id);
+    let ours = svc
+        .deployments()
+        .iter()
+        .filter(|d| d.status() != Some("INACTIVE"))
         .filter(|d| d.task_definition() == Some(task_definition))
-        .filter(|d| d.id().is_none_or(|id| !before.iter().any(|b| b == id)))
+        .filter(|d| d.id().is_some_and(is_new))
+        .filter(|d| {
+            !d.rollout_state_reason()
+                .is_some_and(|r| r.contains("rolling back to"))
+        })
+        .max_by_key(|d| d.created_at().map(|t| t.as_nanos()));
+    ours.and_then(|d| d.id()).map(str::to_owned)
+}
+
+/// A rollback ECS started after `before` (its reason says "rolling back to"): when the new
+/// deployment failed fast and was rolled back before a fresh read could show it.
+pub fn ecs_rollback(svc: &Service, before: &[String]) -> Option<String> {
+    svc.deployments()
+        .iter()
+        .filter(|d| d.status() == Some("PRIMARY"))
+        .filter(|d| d.id().is_some_and(|id| !before.iter().any(|b| b == id)))
+        .find(|d| {
+            d.rollout_state_reason()
+                .is_some_and(|r| r.contains("rolling back to"))
+        })
         .and_then(|d| d.id())
         .map(str::to_owned)
 }
 
-/// Where a manual rollback goes, and how it was found.
-#[derive(Debug, Clone)]
-pub struct PreviousRevision {
-    pub arn: String,
-    pub found_by: &'static str,
-}
-
-/// The previous completed revision of a service, by the best evidence available:
-/// 1. a deployment still listed beside the PRIMARY whose rollout COMPLETED (a release in flight);
-/// 2. ServiceDeployments history (ListServiceDeployments SUCCESSFUL → target service revision →
-///    DescribeServiceRevisions), newest first;
-/// 3. the newest ACTIVE revision of the family below the current one.
-pub async fn find_previous(
-    ecs: &Client,
-    ui: &Ui,
-    sref: &ServiceRef,
-    svc: &Service,
-) -> Result<Option<PreviousRevision>> {
+/// Where `ecs-roll rollback` goes by default, from the service's deployment history
+/// ([`crate::history`]). The history must be readable: when it is not, this fails naming the
+/// permission and `--to`, and never guesses from the family's revision numbers (a revision
+/// registered for a release that failed, or was rolled back, is numbered like any other).
+pub async fn find_previous(ecs: &Client, sref: &ServiceRef, svc: &Service) -> Result<Decision> {
     let current = svc.task_definition().unwrap_or_default();
-    if let Some(d) = svc.deployments().iter().find(|d| {
-        d.status() != Some("PRIMARY")
-            && d.rollout_state().is_some_and(|s| s.as_str() == "COMPLETED")
-            && d.task_definition().is_some_and(|t| t != current)
-    }) {
-        return Ok(d.task_definition().map(|arn| PreviousRevision {
-            arn: arn.to_string(),
-            found_by: "the completed deployment still beside the current one",
-        }));
-    }
-    match from_service_deployments(ecs, sref, current).await {
-        Ok(Some(arn)) => {
-            return Ok(Some(PreviousRevision {
-                arn,
-                found_by: "the service's deployment history",
-            }));
-        }
-        Ok(None) => {}
-        Err(e) => ui.info(&format!(
-            "{sref}: service deployment history unavailable ({}); using the family's revisions",
-            e.message()
-        )),
-    }
-    let family = family_of(current);
-    let current_rev = revision_of(current).unwrap_or(i64::MAX);
-    let revisions = list_active_revisions(ecs, family).await?;
-    Ok(revisions
-        .into_iter()
-        .find(|(_, rev)| *rev < current_rev)
-        .map(|(arn, _)| PreviousRevision {
-            arn,
-            found_by: "the family's previous ACTIVE revision",
-        }))
+    let history = read_history(ecs, sref).await?;
+    Ok(history::decide(&history, current))
 }
 
-async fn from_service_deployments(
-    ecs: &Client,
-    sref: &ServiceRef,
-    current: &str,
-) -> Result<Option<String>> {
-    let list = ecs
-        .list_service_deployments()
-        .cluster(&sref.cluster)
-        .service(&sref.name)
-        // Not ROLLBACK_SUCCESSFUL: its target revision is the release that failed.
-        .status(ServiceDeploymentStatus::Successful)
-        .max_results(20)
-        .send()
-        .await
-        .map_err(|e| sdk_error("ListServiceDeployments", e))?;
-    let mut briefs: Vec<_> = list.service_deployments().to_vec();
-    briefs.sort_by(|a, b| {
-        let t = |x: &aws_sdk_ecs::types::ServiceDeploymentBrief| {
-            x.finished_at().or(x.created_at()).map(|t| t.as_nanos())
-        };
-        t(b).cmp(&t(a))
-    });
-    let revisions: Vec<String> = briefs
+/// ListServiceDeployments through every page, then the target revisions' task definitions.
+pub async fn read_history(ecs: &Client, sref: &ServiceRef) -> Result<Vec<Entry>> {
+    let mut briefs: Vec<aws_sdk_ecs::types::ServiceDeploymentBrief> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = ecs
+            .list_service_deployments()
+            .cluster(&sref.cluster)
+            .service(&sref.name)
+            .max_results(100)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| history_error(sref, "ListServiceDeployments", e))?;
+        briefs.extend(page.service_deployments().iter().cloned());
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+        if briefs.len() > MAX_HISTORY {
+            return Err(Error::runtime(format!(
+                "{sref}: ListServiceDeployments kept returning pages past {MAX_HISTORY} deployments"
+            ))
+            .with_hint(TO_HINT));
+        }
+    }
+    let mut revisions: Vec<String> = briefs
         .iter()
         .filter_map(|b| b.target_service_revision_arn().map(str::to_owned))
         .collect();
-    if revisions.is_empty() {
-        return Ok(None);
-    }
-    let described = ecs
-        .describe_service_revisions()
-        .set_service_revision_arns(Some(revisions.iter().take(20).cloned().collect()))
-        .send()
-        .await
-        .map_err(|e| sdk_error("DescribeServiceRevisions", e))?;
-    for rev_arn in &revisions {
-        if let Some(td) = described
-            .service_revisions()
-            .iter()
-            .find(|r| r.service_revision_arn() == Some(rev_arn.as_str()))
-            .and_then(|r| r.task_definition())
-            && td != current
-        {
-            return Ok(Some(td.to_string()));
+    revisions.sort();
+    revisions.dedup();
+    let mut task_definitions: Vec<(String, String)> = Vec::new();
+    for chunk in revisions.chunks(20) {
+        let out = ecs
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| history_error(sref, "DescribeServiceRevisions", e))?;
+        for r in out.service_revisions() {
+            if let (Some(arn), Some(td)) = (r.service_revision_arn(), r.task_definition()) {
+                task_definitions.push((arn.to_string(), td.to_string()));
+            }
         }
     }
-    Ok(None)
+    let td_of = |arn: Option<&str>| {
+        arn.and_then(|a| task_definitions.iter().find(|(r, _)| r == a))
+            .map(|(_, td)| td.clone())
+    };
+    Ok(briefs
+        .iter()
+        .map(|b| Entry {
+            created_at: b
+                .created_at()
+                .or(b.started_at())
+                .map_or(0.0, |t| t.as_secs_f64()),
+            status: b
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            task_definition: td_of(b.target_service_revision_arn()),
+        })
+        .collect())
+}
+
+/// Deployments read at most (ECS keeps 90 days of history).
+const MAX_HISTORY: usize = 10_000;
+
+const TO_HINT: &str = "ecs-roll rollback finds the previous release in the service's deployment history, which needs ecs:ListServiceDeployments and ecs:DescribeServiceRevisions; grant them, or name the revision yourself: --to FAMILY:REVISION";
+
+fn history_error<E, R>(
+    sref: &ServiceRef,
+    operation: &str,
+    e: aws_sdk_ecs::error::SdkError<E, R>,
+) -> Error
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let denied = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .is_some_and(|c| c.contains("AccessDenied"));
+    let err = sdk_error(&format!("{operation} {sref}"), e);
+    let what = if denied {
+        format!("the role may not read {sref}'s deployment history (ecs:{operation} denied)")
+    } else {
+        format!("cannot read {sref}'s deployment history")
+    };
+    Error::runtime(format!(
+        "{what}: {}; not guessing a rollback target",
+        err.message()
+    ))
+    .with_hint(TO_HINT)
 }
 
 /// `family:N` → N.
@@ -328,7 +473,7 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
                         d.status
                     ));
                 }
-                (d.arn, "--to")
+                (d.arn, "--to".to_string())
             }
             None => {
                 return Err(
@@ -337,13 +482,20 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
                 );
             }
         },
-        None => match find_previous(ecs, ui, &sref, &svc).await? {
-            Some(p) => (p.arn, p.found_by),
-            None => {
+        None => match find_previous(ecs, &sref, &svc).await? {
+            Decision::ReturnTo {
+                task_definition,
+                why,
+            }
+            | Decision::Follow {
+                task_definition,
+                why,
+            } => (task_definition, why),
+            Decision::Nothing { why } => {
                 return Ok(Outcome::failed(
                     "failed",
                     format!(
-                        "{sref}: no previous revision to roll back to (it runs {})",
+                        "{sref}: no previous revision to roll back to (it runs {}): {why}; name one with --to FAMILY:REVISION",
                         short_name(&current)
                     ),
                 )
@@ -415,6 +567,8 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         deployment_id: returned.deployment_id.clone(),
         rollback_deployment_id: None,
         duration: start.elapsed(),
+        unverified: None,
+        known_deployments: Vec::new(),
         reason: returned.outcome.reason.clone(),
         wait: Some(returned.outcome.clone()),
         rollback_wait: None,
@@ -498,5 +652,13 @@ mod tests {
             new_deployment(&after, "web:2", &known).as_deref(),
             Some("ecs-svc/2")
         );
+        // Regression (#9.2): a forced deployment that failed fast and was rolled back by the
+        // circuit breaker before the first fresh read: the new PRIMARY on the same task
+        // definition is ECS's rollback, not ours.
+        let mut rolled = svc(&[("ecs-svc/3", "PRIMARY", "web:2")]);
+        rolled.deployments.as_mut().unwrap()[0].rollout_state_reason =
+            Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
+        assert_eq!(new_deployment(&rolled, "web:2", &known), None);
+        assert_eq!(ecs_rollback(&rolled, &known).as_deref(), Some("ecs-svc/3"));
     }
 }

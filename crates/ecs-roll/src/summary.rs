@@ -85,6 +85,14 @@ pub struct ServiceReport {
     pub wait: Option<ServiceOutcome>,
     /// The waiter's verdict on the rollback.
     pub rollback_wait: Option<ServiceOutcome>,
+    /// Set when ECS accepted an UpdateService (release or return) whose deployment never showed:
+    /// how it went cannot be told, so the release ends as a runtime error (exit 3).
+    #[serde(skip)]
+    pub unverified: Option<String>,
+    /// The service's deployments before this call updated it (plus the one it started): never
+    /// taken for ECS's own rollback when returning the service — a stale read shows them.
+    #[serde(skip)]
+    pub known_deployments: Vec<String>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -214,6 +222,8 @@ mod tests {
             deployment_id: Some("ecs-svc/1".into()),
             rollback_deployment_id: None,
             duration: Duration::from_secs(3),
+            unverified: None,
+            known_deployments: Vec::new(),
             reason: Some("tasks crashed".into()),
             wait: None,
             rollback_wait: None,

@@ -13,6 +13,8 @@ use wait_stable::waiter::{self, ServiceOutcome, Target, Track, Until, WaitOption
 use crate::services::ServiceRef;
 
 /// Wait until the tracked deployment of `sref` is completed and the service is stable on it.
+/// `allow_empty`: a deployment no task ever ran (desiredCount 0) counts as succeeded instead of
+/// `no_tasks` (a return to the recorded revision, or `--allow-empty`).
 pub async fn wait_for(
     ecs: &Client,
     ui: &Ui,
@@ -20,6 +22,7 @@ pub async fn wait_for(
     track: Track,
     timeout: Duration,
     interval: Duration,
+    allow_empty: bool,
 ) -> Result<ServiceOutcome> {
     let targets = [Target {
         cluster: sref.cluster.clone(),
@@ -32,6 +35,7 @@ pub async fn wait_for(
         until: Until::Stable,
         // We have just created the deployment: DescribeServices may not show it at once.
         created_grace: timeout,
+        allow_empty,
     };
     let mut outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.is_empty() {
@@ -69,6 +73,8 @@ pub async fn wait_for_all(
         until: Until::Stable,
         // We have just created the deployment: DescribeServices may not show it at once.
         created_grace: timeout,
+        // Used for returns: the recorded revision ran before; zero tasks of it is no failure.
+        allow_empty: true,
     };
     let outcomes = waiter::wait(ecs, ui, &targets, &opts).await?;
     if outcomes.len() != n {
@@ -78,12 +84,4 @@ pub async fn wait_for_all(
         )));
     }
     Ok(outcomes)
-}
-
-/// Track our deployment by id when we have it, else by the task definition we set.
-pub fn track(deployment_id: Option<&str>, task_definition: &str) -> Track {
-    match deployment_id {
-        Some(id) => Track::DeploymentId(id.to_string()),
-        None => Track::TaskDefinition(task_definition.to_string()),
-    }
 }

@@ -178,6 +178,46 @@ impl Env {
         )
     }
 
+    /// From now on, tasks of `image` behave as `like` does (tasks already running keep theirs).
+    fn image_behaves_like(&self, image: &str, like: &str) {
+        let mut scenario = Scenario::parse(SCENARIO).unwrap();
+        let behavior = scenario
+            .images
+            .iter()
+            .find(|(k, _)| k == like)
+            .unwrap()
+            .1
+            .clone();
+        scenario.images.retain(|(k, _)| k != image);
+        scenario.images.insert(0, (image.into(), behavior));
+        self.emulator.set_scenario(scenario);
+    }
+
+    /// `ecs-roll rollback --service prod/NAME` with the given flags, JSON output.
+    fn rollback(&self, name: &str, extra: &[&str]) -> Output {
+        self.cmd()
+            .args(["rollback", "--service", &format!("prod/{name}")])
+            .args(["--interval", "200ms", "--output", "json"])
+            .args(extra.iter().copied())
+            .run()
+    }
+
+    /// Start a new deployment of what the service runs and wait until it completes.
+    fn force_redeploy(&self, name: &str) {
+        self.rt
+            .block_on(
+                self.ecs
+                    .update_service()
+                    .cluster("prod")
+                    .service(name)
+                    .force_new_deployment(true)
+                    .send(),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        self.wait_stable(name);
+    }
+
     fn cmd(&self) -> Cmd {
         Cmd::bin("ecs-roll")
             .env("AWS_ENDPOINT_URL_ECS", self.emulator.url())
@@ -351,28 +391,34 @@ fn passing_migration_then_roll() {
         out.stderr
     );
     assert_eq!(short(&e.primary("web").1), "web:2");
-    // The one-off task ran the NEW revision with the overridden command.
+    // The one-off task ran the NEW revision with the overridden command (ListTasks takes
+    // `startedBy` only alone, so stopped tasks are listed by family and told apart here).
     let tasks =
         e.rt.block_on(
             e.ecs
                 .list_tasks()
                 .cluster("prod")
-                .started_by("ecs-roll-migrate")
+                .family("web")
                 .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
                 .send(),
         )
         .unwrap();
-    assert_eq!(tasks.task_arns().len(), 1);
     let t =
         e.rt.block_on(
             e.ecs
                 .describe_tasks()
                 .cluster("prod")
-                .tasks(&tasks.task_arns()[0])
+                .set_tasks(Some(tasks.task_arns().to_vec()))
                 .send(),
         )
         .unwrap();
-    assert_eq!(short(t.tasks()[0].task_definition_arn().unwrap()), "web:2");
+    let migrations: Vec<_> = t
+        .tasks()
+        .iter()
+        .filter(|t| t.started_by() == Some("ecs-roll-migrate"))
+        .collect();
+    assert_eq!(migrations.len(), 1);
+    assert_eq!(short(migrations[0].task_definition_arn().unwrap()), "web:2");
 }
 
 /// A migration that exits non-zero stops the release with the service untouched.
@@ -1429,4 +1475,583 @@ fn rerun_during_in_progress_deployment_is_not_unchanged() {
     assert_eq!(json["previous_task_definition_arn"], v1.as_str());
     assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
     assert_eq!(e.revisions("web").len(), 2, "nothing registered again");
+}
+
+/// Regression (#9.3): re-running `rollback` while the first rollback (v2 → v1) was still in
+/// flight picked the COMPLETED v2 deployment beside the PRIMARY as "the previous revision" and
+/// sent the service back to the revision it was being rolled back from. The re-run must follow
+/// the rollback in flight.
+#[test]
+fn rollback_rerun_during_rollback_follows_it() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(false));
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    e.wait_stable("web");
+    // v1 tasks now take minutes to start: the rollback to v1 stays in flight.
+    e.image_behaves_like("app:v1", "app:slow");
+    let first = e.rollback("web", &["--timeout", "1s"]);
+    first.assert_code(4);
+    assert_eq!(first.json()["task_definition_arn"], v1.as_str());
+    assert_eq!(e.primary("web").1, v1);
+    let again = e.rollback("web", &["--timeout", "1s"]);
+    let json = again.json();
+    assert_eq!(
+        json["task_definition_arn"],
+        v1.as_str(),
+        "the re-run must not return to web:2: {}",
+        again.stderr
+    );
+    assert_eq!(e.primary("web").1, v1, "{}", again.stderr);
+    again.assert_code(4);
+}
+
+/// Regression (#9.3): after a completed rollback v2 → v1, the next `rollback` took the newest
+/// SUCCESSFUL deployment not running v1 — v2's, the release just rolled back — and undid the
+/// rollback. A rollback is not a release: the next one goes further back, to v0.
+#[test]
+fn rollback_after_rollback_goes_further_back() {
+    let e = env();
+    let v0 = e.register("web", "app:v3");
+    e.create_service("web", &v0, 1, breaker(false));
+    e.deploy(&["--service", "web", "--image", "app=app:v1"])
+        .assert_code(0);
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    let first = e.rollback("web", &[]);
+    first.assert_code(0);
+    assert_eq!(
+        short(first.json()["task_definition_arn"].as_str().unwrap()),
+        "web:2"
+    );
+    e.wait_stable("web");
+    let again = e.rollback("web", &["--dry-run"]);
+    again.assert_code(0);
+    assert_eq!(
+        again.json()["task_definition_arn"],
+        v0.as_str(),
+        "{}",
+        again.stderr
+    );
+}
+
+/// Regression (#9.4): with the deployment history unreadable, `rollback` fell back to "the
+/// family's previous ACTIVE revision": after good web:1 → crashing web:2 (rolled back) → good
+/// web:3 it deployed the crashing web:2. Unreadable history is an error (exit 3) naming the
+/// permission and --to; the service is not touched.
+#[test]
+fn rollback_with_unreadable_history_refuses_to_guess() {
+    use ecs_emulator::{Fault, FaultKind};
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&["--service", "web", "--image", "app=app:crash"])
+        .assert_code(1);
+    e.wait_stable("web");
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    let before = e.wait_stable("web");
+    assert_eq!(short(before.task_definition().unwrap()), "web:3");
+    // With the history readable, the target is web:1 (web:2 never completed).
+    let readable = e.rollback("web", &["--dry-run"]);
+    readable.assert_code(0);
+    assert_eq!(readable.json()["task_definition_arn"], v1.as_str());
+    e.emulator.inject_fault(Fault {
+        operation: "ListServiceDeployments".into(),
+        count: 1000,
+        kind: FaultKind::ServerError,
+    });
+    let out = e.rollback("web", &[]);
+    out.assert_code(3).assert_no_panic();
+    let json = out.json();
+    let text = format!("{} {}", json["error"]["message"], json["error"]["hint"]);
+    assert!(text.contains("ecs:ListServiceDeployments"), "{text}");
+    assert!(text.contains("--to"), "{text}");
+    assert_eq!(short(&e.primary("web").1), "web:3", "service untouched");
+    assert_eq!(e.describe("web").deployments().len(), 1);
+}
+
+/// Regression (#9.4): a release whose migration failed registers a revision that never runs on
+/// the service. The history is read through every page: with more than one page of forced
+/// redeploys of the current revision, reading only the first page found nothing and fell back to
+/// the family's revision numbers — the never-deployed one.
+#[test]
+fn rollback_reads_every_page_of_history() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--migrate-container",
+        "app",
+        "--migrate-command",
+        "migrate --fail",
+    ])
+    .assert_code(1);
+    assert_eq!(
+        e.revisions("web").len(),
+        2,
+        "web:2 registered, never deployed"
+    );
+    e.deploy(&["--service", "web", "--image", "app=app:v3"])
+        .assert_code(0);
+    e.wait_stable("web");
+    for _ in 0..21 {
+        e.force_redeploy("web");
+    }
+    let out = e.rollback("web", &["--dry-run"]);
+    out.assert_code(0);
+    assert_eq!(
+        out.json()["task_definition_arn"],
+        v1.as_str(),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Regression (#9.11): `--migrate-command` alone was exit 2 (`--migrate-container` required) even
+/// for a one-container service; the only container is the default.
+#[test]
+fn migrate_command_alone_runs_in_the_only_container() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--migrate-command",
+        "bin/migrate",
+    ]);
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("container app exit code 0"),
+        "{}",
+        out.stderr
+    );
+    let inputs = e.emulator.calls().run_task_inputs;
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(
+        inputs[0]["overrides"]["containerOverrides"][0]["name"],
+        "app"
+    );
+    assert_eq!(short(&e.primary("web").1), "web:2");
+}
+
+/// Regression (#9.11): `--task-definition web` with a `web/` folder in the working directory
+/// was read as a file (exit 2, "Is a directory"); it is the family.
+#[test]
+fn family_named_like_a_folder_is_a_family() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.register("web", "app:v2");
+    e.create_service("web", &v1, 1, breaker(true));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("web")).unwrap();
+    let out = e
+        .cmd()
+        .current_dir(dir.path())
+        .args(["deploy", "--cluster", "prod", "--service", "web"])
+        .args(["--task-definition", "web", "--interval", "200ms"])
+        .args(["--output", "json"])
+        .run();
+    out.assert_code(0);
+    assert_eq!(
+        short(out.json()["task_definition_arn"].as_str().unwrap()),
+        "web:2",
+        "{}",
+        out.stderr
+    );
+}
+
+/// Regression (#9.11): the migration RunTask dropped the service's placement constraints,
+/// placement strategy and EBS volume configurations, and ran on the service's FARGATE_SPOT
+/// capacity, where a Spot interruption stops it half-way. It copies the first three and runs
+/// on FARGATE unless --migrate-on-spot.
+#[test]
+fn migration_runs_like_the_service_but_on_demand() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    let placement =
+        serde_json::json!([{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]);
+    let strategy =
+        serde_json::json!([{"type": "spread", "field": "attribute:ecs.availability-zone"}]);
+    let volumes = serde_json::json!([{"name": "data", "managedEBSVolume": {"roleArn": "arn:aws:iam::123456789012:role/ebs", "sizeInGiB": 20, "volumeType": "gp3"}}]);
+    // Created raw: the SDK types would do, but the JSON is what the assertions compare.
+    e.rt.block_on(
+        e.ecs
+            .create_service()
+            .cluster("prod")
+            .service_name("web")
+            .task_definition(&v1)
+            .desired_count(1)
+            .deployment_configuration(breaker(true))
+            .placement_constraints(
+                aws_sdk_ecs::types::PlacementConstraint::builder()
+                    .r#type(aws_sdk_ecs::types::PlacementConstraintType::MemberOf)
+                    .expression("attribute:ecs.os-type == linux")
+                    .build(),
+            )
+            .placement_strategy(
+                aws_sdk_ecs::types::PlacementStrategy::builder()
+                    .r#type(aws_sdk_ecs::types::PlacementStrategyType::Spread)
+                    .field("attribute:ecs.availability-zone")
+                    .build(),
+            )
+            .volume_configurations(
+                aws_sdk_ecs::types::ServiceVolumeConfiguration::builder()
+                    .name("data")
+                    .managed_ebs_volume(
+                        aws_sdk_ecs::types::ServiceManagedEbsVolumeConfiguration::builder()
+                            .role_arn("arn:aws:iam::123456789012:role/ebs")
+                            .size_in_gib(20)
+                            .volume_type("gp3")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send(),
+    )
+    .unwrap();
+    e.wait_stable("web");
+    let spot = |provider: &str, weight: i32, base: i32| {
+        aws_sdk_ecs::types::CapacityProviderStrategyItem::builder()
+            .capacity_provider(provider)
+            .weight(weight)
+            .base(base)
+            .build()
+            .unwrap()
+    };
+    e.rt.block_on(
+        e.ecs
+            .create_service()
+            .cluster("prod")
+            .service_name("worker")
+            .task_definition(&v1)
+            .desired_count(1)
+            .deployment_configuration(breaker(true))
+            .capacity_provider_strategy(spot("FARGATE_SPOT", 3, 0))
+            .capacity_provider_strategy(spot("FARGATE", 1, 1))
+            .send(),
+    )
+    .unwrap();
+    e.wait_stable("worker");
+    for (service, extra) in [
+        ("web", None),
+        ("worker", None),
+        ("worker", Some("--migrate-on-spot")),
+    ] {
+        let mut args = vec![
+            "--service",
+            service,
+            "--image",
+            "app=app:v2",
+            "--migrate-command",
+            "bin/migrate",
+            "--force-new-deployment",
+        ];
+        args.extend(extra);
+        e.deploy(&args).assert_code(0);
+    }
+    let inputs = e.emulator.calls().run_task_inputs;
+    assert_eq!(inputs.len(), 3, "{inputs:#?}");
+    assert_eq!(inputs[0]["placementConstraints"], placement);
+    assert_eq!(inputs[0]["placementStrategy"], strategy);
+    assert_eq!(inputs[0]["volumeConfigurations"], volumes);
+    let capacity = |v: &serde_json::Value| -> Vec<(String, i64, i64)> {
+        v["capacityProviderStrategy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["capacityProvider"].as_str().unwrap().to_string(),
+                    i["weight"].as_i64().unwrap_or(0),
+                    i["base"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        capacity(&inputs[1]),
+        vec![("FARGATE".to_string(), 4, 1)],
+        "Spot replaced by on-demand: {:#?}",
+        inputs[1]
+    );
+    assert_eq!(
+        capacity(&inputs[2]),
+        vec![
+            ("FARGATE_SPOT".to_string(), 3, 0),
+            ("FARGATE".to_string(), 1, 1)
+        ],
+        "--migrate-on-spot keeps the service's strategy"
+    );
+}
+
+/// Regression (#9.9): a service whose deployment failed was returned only when its whole wave
+/// had settled, so it stayed broken while a slow sibling was still deploying (here: until the
+/// sibling's --timeout). Each service is returned as soon as its own deployment fails.
+#[test]
+fn failed_service_is_rolled_back_before_its_wave_settles() {
+    let e = env();
+    let web1 = e.register("web", "app:v1");
+    let job1 = e.register_container("worker", "job", "app:v1");
+    e.create_service("web", &web1, 1, breaker(false));
+    e.create_service("worker", &job1, 1, breaker(false));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--service",
+        "worker",
+        "--image",
+        "app=app:slow",
+        "--image",
+        "job=app:crash",
+        "--timeout",
+        "6s",
+    ]);
+    out.assert_code(1);
+    let json = out.json();
+    let steps = json["detail"]["timeline"].as_array().unwrap();
+    let at = |service: &str, what: &str| {
+        steps
+            .iter()
+            .find(|s| s["service"] == service && s["what"].as_str().unwrap().contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` step for {service}: {steps:#?}"))["at"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let worker_returned = at("prod/worker", "rollback: UpdateService");
+    let web_timed_out = at("prod/web", "deployment timed_out");
+    assert!(
+        worker_returned < web_timed_out,
+        "worker returned at {worker_returned}, only after web timed out at {web_timed_out}"
+    );
+    assert_eq!(json["detail"]["services"][1]["result"], "rolled_back");
+    assert_eq!(
+        e.wait_stable("worker").task_definition(),
+        Some(job1.as_str())
+    );
+}
+
+fn stale(calls: u32, update_service_response: bool) -> ecs_emulator::Consistency {
+    ecs_emulator::Consistency {
+        describe_services: ecs_emulator::StaleWindow {
+            calls,
+            seconds: 0.0,
+        },
+        update_service_response,
+    }
+}
+
+/// Regression (#9.2): with --force-new-deployment and a stale UpdateService answer and
+/// DescribeServices, ecs-roll fell back to following "the deployment running the target task
+/// definition" — the old, COMPLETED one — and reported a crashing forced deployment green. The
+/// new deployment is the one that did not exist before the call, waited for by id.
+#[test]
+fn forced_deployment_with_stale_reads_is_followed_by_id() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    // New v1 tasks now crash (a bad config, say): the forced deployment must fail.
+    e.image_behaves_like("app:v1", "app:crash");
+    e.emulator.set_consistency(stale(3, true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--force-new-deployment",
+        "--timeout",
+        "60s",
+    ]);
+    let json = out.json();
+    assert_ne!(json["result"], "succeeded", "false green: {}", out.stderr);
+    out.assert_code(1);
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    // Whichever deployment ecs-roll names as its own, it is never the old, COMPLETED one.
+    let state = e.emulator.state();
+    let history = state["clusters"][0]["services"][0]["deploymentHistory"]
+        .as_array()
+        .unwrap();
+    let first = history.last().unwrap()["id"].as_str().unwrap();
+    assert_ne!(json["deployment_id"], first, "{}", out.stderr);
+}
+
+/// Regression (#9.2): when DescribeServices never shows the deployment UpdateService started,
+/// ecs-roll followed the old deployment on the old revision (stale view) as "ECS's rollback" and
+/// reported rolled_back while the service really ran the new revision, unwatched. Not seeing the
+/// deployment is exit 3, and the service is really returned to the recorded revision.
+#[test]
+fn deployment_never_visible_is_exit_3_not_rolled_back() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.emulator.set_consistency(stale(1_000_000, true));
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--timeout",
+        "2s",
+        "--rollback-timeout",
+        "2s",
+    ]);
+    out.assert_code(3).assert_no_panic();
+    let json = out.json();
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never appeared"),
+        "{json}"
+    );
+    // The real service (the control API is not stale) was returned to web:1.
+    let state = e.emulator.state();
+    assert_eq!(
+        state["clusters"][0]["services"][0]["service"]["taskDefinition"],
+        v1.as_str()
+    );
+}
+
+/// Regression (#9.8): UpdateService succeeded (stale answer) and the follow-up DescribeServices
+/// failed past the SDK's retries: ecs-roll reported "UpdateService failed" and left the service
+/// on the new revision, unwatched. It keeps reading inside the deadline and follows the release.
+#[test]
+fn failed_read_after_update_keeps_reading() {
+    use ecs_emulator::{Fault, FaultKind};
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.emulator.set_consistency(stale(0, true));
+    // UpdateService is held 500 ms on its way, so the DescribeServices after it can be made to
+    // fail from the test: every one after ecs-roll's render (1) and pre-update (2) reads fails,
+    // 12 times (past the SDK's attempts, twice).
+    let proxy = test_support::DelayProxy::start(
+        &e.emulator.url(),
+        vec![test_support::DelayRule {
+            marker: "UpdateService".into(),
+            skip: 0,
+            delay: Duration::from_millis(500),
+        }],
+    );
+    let cmd = e
+        .cmd()
+        .env("AWS_ENDPOINT_URL_ECS", proxy.url())
+        .args(["deploy", "--cluster", "prod", "--service", "web"])
+        .args(["--image", "app=app:v2", "--interval", "200ms"])
+        .args(["--timeout", "60s", "--output", "json"]);
+    let calls_before = e.emulator.calls().count("DescribeServices");
+    let run = std::thread::spawn(move || cmd.run());
+    let start = Instant::now();
+    while e.emulator.calls().count("DescribeServices") < calls_before + 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no DescribeServices"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(
+        e.emulator.calls().count("UpdateService"),
+        0,
+        "armed too late"
+    );
+    e.emulator.inject_fault(Fault {
+        operation: "DescribeServices".into(),
+        count: 12,
+        kind: FaultKind::ServerError,
+    });
+    let out = run.join().unwrap();
+    assert!(e.emulator.calls().count("DescribeServices") > calls_before + 12);
+    assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
+    out.assert_code(0);
+    assert_eq!(short(&e.primary("web").1), "web:2");
+}
+
+/// #9.10: a deployment failed by a deployment alarm with ECS rolling back (alarms.rollback) is
+/// `rolled_back`, and ecs-roll starts no second, concurrent rollback of its own.
+#[test]
+fn alarm_rollback_is_rolled_back_without_a_second_rollback() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    let config = DeploymentConfiguration::builder()
+        .minimum_healthy_percent(100)
+        .maximum_percent(200)
+        .alarms(
+            aws_sdk_ecs::types::DeploymentAlarms::builder()
+                .alarm_names("web-5xx")
+                .enable(true)
+                .rollback(true)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    e.create_service("web", &v1, 1, config);
+    e.emulator.set_alarm("web-5xx", "ALARM");
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    assert_eq!(
+        e.emulator.calls().count("UpdateService"),
+        1,
+        "only the release's own UpdateService: {}",
+        out.stderr
+    );
+    e.emulator.set_alarm("web-5xx", "OK");
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+}
+
+/// #9.4: a role without ecs:ListServiceDeployments gets exit 3 naming that permission and --to.
+#[test]
+fn rollback_without_history_permission_names_it() {
+    use ecs_emulator::{Fault, FaultKind};
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    for operation in ["ListServiceDeployments", "DescribeServiceRevisions"] {
+        e.emulator.clear_faults();
+        e.emulator.inject_fault(Fault {
+            operation: operation.into(),
+            count: 1_000_000,
+            kind: FaultKind::AccessDenied,
+        });
+        let out = e.rollback("web", &[]);
+        out.assert_code(3);
+        let json = out.json();
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("ecs:{operation} denied")),
+            "{message}"
+        );
+        assert!(json["error"]["hint"].as_str().unwrap().contains("--to"));
+        assert_eq!(short(&e.primary("web").1), "web:2");
+    }
+}
+
+/// #9.6 in ecs-roll: a release to a desiredCount-0 service proves nothing (no task ran the new
+/// revision): not green, unless --allow-empty.
+#[test]
+fn empty_service_is_not_green_without_allow_empty() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 0, breaker(true));
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    out.assert_code(1);
+    let json = out.json();
+    assert_ne!(json["result"], "succeeded", "{}", out.stderr);
+    assert_eq!(json["detail"]["services"][0]["wait"]["result"], "no_tasks");
+    let out = e.deploy(&["--service", "web", "--image", "app=app:v2", "--allow-empty"]);
+    out.assert_code(0);
+    assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
+    assert_eq!(short(&e.primary("web").1), "web:2");
 }

@@ -206,6 +206,7 @@ pub struct Cmd {
     github: Option<tempfile::TempDir>,
     timeout: Duration,
     stdin: Option<Vec<u8>>,
+    dir: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -285,7 +286,13 @@ impl Cmd {
             github: None,
             timeout: Duration::from_secs(180),
             stdin: None,
+            dir: None,
         }
+    }
+    /// Run in this working directory (default: the test's).
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
     }
     /// A workspace binary by name (`rds-snapshot`, `deploy-kit`, …).
     pub fn bin(name: &str) -> Self {
@@ -351,7 +358,11 @@ impl Cmd {
     /// Run to completion (killed after the timeout, which fails the test).
     pub fn run(self) -> Output {
         let start = Instant::now();
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .args(&self.args)
             .env_clear()
             .envs(&self.env)

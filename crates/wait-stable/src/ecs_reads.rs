@@ -10,7 +10,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
-use aws_sdk_ecs::types::{DesiredStatus, Service};
+use aws_sdk_ecs::types::{DesiredStatus, Service, Task};
 
 use crate::verdict::{CircuitBreaker, DeploymentView, ServiceDeploymentView, ServiceView};
 use crate::waiter::{ContainerExit, ServiceEvent, StoppedTask};
@@ -197,44 +197,68 @@ pub async fn describe_service_deployments(
     Ok(views)
 }
 
-/// The stopped tasks a deployment started (ListTasks `startedBy` + DescribeTasks), the ones that
-/// explain a failure first (failed to start, container exited), then the newest; at most `limit`.
+/// Pages of stopped tasks read per lookup (100 tasks a page, DescribeTasks' limit too).
+const STOPPED_TASK_PAGES: usize = 3;
+
+/// The stopped tasks a deployment started, the ones that explain a failure first (failed to
+/// start, container exited), then the newest; at most `limit`.
+///
+/// ListTasks refuses `startedBy` together with any other filter (M-ECS `ListTasksRequest`: "When
+/// you specify startedBy as the filter, it must be the only filter that you use"), and alone it
+/// lists only RUNNING tasks. So: the service's STOPPED tasks (`serviceName` + `desiredStatus`),
+/// DescribeTasks, and `startedBy == deployment id` checked here.
 pub async fn stopped_tasks(
     ecs: &Client,
     cluster: &str,
+    service: &str,
     deployment_id: &str,
     limit: usize,
 ) -> Result<Vec<StoppedTask>, String> {
-    let listed = ecs
-        .list_tasks()
-        .cluster(cluster)
-        .desired_status(DesiredStatus::Stopped)
-        .started_by(deployment_id)
-        .max_results(100)
-        .send()
-        .await
-        .map_err(|e| {
-            dk_core::aws::sdk_error("listing stopped tasks", e)
-                .message()
-                .to_string()
-        })?;
-    let arns: Vec<String> = listed.task_arns().to_vec();
-    if arns.is_empty() {
-        return Ok(Vec::new());
+    let service = service.rsplit('/').next().unwrap_or(service);
+    let mut found: Vec<Task> = Vec::new();
+    let mut token = None;
+    for _ in 0..STOPPED_TASK_PAGES {
+        let listed = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(DesiredStatus::Stopped)
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                dk_core::aws::sdk_error("listing stopped tasks", e)
+                    .message()
+                    .to_string()
+            })?;
+        let arns: Vec<String> = listed.task_arns().to_vec();
+        token = listed.next_token().map(str::to_owned);
+        if !arns.is_empty() {
+            let described = ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(arns))
+                .send()
+                .await
+                .map_err(|e| {
+                    dk_core::aws::sdk_error("describing stopped tasks", e)
+                        .message()
+                        .to_string()
+                })?;
+            found.extend(
+                described
+                    .tasks()
+                    .iter()
+                    .filter(|t| t.started_by() == Some(deployment_id))
+                    .cloned(),
+            );
+        }
+        if token.is_none() || found.len() >= limit * 4 {
+            break;
+        }
     }
-    let described = ecs
-        .describe_tasks()
-        .cluster(cluster)
-        .set_tasks(Some(arns))
-        .send()
-        .await
-        .map_err(|e| {
-            dk_core::aws::sdk_error("describing stopped tasks", e)
-                .message()
-                .to_string()
-        })?;
-    let mut tasks: Vec<(bool, f64, StoppedTask)> = described
-        .tasks()
+    let mut tasks: Vec<(bool, f64, StoppedTask)> = found
         .iter()
         .map(|t| {
             let stop_code = t.stop_code().map(|c| c.as_str().to_string());

@@ -49,12 +49,23 @@ Examples:
   # Stop waiting once the new deployment is COMPLETED, without waiting for old tasks to drain
   wait-stable --cluster prod --service web --until deployed
 
+  # A service scaled to zero (e.g. at night): accept a deployment in which no task runs
+  wait-stable --cluster prod --service batch --allow-empty
+
   # One JSON object on stdout for scripts
   wait-stable --cluster prod --service web --output json | jq -r .result
 
-Results (the `result` output): succeeded · rolled_back · failed · replaced · timed_out
-Exit codes: 0 succeeded · 1 rolled back, failed or replaced · 2 usage error, missing cluster or
-service · 3 AWS unreachable or refused · 4 timed out (with the last state)";
+Results (the `result` output):
+  succeeded        the deployment COMPLETED and the service runs it
+  rolled_back      it failed and a rollback (circuit breaker, alarm) restored the previous revision;
+                   also when that rollback had already finished before the wait began
+  rollback_failed  it failed and the rollback failed too: the service is stuck half-way
+  failed           it FAILED with no rollback, or with nothing to roll back to (service stuck)
+  no_tasks         it completed but no task ever ran it (desiredCount 0); see --allow-empty
+  replaced         a newer deployment took over
+  timed_out        the deadline passed first
+Exit codes: 0 succeeded · 1 rolled_back, rollback_failed, failed, no_tasks or replaced · 2 usage
+error, missing cluster or service · 3 AWS unreachable or refused · 4 timed out (with the last state)";
 
 /// Wait for an ECS deployment with live progress and an exact deadline.
 #[derive(Debug, Parser)]
@@ -66,10 +77,14 @@ service · 3 AWS unreachable or refused · 4 timed out (with the last state)";
         Follows the deployment, not the service: the PRIMARY deployment when the wait starts (or \
         the one given by --deployment-id / --task-definition). Succeeds only when that deployment \
         is COMPLETED and the service runs its task definition (with --until stable, the default, \
-        also once the old tasks have drained). A rollback by the circuit breaker, a FAILED \
-        deployment or a newer deployment taking over ends the wait at once with exit 1 and the \
-        stopped tasks' reasons and exit codes. Prints each deployment's counts, new service \
-        events and circuit-breaker failures as they happen.",
+        also once the old tasks have drained); a service without rolloutState must show no \
+        failed tasks and the steady state held over two polls and 30 s. A PRIMARY created by a rollback \
+        is never the release: started after a rollback, the wait reports that rollback. A \
+        rollback is followed to its end (rolled_back or rollback_failed); a FAILED deployment \
+        or a newer one taking over ends the wait with exit 1 and the stopped tasks' reasons and \
+        exit codes. A deployment in which no task ever ran (desiredCount 0) is no_tasks unless \
+        --allow-empty. Prints each deployment's counts, new service events and circuit-breaker \
+        failures as they happen.",
     after_help = EXAMPLES
 )]
 pub struct Cli {
@@ -97,12 +112,17 @@ pub struct Cli {
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub interval: Duration,
     /// Follow this deployment (`ecs-svc/…`) or ServiceDeployment ARN instead of the current PRIMARY
-    /// (one service only)
+    /// (one service only); waited for up to 30 s while ECS does not show it yet
     #[arg(long, value_name = "ID", conflicts_with = "task_definition")]
     pub deployment_id: Option<String>,
-    /// Follow the deployment running this task definition (ARN or family:revision)
+    /// Follow the deployment running this task definition (ARN or family:revision); waited for up
+    /// to 30 s while ECS does not show it yet
     #[arg(long, value_name = "ARN")]
     pub task_definition: Option<String>,
+    /// Accept a deployment in which no task ever runs (desiredCount 0, e.g. a service scaled to
+    /// zero at night); without it that is `no_tasks`, exit 1
+    #[arg(long)]
+    pub allow_empty: bool,
     /// `stable`: deployment COMPLETED and old tasks drained; `deployed`: deployment COMPLETED
     #[arg(long, value_enum, default_value_t = UntilArg::Stable)]
     pub until: UntilArg,
@@ -193,7 +213,11 @@ impl Tool for WaitStable {
             deadline: Deadline::after(cli.timeout),
             interval: cli.interval,
             until: cli.until.into(),
-            created_grace: Duration::ZERO,
+            // A deployment named by id or task definition may not show yet right after the
+            // user's UpdateService (ECS is eventually consistent): the same grace ecs-roll's
+            // own waits get, never past the deadline.
+            created_grace: waiter::NOT_YET_VISIBLE_GRACE.min(cli.timeout),
+            allow_empty: cli.allow_empty,
         };
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);
@@ -202,12 +226,15 @@ impl Tool for WaitStable {
     }
 }
 
-/// The combined result: any definite failure wins (failed, then rolled_back, then replaced),
-/// then a timeout; succeeded only when every service succeeded.
+/// The combined result: any definite failure wins (rollback_failed, failed, rolled_back,
+/// no_tasks, replaced: a broken service outranks a restored one), then a timeout; succeeded only
+/// when every service succeeded.
 pub fn combined_result(outcomes: &[ServiceOutcome]) -> ServiceResult {
     let order = [
+        ServiceResult::RollbackFailed,
         ServiceResult::Failed,
         ServiceResult::RolledBack,
+        ServiceResult::NoTasks,
         ServiceResult::Replaced,
         ServiceResult::TimedOut,
     ];

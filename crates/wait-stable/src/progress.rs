@@ -127,6 +127,7 @@ mod tests {
             previous_task_definitions: vec![],
             service_deployment_arn: None,
             created_at: None,
+            rolled_back_by: None,
         };
         assert_eq!(
             service_line("web", &view, Some(&tracked), Some((1, Some(3)))),

@@ -5,20 +5,36 @@
 //!
 //! The rules, in order:
 //! 1. A DRAINING or INACTIVE service failed (it was deleted under us).
-//! 2. A ServiceDeployment in `ROLLBACK_*` is rolled back.
-//! 3. The tracked deployment `FAILED`: rolled back when anything shows a rollback (a PRIMARY
-//!    "rolling back", the previous task definition back as PRIMARY, or the service's circuit
-//!    breaker has `rollback` on), else failed.
-//! 4. The tracked deployment is no longer PRIMARY, or is gone: rolled back when the PRIMARY shows
-//!    a rollback, else replaced.
-//! 5. A `STOPPED`/`STOP_REQUESTED` ServiceDeployment of a deployment that is still PRIMARY is
-//!    failed (a superseded one is STOPPED too, and that is rule 4's "replaced").
-//! 6. Success needs the tracked deployment PRIMARY, `COMPLETED`, *and* the service's task
+//! 2. Resolution: a PRIMARY that is a rollback (its reason says "rolling back", or the service's
+//!    current ServiceDeployment is `ROLLBACK_*`) is never the release: the wait follows the
+//!    release it undoes, however long ago the rollback finished — also when it runs the task
+//!    definition asked for (a forced deployment rolled back to its twin). A deployment created
+//!    by the caller's UpdateService is found by id, never by "runs the target task definition".
+//! 3. A rollback under way (that PRIMARY, or a previous task definition back as PRIMARY) is not
+//!    final: `rolled_back` once it COMPLETED (or `ROLLBACK_SUCCESSFUL`), `rollback_failed` when
+//!    it FAILED (or `ROLLBACK_FAILED`).
+//! 4. The tracked deployment `FAILED` with no rollback showing: `failed` without rollback; with
+//!    rollback on, pending while a COMPLETED deployment exists to return to, else `failed` with
+//!    the service named as stuck.
+//! 5. The tracked deployment is no longer PRIMARY, or is gone: replaced.
+//! 6. A `STOPPED`/`STOP_REQUESTED` ServiceDeployment of a deployment that is still PRIMARY is
+//!    failed (a superseded one is STOPPED too, and that is rule 5's "replaced").
+//! 7. Success needs the tracked deployment PRIMARY, `COMPLETED`, *and* the service's task
 //!    definition equal to the tracked one; with `Until::Stable` also a single deployment and
 //!    `runningCount == desiredCount`. Without any `rolloutState` (Classic Load Balancer
-//!    services) only the stable form counts.
+//!    services): no failed tasks and that steady state over two polls and 30 s.
+//! 8. A deployment that completes without a task of it ever seen running (desiredCount 0) is
+//!    `no_tasks`, unless empty deployments are allowed (`--allow-empty`).
+
+use std::time::Duration;
 
 use crate::waiter::{Track, Until};
+
+/// Without `rolloutState`, how long the steady state (no failed tasks, every task running) must
+/// hold, over two polls at least, before it counts: tasks that crash after a few seconds are
+/// RUNNING on a poll or two in a row (ECS itself counts a task without health checks healthy
+/// only after 40 s).
+pub const NO_ROLLOUT_STATE_SETTLE: Duration = Duration::from_secs(30);
 
 /// What matters of a `Deployment`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,6 +129,10 @@ pub struct Tracked {
     pub service_deployment_arn: Option<String>,
     /// Seconds since the epoch; events before it belong to earlier deployments.
     pub created_at: Option<i64>,
+    /// When the wait began, the PRIMARY was already a rollback undoing the release: its id.
+    /// That deployment is judged as the rollback, never as the release's success — it may run
+    /// the very task definition asked for (a forced new deployment rolled back to its twin).
+    pub rolled_back_by: Option<String>,
 }
 
 /// Why the tracked deployment could not be chosen.
@@ -129,15 +149,35 @@ pub enum ResolveError {
 pub enum Verdict {
     Pending,
     Succeeded,
+    /// The release failed and a rollback put the previous revision back (and completed).
     RolledBack(String),
+    /// The release failed and so did the rollback: the service is stuck half-way.
+    RollbackFailed(String),
     Failed(String),
     Replaced(String),
+    /// The deployment completed without a single task of it ever running (desiredCount 0).
+    NoTasks(String),
 }
 
 impl Verdict {
     pub fn is_final(&self) -> bool {
         !matches!(self, Verdict::Pending)
     }
+}
+
+/// What one poll adds to the service's state: everything `decide` needs besides the views.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Poll<'a> {
+    pub until: Until,
+    /// The tracked deployment's ServiceDeployment, when read.
+    pub sd: Option<&'a ServiceDeploymentView>,
+    /// A task of the tracked deployment has been seen RUNNING, on this poll or an earlier one.
+    pub ever_ran: bool,
+    /// How long [`steady`] has held without a break up to the previous poll; `None` when the
+    /// previous poll was not steady.
+    pub steady_for: Option<Duration>,
+    /// `--allow-empty`: a deployment of zero tasks may succeed.
+    pub allow_empty: bool,
 }
 
 /// `arn:aws:ecs:…:task-definition/web:12` and `web:12` name the same revision.
@@ -153,8 +193,70 @@ pub fn is_service_deployment_arn(id: &str) -> bool {
     id.starts_with("arn:") && id.contains(":service-deployment/")
 }
 
-/// Choose the deployment to follow.
-pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveError> {
+fn live(view: &ServiceView) -> impl Iterator<Item = &DeploymentView> {
+    view.deployments.iter().filter(|d| d.status != "INACTIVE")
+}
+
+/// Whether the PRIMARY `p` is a rollback rather than a forward release: its reason says so, or
+/// — a rollback that finished before the wait, without the reason text — `p` is COMPLETED while
+/// the service's current ServiceDeployment says ROLLBACK_SUCCESSFUL (or still IN_PROGRESS /
+/// REQUESTED: it is read after DescribeServices). Never on ROLLBACK_FAILED, and never for a `p`
+/// still rolling out: the ServiceDeployment may be newer than the view, and a release that has
+/// just failed would be taken for its own rollback.
+fn is_rollback(
+    view: &ServiceView,
+    p: &DeploymentView,
+    current: Option<&ServiceDeploymentView>,
+) -> bool {
+    p.says_rolling_back()
+        || current.is_some_and(|sd| {
+            sd.status.starts_with("ROLLBACK_")
+                && sd.status != "ROLLBACK_FAILED"
+                && view.current_service_deployment.as_deref() == Some(sd.arn.as_str())
+                && p.rollout() == Some("COMPLETED")
+        })
+}
+
+/// The release a rollback PRIMARY `rb` undoes: the newest other live deployment that FAILED,
+/// else the newest on another task definition, else (gone already) none.
+fn undone_by<'a>(rb: &DeploymentView, among: &[&'a DeploymentView]) -> Option<&'a DeploymentView> {
+    among
+        .iter()
+        .copied()
+        .filter(|d| d.id != rb.id)
+        .filter(|d| {
+            d.rollout() == Some("FAILED")
+                || !same_task_definition(&d.task_definition, &rb.task_definition)
+        })
+        .max_by_key(|d| (d.rollout() == Some("FAILED"), d.created_at))
+}
+
+fn undone_tracked(
+    rb: &DeploymentView,
+    undone: Option<&DeploymentView>,
+    task_definition: &str,
+) -> Tracked {
+    Tracked {
+        deployment_id: undone.map(|d| d.id.clone()).unwrap_or_default(),
+        task_definition: undone.map_or_else(
+            || task_definition.to_string(),
+            |d| d.task_definition.clone(),
+        ),
+        previous_task_definitions: vec![rb.task_definition.clone()],
+        service_deployment_arn: None,
+        created_at: undone.and_then(|d| d.created_at),
+        rolled_back_by: Some(rb.id.clone()),
+    }
+}
+
+/// Choose the deployment to follow. `current` is the service's current ServiceDeployment
+/// (`currentServiceDeployment`), read on the first poll when the API answers: a `ROLLBACK_*`
+/// status there means the PRIMARY is a rollback, whatever its reason text says.
+pub fn resolve(
+    view: &ServiceView,
+    track: &Track,
+    current: Option<&ServiceDeploymentView>,
+) -> Result<Tracked, ResolveError> {
     if let Some(c) = view.controller.as_deref()
         && c != "ECS"
     {
@@ -170,76 +272,92 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
             .collect::<Vec<_>>()
             .join(", ")
     };
-    // A deployment asked for by id or task definition that is gone while the PRIMARY says the
-    // circuit breaker rolled back: the rollback finished before the wait began. Track the
-    // vanished deployment so `decide` reports the rollback (never the restored old revision).
-    let gone = match track {
-        Track::DeploymentId(id)
-            if !is_service_deployment_arn(id) && view.deployment(id).is_none() =>
-        {
-            Some((id.clone(), String::new()))
-        }
-        Track::TaskDefinition(td)
-            if !view.deployments.iter().any(|d| {
-                d.status != "INACTIVE" && same_task_definition(&d.task_definition, td)
-            }) =>
-        {
-            Some((String::new(), td.clone()))
-        }
-        _ => None,
+    let not_visible = |what: String| ResolveError::Invalid {
+        message: format!("service {} has no {what}", view.name),
+        hint: format!(
+            "its deployments are: {}; was the service updated? right after UpdateService, ECS may take a moment to show the new deployment",
+            list()
+        ),
     };
-    if let (Some((deployment_id, task_definition)), Some(p)) = (gone, view.primary())
-        && p.says_rolling_back()
-    {
-        return Ok(Tracked {
-            deployment_id,
-            task_definition,
-            previous_task_definitions: vec![p.task_definition.clone()],
-            service_deployment_arn: None,
-            created_at: None,
-        });
+    let primary = view.primary();
+    let rollback = primary.filter(|p| is_rollback(view, p, current));
+    if let Track::Return(td) = track {
+        return match primary.filter(|p| same_task_definition(&p.task_definition, td)) {
+            Some(p) => {
+                // Whatever created it: the rollback's ServiceDeployment status is the failed
+                // release's, not this wait's.
+                let mut t = plain(view, p, None);
+                t.service_deployment_arn = None;
+                Ok(t)
+            }
+            None => Err(not_visible(format!(
+                "PRIMARY deployment running {}",
+                short_td(td)
+            ))),
+        };
     }
-    // The PRIMARY at start is the circuit breaker's rollback, still under way: the release it
-    // undoes is what the caller waits for. Follow that one (or, when no longer listed, none) so
-    // the verdict is the rollback, never the restored revision's success.
-    if let (Track::CurrentPrimary, Some(p)) = (track, view.primary())
-        && p.says_rolling_back()
-        && p.rollout() != Some("COMPLETED")
-    {
-        let undone = view
-            .deployments
-            .iter()
-            .filter(|d| {
-                !d.is_primary()
-                    && d.status != "INACTIVE"
-                    && !same_task_definition(&d.task_definition, &p.task_definition)
-            })
-            .max_by_key(|d| (d.rollout() == Some("FAILED"), d.created_at));
-        return Ok(match undone {
-            Some(d) => Tracked {
-                deployment_id: d.id.clone(),
-                task_definition: d.task_definition.clone(),
-                previous_task_definitions: vec![p.task_definition.clone()],
-                service_deployment_arn: None,
-                created_at: d.created_at,
-            },
-            None => Tracked {
-                deployment_id: String::new(),
-                task_definition: String::new(),
-                previous_task_definitions: vec![p.task_definition.clone()],
-                service_deployment_arn: None,
-                created_at: None,
-            },
-        });
+    // The PRIMARY is a rollback: the release the caller waits for is the one it undoes (listed
+    // or already gone), judged by how the rollback ends — never the restored revision's
+    // success. This holds however long ago the rollback finished: no forward release came
+    // after it, or it would not be PRIMARY.
+    if let Some(rb) = rollback {
+        let others: Vec<&DeploymentView> = live(view).filter(|d| d.id != rb.id).collect();
+        match track {
+            Track::CurrentPrimary => {
+                return Ok(undone_tracked(rb, undone_by(rb, &others), ""));
+            }
+            Track::TaskDefinition(td) => {
+                let on_td: Vec<&DeploymentView> = others
+                    .iter()
+                    .copied()
+                    .filter(|d| same_task_definition(&d.task_definition, td))
+                    .collect();
+                // On another task definition, or on the same one (a forced deployment rolled
+                // back to its twin), or gone: the release asked for was rolled back.
+                let undone = on_td
+                    .iter()
+                    .copied()
+                    .max_by_key(|d| (d.rollout() == Some("FAILED"), d.created_at));
+                return Ok(undone_tracked(rb, undone, td));
+            }
+            Track::DeploymentId(id) if !is_service_deployment_arn(id) && *id != rb.id => {
+                let undone = others.iter().copied().find(|d| d.id == *id);
+                if undone.is_some() || view.deployment(id).is_none() {
+                    let mut t = undone_tracked(rb, undone, "");
+                    t.deployment_id = id.clone();
+                    return Ok(t);
+                }
+            }
+            Track::NewDeployment {
+                task_definition,
+                existing,
+            } => {
+                let fresh: Vec<&DeploymentView> = others
+                    .iter()
+                    .copied()
+                    .filter(|d| !existing.contains(&d.id))
+                    .collect();
+                if !existing.contains(&rb.id) || !fresh.is_empty() {
+                    let undone = undone_by(rb, &fresh).or_else(|| fresh.first().copied());
+                    return Ok(undone_tracked(rb, undone, task_definition));
+                }
+                // The rollback predates the call (or reuses an old id) and nothing new shows yet.
+                return Err(not_visible(format!(
+                    "new deployment of {}",
+                    short_td(task_definition)
+                )));
+            }
+            _ => {}
+        }
     }
     let chosen = match track {
-        Track::CurrentPrimary => view.primary().ok_or_else(|| ResolveError::Invalid {
+        Track::CurrentPrimary => primary.ok_or_else(|| ResolveError::Invalid {
             message: format!("service {} has no PRIMARY deployment", view.name),
             hint: "check the service in the console; wait-stable needs an ECS rolling deployment to follow".into(),
         })?,
         Track::DeploymentId(id) if is_service_deployment_arn(id) => {
             if view.current_service_deployment.as_deref() == Some(id.as_str()) {
-                view.primary().ok_or_else(|| ResolveError::NeedServiceDeployment(id.clone()))?
+                primary.ok_or_else(|| ResolveError::NeedServiceDeployment(id.clone()))?
             } else {
                 return Err(ResolveError::NeedServiceDeployment(id.clone()));
             }
@@ -250,10 +368,9 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
         })?,
         Track::TaskDefinition(td) => {
             // An INACTIVE deployment has been fully replaced: never the one to follow.
-            let mut matching = view.deployments.iter().filter(|d| {
-                d.status != "INACTIVE" && same_task_definition(&d.task_definition, td)
-            });
-            let all: Vec<_> = matching.by_ref().collect();
+            let all: Vec<_> = live(view)
+                .filter(|d| same_task_definition(&d.task_definition, td))
+                .collect();
             all.iter()
                 .find(|d| d.is_primary())
                 .or_else(|| all.first())
@@ -263,13 +380,37 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
                     hint: format!("its deployments are: {}; was the service updated to {td}?", list()),
                 })?
         }
+        Track::NewDeployment { task_definition, existing } => {
+            // Only a deployment that did not exist before the call: with forceNewDeployment the
+            // old one runs the same task definition, and following it would be a false green.
+            let fresh: Vec<_> = live(view)
+                .filter(|d| !existing.contains(&d.id))
+                .filter(|d| same_task_definition(&d.task_definition, task_definition))
+                .collect();
+            fresh
+                .iter()
+                .find(|d| d.is_primary())
+                .or_else(|| fresh.first())
+                .copied()
+                .ok_or_else(|| not_visible(format!("new deployment of {}", short_td(task_definition))))?
+        }
+        Track::Return(_) => unreachable!("handled above"),
     };
-    let service_deployment_arn = match track {
+    let sd_arn = match track {
         Track::DeploymentId(id) if is_service_deployment_arn(id) => Some(id.clone()),
-        _ if chosen.is_primary() => view.current_service_deployment.clone(),
         _ => None,
     };
-    Ok(Tracked {
+    let mut t = plain(view, chosen, sd_arn);
+    // Asked for a deployment that is not the PRIMARY while a rollback is: that rollback undoes it.
+    if let Some(rb) = rollback.filter(|rb| rb.id != chosen.id) {
+        t.rolled_back_by = Some(rb.id.clone());
+    }
+    Ok(t)
+}
+
+/// Track `chosen` as it is.
+fn plain(view: &ServiceView, chosen: &DeploymentView, sd_arn: Option<String>) -> Tracked {
+    Tracked {
         deployment_id: chosen.id.clone(),
         task_definition: chosen.task_definition.clone(),
         previous_task_definitions: view
@@ -281,34 +422,42 @@ pub fn resolve(view: &ServiceView, track: &Track) -> Result<Tracked, ResolveErro
             })
             .map(|d| d.task_definition.clone())
             .collect(),
-        service_deployment_arn,
+        service_deployment_arn: sd_arn.or_else(|| {
+            chosen
+                .is_primary()
+                .then(|| view.current_service_deployment.clone())
+                .flatten()
+        }),
         created_at: chosen.created_at,
-    })
+        rolled_back_by: None,
+    }
 }
 
 /// [`resolve`] for a deployment the caller has just created (`ecs-roll` right after
-/// UpdateService): DescribeServices is eventually consistent and may still show the old
-/// PRIMARY, so while `just_created` holds a deployment id or task definition the service does
-/// not show yet is `Ok(None)` — not visible yet, poll again — instead of a usage error.
+/// UpdateService, or `wait-stable --deployment-id` right after the user's own): DescribeServices
+/// is eventually consistent and may still show the old PRIMARY, so while `just_created` holds a
+/// deployment the service does not show yet is `Ok(None)` — not visible yet, poll again —
+/// instead of a usage error.
 pub fn resolve_created(
     view: &ServiceView,
     track: &Track,
+    current: Option<&ServiceDeploymentView>,
     just_created: bool,
 ) -> Result<Option<Tracked>, ResolveError> {
     let ecs_controller = view.controller.as_deref().is_none_or(|c| c == "ECS");
-    match resolve(view, track) {
-        Err(ResolveError::Invalid { .. })
-            if just_created
-                && ecs_controller
-                && matches!(track, Track::DeploymentId(_) | Track::TaskDefinition(_)) =>
-        {
-            Ok(None)
-        }
+    let waits = matches!(
+        track,
+        Track::DeploymentId(_) | Track::TaskDefinition(_) | Track::Return(_)
+    ) && just_created
+        || matches!(track, Track::NewDeployment { .. });
+    match resolve(view, track, current) {
+        Err(ResolveError::Invalid { .. }) if waits && ecs_controller => Ok(None),
         r => r.map(Some),
     }
 }
 
 /// The verdict for a ServiceDeployment ARN that is no longer the service's current deployment.
+/// `ROLLBACK_REQUESTED` / `ROLLBACK_IN_PROGRESS` are not final: the rollback may still fail.
 pub fn decide_from_service_deployment(sd: &ServiceDeploymentView) -> Verdict {
     let reason = |what: &str| {
         sd.status_reason.clone().map_or_else(
@@ -317,111 +466,177 @@ pub fn decide_from_service_deployment(sd: &ServiceDeploymentView) -> Verdict {
         )
     };
     match sd.status.as_str() {
-        s if s.starts_with("ROLLBACK_") => Verdict::RolledBack(reason(s)),
+        "ROLLBACK_SUCCESSFUL" => Verdict::RolledBack(reason("ROLLBACK_SUCCESSFUL")),
+        "ROLLBACK_FAILED" => Verdict::RollbackFailed(reason("ROLLBACK_FAILED")),
         "STOPPED" | "STOP_REQUESTED" => Verdict::Failed(reason(&sd.status)),
         "SUCCESSFUL" => Verdict::Replaced("a newer service deployment is current".into()),
         _ => Verdict::Pending,
     }
 }
 
-/// Judge one poll of one service.
-pub fn decide(
+fn describe_primary(view: &ServiceView, p: &DeploymentView) -> String {
+    let mut s = format!(
+        "{} now runs {} (deployment {}",
+        view.name,
+        short_td(&p.task_definition),
+        p.id
+    );
+    if let Some(r) = &p.rollout_state_reason {
+        s.push_str(&format!(": {}", r.trim_end_matches('.')));
+    }
+    s.push(')');
+    s
+}
+
+/// The PRIMARY undoing the tracked release, if there is one: the rollback known from the
+/// start, one whose reason says "rolling back", or a previous task definition back as PRIMARY.
+fn rollback_deployment<'a>(view: &'a ServiceView, tracked: &Tracked) -> Option<&'a DeploymentView> {
+    view.primary()
+        .filter(|p| p.id != tracked.deployment_id)
+        .filter(|p| {
+            tracked.rolled_back_by.as_deref() == Some(p.id.as_str())
+                || p.says_rolling_back()
+                || (!same_task_definition(&p.task_definition, &tracked.task_definition)
+                    && tracked
+                        .previous_task_definitions
+                        .iter()
+                        .any(|t| same_task_definition(t, &p.task_definition)))
+        })
+}
+
+/// Why the release failed, as far as the tracked deployment or its ServiceDeployment says.
+fn release_failure(
     view: &ServiceView,
     tracked: &Tracked,
-    until: Until,
+    sd: Option<&ServiceDeploymentView>,
+) -> String {
+    view.deployment(&tracked.deployment_id)
+        .filter(|d| d.rollout() == Some("FAILED"))
+        .and_then(|d| d.rollout_state_reason.clone())
+        .or_else(|| sd.and_then(|sd| sd.status_reason.clone()))
+        .unwrap_or_else(|| match tracked.deployment_id.as_str() {
+            "" => "the release was rolled back".into(),
+            id => format!("deployment {id} was rolled back"),
+        })
+}
+
+/// How a rollback under way ends: rolled back once it COMPLETED (or ROLLBACK_SUCCESSFUL),
+/// rollback failed when it FAILED (or ROLLBACK_FAILED); until then, not final.
+fn rollback_outcome(
+    view: &ServiceView,
+    tracked: &Tracked,
+    rb: &DeploymentView,
     sd: Option<&ServiceDeploymentView>,
 ) -> Verdict {
+    let why = release_failure(view, tracked, sd);
+    let now = describe_primary(view, rb);
+    match (sd.map(|s| s.status.as_str()), rb.rollout()) {
+        (Some("ROLLBACK_FAILED"), _) | (_, Some("FAILED")) => Verdict::RollbackFailed(format!(
+            "{why}; the rollback failed too: {now}; {} is stuck half-way, fix it by hand",
+            view.name
+        )),
+        (Some("ROLLBACK_SUCCESSFUL"), _) | (_, Some("COMPLETED")) => {
+            Verdict::RolledBack(format!("{why}; {now}"))
+        }
+        (_, None) if steady_on(view, rb) => Verdict::RolledBack(format!("{why}; {now}")),
+        _ => Verdict::Pending,
+    }
+}
+
+/// The service runs `d` alone, every task of it running.
+fn steady_on(view: &ServiceView, d: &DeploymentView) -> bool {
+    live(view).count() == 1
+        && view.running == view.desired
+        && d.running == d.desired
+        && view.pending == 0
+}
+
+/// The tracked deployment is the PRIMARY, alone, with every task running and no failures: the
+/// state a service without `rolloutState` must hold over two polls and 30 s to succeed.
+pub fn steady(view: &ServiceView, tracked: &Tracked) -> bool {
+    view.deployment(&tracked.deployment_id)
+        .is_some_and(|d| d.is_primary() && d.failed == 0 && steady_on(view, d))
+}
+
+/// A release known to have failed while the verdict is still pending (its rollback under way):
+/// at the deadline this is `failed`, not a mere timeout.
+pub fn known_failure(
+    view: &ServiceView,
+    tracked: &Tracked,
+    sd: Option<&ServiceDeploymentView>,
+) -> Option<String> {
+    if let Some(rb) = rollback_deployment(view, tracked) {
+        return Some(format!(
+            "{}; the rollback had not finished: {}",
+            release_failure(view, tracked, sd),
+            describe_primary(view, rb)
+        ));
+    }
+    if let Some(sd) = sd.filter(|sd| sd.status.starts_with("ROLLBACK_")) {
+        return Some(format!(
+            "service deployment {}{}",
+            sd.status,
+            sd.status_reason
+                .as_deref()
+                .map_or_else(String::new, |r| format!(": {r}"))
+        ));
+    }
+    let d = view.deployment(&tracked.deployment_id)?;
+    (d.rollout() == Some("FAILED")).then(|| {
+        format!(
+            "{}; no rollback had started",
+            d.rollout_state_reason
+                .clone()
+                .unwrap_or_else(|| format!("deployment {} FAILED", d.id))
+        )
+    })
+}
+
+/// Judge one poll of one service.
+pub fn decide(view: &ServiceView, tracked: &Tracked, poll: &Poll) -> Verdict {
     if view.status == "DRAINING" || view.status == "INACTIVE" {
         return Verdict::Failed(format!(
             "service {} is {} (deleted while waiting)",
             view.name, view.status
         ));
     }
-    // A rollback shows in the ServiceDeployment before anywhere else. (A STOPPED one is judged
-    // below: ECS also stops the service deployment that a newer one supersedes.)
-    let primary = view.primary();
-    let rollback_seen = |p: Option<&DeploymentView>| {
-        p.filter(|p| p.id != tracked.deployment_id)
-            .is_some_and(|p| {
-                p.says_rolling_back()
-                    || (!same_task_definition(&p.task_definition, &tracked.task_definition)
-                        && tracked
-                            .previous_task_definitions
-                            .iter()
-                            .any(|t| same_task_definition(t, &p.task_definition)))
-            })
-    };
-    let describe_primary = |p: &DeploymentView| {
-        let mut s = format!(
-            "{} now runs {} (deployment {}",
-            view.name,
-            short_td(&p.task_definition),
-            p.id
-        );
-        if let Some(r) = &p.rollout_state_reason {
-            s.push_str(&format!(": {}", r.trim_end_matches('.')));
-        }
-        s.push(')');
-        s
-    };
-    if let Some(sd) = sd
-        && let Verdict::RolledBack(why) = decide_from_service_deployment(sd)
-    {
-        return match primary.filter(|p| p.id != tracked.deployment_id) {
-            Some(p) => Verdict::RolledBack(format!("{why}; {}", describe_primary(p))),
-            None => Verdict::RolledBack(why),
-        };
+    let sd = poll.sd;
+    if let Some(rb) = rollback_deployment(view, tracked) {
+        return rollback_outcome(view, tracked, rb, sd);
     }
+    let primary = view.primary();
     let Some(d) = view.deployment(&tracked.deployment_id) else {
-        // The tracked deployment is gone: it finished being replaced, or was rolled back.
-        return match primary {
-            None => Verdict::Failed(format!(
+        // The tracked deployment is gone: it finished being replaced (a rollback is above).
+        return match (primary, sd.map(decide_from_service_deployment)) {
+            (_, Some(v @ (Verdict::RolledBack(_) | Verdict::RollbackFailed(_)))) => v,
+            (None, _) => Verdict::Failed(format!(
                 "deployment {} is gone and {} has no PRIMARY deployment",
                 tracked.deployment_id, view.name
             )),
-            Some(p) if rollback_seen(Some(p)) => Verdict::RolledBack(describe_primary(p)),
-            Some(p) => Verdict::Replaced(describe_primary(p)),
+            (Some(p), _) => Verdict::Replaced(describe_primary(view, p)),
         };
     };
     if d.rollout() == Some("FAILED") {
-        let why = d
-            .rollout_state_reason
-            .clone()
-            .unwrap_or_else(|| format!("deployment {} FAILED", d.id));
-        let rolls_back = rollback_seen(primary)
-            || view
-                .circuit_breaker
-                .as_ref()
-                .is_some_and(|cb| cb.enable && cb.rollback);
-        return if rolls_back {
-            match primary.filter(|p| p.id != d.id) {
-                Some(p) => Verdict::RolledBack(format!("{why}; {}", describe_primary(p))),
-                None => Verdict::RolledBack(format!(
-                    "{why}; the circuit breaker rolls back to the last completed deployment"
-                )),
-            }
-        } else {
-            Verdict::Failed(why)
-        };
+        return decide_failed(view, d, sd);
     }
     if !d.is_primary() {
-        let Some(p) = primary else {
-            return Verdict::Failed(format!(
+        return match primary {
+            Some(p) => Verdict::Replaced(describe_primary(view, p)),
+            None => Verdict::Failed(format!(
                 "deployment {} is {} and {} has no PRIMARY deployment",
                 d.id, d.status, view.name
-            ));
-        };
-        return if rollback_seen(Some(p)) {
-            Verdict::RolledBack(describe_primary(p))
-        } else {
-            Verdict::Replaced(describe_primary(p))
+            )),
         };
     }
-    // The tracked deployment is PRIMARY: a stopped service deployment means it was stopped.
-    if let Some(sd) = sd
-        && let v @ Verdict::Failed(_) = decide_from_service_deployment(sd)
-    {
-        return v;
+    // The tracked deployment is PRIMARY: a stopped ServiceDeployment means it was stopped. A
+    // ROLLBACK_* one is read after DescribeServices and may be ahead of it: the next view shows
+    // the deployment FAILED or the rollback PRIMARY, and that decides (known_failure meanwhile).
+    if let Some(sd) = sd {
+        match decide_from_service_deployment(sd) {
+            v @ Verdict::Failed(_) => return v,
+            _ if sd.status.starts_with("ROLLBACK_") => return Verdict::Pending,
+            _ => {}
+        }
     }
     // The service must also be set to the tracked task definition.
     if let Some(service_td) = &view.task_definition
@@ -434,23 +649,67 @@ pub fn decide(
             short_td(&tracked.task_definition)
         ));
     }
-    // INACTIVE deployments have been fully replaced; DescribeServices may still list them.
-    let live = view
-        .deployments
-        .iter()
-        .filter(|d| d.status != "INACTIVE")
-        .count();
-    let stable =
-        live == 1 && view.running == view.desired && d.running == d.desired && view.pending == 0;
-    match d.rollout() {
-        Some("COMPLETED") => match until {
-            Until::Deployed => Verdict::Succeeded,
-            Until::Stable if stable => Verdict::Succeeded,
-            Until::Stable => Verdict::Pending,
-        },
-        // No rolloutState (Classic Load Balancer): only the service-wide steady state can tell.
-        None if stable => Verdict::Succeeded,
-        _ => Verdict::Pending,
+    let done = match d.rollout() {
+        Some("COMPLETED") => poll.until == Until::Deployed || steady_on(view, d),
+        // No rolloutState (Classic Load Balancer): only the service-wide steady state can tell,
+        // and a lucky poll of crash-looping tasks momentarily RUNNING must not: no failed
+        // tasks, steady on this poll and the ones before, for NO_ROLLOUT_STATE_SETTLE.
+        None => {
+            d.failed == 0
+                && steady_on(view, d)
+                && poll
+                    .steady_for
+                    .is_some_and(|held| held >= NO_ROLLOUT_STATE_SETTLE)
+        }
+        _ => false,
+    };
+    if !done {
+        return Verdict::Pending;
+    }
+    if d.desired == 0 && !poll.ever_ran && !poll.allow_empty {
+        return Verdict::NoTasks(format!(
+            "deployment {} ({}) completed with desiredCount 0: no task ever ran the new revision, so nothing shows it starts; pass --allow-empty to accept a service scaled to zero",
+            d.id,
+            short_td(&d.task_definition)
+        ));
+    }
+    Verdict::Succeeded
+}
+
+/// The tracked deployment FAILED and no rollback deployment shows (yet).
+fn decide_failed(
+    view: &ServiceView,
+    d: &DeploymentView,
+    sd: Option<&ServiceDeploymentView>,
+) -> Verdict {
+    let why = d
+        .rollout_state_reason
+        .clone()
+        .unwrap_or_else(|| format!("deployment {} FAILED", d.id));
+    let stuck = || {
+        Verdict::Failed(format!(
+            "{why}; there is no COMPLETED deployment to roll back to: service {} is stuck on the FAILED deployment {} ({}) — fix it by hand or deploy a good revision",
+            view.name,
+            d.id,
+            short_td(&d.task_definition)
+        ))
+    };
+    let rollback_on = view
+        .circuit_breaker
+        .as_ref()
+        .is_some_and(|cb| cb.enable && cb.rollback);
+    match sd.map(|s| s.status.as_str()) {
+        // ROLLBACK_FAILED with no rollback deployment ever shown: nothing to return to.
+        Some("ROLLBACK_FAILED") => stuck(),
+        Some("ROLLBACK_SUCCESSFUL") => Verdict::RolledBack(why),
+        Some("ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS") => Verdict::Pending,
+        Some("STOPPED" | "STOP_REQUESTED") => Verdict::Failed(why),
+        _ if !rollback_on => Verdict::Failed(why),
+        // The circuit breaker rolls back to the last COMPLETED deployment: wait for it to show.
+        _ if live(view).any(|o| o.id != d.id && o.rollout() == Some("COMPLETED")) => {
+            Verdict::Pending
+        }
+        _ => stuck(),
     }
 }
 
@@ -530,8 +789,20 @@ mod tests {
         )
     }
 
+    /// A poll with a task seen running and the previous poll steady: only the rule under test
+    /// can hold a verdict back.
+    fn at(until: Until, sd: Option<&ServiceDeploymentView>) -> Poll<'_> {
+        Poll {
+            until,
+            sd,
+            ever_ran: true,
+            steady_for: Some(NO_ROLLOUT_STATE_SETTLE),
+            allow_empty: false,
+        }
+    }
+
     fn tracked() -> Tracked {
-        resolve(&in_flight(), &Track::CurrentPrimary).unwrap()
+        resolve(&in_flight(), &Track::CurrentPrimary, None).unwrap()
     }
 
     /// The PRIMARY at start is tracked, and the other deployments' task definitions are remembered.
@@ -547,7 +818,7 @@ mod tests {
     #[test]
     fn in_progress_is_pending() {
         assert_eq!(
-            decide(&in_flight(), &tracked(), Until::Stable, None),
+            decide(&in_flight(), &tracked(), &at(Until::Stable, None)),
             Verdict::Pending
         );
     }
@@ -557,7 +828,7 @@ mod tests {
     fn completed_and_drained_succeeds() {
         let done = service(NEW, vec![dep("ecs-svc/2", "PRIMARY", NEW, "COMPLETED", 2)]);
         assert_eq!(
-            decide(&done, &tracked(), Until::Stable, None),
+            decide(&done, &tracked(), &at(Until::Stable, None)),
             Verdict::Succeeded
         );
     }
@@ -573,11 +844,11 @@ mod tests {
             ],
         );
         assert_eq!(
-            decide(&draining, &tracked(), Until::Stable, None),
+            decide(&draining, &tracked(), &at(Until::Stable, None)),
             Verdict::Pending
         );
         assert_eq!(
-            decide(&draining, &tracked(), Until::Deployed, None),
+            decide(&draining, &tracked(), &at(Until::Deployed, None)),
             Verdict::Succeeded
         );
     }
@@ -591,38 +862,49 @@ mod tests {
             Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
         let rolled = service(OLD, vec![p.clone()]);
         assert!(matches!(
-            decide(&rolled, &tracked(), Until::Stable, None),
+            decide(&rolled, &tracked(), &at(Until::Stable, None)),
             Verdict::RolledBack(_)
         ));
         // Even without the reason text, the previous task definition back as PRIMARY is a rollback.
         p.rollout_state_reason = None;
         let rolled = service(OLD, vec![p]);
         assert!(matches!(
-            decide(&rolled, &tracked(), Until::Stable, None),
+            decide(&rolled, &tracked(), &at(Until::Stable, None)),
             Verdict::RolledBack(_)
         ));
         // And when the rollback reuses the old deployment id (CB-guide's "Deployment 1 transitions").
         let reused = service(OLD, vec![dep("ecs-svc/1", "PRIMARY", OLD, "COMPLETED", 2)]);
         assert!(matches!(
-            decide(&reused, &tracked(), Until::Deployed, None),
+            decide(&reused, &tracked(), &at(Until::Deployed, None)),
             Verdict::RolledBack(_)
         ));
     }
 
-    /// A FAILED deployment with a rolling-back PRIMARY is reported at once, before the rollback ends.
+    /// Regression (issue 9 case 5): a rollback under way is not final — it may fail too. A FAILED
+    /// deployment with a rolling-back PRIMARY is pending until the rollback COMPLETED…
     #[test]
-    fn failed_with_rollback_in_progress_is_rolled_back_at_once() {
+    fn rollback_in_progress_is_not_final() {
         let mut failed = dep("ecs-svc/2", "ACTIVE", NEW, "FAILED", 0);
         failed.rollout_state_reason =
             Some("ECS deployment circuit breaker: tasks failed to start.".into());
         let mut back = dep("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS", 1);
         back.rollout_state_reason =
             Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
+        let during = service(OLD, vec![back.clone(), failed.clone()]);
+        assert_eq!(
+            decide(&during, &tracked(), &at(Until::Stable, None)),
+            Verdict::Pending
+        );
+        // …known to have failed, should the deadline come first.
+        assert!(
+            known_failure(&during, &tracked(), None)
+                .is_some_and(|w| w.contains("tasks failed to start"))
+        );
+        back.rollout_state = Some("COMPLETED".into());
         let v = decide(
             &service(OLD, vec![back, failed]),
             &tracked(),
-            Until::Stable,
-            None,
+            &at(Until::Stable, None),
         );
         match v {
             Verdict::RolledBack(why) => assert!(why.contains("tasks failed to start"), "{why}"),
@@ -646,7 +928,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            decide(&view, &tracked(), Until::Stable, None),
+            decide(&view, &tracked(), &at(Until::Stable, None)),
             Verdict::Failed("ECS deployment circuit breaker: tasks failed to start.".into())
         );
     }
@@ -664,7 +946,7 @@ mod tests {
             ],
         );
         assert!(matches!(
-            decide(&view, &tracked(), Until::Stable, None),
+            decide(&view, &tracked(), &at(Until::Stable, None)),
             Verdict::Replaced(_)
         ));
         let gone = service(
@@ -672,7 +954,7 @@ mod tests {
             vec![dep("ecs-svc/4", "PRIMARY", NEWER, "COMPLETED", 2)],
         );
         assert!(matches!(
-            decide(&gone, &tracked(), Until::Stable, None),
+            decide(&gone, &tracked(), &at(Until::Stable, None)),
             Verdict::Replaced(_)
         ));
     }
@@ -682,7 +964,7 @@ mod tests {
     fn service_task_definition_must_match() {
         let view = service(OLD, vec![dep("ecs-svc/2", "PRIMARY", NEW, "COMPLETED", 2)]);
         assert!(matches!(
-            decide(&view, &tracked(), Until::Deployed, None),
+            decide(&view, &tracked(), &at(Until::Deployed, None)),
             Verdict::Replaced(_)
         ));
     }
@@ -694,21 +976,32 @@ mod tests {
             status: status.into(),
             ..Default::default()
         };
+        for pending in ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "IN_PROGRESS"] {
+            assert_eq!(
+                decide(
+                    &in_flight(),
+                    &tracked(),
+                    &at(Until::Stable, Some(&sd(pending)))
+                ),
+                Verdict::Pending,
+                "{pending}"
+            );
+        }
+        // Read after DescribeServices, a ROLLBACK_* status may be ahead of the view: not final
+        // while the view still shows the release rolling out, but a known failure.
+        for ahead in ["ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"] {
+            let s = sd(ahead);
+            assert_eq!(
+                decide(&in_flight(), &tracked(), &at(Until::Stable, Some(&s))),
+                Verdict::Pending
+            );
+            assert!(known_failure(&in_flight(), &tracked(), Some(&s)).is_some());
+        }
         assert!(matches!(
             decide(
                 &in_flight(),
                 &tracked(),
-                Until::Stable,
-                Some(&sd("ROLLBACK_IN_PROGRESS"))
-            ),
-            Verdict::RolledBack(_)
-        ));
-        assert!(matches!(
-            decide(
-                &in_flight(),
-                &tracked(),
-                Until::Stable,
-                Some(&sd("STOPPED"))
+                &at(Until::Stable, Some(&sd("STOPPED")))
             ),
             Verdict::Failed(_)
         ));
@@ -716,8 +1009,7 @@ mod tests {
             decide(
                 &in_flight(),
                 &tracked(),
-                Until::Stable,
-                Some(&sd("IN_PROGRESS"))
+                &at(Until::Stable, Some(&sd("IN_PROGRESS")))
             ),
             Verdict::Pending
         );
@@ -739,7 +1031,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            decide(&view, &tracked(), Until::Stable, Some(&sd)),
+            decide(&view, &tracked(), &at(Until::Stable, Some(&sd))),
             Verdict::Replaced(_)
         ));
     }
@@ -750,7 +1042,7 @@ mod tests {
         let mut view = in_flight();
         view.status = "DRAINING".into();
         assert!(matches!(
-            decide(&view, &tracked(), Until::Stable, None),
+            decide(&view, &tracked(), &at(Until::Stable, None)),
             Verdict::Failed(_)
         ));
     }
@@ -767,11 +1059,12 @@ mod tests {
                 ],
             ),
             &Track::CurrentPrimary,
+            None,
         )
         .unwrap();
         let steady = service(NEW, vec![dep("ecs-svc/2", "PRIMARY", NEW, "", 2)]);
         assert_eq!(
-            decide(&steady, &t, Until::Deployed, None),
+            decide(&steady, &t, &at(Until::Deployed, None)),
             Verdict::Succeeded
         );
         let half = service(
@@ -781,7 +1074,10 @@ mod tests {
                 dep("ecs-svc/1", "ACTIVE", OLD, "", 1),
             ],
         );
-        assert_eq!(decide(&half, &t, Until::Deployed, None), Verdict::Pending);
+        assert_eq!(
+            decide(&half, &t, &at(Until::Deployed, None)),
+            Verdict::Pending
+        );
     }
 
     /// Regression: DescribeServices may list INACTIVE (fully replaced) deployments. Counting them
@@ -797,7 +1093,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            decide(&done, &tracked(), Until::Stable, None),
+            decide(&done, &tracked(), &at(Until::Stable, None)),
             Verdict::Succeeded
         );
         let clb = service(
@@ -808,7 +1104,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            decide(&clb, &tracked(), Until::Stable, None),
+            decide(&clb, &tracked(), &at(Until::Stable, None)),
             Verdict::Succeeded
         );
         // An ACTIVE one still draining keeps it pending.
@@ -820,7 +1116,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            decide(&draining, &tracked(), Until::Stable, None),
+            decide(&draining, &tracked(), &at(Until::Stable, None)),
             Verdict::Pending
         );
     }
@@ -835,23 +1131,32 @@ mod tests {
             Track::DeploymentId("ecs-svc/2".into()),
             Track::TaskDefinition(NEW.into()),
         ] {
-            assert_eq!(resolve_created(&stale, &track, true), Ok(None), "{track:?}");
+            assert_eq!(
+                resolve_created(&stale, &track, None, true),
+                Ok(None),
+                "{track:?}"
+            );
             assert!(matches!(
-                resolve_created(&stale, &track, false),
+                resolve_created(&stale, &track, None, false),
                 Err(ResolveError::Invalid { .. })
             ));
         }
         // Once visible it is tracked as usual.
         assert_eq!(
-            resolve_created(&in_flight(), &Track::DeploymentId("ecs-svc/2".into()), true)
-                .unwrap()
-                .map(|t| t.deployment_id),
+            resolve_created(
+                &in_flight(),
+                &Track::DeploymentId("ecs-svc/2".into()),
+                None,
+                true
+            )
+            .unwrap()
+            .map(|t| t.deployment_id),
             Some("ecs-svc/2".into())
         );
         // A refused controller stays an error.
         let mut cd = stale.clone();
         cd.controller = Some("CODE_DEPLOY".into());
-        assert!(resolve_created(&cd, &Track::TaskDefinition(NEW.into()), true).is_err());
+        assert!(resolve_created(&cd, &Track::TaskDefinition(NEW.into()), None, true).is_err());
     }
 
     /// Regression: started (no --deployment-id) while the circuit breaker is rolling the release
@@ -864,28 +1169,35 @@ mod tests {
             Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
         let failed = dep("ecs-svc/2", "ACTIVE", NEW, "FAILED", 0);
         let during = service(OLD, vec![back.clone(), failed]);
-        let t = resolve(&during, &Track::CurrentPrimary).unwrap();
-        assert!(matches!(
-            decide(&during, &t, Until::Stable, None),
-            Verdict::RolledBack(_)
-        ));
+        let t = resolve(&during, &Track::CurrentPrimary, None).unwrap();
+        assert_eq!(t.deployment_id, "ecs-svc/2");
+        // Not final while the rollback runs (it may fail), but known to be a failure.
+        assert_eq!(
+            decide(&during, &t, &at(Until::Stable, None)),
+            Verdict::Pending
+        );
+        assert!(known_failure(&during, &t, None).is_some());
         // Also when the rollback reuses the last completed deployment's id.
         back.id = "ecs-svc/1".into();
+        back.rollout_state = Some("COMPLETED".into());
         let reused = service(OLD, vec![back.clone()]);
-        let t = resolve(&reused, &Track::CurrentPrimary).unwrap();
+        let t = resolve(&reused, &Track::CurrentPrimary, None).unwrap();
         assert!(matches!(
-            decide(&reused, &t, Until::Stable, None),
+            decide(&reused, &t, &at(Until::Stable, None)),
             Verdict::RolledBack(_)
         ));
-        // A rollback that completed long ago is just the service's current deployment.
+        back.rollout_state = Some("IN_PROGRESS".into());
+        // Regression (issue 9 case 1): a rollback that completed before the wait began is still
+        // the release's rollback — no forward release came after it, or it would not be
+        // PRIMARY. Following it as "the current deployment" was a false green.
         back.rollout_state = Some("COMPLETED".into());
         back.running = 2;
         let settled = service(OLD, vec![back]);
-        let t = resolve(&settled, &Track::CurrentPrimary).unwrap();
-        assert_eq!(
-            decide(&settled, &t, Until::Stable, None),
-            Verdict::Succeeded
-        );
+        let t = resolve(&settled, &Track::CurrentPrimary, None).unwrap();
+        assert!(matches!(
+            decide(&settled, &t, &at(Until::Stable, None)),
+            Verdict::RolledBack(_)
+        ));
     }
 
     /// Regression: a task definition deployed before has an INACTIVE (fully replaced) deployment
@@ -902,7 +1214,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            resolve_created(&stale, &Track::TaskDefinition(NEW.into()), true),
+            resolve_created(&stale, &Track::TaskDefinition(NEW.into()), None, true),
             Ok(None)
         );
     }
@@ -912,18 +1224,18 @@ mod tests {
     fn resolves_explicit_tracks() {
         let v = in_flight();
         assert_eq!(
-            resolve(&v, &Track::DeploymentId("ecs-svc/1".into()))
+            resolve(&v, &Track::DeploymentId("ecs-svc/1".into()), None)
                 .unwrap()
                 .deployment_id,
             "ecs-svc/1"
         );
         assert_eq!(
-            resolve(&v, &Track::TaskDefinition("web:2".into()))
+            resolve(&v, &Track::TaskDefinition("web:2".into()), None)
                 .unwrap()
                 .deployment_id,
             "ecs-svc/2"
         );
-        match resolve(&v, &Track::DeploymentId("ecs-svc/9".into())) {
+        match resolve(&v, &Track::DeploymentId("ecs-svc/9".into()), None) {
             Err(ResolveError::Invalid { message, hint }) => {
                 assert!(message.contains("ecs-svc/9"));
                 assert!(hint.contains("ecs-svc/2 (PRIMARY, web:2)"), "{hint}");
@@ -931,12 +1243,12 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            resolve(&v, &Track::TaskDefinition("web:7".into())),
+            resolve(&v, &Track::TaskDefinition("web:7".into()), None),
             Err(ResolveError::Invalid { .. })
         ));
         let sd = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/web/abc";
         assert_eq!(
-            resolve(&v, &Track::DeploymentId(sd.into())),
+            resolve(&v, &Track::DeploymentId(sd.into()), None),
             Err(ResolveError::NeedServiceDeployment(sd.into()))
         );
     }
@@ -953,10 +1265,10 @@ mod tests {
             Track::TaskDefinition(NEW.into()),
             Track::DeploymentId("ecs-svc/2".into()),
         ] {
-            let t = resolve(&after, &track).unwrap();
+            let t = resolve(&after, &track, None).unwrap();
             assert!(
                 matches!(
-                    decide(&after, &t, Until::Stable, None),
+                    decide(&after, &t, &at(Until::Stable, None)),
                     Verdict::RolledBack(_)
                 ),
                 "{track:?}"
@@ -970,9 +1282,233 @@ mod tests {
         let mut v = in_flight();
         v.controller = Some("CODE_DEPLOY".into());
         assert!(matches!(
-            resolve(&v, &Track::CurrentPrimary),
+            resolve(&v, &Track::CurrentPrimary, None),
             Err(ResolveError::Invalid { .. })
         ));
+    }
+
+    fn rolling_back(mut d: DeploymentView) -> DeploymentView {
+        d.rollout_state_reason =
+            Some("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.".into());
+        d
+    }
+
+    fn sd(arn: &str, status: &str) -> ServiceDeploymentView {
+        ServiceDeploymentView {
+            arn: arn.into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Regression (issue 9 case 1, forced deployments): the rollback target runs the very task
+    /// definition asked for. `--task-definition` took the rollback PRIMARY for the release.
+    /// Seen by its reason text, or — without one — by the current ServiceDeployment's status.
+    #[test]
+    fn forced_release_rolled_back_to_its_twin_is_rolled_back() {
+        let rb = rolling_back(dep("ecs-svc/3", "PRIMARY", OLD, "COMPLETED", 2));
+        let after = service(OLD, vec![rb.clone()]);
+        for track in [Track::TaskDefinition(OLD.into()), Track::CurrentPrimary] {
+            let t = resolve(&after, &track, None).unwrap();
+            assert_eq!(t.rolled_back_by.as_deref(), Some("ecs-svc/3"), "{track:?}");
+            assert!(
+                matches!(
+                    decide(&after, &t, &at(Until::Stable, None)),
+                    Verdict::RolledBack(_)
+                ),
+                "{track:?}"
+            );
+        }
+        // No reason text: the current ServiceDeployment in ROLLBACK_SUCCESSFUL says it.
+        let mut quiet = dep("ecs-svc/3", "PRIMARY", OLD, "COMPLETED", 2);
+        quiet.rollout_state_reason = Some("ECS deployment ecs-svc/3 completed.".into());
+        let mut view = service(OLD, vec![quiet]);
+        view.current_service_deployment = Some("arn:sd/1".into());
+        let current = sd("arn:sd/1", "ROLLBACK_SUCCESSFUL");
+        let t = resolve(
+            &view,
+            &Track::TaskDefinition("web:1".into()),
+            Some(&current),
+        )
+        .unwrap();
+        assert!(matches!(
+            decide(&view, &t, &at(Until::Stable, Some(&current))),
+            Verdict::RolledBack(_)
+        ));
+        // Still in progress with the failed twin listed: pending, following the failed one.
+        let failed = dep("ecs-svc/2", "ACTIVE", OLD, "FAILED", 0);
+        let during = service(
+            OLD,
+            vec![
+                rolling_back(dep("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS", 1)),
+                failed,
+            ],
+        );
+        let t = resolve(&during, &Track::TaskDefinition(OLD.into()), None).unwrap();
+        assert_eq!(t.deployment_id, "ecs-svc/2");
+        assert_eq!(
+            decide(&during, &t, &at(Until::Stable, None)),
+            Verdict::Pending
+        );
+    }
+
+    /// Regression (issue 9 case 2): after a forced UpdateService whose answer was stale, the
+    /// deployment "running the target task definition" is the OLD one. NewDeployment never
+    /// follows a deployment that existed before the call.
+    #[test]
+    fn new_deployment_is_never_a_pre_existing_one() {
+        let track = Track::NewDeployment {
+            task_definition: OLD.into(),
+            existing: vec!["ecs-svc/1".into()],
+        };
+        let stale = service(OLD, vec![dep("ecs-svc/1", "PRIMARY", OLD, "COMPLETED", 2)]);
+        assert!(matches!(
+            resolve(&stale, &track, None),
+            Err(ResolveError::Invalid { .. })
+        ));
+        // Not visible yet: wait (always, not only during the grace).
+        assert_eq!(resolve_created(&stale, &track, None, false), Ok(None));
+        let visible = service(
+            OLD,
+            vec![
+                dep("ecs-svc/7", "PRIMARY", OLD, "IN_PROGRESS", 0),
+                dep("ecs-svc/1", "ACTIVE", OLD, "COMPLETED", 2),
+            ],
+        );
+        let t = resolve(&visible, &track, None).unwrap();
+        assert_eq!(t.deployment_id, "ecs-svc/7");
+        // Already failed and rolled back by the time it shows: rolled back, not the twin's green.
+        let rolled = service(
+            OLD,
+            vec![rolling_back(dep(
+                "ecs-svc/8",
+                "PRIMARY",
+                OLD,
+                "COMPLETED",
+                2,
+            ))],
+        );
+        let t = resolve(&rolled, &track, None).unwrap();
+        assert!(matches!(
+            decide(&rolled, &t, &at(Until::Stable, None)),
+            Verdict::RolledBack(_)
+        ));
+    }
+
+    /// Regression (issue 9 case 5): a rollback that FAILED is `rollback_failed`, loud.
+    #[test]
+    fn failed_rollback_is_rollback_failed() {
+        let failed = dep("ecs-svc/2", "ACTIVE", NEW, "FAILED", 0);
+        let rb = rolling_back(dep("ecs-svc/3", "PRIMARY", OLD, "FAILED", 0));
+        let view = service(OLD, vec![rb, failed]);
+        match decide(&view, &tracked(), &at(Until::Stable, None)) {
+            Verdict::RollbackFailed(why) => assert!(why.contains("stuck"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // The ServiceDeployment says so before the deployment does.
+        let rb = rolling_back(dep("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS", 0));
+        let view = service(OLD, vec![rb, dep("ecs-svc/2", "ACTIVE", NEW, "FAILED", 0)]);
+        assert!(matches!(
+            decide(
+                &view,
+                &tracked(),
+                &at(Until::Stable, Some(&sd("", "ROLLBACK_FAILED")))
+            ),
+            Verdict::RollbackFailed(_)
+        ));
+    }
+
+    /// Regression (issue 9 case 5): FAILED with rollback on but no COMPLETED deployment to
+    /// return to is `failed`, naming the service as stuck — not `rolled_back`.
+    #[test]
+    fn failed_with_nothing_to_return_to_is_failed_and_stuck() {
+        let mut d = dep("ecs-svc/2", "PRIMARY", NEW, "FAILED", 0);
+        d.rollout_state_reason =
+            Some("ECS deployment circuit breaker: tasks failed to start.".into());
+        let alone = service(NEW, vec![d.clone()]);
+        let t = resolve(&alone, &Track::CurrentPrimary, None).unwrap();
+        for sd_status in [None, Some("ROLLBACK_FAILED")] {
+            let s = sd_status.map(|st| sd("", st));
+            match decide(&alone, &t, &at(Until::Stable, s.as_ref())) {
+                Verdict::Failed(why) => {
+                    assert!(why.contains("service web is stuck"), "{why}")
+                }
+                other => panic!("{sd_status:?}: {other:?}"),
+            }
+        }
+        // Re-deployed while an earlier rollback was IN_PROGRESS: nothing COMPLETED either.
+        let busy = service(
+            NEW,
+            vec![
+                d.clone(),
+                rolling_back(dep("ecs-svc/1b", "ACTIVE", OLD, "IN_PROGRESS", 1)),
+            ],
+        );
+        assert!(matches!(
+            decide(&busy, &t, &at(Until::Stable, None)),
+            Verdict::Failed(_)
+        ));
+        // With a COMPLETED deployment listed, the rollback is about to start: not final.
+        let can = service(
+            NEW,
+            vec![d, dep("ecs-svc/1", "ACTIVE", OLD, "COMPLETED", 2)],
+        );
+        assert_eq!(decide(&can, &t, &at(Until::Stable, None)), Verdict::Pending);
+    }
+
+    /// Regression (issue 9 case 6): a deployment of zero tasks COMPLETED, no task ever ran it:
+    /// `no_tasks` naming --allow-empty; accepted with it; a task seen running proves it.
+    #[test]
+    fn desired_zero_is_no_tasks_unless_allowed() {
+        let mut d = dep("ecs-svc/2", "PRIMARY", NEW, "COMPLETED", 0);
+        d.desired = 0;
+        let mut view = service(NEW, vec![d]);
+        view.desired = 0;
+        let mut poll = at(Until::Stable, None);
+        poll.ever_ran = false;
+        match decide(&view, &tracked(), &poll) {
+            Verdict::NoTasks(why) => assert!(why.contains("--allow-empty"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        poll.allow_empty = true;
+        assert_eq!(decide(&view, &tracked(), &poll), Verdict::Succeeded);
+        poll.allow_empty = false;
+        poll.ever_ran = true;
+        assert_eq!(decide(&view, &tracked(), &poll), Verdict::Succeeded);
+    }
+
+    /// Regression (issue 9 case 7): without rolloutState, one steady poll is not enough, and
+    /// failed tasks forbid success.
+    #[test]
+    fn no_rollout_state_needs_two_steady_polls_and_no_failures() {
+        let view = service(NEW, vec![dep("ecs-svc/2", "PRIMARY", NEW, "", 2)]);
+        let mut poll = at(Until::Stable, None);
+        poll.steady_for = None;
+        assert_eq!(decide(&view, &tracked(), &poll), Verdict::Pending);
+        assert!(steady(&view, &tracked()));
+        // Steady on the poll before, but not for long: crash loops live that long.
+        poll.steady_for = Some(Duration::from_secs(5));
+        assert_eq!(decide(&view, &tracked(), &poll), Verdict::Pending);
+        poll.steady_for = Some(NO_ROLLOUT_STATE_SETTLE);
+        assert_eq!(decide(&view, &tracked(), &poll), Verdict::Succeeded);
+        let mut crashing = dep("ecs-svc/2", "PRIMARY", NEW, "", 2);
+        crashing.failed = 4;
+        let view = service(NEW, vec![crashing]);
+        assert!(!steady(&view, &tracked()));
+        assert_eq!(decide(&view, &tracked(), &poll), Verdict::Pending);
+    }
+
+    /// ecs-roll's return path: a PRIMARY put back by ECS's own rollback is what it waits for.
+    #[test]
+    fn return_track_accepts_a_rollback_primary() {
+        let rb = rolling_back(dep("ecs-svc/3", "PRIMARY", OLD, "COMPLETED", 2));
+        let view = service(OLD, vec![rb]);
+        let t = resolve(&view, &Track::Return(OLD.into()), None).unwrap();
+        assert_eq!(t.deployment_id, "ecs-svc/3");
+        assert_eq!(
+            decide(&view, &t, &at(Until::Stable, None)),
+            Verdict::Succeeded
+        );
     }
 
     /// The circuit-breaker threshold follows the current table: 1 → 3, 25 → 13, 400 → 200.

@@ -49,6 +49,18 @@ pub enum Track {
     DeploymentId(String),
     /// The deployment running this task definition (full ARN or `family:revision`).
     TaskDefinition(String),
+    /// The deployment an UpdateService just started, when its response did not name it: a
+    /// deployment running `task_definition` whose id is not in `existing` (the service's
+    /// deployment ids read before the call). Never one of those — with `forceNewDeployment` the
+    /// old deployment runs the same task definition. Waited for until it shows; if it never
+    /// does, [`wait`] fails with a runtime error (exit 3), never a green.
+    NewDeployment {
+        task_definition: String,
+        existing: Vec<String>,
+    },
+    /// The service going back to this task definition, by ECS's own rollback or by a new
+    /// deployment: the PRIMARY running it, whatever created it (ecs-roll's return path).
+    Return(String),
 }
 
 /// When a deployment counts as done.
@@ -70,19 +82,32 @@ pub struct WaitOptions {
     pub until: Until,
     /// For this long from the start, a tracked deployment id or task definition that the
     /// service does not show yet is waited for instead of refused: the caller has just created
-    /// it and DescribeServices is eventually consistent. Zero for a user-given deployment.
+    /// it and DescribeServices is eventually consistent. (`Track::NewDeployment` is always
+    /// waited for, up to the deadline.)
     pub created_grace: Duration,
+    /// A deployment of zero tasks (desiredCount 0) may succeed; otherwise it is `NoTasks`.
+    pub allow_empty: bool,
 }
+
+/// How long `wait-stable` waits for a `--deployment-id` / `--task-definition` that the service
+/// does not show yet (ECS is eventually consistent right after UpdateService).
+pub const NOT_YET_VISIBLE_GRACE: Duration = Duration::from_secs(30);
 
 /// How one service's deployment ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceResult {
     Succeeded,
-    /// The circuit breaker (or someone) put the previous task definition back.
+    /// The release failed and a rollback (the circuit breaker's, an alarm's, or someone's) put
+    /// the previous task definition back, and completed.
     RolledBack,
-    /// The deployment FAILED and nothing rolled it back.
+    /// The release failed and its rollback failed too: the service is stuck half-way.
+    RollbackFailed,
+    /// The deployment FAILED and nothing rolled it back (or there was nothing to return to).
     Failed,
+    /// The deployment completed with no task of it ever running (desiredCount 0); accepted
+    /// only with `allow_empty`.
+    NoTasks,
     /// A newer deployment took over before this one finished.
     Replaced,
     /// The deadline passed first.
@@ -95,7 +120,9 @@ impl ServiceResult {
         match self {
             ServiceResult::Succeeded => "succeeded",
             ServiceResult::RolledBack => "rolled_back",
+            ServiceResult::RollbackFailed => "rollback_failed",
             ServiceResult::Failed => "failed",
+            ServiceResult::NoTasks => "no_tasks",
             ServiceResult::Replaced => "replaced",
             ServiceResult::TimedOut => "timed_out",
         }
@@ -211,7 +238,6 @@ pub async fn wait(
                     snapshot,
                     &mut problems,
                     started.elapsed(),
-                    started.elapsed() < opts.created_grace,
                 ),
                 Err(ReadError::ClusterNotFound) => problems.clusters.push(cluster),
                 Err(ReadError::Retryable { error, unreachable }) => {
@@ -236,12 +262,15 @@ pub async fn wait(
             None => retry_streak = 0,
         }
 
-        // ServiceDeployments: to resolve a given ARN, and for the real failure count and
-        // threshold once tasks fail.
+        // ServiceDeployments: the service's current one before choosing what to follow (a
+        // ROLLBACK_* status there means the PRIMARY is a rollback), a given ARN to resolve, and
+        // once tasks fail the real failure count and how a rollback ends.
         let wanted: Vec<String> = watches
             .iter()
             .filter(|w| !w.decided() && w.observed)
             .filter_map(|w| w.service_deployment_wanted())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
         if !wanted.is_empty() {
             match opts
@@ -252,10 +281,15 @@ pub async fn wait(
                 None => break,
                 Some(Ok(sds)) => {
                     for w in watches.iter_mut() {
+                        let current = w.current_service_deployment_wanted();
                         if let Some(arn) = w.service_deployment_arn()
                             && let Some(sd) = sds.iter().find(|sd| sd.arn == arn)
                         {
                             w.sd = Some(sd.clone());
+                        } else if let Some(arn) = current
+                            && let Some(sd) = sds.iter().find(|sd| sd.arn == arn)
+                        {
+                            w.current_sd = Some(sd.clone());
                         }
                     }
                 }
@@ -268,12 +302,20 @@ pub async fn wait(
             }
         }
 
+        let just_created = started.elapsed() < opts.created_grace;
+        for w in watches.iter_mut().filter(|w| !w.decided() && w.observed) {
+            w.resolve(ui, just_created, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(problems.into_error(ecs, &watches, &opts.deadline).await);
+        }
+
         let mut newly_failed = Vec::new();
         for (i, w) in watches.iter_mut().enumerate() {
             if w.decided() || !w.observed {
                 continue;
             }
-            w.judge(ui, opts.until, started.elapsed());
+            w.judge(ui, opts, started.elapsed());
             if w.decided() && w.verdict != Verdict::Succeeded {
                 newly_failed.push(i);
             }
@@ -311,13 +353,31 @@ pub async fn wait(
     let late: Vec<usize> = (0..watches.len())
         .filter(|&i| !watches[i].decided())
         .collect();
+    if let Some(w) = late.iter().map(|&i| &watches[i]).find(|w| {
+        w.observed && w.tracked.is_none() && matches!(w.target.track, Track::NewDeployment { .. })
+    }) {
+        ui.clear_status();
+        ui.end_group();
+        return Err(never_appeared(w));
+    }
     if !late.is_empty() {
         for &i in &late {
             let w = &mut watches[i];
-            w.timed_out = true;
             w.decided_after = Some(started.elapsed());
-            ui.info(&format!("✘ {}: timed out: {}", w.label, w.last_state()));
+            // A release known to have failed (its rollback still running) is a failure, not a
+            // mere timeout.
+            match w.known_failure() {
+                Some(why) => {
+                    w.verdict = Verdict::Failed(why);
+                    w.finish(ui, started.elapsed());
+                }
+                None => {
+                    w.timed_out = true;
+                    ui.info(&format!("✘ {}: timed out: {}", w.label, w.last_state()));
+                }
+            }
         }
+        // Bounded so that the exit stays within DIAGNOSIS_BUDGET_AT_DEADLINE of the deadline.
         let _ = tokio::time::timeout(
             DIAGNOSIS_BUDGET_AT_DEADLINE,
             explain_failures(ecs, ui, &mut watches, &late),
@@ -328,8 +388,44 @@ pub async fn wait(
     Ok(watches.into_iter().map(Watch::into_outcome).collect())
 }
 
-/// How long the stopped-task lookup may run after the deadline has passed.
-const DIAGNOSIS_BUDGET_AT_DEADLINE: Duration = Duration::from_millis(1000);
+/// How long the stopped-task lookup may run after the deadline has passed: the exit comes at
+/// most this long after the deadline (the promise is 100 ms; the rest is output).
+pub const DIAGNOSIS_BUDGET_AT_DEADLINE: Duration = Duration::from_millis(80);
+
+/// The runtime error for a deployment an UpdateService started that never showed.
+fn never_appeared(w: &Watch) -> Error {
+    let Track::NewDeployment {
+        task_definition, ..
+    } = &w.target.track
+    else {
+        return Error::runtime(format!("{}: the deployment never appeared", w.label));
+    };
+    let shows = w.view.as_ref().map_or_else(String::new, |v| {
+        let list: Vec<String> = v
+            .deployments
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} ({}, {})",
+                    d.id,
+                    d.status,
+                    verdict::short_td(&d.task_definition)
+                )
+            })
+            .collect();
+        format!("; DescribeServices still shows only {}", list.join(", "))
+    });
+    Error::runtime(format!(
+        "{}: UpdateService to {} succeeded, but no new deployment appeared before the deadline{shows}",
+        w.label,
+        verdict::short_td(task_definition)
+    ))
+    .with_hint(format!(
+        "the service may be deploying unwatched: check it in the console (aws ecs describe-services --cluster {} --services {}) and wait for it with wait-stable --deployment-id",
+        w.target.cluster,
+        short_name(&w.target.service)
+    ))
+}
 /// Stopped tasks kept per failed service.
 const STOPPED_TASKS_KEPT: usize = 5;
 /// Events shown on the first poll when the tracked deployment's start is unknown.
@@ -487,7 +583,6 @@ fn apply_snapshot(
     snapshot: ClusterSnapshot,
     problems: &mut Problems,
     elapsed: Duration,
-    just_created: bool,
 ) {
     for &i in idx {
         let w = &mut watches[i];
@@ -517,34 +612,9 @@ fn apply_snapshot(
             continue;
         }
         w.observed = true;
-        if w.tracked.is_none() {
-            match verdict::resolve_created(&view, &w.target.track, just_created) {
-                Ok(None) => {}
-                Ok(Some(t)) => {
-                    let what = match (t.deployment_id.as_str(), t.task_definition.as_str()) {
-                        ("", "") => "the circuit breaker is rolling back the release".into(),
-                        ("", td) => format!("the deployment of {} is gone", verdict::short_td(td)),
-                        (id, "") => format!("deployment {id} is gone"),
-                        (id, td) if view.primary().is_some_and(|p| p.id == id) => {
-                            format!("following deployment {id} ({})", verdict::short_td(td))
-                        }
-                        (id, td) => format!(
-                            "following deployment {id} ({}), not the PRIMARY",
-                            verdict::short_td(td)
-                        ),
-                    };
-                    ui.info(&format!("{}: {what}", w.label));
-                    w.tracked = Some(t);
-                    w.pending_sd_arn = None;
-                }
-                Err(ResolveError::Invalid { message, hint }) => {
-                    problems.invalid.push((message, hint))
-                }
-                Err(ResolveError::NeedServiceDeployment(arn)) => w.pending_sd_arn = Some(arn),
-            }
-        }
-        w.record_events(ui, &found.events);
+        w.latest_events = found.events.clone();
         w.view = Some(view);
+        w.record_events(ui);
     }
 }
 
@@ -553,11 +623,16 @@ async fn explain_failures(ecs: &Client, ui: &Ui, watches: &mut [Watch], idx: &[u
     let lookups = idx.iter().filter_map(|&i| {
         let w = &watches[i];
         let deployment = w.tracked.as_ref()?.deployment_id.clone();
+        if deployment.is_empty() {
+            return None;
+        }
         let cluster = w.target.cluster.clone();
+        let service = w.target.service.clone();
         Some(async move {
             (
                 i,
-                ecs_reads::stopped_tasks(ecs, &cluster, &deployment, STOPPED_TASKS_KEPT).await,
+                ecs_reads::stopped_tasks(ecs, &cluster, &service, &deployment, STOPPED_TASKS_KEPT)
+                    .await,
             )
         })
     });
@@ -592,7 +667,16 @@ struct Watch {
     /// A ServiceDeployment ARN to resolve before a deployment can be tracked.
     pending_sd_arn: Option<String>,
     view: Option<ServiceView>,
+    /// The latest DescribeServices events, newest first.
+    latest_events: Vec<(f64, ServiceEvent)>,
+    /// The tracked deployment's ServiceDeployment.
     sd: Option<ServiceDeploymentView>,
+    /// Before a deployment is tracked: the service's current ServiceDeployment.
+    current_sd: Option<ServiceDeploymentView>,
+    /// A task of the tracked deployment has been seen RUNNING.
+    ever_ran: bool,
+    /// Since when the tracked deployment has been steady on every poll (`verdict::steady`).
+    steady_since: Option<Instant>,
     seen_events: HashSet<String>,
     /// Oldest first.
     events: Vec<ServiceEvent>,
@@ -612,7 +696,11 @@ impl Watch {
             tracked: None,
             pending_sd_arn: None,
             view: None,
+            latest_events: Vec::new(),
             sd: None,
+            current_sd: None,
+            ever_ran: false,
+            steady_since: None,
             seen_events: HashSet::new(),
             events: Vec::new(),
             last_line: String::new(),
@@ -645,11 +733,82 @@ impl Watch {
         if let Some(arn) = &self.pending_sd_arn {
             return Some(arn.clone());
         }
+        if let Some(arn) = self.current_service_deployment_wanted() {
+            return Some(arn);
+        }
         let arn = self.tracked.as_ref()?.service_deployment_arn.clone()?;
         let troubled = self.tracked_deployment().is_none_or(|d| {
             d.failed > 0 || !d.is_primary() || d.rollout_state.as_deref() == Some("FAILED")
         });
         troubled.then_some(arn)
+    }
+
+    /// Before a deployment is tracked, the service's current ServiceDeployment is read: its
+    /// status tells a rollback PRIMARY from a release (`verdict::resolve`).
+    fn current_service_deployment_wanted(&self) -> Option<String> {
+        if self.tracked.is_some() || self.pending_sd_arn.is_some() {
+            return None;
+        }
+        self.view.as_ref()?.current_service_deployment.clone()
+    }
+
+    /// Choose the deployment to follow, once the service (and its current ServiceDeployment,
+    /// when the API answers) has been read.
+    fn resolve(&mut self, ui: &Ui, just_created: bool, problems: &mut Problems) {
+        if self.tracked.is_some() {
+            return;
+        }
+        let Some(view) = &self.view else { return };
+        let current = self
+            .current_sd
+            .as_ref()
+            .filter(|sd| view.current_service_deployment.as_deref() == Some(sd.arn.as_str()));
+        match verdict::resolve_created(view, &self.target.track, current, just_created) {
+            Ok(None) => {}
+            Ok(Some(mut t)) => {
+                let what = match (t.deployment_id.as_str(), t.task_definition.as_str()) {
+                    _ if t.rolled_back_by.is_some() => format!(
+                        "the release{} was rolled back by deployment {}; waiting for the rollback to end",
+                        match t.deployment_id.as_str() {
+                            "" => String::new(),
+                            id => format!(" (deployment {id})"),
+                        },
+                        t.rolled_back_by.as_deref().unwrap_or("?")
+                    ),
+                    ("", "") => "the circuit breaker is rolling back the release".into(),
+                    ("", td) => format!("the deployment of {} is gone", verdict::short_td(td)),
+                    (id, "") => format!("deployment {id} is gone"),
+                    (id, td) if view.primary().is_some_and(|p| p.id == id) => {
+                        format!("following deployment {id} ({})", verdict::short_td(td))
+                    }
+                    (id, td) => format!(
+                        "following deployment {id} ({}), not the PRIMARY",
+                        verdict::short_td(td)
+                    ),
+                };
+                ui.info(&format!("{}: {what}", self.label));
+                // A rollback PRIMARY at start: the failed release's ServiceDeployment is the
+                // service's current one, and says how the rollback ends.
+                if t.rolled_back_by.is_some() && t.service_deployment_arn.is_none() {
+                    t.service_deployment_arn = view.current_service_deployment.clone();
+                    self.sd = self.current_sd.take();
+                }
+                self.tracked = Some(t);
+                self.pending_sd_arn = None;
+                self.record_events(ui);
+            }
+            Err(ResolveError::Invalid { message, hint }) => problems.invalid.push((message, hint)),
+            Err(ResolveError::NeedServiceDeployment(arn)) => self.pending_sd_arn = Some(arn),
+        }
+    }
+
+    /// The release is known to have failed though no verdict is final (its rollback runs).
+    fn known_failure(&self) -> Option<String> {
+        verdict::known_failure(
+            self.view.as_ref()?,
+            self.tracked.as_ref()?,
+            self.sd.as_ref(),
+        )
     }
 
     /// Circuit-breaker failures of the tracked deployment and the threshold they count toward.
@@ -667,10 +826,11 @@ impl Watch {
 
     /// Print events not seen before, oldest first; on the first sighting only those of the
     /// tracked deployment (older ones belong to earlier deployments).
-    fn record_events(&mut self, ui: &Ui, events: &[(f64, ServiceEvent)]) {
+    fn record_events(&mut self, ui: &Ui) {
         let Some(tracked) = &self.tracked else {
             return;
         };
+        let events = &self.latest_events;
         let first = self.seen_events.is_empty();
         // Without a creation time (the deployment was already gone), the last few events
         // explain what happened to it.
@@ -696,10 +856,25 @@ impl Watch {
     }
 
     /// Judge the latest view, print progress, and print the verdict when there is one.
-    fn judge(&mut self, ui: &Ui, until: Until, elapsed: Duration) {
+    fn judge(&mut self, ui: &Ui, opts: &WaitOptions, elapsed: Duration) {
+        if self.tracked_deployment().is_some_and(|d| d.running > 0) {
+            self.ever_ran = true;
+        }
         let Some(view) = &self.view else { return };
         let verdict = match (&self.tracked, &self.pending_sd_arn) {
-            (Some(t), _) => verdict::decide(view, t, until, self.sd.as_ref()),
+            (Some(t), _) => {
+                let poll = verdict::Poll {
+                    until: opts.until,
+                    sd: self.sd.as_ref(),
+                    ever_ran: self.ever_ran,
+                    steady_for: self.steady_since.map(|t| t.elapsed()),
+                    allow_empty: opts.allow_empty,
+                };
+                let v = verdict::decide(view, t, &poll);
+                self.steady_since = verdict::steady(view, t)
+                    .then(|| self.steady_since.unwrap_or_else(Instant::now));
+                v
+            }
             (None, Some(_)) => match &self.sd {
                 Some(sd) if view.current_service_deployment.as_deref() == Some(sd.arn.as_str()) => {
                     Verdict::Pending
@@ -750,7 +925,11 @@ impl Watch {
                 )
             }
             Verdict::RolledBack(r) => format!("✘ {}: rolled back: {r}", self.label),
+            Verdict::RollbackFailed(r) => {
+                format!("✘ {}: ROLLBACK FAILED: {r}", self.label)
+            }
             Verdict::Failed(r) => format!("✘ {}: failed: {r}", self.label),
+            Verdict::NoTasks(r) => format!("✘ {}: no tasks: {r}", self.label),
             Verdict::Replaced(r) => format!("✘ {}: replaced: {r}", self.label),
             Verdict::Pending => return,
         };
@@ -784,12 +963,18 @@ impl Watch {
         let result = match (&self.verdict, self.timed_out) {
             (Verdict::Succeeded, _) => ServiceResult::Succeeded,
             (Verdict::RolledBack(_), _) => ServiceResult::RolledBack,
+            (Verdict::RollbackFailed(_), _) => ServiceResult::RollbackFailed,
             (Verdict::Failed(_), _) => ServiceResult::Failed,
+            (Verdict::NoTasks(_), _) => ServiceResult::NoTasks,
             (Verdict::Replaced(_), _) => ServiceResult::Replaced,
             (Verdict::Pending, _) => ServiceResult::TimedOut,
         };
         let reason = match &self.verdict {
-            Verdict::RolledBack(r) | Verdict::Failed(r) | Verdict::Replaced(r) => Some(r.clone()),
+            Verdict::RolledBack(r)
+            | Verdict::RollbackFailed(r)
+            | Verdict::Failed(r)
+            | Verdict::Replaced(r)
+            | Verdict::NoTasks(r) => Some(r.clone()),
             Verdict::Succeeded => None,
             Verdict::Pending => Some(format!("timed out: {}", self.last_state())),
         };

@@ -245,6 +245,7 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
             .value("placementStrategy")
             .cloned()
             .unwrap_or_else(|| json!([])),
+        volume_configurations: input.value("volumeConfigurations").cloned(),
         role_arn: input.str("role")?.map(str::to_string),
         created_at: now,
         client_token,
