@@ -390,7 +390,7 @@ pub async fn wait(
 
 /// How long the stopped-task lookup may run after the deadline has passed: the exit comes at
 /// most this long after the deadline (the promise is 100 ms; the rest is output).
-pub const DIAGNOSIS_BUDGET_AT_DEADLINE: Duration = Duration::from_millis(80);
+pub const DIAGNOSIS_BUDGET_AT_DEADLINE: Duration = Duration::from_millis(50);
 
 /// The runtime error for a deployment an UpdateService started that never showed.
 fn never_appeared(w: &Watch) -> Error {
