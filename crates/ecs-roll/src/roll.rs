@@ -82,9 +82,16 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
             &s.sref.to_string(),
             format!("migration started on {}", short_name(&arn)),
         );
-        let report =
-            migrate::run_migration(ecs, ui, m, &s.sref.cluster, &s.service, &arn, args.interval)
-                .await?;
+        let report = migrate::run_migration(
+            ecs,
+            ui,
+            m,
+            &s.sref.cluster,
+            &s.service,
+            &arn,
+            args.interval.get(),
+        )
+        .await?;
         ui.info(&format!("migration: {}", report.describe()));
         timeline.push(
             &s.sref.to_string(),
@@ -228,7 +235,14 @@ async fn roll_wave(
         .iter()
         .map(|(f, t)| (f.sref.clone(), t.clone()))
         .collect();
-    let verdicts = match waiting::wait_for_all(ecs, ui, targets, args.timeout, args.interval).await
+    let verdicts = match waiting::wait_for_all(
+        ecs,
+        ui,
+        targets,
+        args.timeout.get(),
+        args.interval.get(),
+    )
+    .await
     {
         Ok(v) => v.into_iter().map(Ok).collect(),
         // We changed the services and cannot tell how it went: treat as failed, never green.
@@ -491,8 +505,14 @@ async fn return_services(
         .iter()
         .map(|(_, _, s, t)| (s.clone(), t.clone()))
         .collect();
-    let verdicts =
-        waiting::wait_for_all(ecs, ui, targets, args.rollback_timeout, args.interval).await;
+    let verdicts = waiting::wait_for_all(
+        ecs,
+        ui,
+        targets,
+        args.rollback_timeout.get(),
+        args.interval.get(),
+    )
+    .await;
     match verdicts {
         Ok(outcomes) => {
             for ((report, previous, sref, _), outcome) in waiting_for.into_iter().zip(outcomes) {

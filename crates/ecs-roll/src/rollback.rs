@@ -395,8 +395,8 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         ui,
         &sref,
         &target,
-        args.timeout,
-        args.interval,
+        args.timeout.get(),
+        args.interval.get(),
         &timeline,
     )
     .await?;

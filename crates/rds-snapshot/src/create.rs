@@ -142,8 +142,15 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
 
     let deadline = Deadline::after(args.timeout);
     ui.group(&format!("waiting for snapshot {snapshot_id}"));
-    let waited =
-        wait::snapshot_available(rds, ui, &snapshot_id, db.kind, &deadline, args.interval).await?;
+    let waited = wait::snapshot_available(
+        rds,
+        ui,
+        &snapshot_id,
+        db.kind,
+        &deadline,
+        args.interval.get(),
+    )
+    .await?;
     ui.end_group();
     Ok(match waited {
         Waited::Ready(s) => finished(
@@ -179,7 +186,7 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &CreateArgs) -> Result<Outcome> {
                     format!(
                         "snapshot {snapshot_id} was still `{}` when --timeout {} passed; it goes on in AWS, and re-running this command waits for it",
                         s.status,
-                        humantime::format_duration(args.timeout)
+                        humantime::format_duration(args.timeout.get())
                     ),
                 ),
                 &db,

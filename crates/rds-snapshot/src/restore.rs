@@ -254,7 +254,8 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> 
         args.target
     ));
     let mut waited =
-        wait::database_available(rds, ui, &args.target, kind, &deadline, args.interval).await?;
+        wait::database_available(rds, ui, &args.target, kind, &deadline, args.interval.get())
+            .await?;
     if let (Waited::Ready(cluster), Some(writer)) = (&waited, &writer) {
         let cluster = cluster.clone();
         waited = match wait::database_available(
@@ -263,7 +264,7 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> 
             writer,
             Kind::Instance,
             &deadline,
-            args.interval,
+            args.interval.get(),
         )
         .await?
         {
@@ -327,7 +328,7 @@ pub async fn run(rds: &Rds<'_>, ui: &Ui, args: &RestoreArgs) -> Result<Outcome> 
                     "{} {} was still `{status}` when --timeout {} passed; the restore goes on in AWS",
                     kind.as_str(),
                     args.target,
-                    humantime::format_duration(args.timeout)
+                    humantime::format_duration(args.timeout.get())
                 ),
             ))
             .output("status", status)
