@@ -28,7 +28,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use clap::{Args, ValueEnum};
 
 use crate::context::Context;
-use crate::duration::parse_duration;
+use crate::duration::RoleSession;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -68,8 +68,14 @@ pub struct AwsArgs {
     )]
     pub role_session_name: String,
     /// Lifetime of the assumed role's credentials (15m to 12h)
-    #[arg(long, global = true, value_name = "DUR", default_value = "1h", value_parser = parse_duration, help_heading = "AWS")]
-    pub role_duration: Duration,
+    #[arg(
+        long,
+        global = true,
+        value_name = "DUR",
+        default_value = "1h",
+        help_heading = "AWS"
+    )]
+    pub role_duration: RoleSession,
     /// Attempts per AWS call, retrying throttling and transient errors (1 = no retries)
     #[arg(
         long,
@@ -92,7 +98,7 @@ impl Default for AwsArgs {
             endpoint_url: None,
             role_arn: None,
             role_session_name: "deploy-kit".into(),
-            role_duration: Duration::from_secs(3600),
+            role_duration: RoleSession::clamped(Duration::from_secs(3600)),
             max_attempts: 5,
             retry_mode: RetryMode::Standard,
         }
@@ -108,9 +114,6 @@ impl AwsArgs {
                 self.max_attempts
             ))
             .with_hint("use a number from 1 to 20"));
-        }
-        if !(Duration::from_secs(900)..=Duration::from_secs(43200)).contains(&self.role_duration) {
-            return Err(Error::usage("--role-duration must be between 15m and 12h"));
         }
         if let Some(arn) = &self.role_arn
             && !(arn.starts_with("arn:") && arn.contains(":role/"))
@@ -257,7 +260,7 @@ pub async fn sdk_config(ui: &Ui, args: &AwsArgs) -> Result<SdkConfig> {
                 source,
                 role_arn: role_arn.clone(),
                 session_name: args.role_session_name.clone(),
-                duration: args.role_duration,
+                duration: args.role_duration.get(),
                 sts: aws_sdk_sts::Client::new(&unsigned),
                 http,
                 ui: ui.clone(),
@@ -266,7 +269,7 @@ pub async fn sdk_config(ui: &Ui, args: &AwsArgs) -> Result<SdkConfig> {
         None => SharedCredentialsProvider::new(
             aws_config::sts::AssumeRoleProvider::builder(role_arn)
                 .session_name(&args.role_session_name)
-                .session_length(args.role_duration)
+                .session_length(args.role_duration.get())
                 .configure(&base)
                 .build()
                 .await,

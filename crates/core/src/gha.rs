@@ -16,28 +16,101 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// `::add-mask::` for each line of a secret (the runner masks line by line).
-pub fn mask_commands(secret: &str) -> Vec<String> {
-    secret
-        .lines()
+/// A workflow command line (`::add-mask::…`, `::group::…`, `::error title=…::…`). Only this
+/// module can build one, each part escaped; [`crate::ui::Ui`] prints it as is. Every other line
+/// is neutralised ([`crate::untrusted`]), so nothing else can issue a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command(String);
+
+impl Command {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `::add-mask::` for each line of a secret (the runner masks line by line, and splits lines on
+/// `\r` too). The secret itself is escaped, never neutralised: the mask must match it exactly.
+pub fn mask_commands(secret: &str) -> Vec<Command> {
+    crate::untrusted::split_lines(secret)
+        .into_iter()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| format!("::add-mask::{}", escape_data(l)))
+        .map(|l| Command(format!("::add-mask::{}", escape_data(l))))
         .collect()
 }
 
-pub fn group(title: &str) -> String {
-    format!("::group::{}", escape_data(title))
+/// Open a log group; the title is neutralised (it may name third-party things).
+pub fn group(title: &str) -> Command {
+    Command(format!(
+        "::group::{}",
+        escape_data(&crate::untrusted::neutralise(title))
+    ))
 }
 
-pub const END_GROUP: &str = "::endgroup::";
+pub fn end_group() -> Command {
+    Command("::endgroup::".into())
+}
 
-pub fn annotation(level: &str, title: &str, message: &str) -> String {
-    format!(
+/// Longest annotation message, in bytes (GitHub shows only the start of longer ones anyway).
+const ANNOTATION_LIMIT: usize = 4096;
+
+/// An annotation (`error`, `warning`, `notice`). Each line of the message is neutralised, then the
+/// line breaks are escaped so the whole message stays one command.
+pub fn annotation(level: &str, title: &str, message: &str) -> Command {
+    let mut text = String::new();
+    for (i, line) in crate::untrusted::split_lines(message)
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            text.push('\n');
+        }
+        if text.len() >= ANNOTATION_LIMIT {
+            text.push_str("…[more lines cut]");
+            break;
+        }
+        text.push_str(&crate::untrusted::neutralise_capped(
+            line,
+            ANNOTATION_LIMIT - text.len(),
+        ));
+    }
+    Command(format!(
         "::{level} title={}::{}",
-        escape_property(title),
-        escape_data(message)
-    )
+        escape_property(&crate::untrusted::neutralise(title)),
+        escape_data(&text)
+    ))
+}
+
+/// The workflow commands a runner would find in a step's output, by its rules: lines split on
+/// `\n`, `\r\n` and a lone `\r`; `::name …::data` at the start of a line after trimming
+/// whitespace; the legacy `##[name …]data` anywhere in a line. Returns each command's line as
+/// found (trimmed). Stricter than the runner, which only honours registered names and the first
+/// `##[` of a line: any name counts here. For tests that prove no command got through.
+pub fn runner_commands(output: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in crate::untrusted::split_lines(output) {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("::")
+            && rest.contains("::")
+        {
+            found.push(t.trim_end().to_string());
+        } else if let Some(i) = line.find("##[")
+            && line[i..].contains(']')
+        {
+            found.push(line[i..].trim_end().to_string());
+        }
+    }
+    found
+}
+
+/// The command name of a line [`runner_commands`] found: `add-mask`, `error`, `set-output`, …
+pub fn command_name(line: &str) -> &str {
+    let body = line
+        .strip_prefix("::")
+        .or_else(|| line.strip_prefix("##["))
+        .unwrap_or(line);
+    let end = body.find([' ', ':', ']']).unwrap_or(body.len());
+    &body[..end]
 }
 
 /// Append `name<<delimiter` blocks to the `$GITHUB_OUTPUT` file. The delimiter is random and
@@ -95,9 +168,9 @@ pub fn parse_outputs(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Escape text for a Markdown table cell.
+/// Escape text for a Markdown table cell: see [`crate::untrusted::md_cell`].
 pub fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', "<br>")
+    crate::untrusted::md_cell(s)
 }
 
 #[cfg(test)]
@@ -125,12 +198,30 @@ mod tests {
     fn escapes_commands() {
         assert_eq!(escape_data("a\n::error::x"), "a%0A::error::x");
         assert_eq!(
-            annotation("error", "t:1,2", "m"),
+            annotation("error", "t:1,2", "m").as_str(),
             "::error title=t%3A1%2C2::m"
         );
         assert_eq!(
-            mask_commands("s3cr3t\nline2\n"),
-            vec!["::add-mask::s3cr3t", "::add-mask::line2"]
+            mask_commands("s3cr3t\nline2\rline3\n")
+                .iter()
+                .map(Command::as_str)
+                .collect::<Vec<_>>(),
+            vec![
+                "::add-mask::s3cr3t",
+                "::add-mask::line2",
+                "::add-mask::line3"
+            ]
+        );
+        // A message keeps its lines (as %0A) but no line can carry a command of its own.
+        let a = annotation(
+            "error",
+            "t",
+            "first\r::stop-commands::x\n##[set-output name=a]b",
+        );
+        assert_eq!(runner_commands(a.as_str()), vec![a.as_str().to_string()]);
+        assert_eq!(
+            a.as_str(),
+            "::error title=t::first%0A\\x3a:stop-commands::x%0A#\\x23[set-output name=a]b"
         );
     }
 }

@@ -6,6 +6,10 @@
 //! - [`outcome`]: what a tool returns; [`report`] writes it to stdout (`--output json`),
 //!   `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`. [`gha`] holds the workflow-command syntax.
 //! - [`ui`]: progress on stderr (a spinner on a terminal, timestamped lines in CI logs).
+//! - [`untrusted`]: the one neutraliser for third-party text (registry bodies, ECS events, stop
+//!   reasons): control characters, bidi and ANSI made visible, `##[` and a leading `::` broken,
+//!   length capped. `Ui` applies it to every line it prints and `report` to summaries and stdout,
+//!   so only core's own [`gha::Command`]s can ever reach the runner as workflow commands.
 //! - [`poll`] and [`retry`]: waiting until an exact deadline, and retrying with jittered backoff.
 //! - [`secret`]: `Secret<T>`, which never prints its value.
 //! - [`aws`] (feature `aws`): the `--region/--profile/--endpoint-url/--role-arn` flags and the one
@@ -29,6 +33,7 @@ pub mod retry;
 pub mod secret;
 pub mod tool;
 pub mod ui;
+pub mod untrusted;
 
 pub use cli::{CommonArgs, OutputFormat};
 pub use context::Context;

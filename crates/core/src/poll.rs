@@ -16,12 +16,22 @@ pub struct Deadline {
     at: Instant,
 }
 
+/// Instant plus duration without a panic: a sum past what the clock can hold is clamped to
+/// [`crate::duration::ABSOLUTE_MAX`] from `from` (itself far inside it), else to `from`.
+pub fn add_clamped(from: Instant, d: Duration) -> Instant {
+    from.checked_add(d)
+        .or_else(|| from.checked_add(crate::duration::ABSOLUTE_MAX))
+        .unwrap_or(from)
+}
+
 impl Deadline {
-    pub fn after(timeout: Duration) -> Self {
+    /// A deadline `timeout` from now (a `duration::Timeout` converts). Checked arithmetic: no
+    /// value, however large, can panic here; flags are bounded long before (`duration`).
+    pub fn after(timeout: impl Into<Duration>) -> Self {
         let start = Instant::now();
         Deadline {
             start,
-            at: start + timeout,
+            at: add_clamped(start, timeout.into()),
         }
     }
     pub fn remaining(&self) -> Duration {
@@ -59,7 +69,8 @@ pub enum PollError<E> {
 /// The gap between the starts of two polls: 0.82–1.0 × `interval`. Jitter spreads many waiters'
 /// calls apart but only ever shortens the gap, so no poll comes later than one interval.
 pub fn next_gap(interval: Duration) -> Duration {
-    interval.mul_f64(0.82 + fastrand::f64() * 0.18)
+    Duration::try_from_secs_f64(interval.as_secs_f64() * (0.82 + fastrand::f64() * 0.18))
+        .unwrap_or(interval)
 }
 
 /// `interval` with jitter ([`next_gap`]), never past the deadline.
@@ -81,7 +92,7 @@ where
     let mut n = 0u32;
     loop {
         n += 1;
-        let next_start = Instant::now() + next_gap(interval);
+        let next_start = add_clamped(Instant::now(), next_gap(interval));
         match deadline.run(attempt(n)).await {
             None => return Err(PollError::TimedOut),
             Some(Err(e)) => return Err(PollError::Failed(e)),
@@ -135,6 +146,23 @@ mod tests {
         .await;
         assert!(matches!(r, Err(PollError::TimedOut)));
         assert_eq!(d.elapsed(), Duration::from_secs(7));
+    }
+
+    /// Regression (issue 10): a deadline far past what the clock holds was `start + timeout`, a
+    /// panic; it is clamped now, and so is a poll gap.
+    #[tokio::test(start_paused = true)]
+    async fn huge_durations_do_not_panic() {
+        let d = Deadline::after(Duration::MAX);
+        assert!(!d.expired());
+        assert!(d.remaining() >= crate::duration::ABSOLUTE_MAX - Duration::from_secs(1));
+        assert!(next_gap(Duration::MAX) <= Duration::MAX);
+        let r: Result<(), PollError<()>> = poll_until(
+            &Deadline::after(Duration::from_secs(1)),
+            Duration::MAX,
+            |_| async { Ok(Poll::Pending) },
+        )
+        .await;
+        assert!(matches!(r, Err(PollError::TimedOut)));
     }
 
     /// The interval never grows: 10 attempts in 10 intervals.

@@ -1,5 +1,8 @@
 //! Writing a tool's end state out: stderr for people, stdout JSON for programs, and the GitHub
-//! Actions files. The only module (with `ui`) that writes to stdout or stderr.
+//! Actions files. The only module (with `ui`) that writes to stdout or stderr. Whatever a tool
+//! put in its outcome may hold third-party text: the summary is neutralised line by line, text
+//! on stdout too, and JSON keeps every value exact but escapes what the runner would act on
+//! ([`crate::untrusted`]).
 
 use std::io::Write;
 
@@ -10,6 +13,7 @@ use crate::error::Error;
 use crate::gha;
 use crate::outcome::{Outcome, Status};
 use crate::ui::Ui;
+use crate::untrusted;
 
 /// Report a finished run and return the exit code.
 pub fn finish(ui: &Ui, tool: &str, format: OutputFormat, result: Result<Outcome, Error>) -> u8 {
@@ -30,7 +34,7 @@ fn report_outcome(ui: &Ui, tool: &str, format: OutputFormat, outcome: &Outcome) 
         ));
     }
     if let (Some(path), Some(summary)) = (ctx.github_step_summary(), &outcome.summary)
-        && let Err(e) = gha::append_summary(&path, summary)
+        && let Err(e) = gha::append_summary(&path, &untrusted::markdown(summary))
     {
         ui.warn(&format!(
             "could not write $GITHUB_STEP_SUMMARY ({}): {e}",
@@ -73,7 +77,7 @@ fn report_error(ui: &Ui, tool: &str, format: OutputFormat, err: &Error) -> u8 {
     }
     if let Some(path) = ctx.github_step_summary() {
         let md = format!("### ❌ {tool}\n\n{}\n", gha::md_cell(&text));
-        let _ = gha::append_summary(&path, &md);
+        let _ = gha::append_summary(&path, &untrusted::markdown(&md));
     }
     if format == OutputFormat::Json {
         let mut e = Map::new();
@@ -100,17 +104,17 @@ fn report_error(ui: &Ui, tool: &str, format: OutputFormat, err: &Error) -> u8 {
 #[allow(clippy::print_stdout)] // a listing or diff: the result itself, for people
 fn print_text(text: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = write!(out, "{text}");
-    if !text.ends_with('\n') {
-        let _ = writeln!(out);
+    for line in untrusted::split_lines(text) {
+        // Wider than a log line: a diff of a long value is still the result.
+        let _ = writeln!(out, "{}", untrusted::neutralise_capped(line, 64 * 1024));
     }
     let _ = out.flush();
 }
 
 #[allow(clippy::print_stdout)] // the one JSON object on stdout
 fn print_json(value: &Value) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
     let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, value);
-    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", untrusted::json(&text));
     let _ = out.flush();
 }

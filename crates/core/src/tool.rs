@@ -45,13 +45,14 @@ where
     let cli = match T::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            // --help and --version print to stdout and exit 0; usage errors exit 2.
-            let _ = e.print();
-            return if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::SUCCESS
-            };
+            // --help and --version print to stdout and exit 0; usage errors exit 2. A usage
+            // error quotes what the user typed (a workflow input, maybe a PR title): neutralised.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return exit::SUCCESS;
+            }
+            print_usage_error(&e.render().to_string());
+            return exit::USAGE;
         }
     };
     let format = cli.common().output;
@@ -81,6 +82,13 @@ where
     }
 }
 
+#[allow(clippy::print_stderr)]
+fn print_usage_error(text: &str) {
+    for line in crate::untrusted::split_lines(text.trim_end()) {
+        eprintln!("{}", crate::untrusted::neutralise(line));
+    }
+}
+
 /// Panics print one line naming the bug, never a backtrace.
 fn install_panic_hook(tool: &'static str) {
     std::panic::set_hook(Box::new(move |info| {
@@ -97,7 +105,8 @@ fn install_panic_hook(tool: &'static str) {
         #[allow(clippy::print_stderr)]
         {
             eprintln!(
-                "error: internal error in {tool}: {msg}{at}. This is a deploy-kit bug; please report it."
+                "error: internal error in {tool}: {}{at}. This is a deploy-kit bug; please report it.",
+                crate::untrusted::neutralise(&msg)
             );
         }
     }));

@@ -2,6 +2,10 @@
 //! plain lines printed above it. Elsewhere (CI logs, pipes): timestamped lines, one per change of
 //! status, never a repaint. Under GitHub Actions also workflow commands: masks, groups,
 //! annotations. Workflow commands go to stderr too, so stdout keeps exactly one JSON object.
+//!
+//! Every message may carry third-party text, so the line writer treats each `\r`, `\n` and `\r\n`
+//! as a line break, as the runner does, and neutralises each resulting line
+//! ([`crate::untrusted`]): only a [`gha::Command`], which only core builds, reaches the log as is.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +16,7 @@ use crate::cli::CommonArgs;
 use crate::context::Context;
 use crate::gha;
 use crate::secret::Secret;
+use crate::untrusted;
 
 #[derive(Clone)]
 pub struct Ui {
@@ -67,8 +72,8 @@ impl Ui {
     /// there is nothing to register: the value is simply never printed.
     pub fn mask(&self, secret: &Secret<String>) {
         if self.inner.ctx.github_actions() {
-            for line in gha::mask_commands(secret.expose()) {
-                self.raw_line(&line);
+            for cmd in gha::mask_commands(secret.expose()) {
+                self.command(&cmd);
             }
         }
     }
@@ -101,7 +106,7 @@ impl Ui {
                 pb.enable_steady_tick(Duration::from_millis(120));
                 pb
             });
-            pb.set_message(msg.to_string());
+            pb.set_message(untrusted::neutralise(msg));
         } else {
             drop(st);
             self.line(msg);
@@ -120,7 +125,7 @@ impl Ui {
     pub fn warn(&self, msg: &str) {
         self.line(&format!("warning: {msg}"));
         if self.inner.ctx.github_actions() {
-            self.raw_line(&gha::annotation("warning", "deploy-kit", msg));
+            self.command(&gha::annotation("warning", "deploy-kit", msg));
         }
     }
 
@@ -128,7 +133,7 @@ impl Ui {
     pub fn group(&self, title: &str) {
         self.end_group();
         if self.inner.ctx.github_actions() {
-            self.raw_line(&gha::group(title));
+            self.command(&gha::group(title));
             self.lock().open_group = true;
         } else if !self.inner.quiet {
             self.line(&format!("── {title}"));
@@ -138,7 +143,7 @@ impl Ui {
     pub fn end_group(&self) {
         let open = std::mem::take(&mut self.lock().open_group);
         if open {
-            self.raw_line(gha::END_GROUP);
+            self.command(&gha::end_group());
         }
     }
 
@@ -155,7 +160,7 @@ impl Ui {
         self.end_group();
         self.line(&format!("error: {msg}"));
         if self.inner.ctx.github_actions() {
-            self.raw_line(&gha::annotation("error", tool, msg));
+            self.command(&gha::annotation("error", tool, msg));
         }
     }
 
@@ -163,21 +168,21 @@ impl Ui {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Print a message: one log line per line of it (split as the runner splits), each
+    /// neutralised, timestamped outside a terminal.
     fn line(&self, msg: &str) {
-        let text = if self.inner.ctx.interactive() {
-            msg.to_string()
-        } else {
-            let now = jiff::Timestamp::now().strftime("%H:%M:%S");
-            msg.lines()
-                .map(|l| format!("[{now}] {l}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        self.raw_line(&text);
+        let stamp = (!self.inner.ctx.interactive())
+            .then(|| jiff::Timestamp::now().strftime("%H:%M:%S").to_string());
+        self.write_stderr(&log_lines(msg, stamp.as_deref()));
+    }
+
+    /// A workflow command, as core built it.
+    fn command(&self, cmd: &gha::Command) {
+        self.write_stderr(cmd.as_str());
     }
 
     #[allow(clippy::print_stderr)]
-    fn raw_line(&self, text: &str) {
+    fn write_stderr(&self, text: &str) {
         let st = self.lock();
         match &st.spinner {
             Some(pb) => pb.suspend(|| eprintln!("{text}")),
@@ -186,12 +191,51 @@ impl Ui {
     }
 }
 
+/// The log text for a message: split on `\r\n`, `\r` and `\n` as the runner splits, each line
+/// neutralised and, outside a terminal, prefixed with the time.
+fn log_lines(msg: &str, stamp: Option<&str>) -> String {
+    untrusted::split_lines(msg)
+        .into_iter()
+        .map(|l| {
+            let l = untrusted::neutralise(l);
+            match stamp {
+                Some(now) => format!("[{now}] {l}"),
+                None => l,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Ok(st) = self.state.get_mut()
             && let Some(pb) = st.spinner.take()
         {
             pb.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 10): lines were split with `str::lines()`, which leaves a lone `\r` in
+    /// place, so `x\r::stop-commands::t` in a stop reason reached the runner as a command. Every
+    /// line the Ui prints is now safe by the runner's own rules, with or without a timestamp.
+    #[test]
+    fn no_line_the_ui_prints_is_a_command() {
+        let hostile = "pull failed: x\r::stop-commands::t\r\n##[set-output name=image]evil\n\
+                       ::add-mask::a\r  ::error::b\u{1b}[2J\u{202E}";
+        for stamp in [Some("12:00:00"), None] {
+            let text = log_lines(hostile, stamp);
+            assert!(gha::runner_commands(&text).is_empty(), "{text:?}");
+            assert_eq!(untrusted::split_lines(&text).len(), 5, "{text:?}");
+            assert!(
+                text.contains("stop-commands"),
+                "the text is still shown: {text:?}"
+            );
         }
     }
 }

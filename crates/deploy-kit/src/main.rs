@@ -86,8 +86,10 @@ fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
                 let hint = dk_core::error::did_you_mean(name, TOOLS.iter().map(|(n, _, _)| *n))
                     .map(|m| format!(" (did you mean `{m}`?)"))
                     .unwrap_or_default();
+                // `name` is whatever was typed: neutralised like any untrusted text.
                 print_err(&format!(
-                    "error: unknown tool `{name}`{hint}\n\nRun `deploy-kit --help` for the list of tools."
+                    "error: unknown tool `{}`{hint}\n\nRun `deploy-kit --help` for the list of tools.",
+                    dk_core::untrusted::neutralise(name)
                 ));
                 dk_core::exit::USAGE
             }

@@ -54,6 +54,37 @@ impl ImagePlan {
     }
 }
 
+/// Most entries an image index may list. Real multi-platform images list a few platforms (twice
+/// that with attestations); thousands are an attack on memory, refused before any is read.
+pub const MAX_INDEX_ENTRIES: usize = 256;
+/// Most bytes all of an index's (distinct) child manifests may hold together.
+pub const MAX_CHILD_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Refuse an index too large to be an image: too many entries, or children whose declared
+/// sizes add up past [`MAX_CHILD_MANIFEST_BYTES`] (counting each digest once; each child is
+/// then read once and checked against its declared size).
+pub fn check_index_bounds(index: &ImageIndex) -> Result<(), String> {
+    if index.manifests.len() > MAX_INDEX_ENTRIES {
+        return Err(format!(
+            "the image index lists {} manifests, more than the {MAX_INDEX_ENTRIES} an image can \
+             reasonably have; refusing to read them",
+            index.manifests.len()
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let total = index
+        .manifests
+        .iter()
+        .filter(|d| seen.insert(d.digest.as_str()))
+        .fold(0u64, |n, d| n.saturating_add(d.size));
+    if total > MAX_CHILD_MANIFEST_BYTES {
+        return Err(format!(
+            "the image index's manifests add up to {total} bytes, more than {MAX_CHILD_MANIFEST_BYTES}"
+        ));
+    }
+    Ok(())
+}
+
 /// The index entries to push: all of them, or one per `--platform`.
 pub fn select_platforms(
     index: &ImageIndex,
@@ -123,12 +154,18 @@ pub fn assemble(
     match parsed {
         Parsed::Manifest(m) => add_blobs(&mut plan, &m)?,
         Parsed::Index(index) => {
+            check_index_bounds(&index)?;
             let chosen = select_platforms(&index, platforms)?;
             if chosen.is_empty() {
                 return Err("the image index lists no manifests".into());
             }
             let mut children = Vec::new();
+            let mut read = BTreeSet::new();
             for d in &chosen {
+                // Each child once, however often the index lists it.
+                if !read.insert(d.digest.clone()) {
+                    continue;
+                }
                 let bytes = read_child(d)?;
                 let child = match crate::manifest::parse_with_hint(&bytes, Some(&d.media_type))? {
                     Parsed::Manifest(m) => m,
@@ -193,5 +230,97 @@ mod tests {
             platforms: Vec::new(),
         };
         assert_eq!(plan.total_bytes(), u64::MAX);
+    }
+
+    fn index_doc(entries: usize, child: &[u8]) -> ManifestDoc {
+        let d = crate::manifest::sha256_digest(child);
+        let one = format!(
+            r#"{{"mediaType":"{}","digest":"{d}","size":{}}}"#,
+            crate::manifest::OCI_MANIFEST,
+            child.len()
+        );
+        let bytes = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}}"#,
+            crate::manifest::OCI_INDEX,
+            vec![one; entries].join(",")
+        )
+        .into_bytes();
+        ManifestDoc {
+            digest: crate::manifest::sha256_digest(&bytes),
+            media_type: crate::manifest::OCI_INDEX.into(),
+            bytes,
+        }
+    }
+
+    fn child_manifest() -> Vec<u8> {
+        let c = format!("sha256:{}", "c".repeat(64));
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{c}","size":2}},"layers":[]}}"#,
+            crate::manifest::OCI_MANIFEST
+        )
+        .into_bytes()
+    }
+
+    /// Regression (issue 10): an index listing one child 15 000 times read (and kept) the child
+    /// 15 000 times. At the entry cap the child is read once; one entry more is refused before
+    /// any child is read.
+    #[test]
+    fn index_entries_are_deduplicated_and_capped() {
+        let child = child_manifest();
+        let mut reads = 0;
+        let plan = assemble(
+            index_doc(MAX_INDEX_ENTRIES, &child),
+            &[],
+            |_| {
+                reads += 1;
+                Ok(child.clone())
+            },
+            |_| Ok(BlobLocation::Registry),
+        )
+        .unwrap();
+        assert_eq!((reads, plan.children.len(), plan.blobs.len()), (1, 1, 1));
+        let mut reads = 0;
+        let e = assemble(
+            index_doc(MAX_INDEX_ENTRIES + 1, &child),
+            &[],
+            |_| {
+                reads += 1;
+                Ok(child.clone())
+            },
+            |_| Ok(BlobLocation::Registry),
+        )
+        .unwrap_err();
+        assert_eq!(reads, 0);
+        assert!(e.contains("257 manifests"), "{e}");
+    }
+
+    /// Children whose declared sizes add up past the byte cap are refused before any is read;
+    /// exactly at the cap they are accepted.
+    #[test]
+    fn child_manifest_bytes_are_capped() {
+        let entry = |i: u64, size: u64| crate::manifest::Descriptor {
+            media_type: crate::manifest::OCI_MANIFEST.into(),
+            digest: format!("sha256:{i:064x}"),
+            size,
+            platform: None,
+            urls: Vec::new(),
+            annotations: Default::default(),
+        };
+        let quarter = MAX_CHILD_MANIFEST_BYTES / 4;
+        let mut index = ImageIndex {
+            media_type: crate::manifest::OCI_INDEX.into(),
+            manifests: (0..4).map(|i| entry(i, quarter)).collect(),
+        };
+        // The same digest again counts once.
+        index.manifests.push(entry(0, quarter));
+        assert!(check_index_bounds(&index).is_ok());
+        index.manifests.push(entry(9, 1));
+        assert!(
+            check_index_bounds(&index)
+                .unwrap_err()
+                .contains("add up to")
+        );
+        index.manifests = vec![entry(1, u64::MAX), entry(2, u64::MAX)];
+        assert!(check_index_bounds(&index).is_err());
     }
 }

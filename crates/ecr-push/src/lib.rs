@@ -62,7 +62,8 @@ Examples:
   ecr-push --source oci:build/oci --registry http://127.0.0.1:5000 --no-ecr-auth --repository web --tag v1
 
 Exit codes: 0 pushed or unchanged, 1 an immutable tag points at another digest, 2 bad input
-(nothing was sent), 3 registry or AWS unreachable, auth refused, or retries exhausted.";
+(nothing was sent), 3 registry or AWS unreachable, auth refused, or retries exhausted, 4 --timeout
+reached.";
 
 /// How to renew the ECR token, and when it expires.
 type Renewal = (Arc<dyn registry_client::Relogin>, Option<SystemTime>);
@@ -137,6 +138,15 @@ pub struct Cli {
     /// Blobs transferred in parallel
     #[arg(long, value_name = "N", default_value_t = 4, help_heading = "Transfer")]
     pub jobs: usize,
+    /// Give up after this long (exit 4), whatever a slow or stalled registry does — the source
+    /// one included (1s to 7d)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "1h",
+        help_heading = "Transfer"
+    )]
+    pub timeout: dk_core::duration::Timeout,
 }
 
 impl HasCommonArgs for Cli {
@@ -151,7 +161,16 @@ impl Tool for EcrPush {
     const NAME: &'static str = "ecr-push";
     type Cli = Cli;
     async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
-        push(cli, ui).await
+        // One overall deadline: per-read timeouts alone let a registry that trickles a byte at a
+        // time hold the job until the workflow's own timeout.
+        let timeout = cli.timeout;
+        match dk_core::poll::Deadline::after(timeout).run(push(cli, ui)).await {
+            Some(result) => result,
+            None => Err(Error::timeout(format!(
+                "the push did not finish within --timeout {timeout}"
+            ))
+            .with_hint("a registry (source or destination) is slow or stalled; for a large image on a slow link, raise --timeout")),
+        }
     }
 }
 

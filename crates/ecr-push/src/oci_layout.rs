@@ -174,6 +174,13 @@ pub fn open(
             marker.image_layout_version
         ));
     }
+    // index.json is read whole: refuse one larger than any manifest may be.
+    let index_len = std::fs::metadata(dir.join("index.json")).map_or(0, |m| m.len());
+    if index_len > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "index.json is {index_len} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have"
+        ));
+    }
     let index_bytes = std::fs::read(dir.join("index.json")).map_err(|e| {
         format!(
             "{} is not an OCI image layout: cannot read index.json: {e}",
@@ -182,6 +189,13 @@ pub fn open(
     })?;
     let index: IndexJson =
         serde_json::from_slice(&index_bytes).map_err(|e| format!("bad index.json: {e}"))?;
+    if index.manifests.len() > crate::image::MAX_INDEX_ENTRIES {
+        return Err(format!(
+            "index.json lists {} images, more than {}",
+            index.manifests.len(),
+            crate::image::MAX_INDEX_ENTRIES
+        ));
+    }
     for d in &index.manifests {
         dk_core::image_ref::validate_digest(&d.digest)
             .map_err(|e| format!("bad index.json: {e}"))?;

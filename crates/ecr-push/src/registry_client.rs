@@ -157,6 +157,10 @@ pub fn push_scope(repo: &str) -> String {
     format!("repository:{repo}:pull,push")
 }
 
+/// The longest one manifest read may take, body included (the per-read timeout alone lets a
+/// trickling registry go on for ever).
+pub const MANIFEST_READ_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// `repository:<repo>:pull`
 pub fn pull_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
@@ -636,7 +640,10 @@ impl RegistryClient {
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let resp = self
             .send(doing, scopes, |c| {
-                c.get(url.clone()).header(ACCEPT, ACCEPT_ALL)
+                // A whole manifest (≤ 4 MiB) in this time, however the bytes trickle in.
+                c.get(url.clone())
+                    .header(ACCEPT, ACCEPT_ALL)
+                    .timeout(MANIFEST_READ_TIMEOUT)
             })
             .await?;
         if !resp.status().is_success() {

@@ -161,9 +161,15 @@ pub async fn open_registry(
     })?;
     let mut children = HashMap::new();
     if let crate::manifest::Parsed::Index(index) = &parsed {
+        // Bounded before any child is fetched, and each child fetched once.
+        crate::image::check_index_bounds(index)
+            .map_err(|e| RegistryError::new(crate::registry_client::ErrorClass::Permanent, e))?;
         let chosen = crate::image::select_platforms(index, platforms)
             .map_err(|e| RegistryError::new(crate::registry_client::ErrorClass::Permanent, e))?;
         for d in chosen {
+            if children.contains_key(&d.digest) {
+                continue;
+            }
             let (child, _) = client.get_manifest(repo, &d.digest).await?;
             if child.digest != d.digest {
                 return Err(RegistryError::new(

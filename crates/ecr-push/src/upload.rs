@@ -313,8 +313,10 @@ fn file_stream(
     Ok(ReaderStream::with_capacity(f, CHUNK))
 }
 
-/// Pass a stream through, hashing it; at the end, fail the stream (so the upload is aborted
-/// before the registry commits) when the bytes do not match `digest` and `size`.
+/// Pass a stream through, hashing it, and hold back the chunk that completes the blob until
+/// the bytes are known to match `digest` and `size`. On a mismatch that chunk is never sent and
+/// the stream fails instead, so the registry receives fewer bytes than the `Content-Length` it
+/// was promised and cannot commit the upload — even a registry that checks no digests.
 fn verified<S>(
     inner: S,
     digest: String,
@@ -324,33 +326,74 @@ fn verified<S>(
 where
     S: Stream<Item = io::Result<Bytes>> + Send + 'static,
 {
-    let state = Arc::new(Mutex::new((Sha256::new(), 0u64)));
-    let tail_state = state.clone();
-    let body = inner.map(move |r| {
-        let b = r?;
-        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        st.0.update(&b);
-        st.1 += b.len() as u64;
-        Ok(b)
-    });
-    let tail = futures_util::stream::once(async move {
-        let (hasher, n) =
-            std::mem::take(&mut *tail_state.lock().unwrap_or_else(|p| p.into_inner()));
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+    struct Check<S> {
+        inner: std::pin::Pin<Box<S>>,
+        hasher: Sha256,
+        n: u64,
+        checked: bool,
+        done: bool,
+    }
+    let start = Check {
+        inner: Box::pin(inner),
+        hasher: Sha256::new(),
+        n: 0,
+        checked: false,
+        done: false,
+    };
+    let fail = move |hasher: &Sha256, n: u64| -> Option<io::Error> {
+        let actual = format!("sha256:{}", hex::encode(hasher.clone().finalize()));
         if n == size && actual == digest {
-            Ok(())
-        } else {
-            let what = if n == size {
-                actual
-            } else {
-                format!("{actual} ({n} bytes, not {size})")
-            };
-            *mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(what.clone());
-            Err(io::Error::other(format!("blob {digest} hashes to {what}")))
+            return None;
         }
+        let what = if n == size {
+            actual
+        } else {
+            format!("{actual} ({n} bytes, not {size})")
+        };
+        *mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(what.clone());
+        Some(io::Error::other(format!("blob {digest} hashes to {what}")))
+    };
+    futures_util::stream::unfold((start, fail), move |(mut st, fail)| async move {
+        if st.done {
+            return None;
+        }
+        let item = match st.inner.next().await {
+            Some(Ok(b)) => {
+                st.hasher.update(&b);
+                st.n = st.n.saturating_add(b.len() as u64);
+                // Past the end: the extra bytes are never sent (Content-Length is `size`).
+                if st.checked && !b.is_empty() {
+                    st.done = true;
+                    Err(fail(&st.hasher, st.n)
+                        .unwrap_or_else(|| io::Error::other("blob longer than announced")))
+                } else if !st.checked && st.n >= size {
+                    // The chunk that completes the blob goes out only when the whole matches.
+                    st.checked = true;
+                    match fail(&st.hasher, st.n) {
+                        Some(e) => {
+                            st.done = true;
+                            Err(e)
+                        }
+                        None => Ok(b),
+                    }
+                } else {
+                    Ok(b)
+                }
+            }
+            Some(Err(e)) => {
+                st.done = true;
+                Err(e)
+            }
+            None => {
+                st.done = true;
+                match (st.checked, fail(&st.hasher, st.n)) {
+                    (false, Some(e)) => Err(e),
+                    _ => return None,
+                }
+            }
+        };
+        Some((item, (st, fail)))
     })
-    .filter_map(|r: io::Result<()>| async move { r.err().map(Err) });
-    body.chain(tail)
 }
 
 #[cfg(test)]
@@ -384,5 +427,64 @@ mod tests {
         .await;
         assert!(bad.last().unwrap().is_err());
         assert!(flag.lock().unwrap().is_some());
+    }
+
+    /// Regression (issue 10): the last chunk went out before the hash was checked, so a registry
+    /// that checks no digests had every byte and committed a corrupt blob. Now no byte of the
+    /// chunk that completes a corrupt blob is yielded, whatever the chunking.
+    #[tokio::test]
+    async fn the_completing_chunk_of_a_corrupt_blob_is_never_sent() {
+        let good = b"0123456789abcdef".to_vec();
+        let digest = crate::manifest::sha256_digest(&good);
+        let mut bad = good.clone();
+        bad[15] = b'X';
+        for split in [1, 4, 15, 16] {
+            let chunks = |data: &[u8]| {
+                data.chunks(split)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect::<Vec<io::Result<Bytes>>>()
+            };
+            let sent = |items: Vec<io::Result<Bytes>>| -> (usize, bool) {
+                let n = items
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(Bytes::len)
+                    .sum();
+                (n, items.last().is_some_and(|r| r.is_err()))
+            };
+            let flag = Arc::new(Mutex::new(None));
+            let ok: Vec<_> = verified(
+                futures_util::stream::iter(chunks(&good)),
+                digest.clone(),
+                16,
+                flag.clone(),
+            )
+            .collect()
+            .await;
+            assert_eq!(sent(ok), (16, false), "split {split}");
+            let out: Vec<_> = verified(
+                futures_util::stream::iter(chunks(&bad)),
+                digest.clone(),
+                16,
+                flag.clone(),
+            )
+            .collect()
+            .await;
+            let (n, failed) = sent(out);
+            assert!(n < 16 && failed, "split {split}: {n} bytes sent");
+            // Too many bytes: the blob's own bytes may go, never the extra ones.
+            let mut long = good.clone();
+            long.extend_from_slice(b"more");
+            let out: Vec<_> = verified(
+                futures_util::stream::iter(chunks(&long)),
+                digest.clone(),
+                16,
+                flag.clone(),
+            )
+            .collect()
+            .await;
+            let (n, failed) = sent(out);
+            assert!(n <= 16 && failed, "split {split}: {n} bytes sent");
+        }
     }
 }

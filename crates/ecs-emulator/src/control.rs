@@ -44,6 +44,7 @@ pub fn handle(
     let text = String::from_utf8_lossy(body);
     match (method, path) {
         ("GET", "/_emulator/health") => (200, json!({"status": "ok"})),
+        ("POST", "/_emulator/inject-event") => crate::inject::handle(state, body),
         ("GET", "/_emulator/scenario") => (200, json!(state.scenario)),
         ("POST" | "PUT", "/_emulator/scenario") => match Scenario::parse(&text) {
             Ok(scenario) => {

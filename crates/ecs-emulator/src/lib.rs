@@ -21,6 +21,7 @@ mod deployments;
 mod error;
 mod faults;
 mod ids;
+mod inject;
 mod model;
 mod ops;
 mod render;
@@ -155,6 +156,22 @@ impl RunningEmulator {
 
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();
+    }
+
+    /// Adds a service event with any text (test knob, see `inject.rs`); `Err` if the service
+    /// does not exist.
+    pub fn inject_event(
+        &self,
+        cluster: &str,
+        service: &str,
+        message: &str,
+    ) -> Result<String, String> {
+        let req = inject::InjectEvent {
+            cluster: cluster.into(),
+            service: service.into(),
+            message: message.into(),
+        };
+        inject::inject_event(&mut self.shared.lock(), &req)
     }
 
     /// Moves emulated time forward (one scheduler step per emulated second).

@@ -29,12 +29,10 @@ pub mod summary;
 pub mod waiting;
 pub mod wire;
 
-use std::time::Duration;
-
 use clap::{Args, Parser, Subcommand};
 use dk_core::aws::AwsArgs;
 use dk_core::cli::{CommonArgs, HasCommonArgs};
-use dk_core::duration::parse_duration;
+use dk_core::duration::{Interval, Timeout};
 use dk_core::error::did_you_mean;
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
@@ -195,18 +193,39 @@ pub struct DeployArgs {
     #[arg(long, requires = "migrate_command", help_heading = "Migration")]
     pub migrate_on_spot: bool,
     /// Deadline for the migration task to stop (it is left running past it, and ecs-roll exits 4)
-    #[arg(long, value_name = "DUR", default_value = "30m", value_parser = parse_duration, help_heading = "Migration")]
-    pub migrate_timeout: Duration,
+    /// (1s to 7d)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "30m",
+        help_heading = "Migration"
+    )]
+    pub migrate_timeout: Timeout,
     /// Deadline for each service's deployment to complete (then rolled back, or exit 4 with
-    /// --no-rollback)
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration, help_heading = "Waiting")]
-    pub timeout: Duration,
-    /// Time between polls
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration, help_heading = "Waiting")]
-    pub interval: Duration,
-    /// Deadline for a rollback to become stable
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration, help_heading = "Waiting")]
-    pub rollback_timeout: Duration,
+    /// --no-rollback) (1s to 7d)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "10m",
+        help_heading = "Waiting"
+    )]
+    pub timeout: Timeout,
+    /// Time between polls (100ms to 1h)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "5s",
+        help_heading = "Waiting"
+    )]
+    pub interval: Interval,
+    /// Deadline for a rollback to become stable (1s to 7d)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "10m",
+        help_heading = "Waiting"
+    )]
+    pub rollback_timeout: Timeout,
     /// Accept a deployment in which no task ever ran the new revision (desiredCount 0, e.g. a
     /// service scaled to zero at night); without it that is a failure (`no_tasks` in the reason)
     #[arg(long, help_heading = "Waiting")]
@@ -242,12 +261,12 @@ pub struct RollbackArgs {
     /// history is exit 3, never a guess]
     #[arg(long, value_name = "ARN")]
     pub to: Option<String>,
-    /// Deadline for the rollback to become stable
-    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
-    pub timeout: Duration,
-    /// Time between polls
-    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
-    pub interval: Duration,
+    /// Deadline for the rollback to become stable (1s to 7d)
+    #[arg(long, value_name = "DUR", default_value = "10m")]
+    pub timeout: Timeout,
+    /// Time between polls (100ms to 1h)
+    #[arg(long, value_name = "DUR", default_value = "5s")]
+    pub interval: Interval,
     /// Say which revision it would return to; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -346,7 +365,7 @@ impl DeployArgs {
                 Some(migrate::Migration {
                     container: self.migrate_container.clone(),
                     command,
-                    timeout: self.migrate_timeout,
+                    timeout: self.migrate_timeout.get(),
                     on_spot: self.migrate_on_spot,
                 })
             }
@@ -356,7 +375,7 @@ impl DeployArgs {
     }
 }
 
-fn check_wait(timeout: Duration, interval: Duration, flag: &str) -> Result<()> {
+fn check_wait(timeout: Timeout, interval: Interval, flag: &str) -> Result<()> {
     if timeout.is_zero() {
         return Err(Error::usage(format!("{flag} must be longer than 0")).with_hint("use e.g. 10m"));
     }

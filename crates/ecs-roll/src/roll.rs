@@ -75,9 +75,16 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
             &s.sref.to_string(),
             format!("migration started on {}", short_name(&arn)),
         );
-        let report =
-            migrate::run_migration(ecs, ui, m, &s.sref.cluster, &s.service, &arn, args.interval)
-                .await?;
+        let report = migrate::run_migration(
+            ecs,
+            ui,
+            m,
+            &s.sref.cluster,
+            &s.service,
+            &arn,
+            args.interval.get(),
+        )
+        .await?;
         ui.info(&format!("migration: {}", report.describe()));
         timeline.push(
             &s.sref.to_string(),
@@ -237,7 +244,7 @@ async fn roll_one(
     let target = release.target_arn(s).unwrap_or_default().to_string();
     let result = match track {
         Some(track) => {
-            let (timeout, interval) = (args.timeout, args.interval);
+            let (timeout, interval) = (args.timeout.get(), args.interval.get());
             match waiting::wait_for(ecs, ui, &s.sref, track, timeout, interval, args.allow_empty)
                 .await
             {
@@ -394,8 +401,8 @@ async fn start_deployment(
         &target,
         force,
         &rollback::deployment_ids(&svc),
-        args.timeout,
-        args.interval,
+        args.timeout.get(),
+        args.interval.get(),
     )
     .await
     {
@@ -499,7 +506,7 @@ async fn return_services(
             cluster: report.cluster.clone(),
             name: report.service.clone(),
         };
-        let bounds = (args.rollback_timeout, args.interval);
+        let bounds = (args.rollback_timeout.get(), args.interval.get());
         let mut known = report.known_deployments.clone();
         known.extend(report.deployment_id.clone());
         match rollback::begin_return(ecs, ui, &sref, &previous, &known, bounds, timeline).await {
@@ -518,8 +525,14 @@ async fn return_services(
         .iter()
         .map(|(_, _, s, t)| (s.clone(), t.clone()))
         .collect();
-    let verdicts =
-        waiting::wait_for_all(ecs, ui, targets, args.rollback_timeout, args.interval).await;
+    let verdicts = waiting::wait_for_all(
+        ecs,
+        ui,
+        targets,
+        args.rollback_timeout.get(),
+        args.interval.get(),
+    )
+    .await;
     match verdicts {
         Ok(outcomes) => {
             for ((report, previous, sref, _), outcome) in waiting_for.into_iter().zip(outcomes) {

@@ -547,8 +547,8 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         ui,
         &sref,
         &target,
-        args.timeout,
-        args.interval,
+        args.timeout.get(),
+        args.interval.get(),
         &timeline,
     )
     .await?;
@@ -588,7 +588,7 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
             format!(
                 "{sref}: rollback to {} not stable within {}",
                 short_name(&target),
-                dk_core::duration::format_duration(args.timeout)
+                dk_core::duration::format_duration(args.timeout.get())
             ),
         ),
         _ => Outcome::failed(

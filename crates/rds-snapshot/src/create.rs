@@ -182,8 +182,15 @@ async fn wait_available(
     let snapshot_id = snapshot.id.clone();
     let deadline = Deadline::after(args.timeout);
     ui.group(&format!("waiting for snapshot {snapshot_id}"));
-    let waited =
-        wait::snapshot_available(rds, ui, &snapshot_id, db.kind, &deadline, args.interval).await?;
+    let waited = wait::snapshot_available(
+        rds,
+        ui,
+        &snapshot_id,
+        db.kind,
+        &deadline,
+        args.interval.get(),
+    )
+    .await?;
     ui.end_group();
     Ok(match waited {
         Waited::Ready(s) => finished(
@@ -219,7 +226,7 @@ async fn wait_available(
                     format!(
                         "snapshot {snapshot_id} was still `{}` when --timeout {} passed; it goes on in AWS, and re-running this command waits for it",
                         s.status,
-                        humantime::format_duration(args.timeout)
+                        humantime::format_duration(args.timeout.get())
                     ),
                 ),
                 db,

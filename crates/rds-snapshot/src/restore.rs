@@ -157,7 +157,8 @@ async fn wait_restored(
         args.target
     ));
     let mut waited =
-        wait::database_available(rds, ui, &args.target, kind, &deadline, args.interval).await?;
+        wait::database_available(rds, ui, &args.target, kind, &deadline, args.interval.get())
+            .await?;
     if let (Waited::Ready(cluster), Some(writer)) = (&waited, writer) {
         let cluster = cluster.clone();
         let with_writer_status = |status: String| DbState {
@@ -170,7 +171,7 @@ async fn wait_restored(
             writer,
             Kind::Instance,
             &deadline,
-            args.interval,
+            args.interval.get(),
         )
         .await?
         {
@@ -279,7 +280,7 @@ impl Report<'_> {
                     "timed_out",
                     format!(
                         "{kind} {target} was still `{status}` when --timeout {} passed; the restore goes on in AWS",
-                        humantime::format_duration(self.args.timeout)
+                        humantime::format_duration(self.args.timeout.get())
                     ),
                 ))
                 .output("status", status)

@@ -8,6 +8,10 @@
 //!   resources and never need a global reset.
 //! - [`Cmd`]: runs a built binary the way a user or a workflow would — clean environment, optional
 //!   GitHub Actions files — and collects exit code, stdout, stderr, JSON, outputs and summary.
+//! - [`fake_registry`]: a *fake* registry for what Distribution will not do (hostile error
+//!   bodies, trickling answers, uploads committed without a digest check).
+
+pub mod fake_registry;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

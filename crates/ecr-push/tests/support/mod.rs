@@ -61,7 +61,7 @@ pub struct BuiltImage {
     pub blob_count: usize,
 }
 
-fn write_blob(dir: &Path, bytes: &[u8]) -> String {
+pub fn write_blob(dir: &Path, bytes: &[u8]) -> String {
     let d = sha256(bytes);
     let p = dir.join("blobs/sha256").join(&d[7..]);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
