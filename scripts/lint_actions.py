@@ -70,7 +70,9 @@ def check_run_expressions(path, text, doc, report):
     for step in steps_of(doc):
         run = step.get("run") if isinstance(step, dict) else None
         if isinstance(run, str) and EXPR.search(run):
-            n = line_of(text, EXPR.search(run).group(0))
+            # The expression's line inside this run block, not an env: line naming the same.
+            expr_line = next(l for l in run.splitlines() if EXPR.search(l))
+            n = line_of(text, expr_line.strip())
             report(path, n, "${{ }} inside run: — pass the value through env: and use \"$VAR\"")
 
 

@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{
     DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, NetworkConfiguration,
     NetworkMode,
 };
-use ecs_emulator::{Config, Emulator, Scenario};
+use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
 use test_support::{AwsAccount, moto_account, standins, workspace_root};
 
 const SCENARIO: &str = r#"
@@ -44,7 +44,7 @@ fn act_bin() -> PathBuf {
 /// a Postgres instance `app-db`.
 struct World {
     rt: tokio::runtime::Runtime,
-    emulator: Emulator,
+    emulator: RunningEmulator,
     account: AwsAccount,
     ecs: aws_sdk_ecs::Client,
 }
@@ -181,7 +181,6 @@ fn act(
             String::from_utf8_lossy(&st.stderr)
         );
     };
-    git(&["init", "-q", "-b", "main"]);
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "checkout under test"]);
     let mut lines: Vec<(String, String)> = vec![
@@ -284,7 +283,7 @@ fn every_tool_action_in_one_job() {
         "rds-snapshot: created pre-release-v2 (instance, available)",
         "ecs-roll: succeeded ",
         "wait-stable: succeeded on ",
-        "ecs-roll rollback --dry-run: changed",
+        "ecs-roll rollback --dry-run: dry_run",
     ] {
         assert!(log.contains(expected), "`{expected}` missing:\n{log}");
     }
@@ -294,6 +293,27 @@ fn every_tool_action_in_one_job() {
             .ends_with(":task-definition/web:2"),
         "the service should run web:2 now"
     );
+}
+
+/// The team's ECR repository exists (infrastructure as code made it), in the role's account.
+fn create_ecr_repository(account: &AwsAccount, name: &str) {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/ecr/aws4_request, SignedHeaders=host, Signature=0",
+        account.access_key_id
+    );
+    let headers = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        (
+            "X-Amz-Target",
+            "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+        ),
+        ("X-Amz-Security-Token", account.session_token.as_str()),
+        ("Authorization", auth.as_str()),
+    ];
+    let body = format!("{{\"repositoryName\":\"{name}\"}}");
+    let (status, text) =
+        test_support::http_request(&standins().moto, "POST", "/", &headers, body.as_bytes());
+    assert_eq!(status, 200, "moto CreateRepository: {text}");
 }
 
 /// The app repository's own commands that .github/workflows/deploy.yml calls: lint, test, build an
@@ -334,6 +354,7 @@ fn deploy_workflow_dispatch_to_staging() {
         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vcjplbnZpcm9ubWVudDpzdGFnaW5nIn0.c2ln",
     );
     let role = format!("arn:aws:iam::{}:role/deploy", world.account.account_id);
+    create_ecr_repository(&world.account, "app/web");
     let env: Vec<(String, String)> = vec![
         ("AWS_ENDPOINT_URL".into(), stand.moto.clone()),
         ("AWS_ENDPOINT_URL_ECS".into(), world.emulator.url()),

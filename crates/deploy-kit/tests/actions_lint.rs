@@ -95,7 +95,13 @@ fn expression_in_run_fails() {
     let (code, out) = check(copy.path());
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("template-injection"), "{out}");
-    assert!(out.contains("${{ }} inside run:"), "{out}");
+    let text = std::fs::read_to_string(copy.path().join("actions/wait-stable/action.yml")).unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l.contains("--cluster ${{ inputs.cluster }}"))
+        .unwrap();
+    let expected = format!("actions/wait-stable/action.yml:{line}: ${{{{ }}}} inside run:");
+    assert!(out.contains(&expected), "`{expected}` missing:\n{out}");
 }
 
 /// A tool action without the shared install step fails.

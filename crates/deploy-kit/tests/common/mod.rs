@@ -122,7 +122,8 @@ pub fn release() -> Release {
     }
 }
 
-/// A copy of this checkout's tracked and new files (no target/, nothing ignored), with
+/// A copy of this checkout's tracked and new files (no target/, nothing ignored), a git
+/// repository of its own (linters find the project by it), with
 /// `releases/<tag>.sha256` recording `sums` when given: what a user's runner checks out.
 pub fn checkout_copy(sums: Option<&str>) -> tempfile::TempDir {
     let root = workspace_root();
@@ -149,6 +150,12 @@ pub fn checkout_copy(sums: Option<&str>) -> tempfile::TempDir {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(&from, &to).unwrap();
     }
+    let st = Command::new("git")
+        .args(["init", "-q", "-b", "main"])
+        .current_dir(copy.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
     if let Some(sums) = sums {
         std::fs::create_dir_all(copy.path().join("releases")).unwrap();
         std::fs::write(copy.path().join(format!("releases/{}.sha256", tag())), sums).unwrap();
