@@ -54,8 +54,10 @@ impl<'a> Run<'a> {
     }
     fn run(self) -> (Option<i32>, String) {
         let out: Output = Command::new(self.checkout.join("scripts/install"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env_remove("GITHUB_PATH")
+            .env_remove("DK_INPUT_VERSION")
+            .env_remove("DK_ACTION_REF")
+            .env_remove("DK_PREFIX")
             .env("HOME", self.cache)
             .env("DK_CACHE", self.cache)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
