@@ -77,6 +77,12 @@ fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
             }
             dk_core::exit::SUCCESS
         }
+        // Hidden: every tool's long flags per subcommand, from its clap definition, as JSON —
+        // what scripts/check-actions holds each action's inputs against.
+        "__flags" => {
+            print_out(&flags_json());
+            dk_core::exit::SUCCESS
+        }
         name => match TOOLS.iter().find(|(n, _, _)| *n == name) {
             Some((_, _, runner)) => {
                 args.remove(0);
@@ -95,6 +101,44 @@ fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
             }
         },
     }
+}
+
+/// A tool's clap definition, by name (the same table as `TOOLS`, without running anything).
+fn command_of(name: &str) -> Option<clap::Command> {
+    Some(match name {
+        "ecr-push" => <ecr_push::EcrPush as Tool>::command(),
+        "ecs-roll" => <ecs_roll::EcsRoll as Tool>::command(),
+        "wait-stable" => <wait_stable::WaitStable as Tool>::command(),
+        "rds-snapshot" => <rds_snapshot::RdsSnapshot as Tool>::command(),
+        _ => return None,
+    })
+}
+
+/// `{"tool": {"": ["--flag", …], "sub": ["--flag", …]}, …}`; "" holds the top-level flags.
+fn flags_json() -> String {
+    let quote = |s: &str| format!("{s:?}");
+    let longs = |c: &clap::Command| {
+        let mut v: Vec<String> = c
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .map(|l| quote(&format!("--{l}")))
+            .collect();
+        v.sort();
+        format!("[{}]", v.join(","))
+    };
+    let tools: Vec<String> = TOOLS
+        .iter()
+        .filter_map(|(name, _, _)| {
+            let cmd = command_of(name)?;
+            let mut parts = vec![format!("\"\":{}", longs(&cmd))];
+            parts.extend(
+                cmd.get_subcommands()
+                    .map(|s| format!("{}:{}", quote(s.get_name()), longs(s))),
+            );
+            Some(format!("{}:{{{}}}", quote(name), parts.join(",")))
+        })
+        .collect();
+    format!("{{{}}}", tools.join(","))
 }
 
 fn print_help() {

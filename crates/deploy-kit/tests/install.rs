@@ -1,88 +1,108 @@
-//! scripts/install: a release archive is installed only when its sha256 matches (fail closed),
-//! and links named after every tool are created. Served from a loopback HTTP server.
+//! scripts/install fails closed: a release archive is installed only over https (redirects too),
+//! only when its sha256 matches the sums committed in the checkout (`releases/<tag>.sha256`),
+//! only for a platform the release has (never a silent source build), and only when the binary
+//! runs here and reports the version asked for. Archives come from a loopback https server.
 
-use std::process::Command;
+mod common;
 
-use test_support::{bin_path, workspace_root};
+use std::path::Path;
+use std::process::{Command, Output};
 
-fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
-    let port = test_support::unused_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(30));
-    }
-    (child, format!("http://127.0.0.1:{port}"))
-}
+use common::{Release, Server, archive_name, release, serve, tag, triple};
 
-const ARCHIVE: &str = "deploy-kit-v9.9.9-x86_64-unknown-linux-gnu.tar.gz";
-
-fn release_dir(checksum_ok: bool) -> tempfile::TempDir {
+/// The part of a checkout the installer needs, with `releases/<tag>.sha256` when given.
+fn checkout(sums: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let rel = dir.path().join("v9.9.9");
-    std::fs::create_dir_all(&rel).unwrap();
-    std::fs::copy(bin_path("deploy-kit"), dir.path().join("deploy-kit")).unwrap();
-    let archive = rel.join(ARCHIVE);
-    let st = Command::new("tar")
-        .arg("-czf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(dir.path())
-        .arg("deploy-kit")
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
-    let mut text = String::from_utf8(sum.stdout).unwrap();
-    if !checksum_ok {
-        text = format!("{}{}", "0".repeat(64), &text[64..]);
+    let root = test_support::workspace_root();
+    std::fs::create_dir_all(dir.path().join("scripts")).unwrap();
+    for f in ["scripts/install", "scripts/lib.sh", "Cargo.toml"] {
+        std::fs::copy(root.join(f), dir.path().join(f)).unwrap();
     }
-    std::fs::write(rel.join(format!("{ARCHIVE}.sha256")), text).unwrap();
+    if let Some(sums) = sums {
+        std::fs::create_dir_all(dir.path().join("releases")).unwrap();
+        std::fs::write(dir.path().join(format!("releases/{}.sha256", tag())), sums).unwrap();
+    }
     dir
 }
 
-fn install(base: &str, prefix: &std::path::Path) -> std::process::Output {
-    Command::new(workspace_root().join("scripts/install"))
-        .env("DK_VERSION", "v9.9.9")
-        .env("DK_RELEASE_BASE_URL", base)
-        .env_remove("GITHUB_PATH")
-        .arg("--prefix")
-        .arg(prefix)
-        .output()
-        .unwrap()
+struct Run<'a> {
+    checkout: &'a Path,
+    cache: &'a Path,
+    prefix: &'a Path,
+    env: Vec<(&'a str, String)>,
+    args: Vec<&'a str>,
 }
 
-/// A release whose checksum matches is installed with a link per tool.
-#[test]
-fn verified_release_installs() {
-    assert_eq!(
-        std::env::consts::ARCH,
-        "x86_64",
-        "the fixture archive is named for x86_64"
+impl<'a> Run<'a> {
+    fn new(checkout: &'a Path, cache: &'a Path, prefix: &'a Path, server: &Server) -> Self {
+        Run {
+            checkout,
+            cache,
+            prefix,
+            env: vec![
+                ("DK_VERSION", tag()),
+                ("DK_RELEASE_BASE_URL", server.url.clone()),
+                ("CURL_CA_BUNDLE", server.ca.display().to_string()),
+            ],
+            args: vec![],
+        }
+    }
+    fn set(mut self, k: &'a str, v: &str) -> Self {
+        self.env.retain(|(key, _)| *key != k);
+        self.env.push((k, v.to_string()));
+        self
+    }
+    fn run(self) -> (Option<i32>, String) {
+        let out: Output = Command::new(self.checkout.join("scripts/install"))
+            .env_remove("GITHUB_PATH")
+            .env_remove("DK_INPUT_VERSION")
+            .env_remove("DK_ACTION_REF")
+            .env_remove("DK_PREFIX")
+            .env("HOME", self.cache)
+            .env("DK_CACHE", self.cache)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .arg("--prefix")
+            .arg(self.prefix)
+            .args(&self.args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn https(rel: &Release, certs: &Path) -> Server {
+    serve(rel.served.path(), certs, "https")
+}
+
+fn assert_nothing_installed(prefix: &Path, stderr: &str) {
+    assert!(
+        !prefix.join("bin/deploy-kit").exists(),
+        "installed although it failed:\n{stderr}"
     );
-    let dir = release_dir(true);
-    let (mut server, url) = serve(dir.path());
-    let prefix = tempfile::tempdir().unwrap();
-    let out = install(&url, prefix.path());
-    server.kill().ok();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("sha256 verified"), "{stderr}");
+    assert!(
+        !stderr.contains("building deploy-kit from source"),
+        "fell back to a source build:\n{stderr}"
+    );
+}
+
+/// A verified release installs with a link per tool; a second install from the cache needs no
+/// server at all; --if-missing then leaves the install alone.
+#[test]
+fn verified_release_installs_and_is_cached() {
+    let rel = release();
+    let co = checkout(Some(&rel.sums));
+    let (cache, prefix, certs) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let server = https(&rel, certs.path());
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("sha256 verified against releases/"), "{err}");
     for tool in [
         "deploy-kit",
         "ecr-push",
@@ -95,18 +115,219 @@ fn verified_release_installs() {
             "{tool} not installed"
         );
     }
+    let url = server.url.clone();
+    drop(server);
+
+    // Cached: the server is gone, the verified archive in the cache is enough.
+    let again = tempfile::tempdir().unwrap();
+    let (code, err) = Run::new(
+        co.path(),
+        cache.path(),
+        again.path(),
+        &https(&rel, certs.path()),
+    )
+    .set("DK_RELEASE_BASE_URL", &url)
+    .run();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("using the verified"), "{err}");
+    assert!(!err.contains("downloading"), "{err}");
+
+    // --if-missing: already there, nothing downloaded, nothing replaced.
+    let mut run = Run::new(
+        co.path(),
+        cache.path(),
+        again.path(),
+        &https(&rel, certs.path()),
+    )
+    .set("DK_RELEASE_BASE_URL", "https://127.0.0.1:9");
+    run.args.push("--if-missing");
+    let (code, err) = run.run();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("already installed"), "{err}");
 }
 
-/// A checksum mismatch installs nothing and exits non-zero.
+/// An archive changed after its sum was recorded is refused.
 #[test]
-fn checksum_mismatch_fails_closed() {
-    let dir = release_dir(false);
-    let (mut server, url) = serve(dir.path());
-    let prefix = tempfile::tempdir().unwrap();
-    let out = install(&url, prefix.path());
-    server.kill().ok();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("checksum mismatch"), "{stderr}");
-    assert!(!prefix.path().join("bin/deploy-kit").exists());
+fn tampered_archive_fails_closed() {
+    let rel = release();
+    let co = checkout(Some(&rel.sums));
+    let mut bytes = std::fs::read(&rel.archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&rel.archive, bytes).unwrap();
+    let (cache, prefix, certs) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (code, err) = Run::new(
+        co.path(),
+        cache.path(),
+        prefix.path(),
+        &https(&rel, certs.path()),
+    )
+    .run();
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert_nothing_installed(prefix.path(), &err);
+    assert!(
+        !cache
+            .path()
+            .join("downloads")
+            .join(archive_name(triple()))
+            .exists()
+    );
+}
+
+/// A truncated download is refused.
+#[test]
+fn truncated_archive_fails_closed() {
+    let rel = release();
+    let co = checkout(Some(&rel.sums));
+    let bytes = std::fs::read(&rel.archive).unwrap();
+    std::fs::write(&rel.archive, &bytes[..bytes.len() / 3]).unwrap();
+    let (cache, prefix, certs) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (code, err) = Run::new(
+        co.path(),
+        cache.path(),
+        prefix.path(),
+        &https(&rel, certs.path()),
+    )
+    .run();
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert_nothing_installed(prefix.path(), &err);
+}
+
+/// A release without an archive for this platform is an error naming the platforms it has — no
+/// source build. An archive whose binary does not run here is refused too.
+#[test]
+fn wrong_platform_fails_closed() {
+    let rel = release();
+    let other = "aarch64-apple-darwin";
+    let sums = rel.sums.replace(triple(), other);
+    let co = checkout(Some(&sums));
+    let (cache, prefix, certs) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let server = https(&rel, certs.path());
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "no release archive for this platform ({})",
+            triple()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("it is released for: {other}")),
+        "{err}"
+    );
+    assert_nothing_installed(prefix.path(), &err);
+
+    // The right name, a binary for another machine inside (its sum recorded, so only running
+    // it can tell).
+    common::make_archive(&rel.archive, b"\x7fELF\x02\x01\x01\0not-for-this-machine");
+    let sums = format!(
+        "{}  {}\n",
+        common::sha256_hex(&rel.archive),
+        archive_name(triple())
+    );
+    let co = checkout(Some(&sums));
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("does not run on this machine"), "{err}");
+    assert_nothing_installed(prefix.path(), &err);
+}
+
+/// No sums committed for the version: nothing is downloaded, nothing installed.
+#[test]
+fn missing_checksums_fail_closed() {
+    let rel = release();
+    let co = checkout(None);
+    let (cache, prefix, certs) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (code, err) = Run::new(
+        co.path(),
+        cache.path(),
+        prefix.path(),
+        &https(&rel, certs.path()),
+    )
+    .run();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("no sha256 sums for {} are committed", tag())),
+        "{err}"
+    );
+    assert!(!err.contains("downloading"), "{err}");
+    assert_nothing_installed(prefix.path(), &err);
+}
+
+/// Plain http is refused, as a base URL and as a redirect from https.
+#[test]
+fn plain_http_fails_closed() {
+    let rel = release();
+    let co = checkout(Some(&rel.sums));
+    let (cache, prefix, certs) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let plain = serve(rel.served.path(), certs.path(), "http");
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &plain).run();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("https only"), "{err}");
+    assert_nothing_installed(prefix.path(), &err);
+
+    let server = https(&rel, certs.path());
+    let redirecting = format!("{}/redirect-to-http", server.url);
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server)
+        .set("DK_RELEASE_BASE_URL", &redirecting)
+        .run();
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("Protocol \"http\" not supported"), "{err}");
+    assert_nothing_installed(prefix.path(), &err);
+}
+
+/// With no version given, a tag ref picks the newest release recorded under it; a tag with no
+/// recorded release is an error, not a source build.
+#[test]
+fn default_version_follows_the_action_ref() {
+    let rel = release();
+    let co = checkout(Some(&rel.sums));
+    let (cache, prefix, certs) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let server = https(&rel, certs.path());
+    let major = tag().split('.').next().unwrap().to_string();
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server)
+        .set("DK_VERSION", "")
+        .set("DK_ACTION_REF", &major)
+        .run();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!("installed deploy-kit {}", tag())),
+        "{err}"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let (code, err) = Run::new(co.path(), cache.path(), other.path(), &server)
+        .set("DK_VERSION", "")
+        .set("DK_ACTION_REF", "v97")
+        .run();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("names no release recorded"), "{err}");
+    assert_nothing_installed(other.path(), &err);
 }
