@@ -416,6 +416,7 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         rollback_deployment_id: None,
         duration: start.elapsed(),
         reason: returned.outcome.reason.clone(),
+        cause: None,
         wait: Some(returned.outcome.clone()),
         rollback_wait: None,
     };

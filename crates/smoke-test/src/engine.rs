@@ -169,11 +169,10 @@ fn base_url(spec: &Spec, opts: &RunOptions) -> Result<Option<String>> {
     Ok(Some(base))
 }
 
-/// Whether any check needs a base URL (its `url` is a path).
+/// Whether any check needs a base URL: its `url` is a path. (One starting with a variable,
+/// `{{url}}/health`, is taken for a full URL; if it renders to a path, that check says so.)
 pub fn needs_base_url(spec: &Spec) -> bool {
-    spec.checks
-        .iter()
-        .any(|c| !(c.url.starts_with("http://") || c.url.starts_with("https://")))
+    spec.checks.iter().any(|c| c.url.starts_with('/'))
 }
 
 fn skipped(check: &Check, why: String) -> CheckResult {

@@ -89,10 +89,13 @@ pub struct Cli {
     /// The spec file (YAML)
     #[arg(
         value_name = "SPEC",
-        required_unless_present = "get",
-        conflicts_with = "get"
+        required_unless_present_any = ["get", "spec_file"],
+        conflicts_with_all = ["get", "spec_file"]
     )]
     pub spec: Option<PathBuf>,
+    /// The spec file, as a flag (same as SPEC; for the GitHub Action)
+    #[arg(long = "spec", value_name = "FILE", conflicts_with = "get")]
+    pub spec_file: Option<PathBuf>,
     /// Base URL for checks whose url is a path (overrides the spec's base_url)
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
@@ -191,18 +194,18 @@ pub fn load_spec(path: &Path, vars: &[Var], ctx: &Context) -> Result<Spec> {
         .map_err(|e| Error::usage(format!("bad spec: {e}")))
 }
 
-/// Usage checks that need the spec: a path url needs a base URL from somewhere.
-pub fn check_base(spec: &Spec, base_url: Option<&str>, flag: &str) -> Result<()> {
+/// Usage checks that need the spec: a path url needs a base URL from somewhere. `hint` says
+/// where the caller takes one from.
+pub fn check_base(spec: &Spec, base_url: Option<&str>, hint: &str) -> Result<()> {
     if let Some(b) = base_url {
         spec::check_base_url(b).map_err(|e| {
-            Error::usage(e.replace("base_url", flag))
+            Error::usage(e.replace("base_url", "--base-url"))
                 .with_hint("write e.g. https://api.example.com")
         })?;
     } else if spec.base_url.is_none() && engine::needs_base_url(spec) {
         return Err(
-            Error::usage("the spec's checks use paths but there is no base URL").with_hint(
-                format!("pass {flag} https://… or set base_url: in the spec"),
-            ),
+            Error::usage("the spec's checks use paths but there is no base URL")
+                .with_hint(hint.to_string()),
         );
     }
     Ok(())
@@ -220,12 +223,16 @@ impl Cli {
             .with_hint("use a duration from 1s to 6h, e.g. --timeout 2m"));
         }
         let vars = parse_vars(&self.vars, &self.secret_vars, "--var")?;
-        let (spec, title) = match (&self.spec, &self.get) {
+        let (spec, title) = match (self.spec.as_ref().or(self.spec_file.as_ref()), &self.get) {
             (Some(path), _) => (load_spec(path, &vars, ctx)?, path.display().to_string()),
             (None, Some(url)) => (self.one_liner(url)?, format!("GET {url}")),
             (None, None) => return Err(Error::usage("give a SPEC file or --get URL")),
         };
-        check_base(&spec, self.base_url.as_deref(), "--base-url")?;
+        check_base(
+            &spec,
+            self.base_url.as_deref(),
+            "pass --base-url https://… or set base_url: in the spec",
+        )?;
         if let Some(ca) = &self.ca_file
             && !ca.is_file()
         {
