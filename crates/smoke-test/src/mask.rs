@@ -38,8 +38,18 @@ impl Masker {
     }
 }
 
-/// One line of at most `max` characters (then `…`), control characters escaped.
+/// One line of at most `max` characters (then `…`), control, bidi and zero-width characters
+/// escaped; the runner's legacy `##[cmd]` (honoured anywhere in a line) and a leading `::` are
+/// broken.
 pub fn neutralise(text: &str, max: usize) -> String {
+    let out = escape_chars(text, max).replace("##[", "#\\x23[");
+    match out.trim_start().strip_prefix("::") {
+        Some(rest) => format!("\\x3a:{rest}"),
+        None => out,
+    }
+}
+
+fn escape_chars(text: &str, max: usize) -> String {
     let mut out = String::new();
     for (count, c) in text.chars().enumerate() {
         if count >= max {
@@ -50,7 +60,9 @@ pub fn neutralise(text: &str, max: usize) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push(' '),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+            c if c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{feff}') =>
+            {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             c => out.push(c),
@@ -78,7 +90,12 @@ mod tests {
     fn neutralises_hostile_text() {
         let t = neutralise("ok\r::add-mask::x\n##[error]boom\u{85}z", 100);
         assert!(!t.contains('\r') && !t.contains('\n') && !t.contains('\u{85}'));
-        assert_eq!(t, "ok\\r::add-mask::x\\n##[error]boom\\u{85}z");
+        assert_eq!(t, "ok\\r::add-mask::x\\n#\\x23[error]boom\\u{85}z");
+        assert_eq!(
+            neutralise("  ::stop-commands::t", 100),
+            "\\x3a:stop-commands::t"
+        );
+        assert_eq!(neutralise("a\u{202e}b", 100), "a\\u{202e}b");
         assert_eq!(neutralise("abcdef", 3), "abc…");
         // A secret is masked before the excerpt is cut, so no prefix of it survives.
         let mut m = Masker::default();
