@@ -12,6 +12,7 @@
 # $DK_CACHE/hurl (cargo install hurl@8.0.1 --locked; needs libclang-dev and libcurl4-openssl-dev).
 #
 #   DK_BIN_DIR=target/release crates/smoke-test/bench.sh       # N=20000 by default
+#   NO_HURL=1 N=5000 crates/smoke-test/bench.sh                 # without hurl (no build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${DK_BIN_DIR:-$here/target/release}
@@ -26,7 +27,9 @@ fi
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx" ] || { echo "bench.sh: nginx is missing (apt-get install nginx-light)" >&2; exit 2; }
 hurl="$cache/hurl/bin/hurl"
-if [ ! -x "$hurl" ]; then
+if [ -n "${NO_HURL:-}" ]; then
+  hurl=
+elif [ ! -x "$hurl" ]; then
   echo "bench.sh: building hurl 8.0.1 into $cache/hurl (a few minutes, once)" >&2
   cargo install hurl@8.0.1 --locked --quiet --root "$cache/hurl" || hurl=
 fi
