@@ -35,3 +35,8 @@ pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const HOME: &str = "HOME";
 /// Set to any value: `ecr-push` neither reads nor writes its blob-location cache.
 pub const DK_ECR_PUSH_NO_CACHE: &str = "DK_ECR_PUSH_NO_CACHE";
+/// Proxies for `smoke-test`'s HTTP client (both spellings, as curl reads them).
+pub const HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
+pub const HTTP_PROXY: [&str; 2] = ["HTTP_PROXY", "http_proxy"];
+pub const ALL_PROXY: [&str; 2] = ["ALL_PROXY", "all_proxy"];
+pub const NO_PROXY: [&str; 2] = ["NO_PROXY", "no_proxy"];

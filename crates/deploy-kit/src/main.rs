@@ -33,6 +33,11 @@ const TOOLS: &[(&str, &str, Runner)] = &[
         run::<wait_stable::WaitStable>,
     ),
     (
+        "smoke-test",
+        "post-deploy checks and latency/error gates from one YAML spec",
+        run::<smoke_test::SmokeTest>,
+    ),
+    (
         "rds-snapshot",
         "snapshot RDS before migrations, wait, list, prune, restore",
         run::<rds_snapshot::RdsSnapshot>,

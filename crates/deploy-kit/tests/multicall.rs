@@ -13,7 +13,13 @@ fn version_and_help() {
     );
     let h = Cmd::bin("deploy-kit").arg("--help").run();
     h.assert_code(0);
-    for tool in ["ecr-push", "ecs-roll", "wait-stable", "rds-snapshot"] {
+    for tool in [
+        "ecr-push",
+        "ecs-roll",
+        "wait-stable",
+        "rds-snapshot",
+        "smoke-test",
+    ] {
         assert!(
             h.stdout.contains(tool),
             "{tool} missing from help:\n{}",

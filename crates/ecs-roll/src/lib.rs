@@ -25,6 +25,7 @@ pub mod render;
 pub mod roll;
 pub mod rollback;
 pub mod services;
+pub mod smoke_gate;
 pub mod summary;
 pub mod waiting;
 pub mod wire;
@@ -239,9 +240,26 @@ pub struct DeployArgs {
     /// Services rolled at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub max_parallel: u16,
-    /// Smoke-test spec gating the release (reserved: requires smoke-test, not available yet)
-    #[arg(long, value_name = "SPEC")]
-    pub smoke: Option<String>,
+    /// Smoke-test spec run after each service's deployment completes; a failing spec rolls the
+    /// service back (cause `smoke`). The spec may use {{cluster}}, {{service}}, {{task_definition}}
+    #[arg(long, value_name = "SPEC", help_heading = "Smoke gate")]
+    pub smoke: Option<std::path::PathBuf>,
+    /// A variable for the smoke spec ({{NAME}}); repeatable
+    #[arg(
+        long = "smoke-var",
+        value_name = "NAME=VALUE",
+        requires = "smoke",
+        help_heading = "Smoke gate"
+    )]
+    pub smoke_vars: Vec<String>,
+    /// Deadline for each service's smoke test, readiness wait included (1s to 7d)
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "5m",
+        help_heading = "Smoke gate"
+    )]
+    pub smoke_timeout: Timeout,
     /// Show the task-definition and service changes; register, run and update nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -310,7 +328,10 @@ impl Cli {
     pub fn validate(&self, ctx: &dk_core::Context) -> Result<()> {
         self.aws.validate(ctx)?;
         match &self.command {
-            Command::Deploy(d) => d.plan().map(|_| ()),
+            Command::Deploy(d) => {
+                d.plan()?;
+                smoke_gate::load(d, ctx).map(|_| ())
+            }
             Command::Diff(d) => plan_render(&d.targets, &d.render, None).map(|_| ()),
             Command::Rollback(r) => {
                 services::parse_services(r.cluster.as_deref(), std::slice::from_ref(&r.service))?;
@@ -339,13 +360,6 @@ impl Cli {
 impl DeployArgs {
     /// Validate and resolve the flags into a plan.
     pub fn plan(&self) -> Result<DeployPlan> {
-        if let Some(spec) = &self.smoke {
-            // The hook exists in `roll` (a gate after each deployment completes); the engine does not.
-            return Err(Error::usage(format!(
-                "--smoke {spec}: the smoke gate requires smoke-test, which is not available yet"
-            ))
-            .with_hint("drop --smoke for now; smoke-test will plug into the same place"));
-        }
         check_wait(self.timeout, self.interval, "--timeout")?;
         check_wait(self.rollback_timeout, self.interval, "--rollback-timeout")?;
         check_wait(self.migrate_timeout, self.interval, "--migrate-timeout")?;
@@ -508,7 +522,10 @@ impl Tool for EcsRoll {
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);
         match &cli.command {
-            Command::Deploy(args) => roll::deploy(&ecs, &ui, args, args.plan()?).await,
+            Command::Deploy(args) => {
+                let gate = smoke_gate::load(args, ui.context())?;
+                roll::deploy(&ecs, &ui, args, args.plan()?, gate.as_ref()).await
+            }
             Command::Diff(args) => {
                 let plan = plan_render(&args.targets, &args.render, None)?;
                 diff::diff(&ecs, &ui, &plan, args.render.pin_digests).await

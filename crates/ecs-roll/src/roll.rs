@@ -11,7 +11,7 @@
 //!
 //! | waiter        | with rollback (default)                  | `--no-rollback`  |
 //! |---------------|------------------------------------------|------------------|
-//! | succeeded     | succeeded (then the smoke gate, once it exists) | succeeded |
+//! | succeeded     | the smoke gate (`--smoke`): passed → succeeded; failed → as `failed` (cause `smoke`) | succeeded, or failed |
 //! | rolled_back   | return to the recorded revision → rolled_back / rollback_failed | rolled_back |
 //! | failed        | return to the recorded revision → rolled_back / rollback_failed | failed |
 //! | timed_out     | return to the recorded revision → rolled_back / rollback_failed | timed_out (exit 4) |
@@ -34,12 +34,19 @@ use crate::migrate::{self, MigrationResult};
 use crate::register::{self, Release, ServiceTarget};
 use crate::rollback::{self, Started, update_service};
 use crate::services::ServiceRef;
+use crate::smoke_gate::{self, SmokeGate};
 use crate::summary::{self, ServiceReport, ServiceResult, Timeline};
 use crate::wire::short_name;
 use crate::{DeployArgs, DeployPlan, diff, waiting};
 
 /// `ecs-roll deploy`.
-pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) -> Result<Outcome> {
+pub async fn deploy(
+    ecs: &Client,
+    ui: &Ui,
+    args: &DeployArgs,
+    plan: DeployPlan,
+    gate: Option<&SmokeGate>,
+) -> Result<Outcome> {
     let started = Instant::now();
     let timeline = Timeline::default();
     ui.group("Render");
@@ -126,7 +133,7 @@ pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) 
     }
 
     ui.group("Roll");
-    let mut reports = roll_services(ecs, ui, args, &release, &timeline).await;
+    let mut reports = roll_services(ecs, ui, args, &release, &timeline, gate).await;
     if args.rollback_all && reports.iter().any(|r| r.result.is_failure()) {
         rollback_successful(ecs, ui, args, &mut reports, &timeline).await;
     }
@@ -158,6 +165,7 @@ async fn roll_services(
     args: &DeployArgs,
     release: &Release,
     timeline: &Timeline,
+    gate: Option<&SmokeGate>,
 ) -> Vec<ServiceReport> {
     let mut reports = Vec::new();
     let mut failed = false;
@@ -172,7 +180,7 @@ async fn roll_services(
             }
             continue;
         }
-        let wave_reports = roll_wave(ecs, ui, args, release, wave, timeline).await;
+        let wave_reports = roll_wave(ecs, ui, args, release, wave, timeline, gate).await;
         failed = wave_reports.iter().any(|r| r.result.is_failure());
         reports.extend(wave_reports);
     }
@@ -199,6 +207,7 @@ fn new_report(release: &Release, s: &ServiceTarget) -> ServiceReport {
         unverified: None,
         known_deployments: Vec::new(),
         reason: None,
+        cause: None,
         wait: None,
         rollback_wait: None,
     }
@@ -214,10 +223,11 @@ async fn roll_wave(
     release: &Release,
     wave: &[ServiceTarget],
     timeline: &Timeline,
+    gate: Option<&SmokeGate>,
 ) -> Vec<ServiceReport> {
     futures_util::future::join_all(
         wave.iter()
-            .map(|s| roll_one(ecs, ui, args, release, s, timeline)),
+            .map(|s| roll_one(ecs, ui, args, release, s, timeline, gate)),
     )
     .await
 }
@@ -231,6 +241,7 @@ async fn roll_one(
     release: &Release,
     s: &ServiceTarget,
     timeline: &Timeline,
+    gate: Option<&SmokeGate>,
 ) -> ServiceReport {
     let start = Instant::now();
     let (mut report, previous, track) =
@@ -277,8 +288,14 @@ async fn roll_one(
             reason_suffix(&report.reason)
         ),
     );
-    // The smoke gate (`--smoke`, once smoke-test exists) runs here, on Succeeded, and turns
-    // a failed check into a rollback exactly like a failed deployment.
+    // The smoke gate runs on Succeeded and turns a failed check into a rollback exactly like a
+    // failed deployment.
+    let result = match gate {
+        Some(g) if result == WaitResult::Succeeded => {
+            smoke(g, ui, &s.sref, &target, &mut report, timeline).await
+        }
+        _ => result,
+    };
     let (no_rollback_result, roll_back) = match result {
         WaitResult::Succeeded => (ServiceResult::Succeeded, false),
         WaitResult::Replaced => (ServiceResult::Replaced, false),
@@ -318,6 +335,31 @@ async fn roll_one(
     }
     report.duration = start.elapsed();
     report
+}
+
+/// Run the smoke gate on a service whose deployment completed: Succeeded, or Failed with cause
+/// `smoke` and the failing check as the reason.
+async fn smoke(
+    gate: &SmokeGate,
+    ui: &Ui,
+    sref: &ServiceRef,
+    target: &str,
+    report: &mut ServiceReport,
+    timeline: &Timeline,
+) -> WaitResult {
+    let name = sref.to_string();
+    match smoke_gate::check(gate, ui, &sref.cluster, &sref.name, target).await {
+        Ok(()) => {
+            timeline.push(&name, "smoke test passed");
+            WaitResult::Succeeded
+        }
+        Err(why) => {
+            timeline.push(&name, why.clone());
+            report.reason = Some(why);
+            report.cause = Some(smoke_gate::CAUSE.to_string());
+            WaitResult::Failed
+        }
+    }
 }
 
 /// Record the rollback target and update the service. `Err` carries the finished report when
@@ -788,7 +830,12 @@ fn outputs(o: Outcome, release: &Release, reports: &[ServiceReport], started: In
             })
         })
         .collect();
+    let cause = reports
+        .iter()
+        .find(|r| r.result.is_failure())
+        .and_then(|r| r.cause.clone());
     o.output("task_definition_arn", distinct(targets))
+        .output("cause", cause.unwrap_or_default())
         .output("previous_task_definition_arn", distinct(previous))
         .output(
             "deployment_id",

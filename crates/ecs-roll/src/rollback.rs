@@ -570,6 +570,7 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         unverified: None,
         known_deployments: Vec::new(),
         reason: returned.outcome.reason.clone(),
+        cause: None,
         wait: Some(returned.outcome.clone()),
         rollback_wait: None,
     };

@@ -81,6 +81,8 @@ pub struct ServiceReport {
     pub duration: Duration,
     /// Why it failed, in one line.
     pub reason: Option<String>,
+    /// What failed it, when not the deployment itself: `smoke` (the smoke gate).
+    pub cause: Option<String>,
     /// The waiter's verdict on the release deployment.
     pub wait: Option<ServiceOutcome>,
     /// The waiter's verdict on the rollback.
@@ -225,6 +227,7 @@ mod tests {
             unverified: None,
             known_deployments: Vec::new(),
             reason: Some("tasks crashed".into()),
+            cause: None,
             wait: None,
             rollback_wait: None,
         };

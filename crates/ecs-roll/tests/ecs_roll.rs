@@ -16,6 +16,8 @@ use aws_sdk_ecs::types::{
 use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
 use test_support::{Cmd, Output, unused_port};
 
+mod smoke_gate;
+
 const SCENARIO: &str = r#"
 time_scale: 40
 images:
@@ -935,9 +937,9 @@ fn bad_input_exits_2_without_calling_aws() {
                 "--service",
                 "s",
                 "--smoke",
-                "smoke.yml",
+                "/nonexistent/smoke.yml",
             ],
-            "requires smoke-test",
+            "cannot read the spec /nonexistent/smoke.yml",
         ),
         (
             vec![

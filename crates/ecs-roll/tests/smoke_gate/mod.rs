@@ -1,0 +1,168 @@
+//! The smoke gate on the emulator: a release that deploys fine but fails its smoke spec is rolled
+//! back to the recorded revision (exit 1, cause `smoke`); a passing spec leaves it green. The
+//! spec points at a real HTTP server on loopback started by the test.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+
+/// A loopback HTTP/1.1 server answering every request with `status` and a JSON body; records
+/// the request lines it saw.
+struct Http {
+    url: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+fn http(status: u16) -> Http {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            log.lock().unwrap().push(line.trim().to_string());
+            let mut h = String::new();
+            while reader.read_line(&mut h).is_ok_and(|n| n > 2) {
+                h.clear();
+            }
+            let body = format!(
+                "{{\"status\":\"{}\"}}",
+                if status == 200 { "ok" } else { "broken" }
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Http { url, seen }
+}
+
+fn spec(dir: &tempfile::TempDir, yaml: &str) -> String {
+    let p = dir.path().join("smoke.yml");
+    std::fs::write(&p, yaml).unwrap();
+    p.display().to_string()
+}
+
+const SPEC: &str = "checks:\n  - name: health\n    url: '{{url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
+
+/// The deployment completes, the smoke spec fails: rolled back to the recorded revision, exit 1,
+/// cause `smoke` in the outputs and the summary.
+#[test]
+fn failing_smoke_test_rolls_back() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let server = http(503);
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, SPEC);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--smoke",
+        &s,
+        "--smoke-var",
+        &format!("url={}", server.url),
+    ]);
+    out.assert_code(1).assert_no_panic();
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    assert_eq!(out.output("result"), "rolled_back");
+    assert_eq!(out.output("cause"), "smoke");
+    assert_eq!(json["detail"]["services"][0]["cause"], "smoke");
+    assert!(
+        json["message"]
+            .as_str()
+            .unwrap()
+            .contains("smoke test failed"),
+        "{json}"
+    );
+    assert!(
+        json["message"].as_str().unwrap().contains("status 503"),
+        "{json}"
+    );
+    assert!(out.summary.contains("smoke test failed"), "{}", out.summary);
+    // Back on exactly the revision it ran before, stable.
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+    assert_eq!(e.primary("web").1, v1);
+    // The spec ran with the service's name; the retry was sent too.
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen, vec!["GET /web/health HTTP/1.1"; 2], "{seen:?}");
+}
+
+/// The deployment completes and the smoke spec passes: green, on the new revision.
+#[test]
+fn passing_smoke_test_stays_green() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    e.create_service("web", &v1, 1, breaker(true));
+    let server = http(200);
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, SPEC);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--smoke",
+        &s,
+        "--smoke-var",
+        &format!("url={}", server.url),
+    ]);
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(out.output("result"), "succeeded");
+    assert_eq!(out.output("cause"), "");
+    assert_eq!(short(&e.primary("web").1), "web:2");
+    assert!(out.summary.contains("smoke test passed"), "{}", out.summary);
+    assert_eq!(server.seen.lock().unwrap().len(), 1);
+}
+
+/// A bad smoke spec or variable exits 2 before any AWS call.
+#[test]
+fn bad_smoke_input_exits_2() {
+    let e = env();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = spec(
+        &dir,
+        "checks:\n  - name: a\n    url: '{{url}}/x'\n    expect: {status: 42}\n",
+    );
+    let good = dir.path().join("good.yml");
+    std::fs::write(&good, SPEC).unwrap();
+    let good = good.display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--smoke", &bad, "--smoke-var", "url=http://127.0.0.1:1"],
+            ":4:22: checks[0].expect.status: status 42",
+        ),
+        (vec!["--smoke", &good], "`{{url}}` is not defined"),
+        (
+            vec![
+                "--smoke",
+                &good,
+                "--smoke-var",
+                "url=x",
+                "--smoke-var",
+                "service=y",
+            ],
+            "set by ecs-roll itself",
+        ),
+        (vec!["--smoke-var", "url=x"], "--smoke"),
+    ];
+    for (extra, msg) in cases {
+        let out = e.deploy(&[&["--service", "web", "--image", "app=app:v2"][..], &extra].concat());
+        out.assert_code(2).assert_no_panic();
+        assert!(out.stderr.contains(msg), "{msg}: {}", out.stderr);
+    }
+    assert_eq!(e.emulator.calls().count("RegisterTaskDefinition"), 0);
+}

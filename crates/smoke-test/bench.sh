@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# smoke-test figures for scripts/bench, against a local nginx (Debian's) on loopback (release
+# binaries in $DK_BIN_DIR; rows through scripts/bench's `row`, or printed plainly when run alone):
+#
+#   (a) checked requests per second at concurrency 50: a load block of N GETs, each checked for
+#       status 200 and a JSONPath equality — beside hurl 8.0.1 running the same checks
+#       (`--parallel --jobs 50 --repeat N`). Goal ≥ 3× hurl.
+#   (b) p95 latency of the same URL at concurrency 50, beside wrk's (Lua `latency:percentile(95)`).
+#       Goal within 10 %.
+#
+# Needs nginx and wrk (apt-get install nginx-light wrk) and hurl 8.0.1, built once into
+# $DK_CACHE/hurl (cargo install hurl@8.0.1 --locked; needs libclang-dev and libcurl4-openssl-dev).
+#
+#   DK_BIN_DIR=target/release crates/smoke-test/bench.sh       # N=20000 by default
+#   NO_HURL=1 N=5000 crates/smoke-test/bench.sh                 # without hurl (no build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${DK_BIN_DIR:-$here/target/release}
+out=${DK_BENCH_OUT:-$here/target/bench}
+cache=${DK_CACHE:-$HOME/.cache/deploy-kit}
+n=${N:-20000}
+mkdir -p "$out"
+[ -x "$bin/smoke-test" ] || { echo "bench.sh: $bin/smoke-test is missing; cargo build --release -p smoke-test" >&2; exit 2; }
+if ! declare -F row >/dev/null; then
+  row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+fi
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx" ] || { echo "bench.sh: nginx is missing (apt-get install nginx-light)" >&2; exit 2; }
+hurl="$cache/hurl/bin/hurl"
+if [ -n "${NO_HURL:-}" ]; then
+  hurl=
+elif [ ! -x "$hurl" ]; then
+  echo "bench.sh: building hurl 8.0.1 into $cache/hurl (a few minutes, once)" >&2
+  cargo install hurl@8.0.1 --locked --quiet --root "$cache/hurl" || hurl=
+fi
+
+work=$(mktemp -d)
+cleanup() { [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+cat > "$work/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:$port;
+    location /health { default_type application/json; return 200 '{"status":"ok","version":"1.4.2"}'; }
+  }
+}
+CONF
+"$nginx" -c "$work/nginx.conf" -p "$work"
+url="http://127.0.0.1:$port/health"
+
+cat > "$work/load.yml" <<SPEC
+checks:
+  - name: load
+    url: $url
+    expect:
+      status: 200
+      json: [{path: \$.status, equals: ok}]
+    load: {requests: $n, concurrency: 50}
+SPEC
+cat > "$work/check.hurl" <<HURL
+GET $url
+HTTP 200
+[Asserts]
+jsonpath "\$.status" == "ok"
+HURL
+
+t0=$(date +%s.%N)
+"$bin/smoke-test" "$work/load.yml" --output json -q > "$work/ours.json"
+t1=$(date +%s.%N)
+ours_rps=$(python3 -c "print(round($n/($t1-$t0)))")
+ours_p95=$(python3 -c "import json;print(json.load(open('$work/ours.json'))['p95_ms'])")
+if [ -n "$hurl" ]; then
+  t0=$(date +%s.%N)
+  "$hurl" --test --parallel --jobs 50 --repeat "$n" "$work/check.hurl" >/dev/null 2>&1
+  t1=$(date +%s.%N)
+  hurl_rps=$(python3 -c "print(round($n/($t1-$t0)))")
+  row "checked requests/s at concurrency 50 (nginx)" "$ours_rps" "hurl 8.0.1 $hurl_rps" "$(python3 -c "print('%.3g×'%($ours_rps/$hurl_rps))")" "≥ 3×"
+else
+  row "checked requests/s at concurrency 50 (nginx)" "$ours_rps" "hurl: not built" "" "≥ 3×"
+fi
+if command -v wrk >/dev/null; then
+  cat > "$work/p95.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("p95_us %d\n", latency:percentile(95)))
+end
+LUA
+  wrk_p95=$(wrk -t2 -c50 -d10s -s "$work/p95.lua" "$url" | awk '/^p95_us/ {printf "%.1f", $2/1000}')
+  row "p95 at concurrency 50 (ms, nginx)" "$ours_p95" "wrk $wrk_p95" "$(python3 -c "print('%.3g×'%($ours_p95/$wrk_p95))")" "within 10 %"
+else
+  row "p95 at concurrency 50 (ms, nginx)" "$ours_p95" "wrk: not installed" "" "within 10 %"
+fi
