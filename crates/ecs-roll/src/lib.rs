@@ -25,6 +25,7 @@ pub mod roll;
 pub mod rollback;
 pub mod services;
 pub mod summary;
+pub mod verify_secrets;
 pub mod waiting;
 pub mod wire;
 
@@ -215,6 +216,10 @@ pub struct DeployArgs {
     /// Show the task-definition and service changes; register, run and update nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Skip checking that every secret the rendered revision references exists in Secrets
+    /// Manager (checked before registering: a missing one exits 2 and nothing is changed)
+    #[arg(long)]
+    pub no_verify_secrets: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -465,7 +470,11 @@ impl Tool for EcsRoll {
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);
         match &cli.command {
-            Command::Deploy(args) => roll::deploy(&ecs, &ui, args, args.plan()?).await,
+            Command::Deploy(args) => {
+                let secrets = (!args.no_verify_secrets)
+                    .then(|| aws_sdk_secretsmanager::Client::new(&config));
+                roll::deploy(&ecs, secrets.as_ref(), &ui, args, args.plan()?).await
+            }
             Command::Diff(args) => {
                 let plan = plan_render(&args.targets, &args.render, None)?;
                 diff::diff(&ecs, &ui, &plan, args.render.pin_digests).await

@@ -37,11 +37,21 @@ use crate::wire::short_name;
 use crate::{DeployArgs, DeployPlan, diff, waiting};
 
 /// `ecs-roll deploy`.
-pub async fn deploy(ecs: &Client, ui: &Ui, args: &DeployArgs, plan: DeployPlan) -> Result<Outcome> {
+pub async fn deploy(
+    ecs: &Client,
+    secrets: Option<&aws_sdk_secretsmanager::Client>,
+    ui: &Ui,
+    args: &DeployArgs,
+    plan: DeployPlan,
+) -> Result<Outcome> {
     let started = Instant::now();
     let timeline = Timeline::default();
     ui.group("Render");
     let mut release = register::prepare(ecs, ui, &plan, args.render.pin_digests).await?;
+    if let Some(sm) = secrets {
+        let docs: Vec<_> = release.definitions.iter().map(|d| &d.doc).collect();
+        crate::verify_secrets::check_definitions(sm, ui, &docs).await?;
+    }
     if args.dry_run {
         // The diff itself goes to stdout (text mode) or `detail` (JSON), as with `diff`.
         if let Some(m) = &plan.migrate {

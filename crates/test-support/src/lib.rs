@@ -8,6 +8,9 @@
 //!   resources and never need a global reset.
 //! - [`Cmd`]: runs a built binary the way a user or a workflow would — clean environment, optional
 //!   GitHub Actions files — and collects exit code, stdout, stderr, JSON, outputs and summary.
+//! - [`github_fake`]: a FAKE of GitHub's REST API (Actions secrets) with a real keypair.
+
+pub mod github_fake;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
