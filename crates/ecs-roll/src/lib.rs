@@ -471,8 +471,8 @@ impl Tool for EcsRoll {
         let ecs = aws_sdk_ecs::Client::new(&config);
         match &cli.command {
             Command::Deploy(args) => {
-                let secrets = (!args.no_verify_secrets)
-                    .then(|| aws_sdk_secretsmanager::Client::new(&config));
+                let secrets =
+                    (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
                 roll::deploy(&ecs, secrets.as_ref(), &ui, args, args.plan()?).await
             }
             Command::Diff(args) => {

@@ -115,7 +115,11 @@ pub fn secret_refs(doc: &TaskDefinitionDoc) -> Vec<SecretRef> {
         .map_or(&[][..], Vec::as_slice);
     let mut out = Vec::new();
     for c in containers {
-        let container = c.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let container = c
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         for s in c
             .get("secrets")
             .and_then(Value::as_array)
@@ -191,7 +195,10 @@ async fn check_secret(
 ) -> Result<Option<String>> {
     let described = match sm.describe_secret().secret_id(secret_id).send().await {
         Ok(d) => d,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
             return Ok(Some("no such secret".into()));
         }
         Err(e) => return Err(sdk_error(&format!("DescribeSecret {secret_id}"), e)),
@@ -294,12 +301,18 @@ mod tests {
         };
         let cases: Vec<(String, std::result::Result<Reference, String>)> = vec![
             (ARN.to_string(), sm(None, None, None)),
-            (format!("{ARN}:username::"), sm(Some("username"), None, None)),
+            (
+                format!("{ARN}:username::"),
+                sm(Some("username"), None, None),
+            ),
             (
                 format!("{ARN}:password:AWSPREVIOUS:"),
                 sm(Some("password"), Some("AWSPREVIOUS"), None),
             ),
-            (format!("{ARN}::AWSCURRENT:"), sm(None, Some("AWSCURRENT"), None)),
+            (
+                format!("{ARN}::AWSCURRENT:"),
+                sm(None, Some("AWSCURRENT"), None),
+            ),
             (
                 format!("{ARN}:::0b8e6d2a-1111-2222-3333-444455556666"),
                 sm(None, None, Some("0b8e6d2a-1111-2222-3333-444455556666")),

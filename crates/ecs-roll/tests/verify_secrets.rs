@@ -43,25 +43,48 @@ fn missing_secret_stops_before_register() {
         .build()
         .unwrap();
     let emulator = rt
-        .block_on(Emulator::start(Config::new(Scenario::parse(SCENARIO).unwrap())))
+        .block_on(Emulator::start(Config::new(
+            Scenario::parse(SCENARIO).unwrap(),
+        )))
         .unwrap();
-    let ecs = rt.block_on(async { Client::new(&test_support::sdk_config(&emulator.url(), None).await) });
+    let ecs =
+        rt.block_on(async { Client::new(&test_support::sdk_config(&emulator.url(), None).await) });
     rt.block_on(async {
-        ecs.create_cluster().cluster_name("prod").send().await.unwrap();
-        let td = ecs
-            .register_task_definition()
-            .family("web")
-            .container_definitions(ContainerDefinition::builder().name("app").image("app:v1").essential(true).build())
+        ecs.create_cluster()
+            .cluster_name("prod")
             .send()
             .await
             .unwrap();
-        let arn = td.task_definition().unwrap().task_definition_arn().unwrap().to_string();
+        let td = ecs
+            .register_task_definition()
+            .family("web")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image("app:v1")
+                    .essential(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let arn = td
+            .task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_string();
         ecs.create_service()
             .cluster("prod")
             .service_name("web")
             .task_definition(arn)
             .desired_count(1)
-            .deployment_configuration(DeploymentConfiguration::builder().minimum_healthy_percent(100).maximum_percent(200).build())
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .minimum_healthy_percent(100)
+                    .maximum_percent(200)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
@@ -76,7 +99,17 @@ fn missing_secret_stops_before_register() {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .timeout(Duration::from_secs(90))
-            .args(["deploy", "--cluster", "prod", "--service", "web", "--image", "app=app:v2", "--interval", "200ms"])
+            .args([
+                "deploy",
+                "--cluster",
+                "prod",
+                "--service",
+                "web",
+                "--image",
+                "app=app:v2",
+                "--interval",
+                "200ms",
+            ])
             .arg("--secret")
             .arg(format!("app:DB_PASSWORD={secret_arn}"))
             .args(extra.iter().copied())
@@ -86,7 +119,11 @@ fn missing_secret_stops_before_register() {
     emulator.reset_calls();
     let out = deploy(&missing, &[]);
     out.assert_code(2).assert_no_panic();
-    assert!(out.stderr.contains("DB_PASSWORD") && out.stderr.contains("no such secret"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("DB_PASSWORD") && out.stderr.contains("no such secret"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--no-verify-secrets"), "{}", out.stderr);
     let calls = emulator.calls();
     assert_eq!(calls.count("RegisterTaskDefinition"), 0, "{calls:?}");

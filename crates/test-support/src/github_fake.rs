@@ -187,7 +187,11 @@ impl GithubFake {
 
 fn timestamp(clock: &mut u64) -> String {
     *clock += 1;
-    format!("2026-01-01T00:{:02}:{:02}Z", (*clock / 60) % 60, *clock % 60)
+    format!(
+        "2026-01-01T00:{:02}:{:02}Z",
+        (*clock / 60) % 60,
+        *clock % 60
+    )
 }
 
 fn serve(conn: TcpStream, state: &Arc<Mutex<State>>) {
@@ -294,7 +298,10 @@ fn route(st: &mut State, req: &Request) -> Reply {
     let token = req
         .authorization
         .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("token ")))
+        .and_then(|a| {
+            a.strip_prefix("Bearer ")
+                .or_else(|| a.strip_prefix("token "))
+        })
         .map(str::to_owned);
     let read_only = token
         .as_ref()
@@ -335,7 +342,9 @@ fn route(st: &mut State, req: &Request) -> Reply {
         ("GET", [name]) => match secrets.get(&name.to_ascii_uppercase()) {
             Some(s) => (
                 200,
-                Some(json!({ "name": name.to_ascii_uppercase(), "created_at": s.created_at, "updated_at": s.updated_at })),
+                Some(
+                    json!({ "name": name.to_ascii_uppercase(), "created_at": s.created_at, "updated_at": s.updated_at }),
+                ),
             ),
             None => (404, error_body(404)),
         },
@@ -392,19 +401,34 @@ fn put(
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.to_ascii_uppercase().starts_with("GITHUB_");
     if !valid_name {
-        return validation("name", "invalid", "Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_).");
+        return validation(
+            "name",
+            "invalid",
+            "Secret names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or underscores (_).",
+        );
     }
     let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(body) else {
-        return (400, Some(json!({ "message": "Problems parsing JSON", "documentation_url": DOCS })));
+        return (
+            400,
+            Some(json!({ "message": "Problems parsing JSON", "documentation_url": DOCS })),
+        );
     };
     let (Some(sealed), Some(kid)) = (
         obj.get("encrypted_value").and_then(Value::as_str),
         obj.get("key_id").and_then(Value::as_str),
     ) else {
-        return validation("encrypted_value", "missing_field", "encrypted_value and key_id are required");
+        return validation(
+            "encrypted_value",
+            "missing_field",
+            "encrypted_value and key_id are required",
+        );
     };
     if kid != key_id {
-        return validation("key_id", "invalid", "key_id does not match the current public key");
+        return validation(
+            "key_id",
+            "invalid",
+            "key_id does not match the current public key",
+        );
     }
     let Some(plain) = B64
         .decode(sealed)
@@ -412,7 +436,11 @@ fn put(
         .and_then(|ct| key.unseal(&ct).ok())
         .and_then(|p| String::from_utf8(p).ok())
     else {
-        return validation("encrypted_value", "invalid", "encrypted_value could not be decrypted with the public key");
+        return validation(
+            "encrypted_value",
+            "invalid",
+            "encrypted_value could not be decrypted with the public key",
+        );
     };
     let upper = name.to_ascii_uppercase();
     match secrets.get_mut(&upper) {
