@@ -15,11 +15,11 @@ awk -F= 'NR % 20 == 0 { print $1 "=changed-" NR; next } { print }' "$work/a.env"
 now() { date +%s.%N; }
 secs() { python3 -c "print('%.2f' % ($2 - $1))"; }
 
-t0=$(now); "$ss" apply --from "$work/a.env" --to "aws:$prefix" -q; t1=$(now)
+t0=$(now); "$ss" apply --from "$work/a.env" --to "aws:$prefix" -q >/dev/null; t1=$(now)
 create=$(secs "$t0" "$t1")
-t0=$(now); "$ss" apply --from "$work/b.env" --to "aws:$prefix" -q; t1=$(now)
+t0=$(now); "$ss" apply --from "$work/b.env" --to "aws:$prefix" -q >/dev/null; t1=$(now)
 update=$(secs "$t0" "$t1")
-t0=$(now); "$ss" apply --from "$work/b.env" --to "aws:$prefix" -q; t1=$(now)
+t0=$(now); "$ss" apply --from "$work/b.env" --to "aws:$prefix" -q >/dev/null; t1=$(now)
 noop=$(secs "$t0" "$t1")
 
 # Peer: one put-secret-value per key (the secrets exist now), as a sync script does it.

@@ -6,14 +6,19 @@ use dk_core::gha::md_cell;
 use serde_json::json;
 
 use crate::diff::counts;
-use crate::model::PlanItem;
+use crate::model::{Change, PlanItem};
 use crate::rules::Violation;
 
-/// `+ KEY  added` lines and a count line.
+/// `+ KEY  added` lines for every key that is written, deleted or left alone in the target,
+/// then a count line (unchanged keys are counted, not listed; `--output json` lists them all).
 pub fn plan_text(items: &[PlanItem]) -> String {
-    let width = items.iter().map(|i| i.key.len()).max().unwrap_or(0);
+    let shown: Vec<&PlanItem> = items
+        .iter()
+        .filter(|i| i.change != Change::Unchanged)
+        .collect();
+    let width = shown.iter().map(|i| i.key.len()).max().unwrap_or(0);
     let mut out = String::new();
-    for i in items {
+    for i in shown {
         out.push_str(&format!(
             "{} {:width$}  {}{}\n",
             i.change.symbol(),
