@@ -210,6 +210,41 @@ mod tests {
         }
     }
 
+    /// Property: any values (quotes, backslashes, `$`, `#`, CR/LF, unicode) survive render→parse,
+    /// and parsing arbitrary text never panics.
+    #[test]
+    fn random_values_round_trip() {
+        const ALPHABET: &[char] = &[
+            'a', 'Z', '0', ' ', '\t', '"', '\'', '\\', '$', '#', '=', '\n', '\r', 'é', '€', '`',
+            'n',
+        ];
+        let mut rng = fastrand::Rng::with_seed(13);
+        for _ in 0..2000 {
+            let n = rng.usize(0..5);
+            let values: Vec<(String, String)> = (0..n)
+                .map(|i| {
+                    let len = rng.usize(0..24);
+                    let v: String = (0..len)
+                        .map(|_| ALPHABET[rng.usize(0..ALPHABET.len())])
+                        .collect();
+                    (format!("K{i}"), v)
+                })
+                .collect();
+            let pairs: Vec<(&str, &str)> = values
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let text = render(&pairs);
+            let back = parse(&text).unwrap_or_else(|e| panic!("{e} in {text:?}"));
+            for (k, v) in &values {
+                assert_eq!(back[k].expose(), v, "{text:?}");
+            }
+            let _ = parse(&text.replace('"', "'"));
+            let half: String = text.chars().take(text.chars().count() / 2).collect();
+            let _ = parse(&half);
+        }
+    }
+
     /// What `render` writes, `parse` reads back exactly.
     #[test]
     fn render_round_trips() {
