@@ -212,7 +212,8 @@ mod tests {
             ("DB_PASSWORD", good_db.as_str()),
         ];
         assert_eq!(rules.check(&entries(&ok)), vec![]);
-        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
             (vec![ok[0], ok[2]], "JWT_SECRET", "required"),
             (
                 vec![ok[0], ("JWT_SECRET", "short-s3cr3t"), ok[2]],

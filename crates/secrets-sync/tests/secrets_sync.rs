@@ -346,13 +346,12 @@ fn prune_deletes_only_managed_keys() {
         .run();
     out.assert_code(0);
     let listed = f.listed(&p);
-    assert_eq!(
+    assert!(
         listed[&format!("{p}OURS")],
-        true,
         "scheduled for deletion, still restorable"
     );
-    assert_eq!(listed[&format!("{p}THEIRS")], false);
-    assert_eq!(listed[&format!("{p}KEEP")], false);
+    assert!(!listed[&format!("{p}THEIRS")]);
+    assert!(!listed[&format!("{p}KEEP")]);
     assert_eq!(changes(&out)["THEIRS"], "kept");
     // Syncing OURS again restores it rather than failing on the pending deletion.
     let back = f.file("f.env", "KEEP=keep-value\nOURS=ours-value-2\n");
@@ -792,6 +791,9 @@ fn aws_throttling_is_retried() {
     assert_hidden(&out, &["throttle-value"]);
 }
 
+/// A named run: arguments and extra environment.
+type Run<'a> = (&'a str, Vec<String>, Vec<(&'a str, String)>);
+
 /// The canary: one unique value through every command and failure path — plan, apply, re-apply,
 /// dry run, rules failure, export to $GITHUB_ENV and to a file, verify, GitHub success and
 /// refusal, AWS throttling, and an AWS error that echoes the request body — appears in no
@@ -824,7 +826,7 @@ fn canary_never_leaks() {
     let throttle = aws_proxy::start(&standins().moto, aws_proxy::Fault::Throttle, 1000, "");
     let to_p = format!("aws:{p}");
     let to_single = format!("aws:{single}");
-    let runs: Vec<(&str, Vec<String>, Vec<(&str, String)>)> = vec![
+    let runs: Vec<Run> = vec![
         (
             "plan",
             vec![
