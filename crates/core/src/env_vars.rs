@@ -15,6 +15,14 @@ pub const GITHUB_RUN_ATTEMPT: &str = "GITHUB_RUN_ATTEMPT";
 pub const GITHUB_SHA: &str = "GITHUB_SHA";
 pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
 pub const GITHUB_WORKFLOW: &str = "GITHUB_WORKFLOW";
+/// File of `NAME<<DELIMITER` blocks that become environment variables of later steps
+/// (`secrets-sync export --to github-env`).
+pub const GITHUB_ENV: &str = "GITHUB_ENV";
+/// Token for the GitHub REST API (`secrets-sync` github: targets; `--github-token` overrides).
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+/// The GitHub REST API base (GitHub Enterprise Server, or a local fake in tests);
+/// default `https://api.github.com`.
+pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
 /// GitHub OIDC: present when the job has `permissions: id-token: write`.
 pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";

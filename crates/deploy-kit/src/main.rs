@@ -42,6 +42,11 @@ const TOOLS: &[(&str, &str, Runner)] = &[
         "snapshot RDS before migrations, wait, list, prune, restore",
         run::<rds_snapshot::RdsSnapshot>,
     ),
+    (
+        "secrets-sync",
+        "sync secrets to Secrets Manager or GitHub, diffed by key without values; export; verify",
+        run::<secrets_sync::SecretsSync>,
+    ),
 ];
 
 fn run<T: Tool>(args: Vec<OsString>, ctx: Context) -> u8 {

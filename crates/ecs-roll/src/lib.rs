@@ -27,6 +27,7 @@ pub mod rollback;
 pub mod services;
 pub mod smoke_gate;
 pub mod summary;
+pub mod verify_secrets;
 pub mod waiting;
 pub mod wire;
 
@@ -263,6 +264,10 @@ pub struct DeployArgs {
     /// Show the task-definition and service changes; register, run and update nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Skip checking that every secret the rendered revision references exists in Secrets
+    /// Manager (checked before registering: a missing one exits 2 and nothing is changed)
+    #[arg(long)]
+    pub no_verify_secrets: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -524,7 +529,9 @@ impl Tool for EcsRoll {
         match &cli.command {
             Command::Deploy(args) => {
                 let gate = smoke_gate::load(args, ui.context())?;
-                roll::deploy(&ecs, &ui, args, args.plan()?, gate.as_ref()).await
+                let secrets =
+                    (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
+                roll::deploy(&ecs, secrets.as_ref(), &ui, args, args.plan()?, gate.as_ref()).await
             }
             Command::Diff(args) => {
                 let plan = plan_render(&args.targets, &args.render, None)?;

@@ -42,6 +42,7 @@ use crate::{DeployArgs, DeployPlan, diff, waiting};
 /// `ecs-roll deploy`.
 pub async fn deploy(
     ecs: &Client,
+    secrets: Option<&aws_sdk_secretsmanager::Client>,
     ui: &Ui,
     args: &DeployArgs,
     plan: DeployPlan,
@@ -51,6 +52,10 @@ pub async fn deploy(
     let timeline = Timeline::default();
     ui.group("Render");
     let mut release = register::prepare(ecs, ui, &plan, args.render.pin_digests).await?;
+    if let Some(sm) = secrets {
+        let docs: Vec<_> = release.definitions.iter().map(|d| &d.doc).collect();
+        crate::verify_secrets::check_definitions(sm, ui, &docs).await?;
+    }
     if args.dry_run {
         // The diff itself goes to stdout (text mode) or `detail` (JSON), as with `diff`.
         if let Some(m) = &plan.migrate {

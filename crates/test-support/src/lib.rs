@@ -10,8 +10,10 @@
 //!   GitHub Actions files — and collects exit code, stdout, stderr, JSON, outputs and summary.
 //! - [`fake_registry`]: a *fake* registry for what Distribution will not do (hostile error
 //!   bodies, trickling answers, uploads committed without a digest check).
+//! - [`github_fake`]: a FAKE of GitHub's REST API (Actions secrets) with a real keypair.
 
 pub mod fake_registry;
+pub mod github_fake;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

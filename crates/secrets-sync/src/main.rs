@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    dk_core::tool::main::<secrets_sync::SecretsSync>()
+}
