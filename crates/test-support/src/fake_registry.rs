@@ -15,8 +15,8 @@ pub enum Behaviour {
     /// A registry that stores whatever it is sent — blobs under the digest the client names,
     /// never checked — as long as the whole announced body arrives.
     Store,
-    /// `/v2/` answers 200; every other request `status` with `body` (an error body of the
-    /// registry's choosing).
+    /// `/v2/` answers 200, a HEAD 404; every other request `status` with `body` (an error body
+    /// of the registry's choosing).
     ErrorBody { status: u16, body: String },
     /// `/v2/` answers 200; a manifest GET promises a large body and sends one byte every
     /// `every`, forever (each byte well inside any per-read timeout).
@@ -167,6 +167,8 @@ fn answer(
         return reply(200, &[], b"{}");
     }
     match behaviour {
+        // HEAD answers carry no body: "not there", so the client goes on to a request that does.
+        Behaviour::ErrorBody { .. } if method == "HEAD" => return reply(404, &[], b""),
         Behaviour::ErrorBody { status, body } => {
             return reply(
                 *status,

@@ -1,0 +1,335 @@
+//! Hostile third-party text (issue 10) through every tool that prints it, run as a GitHub Actions
+//! step (`GITHUB_ACTIONS=true`): a registry error body (a loopback fake registry), a service event
+//! (the ECS emulator's `inject-event` knob), a stopped-task reason and a migration stop reason
+//! (emulator scenarios whose tasks fail to start with that reason). The captured stderr and
+//! stdout are read with the runner's own rules — lines split on `\n`, `\r\n` and a lone `\r`;
+//! `::cmd` at a line's start after trimming, `##[cmd]` anywhere — and hold no command the tool
+//! did not mean: only groups, masks of its own secrets, and annotations titled by the tool.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration};
+use dk_core::gha::{command_name, runner_commands};
+use dk_core::untrusted::split_lines;
+use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
+use test_support::fake_registry::{Behaviour, FakeRegistry};
+use test_support::{Cmd, Output};
+
+/// Marks every hostile string, so a command built from one is recognisable.
+const MARK: &str = "PWNED";
+
+/// Every form from the issue: `\r` then a command, the legacy syntax, fake masks, errors and
+/// outputs, ANSI, bidi, NEL, a non-breaking space before `::`.
+fn hostile() -> String {
+    format!(
+        "x\r::stop-commands::{MARK}tok\r\n##[set-output name=image]{MARK}evil\n\
+         ::add-mask::{MARK}mask\r::error::{MARK}err\r  ::set-output name=x::{MARK}out\r\
+         \u{a0}::warning::{MARK}warn \u{1b}[31mansi\u{1b}[0m \u{202E}bidi\u{2066} nel\u{85}end \
+         a##[error]{MARK}legacy"
+    )
+}
+
+/// One line of 1 MiB.
+fn huge() -> String {
+    format!("{MARK}{}", "A".repeat(1 << 20))
+}
+
+/// No command the tool did not mean, no line past the cap, and the hostile text was shown
+/// (neutralised), so the check is not vacuous.
+#[track_caller]
+fn assert_no_injected_command(out: &Output, tool: &str) {
+    for (stream, text) in [("stderr", &out.stderr), ("stdout", &out.stdout)] {
+        for cmd in runner_commands(text) {
+            let ok = !cmd.starts_with("##[")
+                && match command_name(&cmd) {
+                    "group" | "endgroup" => true,
+                    "add-mask" => !cmd.contains(MARK),
+                    "warning" | "error" | "notice" => {
+                        cmd.contains(&format!(" title={tool}::"))
+                            || cmd.contains(" title=deploy-kit::")
+                    }
+                    _ => false,
+                };
+            assert!(ok, "{stream} carries an injected command: {cmd:?}\n{text}");
+        }
+        // Log lines are capped; stdout's JSON keeps values exact (escaped), however long.
+        if stream == "stderr" {
+            for line in split_lines(text) {
+                assert!(
+                    line.len() < 64 * 1024,
+                    "stderr has a {} byte line",
+                    line.len()
+                );
+            }
+        }
+    }
+    assert!(
+        out.stderr.contains(MARK) && out.stderr.contains("stop-commands"),
+        "the hostile text never reached stderr, so this proves nothing:\n{}",
+        out.stderr
+    );
+}
+
+/// A minimal OCI layout (one empty-ish layer), written by hand.
+fn tiny_layout(dir: &std::path::Path) {
+    use sha2::Digest as _;
+    let put = |bytes: &[u8]| {
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let (layer, layer_len) = put(b"not really a tar, never read");
+    let (config, config_len) =
+        put(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_len},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": layer_len}],
+    });
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let (m, m_len) = put(&manifest);
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_len}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// ecr-push: the registry's error body is hostile, as JSON `errors[].message` and as plain text.
+#[test]
+fn registry_error_body() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_layout(dir.path());
+    let json_body = serde_json::json!({"errors": [{"code": "DENIED", "message": hostile()}]});
+    for (body, json) in [
+        (json_body.to_string(), false),
+        (hostile(), false),
+        (json_body.to_string(), true),
+    ] {
+        let fake = FakeRegistry::start(Behaviour::ErrorBody { status: 400, body });
+        let mut cmd = Cmd::bin("deploy-kit")
+            .args(["ecr-push", "--source"])
+            .arg(format!("oci:{}", dir.path().display()))
+            .args(["--repository", "app", "--tag", "v1", "--registry"])
+            .arg(fake.url())
+            .args(["--no-ecr-auth"])
+            .github_actions()
+            .timeout(Duration::from_secs(60));
+        if json {
+            cmd = cmd.args(["--output", "json"]);
+        }
+        let out = cmd.run();
+        out.assert_code(3).assert_no_panic();
+        assert_no_injected_command(&out, "ecr-push");
+        if json {
+            // The JSON keeps the message exact, only escaped.
+            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+            let msg = v["error"]["message"].as_str().unwrap();
+            assert!(msg.contains("\r::stop-commands::"), "{msg:?}");
+        }
+    }
+}
+
+const TICK: Duration = Duration::from_millis(300);
+
+struct Ecs {
+    emulator: RunningEmulator,
+    ecs: Client,
+    rt: tokio::runtime::Runtime,
+}
+
+/// An emulator whose `app:hostile` tasks fail to start with a hostile (and 1 MiB) reason, and a
+/// settled service `prod/web` on `app:v1`.
+fn ecs() -> Ecs {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let reason = format!("CannotPullContainerError: {} {}", hostile(), huge());
+    let scenario = serde_json::json!({
+        "time_scale": 40,
+        "images": {
+            "app:v1": {"behavior": "healthy", "start_seconds": 2, "healthy_after_seconds": 3},
+            "app:hostile": {"behavior": "fail_to_start", "start_seconds": 2, "reason": reason},
+        },
+        "run_task": {"duration_seconds": 2, "exit_code": 0},
+    });
+    let scenario = Scenario::parse(&scenario.to_string()).unwrap();
+    let emulator = rt.block_on(Emulator::start(Config::new(scenario))).unwrap();
+    let ecs =
+        rt.block_on(async { Client::new(&test_support::sdk_config(&emulator.url(), None).await) });
+    let e = Ecs { emulator, ecs, rt };
+    e.rt.block_on(e.ecs.create_cluster().cluster_name("prod").send())
+        .unwrap();
+    let v1 = e.register("app:v1");
+    e.rt.block_on(
+        e.ecs
+            .create_service()
+            .cluster("prod")
+            .service_name("web")
+            .task_definition(v1)
+            .desired_count(1)
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .minimum_healthy_percent(100)
+                    .maximum_percent(200)
+                    .deployment_circuit_breaker(
+                        DeploymentCircuitBreaker::builder()
+                            .enable(true)
+                            .rollback(true)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !e.settled() {
+        assert!(Instant::now() < until, "the service did not settle");
+        std::thread::sleep(TICK);
+    }
+    e
+}
+
+impl Ecs {
+    fn register(&self, image: &str) -> String {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .register_task_definition()
+                    .family("web")
+                    .container_definitions(
+                        ContainerDefinition::builder()
+                            .name("app")
+                            .image(image)
+                            .essential(true)
+                            .build(),
+                    )
+                    .send(),
+            )
+            .unwrap();
+        out.task_definition()
+            .unwrap()
+            .task_definition_arn()
+            .unwrap()
+            .to_string()
+    }
+
+    fn settled(&self) -> bool {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .describe_services()
+                    .cluster("prod")
+                    .services("web")
+                    .send(),
+            )
+            .unwrap();
+        let s = &out.services()[0];
+        s.deployments().len() == 1 && s.running_count() == 1
+    }
+
+    fn cmd(&self) -> Cmd {
+        Cmd::bin("deploy-kit")
+            .env("AWS_ENDPOINT_URL_ECS", self.emulator.url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .github_actions()
+            .timeout(Duration::from_secs(120))
+    }
+
+    /// Run `cmd` while hostile events (one of them 1 MiB) keep appearing on the service.
+    fn run_with_hostile_events(&self, cmd: Cmd) -> Output {
+        let running = std::thread::spawn(move || cmd.run());
+        let mut n = 0;
+        while !running.is_finished() {
+            let text = if n % 4 == 3 { huge() } else { hostile() };
+            self.emulator.inject_event("prod", "web", &text).unwrap();
+            n += 1;
+            std::thread::sleep(TICK);
+        }
+        running.join().unwrap()
+    }
+}
+
+/// wait-stable: hostile service events and stopped-task reasons while a rollout fails.
+#[test]
+fn service_events_and_stopped_reasons_in_wait_stable() {
+    let e = ecs();
+    let td = e.register("app:hostile");
+    e.rt.block_on(
+        e.ecs
+            .update_service()
+            .cluster("prod")
+            .service("web")
+            .task_definition(td)
+            .send(),
+    )
+    .unwrap();
+    let out = e.run_with_hostile_events(e.cmd().args([
+        "wait-stable",
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--interval",
+        "200ms",
+        "--timeout",
+        "90s",
+    ]));
+    out.assert_no_panic();
+    // Failed (1), or already rolled back by the circuit breaker when the wait began (0).
+    assert!([0, 1].contains(&out.code), "{}", out.stderr);
+    assert_no_injected_command(&out, "wait-stable");
+}
+
+/// ecs-roll: a migration task stops with a hostile reason; then a rollout whose tasks do.
+#[test]
+fn migration_and_rollout_stop_reasons_in_ecs_roll() {
+    let e = ecs();
+    let migrate = e.run_with_hostile_events(e.cmd().args([
+        "ecs-roll",
+        "deploy",
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--image",
+        "app=app:hostile",
+        "--migrate-container",
+        "app",
+        "--migrate-command",
+        "bin/migrate",
+        "--interval",
+        "200ms",
+        "--output",
+        "json",
+    ]));
+    migrate.assert_no_panic();
+    assert_eq!(migrate.code, 1, "the migration failed:\n{}", migrate.stderr);
+    assert_no_injected_command(&migrate, "ecs-roll");
+
+    let roll = e.run_with_hostile_events(e.cmd().args([
+        "ecs-roll",
+        "deploy",
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--image",
+        "app=app:hostile",
+        "--interval",
+        "200ms",
+        "--timeout",
+        "90s",
+    ]));
+    roll.assert_no_panic();
+    assert_eq!(roll.code, 1, "the rollout failed:\n{}", roll.stderr);
+    assert_no_injected_command(&roll, "ecs-roll");
+}
