@@ -14,38 +14,45 @@ use dk_core::Context;
 use dk_core::tool::{self, Tool};
 
 type Runner = fn(Vec<OsString>, Context) -> u8;
+type Definition = fn() -> clap::Command;
 
-/// Every tool: name, one-line purpose, and how to run it.
-const TOOLS: &[(&str, &str, Runner)] = &[
+/// Every tool: name, one-line purpose, how to run it, and its clap definition.
+const TOOLS: &[(&str, &str, Runner, Definition)] = &[
     (
         "ecr-push",
         "push an image to ECR without a Docker daemon; digest out",
         run::<ecr_push::EcrPush>,
+        <ecr_push::EcrPush as Tool>::command,
     ),
     (
         "ecs-roll",
         "render a task definition, migrate, roll, wait, roll back by itself",
         run::<ecs_roll::EcsRoll>,
+        <ecs_roll::EcsRoll as Tool>::command,
     ),
     (
         "wait-stable",
         "wait for an ECS deployment with live progress and an exact deadline",
         run::<wait_stable::WaitStable>,
+        <wait_stable::WaitStable as Tool>::command,
     ),
     (
         "smoke-test",
         "post-deploy checks and latency/error gates from one YAML spec",
         run::<smoke_test::SmokeTest>,
+        <smoke_test::SmokeTest as Tool>::command,
     ),
     (
         "rds-snapshot",
         "snapshot RDS before migrations, wait, list, prune, restore",
         run::<rds_snapshot::RdsSnapshot>,
+        <rds_snapshot::RdsSnapshot as Tool>::command,
     ),
     (
         "secrets-sync",
         "sync secrets to Secrets Manager or GitHub, diffed by key without values; export; verify",
         run::<secrets_sync::SecretsSync>,
+        <secrets_sync::SecretsSync as Tool>::command,
     ),
 ];
 
@@ -65,7 +72,7 @@ fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
         .and_then(|s| s.to_str())
         .unwrap_or("deploy-kit")
         .to_string();
-    if let Some((_, _, runner)) = TOOLS.iter().find(|(name, _, _)| *name == invoked) {
+    if let Some((_, _, runner, _)) = TOOLS.iter().find(|(name, _, _, _)| *name == invoked) {
         return runner(args, ctx);
     }
     let Some(first) = args.get(1).and_then(|a| a.to_str()).map(str::to_owned) else {
@@ -82,7 +89,7 @@ fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
             dk_core::exit::SUCCESS
         }
         "tools" => {
-            for (name, _, _) in TOOLS {
+            for (name, _, _, _) in TOOLS {
                 print_out(name);
             }
             dk_core::exit::SUCCESS
@@ -93,13 +100,13 @@ fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
             print_out(&flags_json());
             dk_core::exit::SUCCESS
         }
-        name => match TOOLS.iter().find(|(n, _, _)| *n == name) {
-            Some((_, _, runner)) => {
+        name => match TOOLS.iter().find(|(n, _, _, _)| *n == name) {
+            Some((_, _, runner, _)) => {
                 args.remove(0);
                 runner(args, ctx)
             }
             None => {
-                let hint = dk_core::error::did_you_mean(name, TOOLS.iter().map(|(n, _, _)| *n))
+                let hint = dk_core::error::did_you_mean(name, TOOLS.iter().map(|(n, _, _, _)| *n))
                     .map(|m| format!(" (did you mean `{m}`?)"))
                     .unwrap_or_default();
                 // `name` is whatever was typed: neutralised like any untrusted text.
@@ -115,13 +122,10 @@ fn dispatch(mut args: Vec<OsString>, ctx: Context) -> u8 {
 
 /// A tool's clap definition, by name (the same table as `TOOLS`, without running anything).
 fn command_of(name: &str) -> Option<clap::Command> {
-    Some(match name {
-        "ecr-push" => <ecr_push::EcrPush as Tool>::command(),
-        "ecs-roll" => <ecs_roll::EcsRoll as Tool>::command(),
-        "wait-stable" => <wait_stable::WaitStable as Tool>::command(),
-        "rds-snapshot" => <rds_snapshot::RdsSnapshot as Tool>::command(),
-        _ => return None,
-    })
+    TOOLS
+        .iter()
+        .find(|(n, _, _, _)| *n == name)
+        .map(|(_, _, _, definition)| definition())
 }
 
 /// `{"tool": {"": ["--flag", …], "sub": ["--flag", …]}, …}`; "" holds the top-level flags.
@@ -138,7 +142,7 @@ fn flags_json() -> String {
     };
     let tools: Vec<String> = TOOLS
         .iter()
-        .filter_map(|(name, _, _)| {
+        .filter_map(|(name, _, _, _)| {
             let cmd = command_of(name)?;
             let mut parts = vec![format!("\"\":{}", longs(&cmd))];
             parts.extend(
@@ -157,7 +161,7 @@ fn print_help() {
          Usage: deploy-kit <TOOL> [ARGS]...\n       <TOOL> [ARGS]...   (through a link named after the tool)\n\nTools:\n",
         env!("CARGO_PKG_VERSION")
     );
-    for (name, about, _) in TOOLS {
+    for (name, about, _, _) in TOOLS {
         text.push_str(&format!("  {name:<14}{about}\n"));
     }
     text.push_str(

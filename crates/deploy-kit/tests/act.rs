@@ -277,13 +277,15 @@ fn every_tool_action_in_one_job() {
     let (code, log) = act("tests/workflows/selftest.yml", "tools", &env, &[], |_| ());
     assert_eq!(code, 0, "{log}");
     assert_eq!(count(&log, "sha256 verified against releases/"), 1, "{log}");
-    assert_eq!(count(&log, "deploy-kit already installed in"), 4, "{log}");
+    assert_eq!(count(&log, "deploy-kit already installed in"), 6, "{log}");
     for expected in [
         "ecr-push: pushed ",
         "rds-snapshot: created pre-release-v2 (instance, available)",
         "ecs-roll: succeeded ",
         "wait-stable: succeeded on ",
         "ecs-roll rollback --dry-run: dry_run",
+        "secrets-sync: applied, 3 added",
+        "smoke-test: passed (1 passed, 0 failed)",
     ] {
         assert!(log.contains(expected), "`{expected}` missing:\n{log}");
     }

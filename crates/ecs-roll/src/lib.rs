@@ -531,7 +531,15 @@ impl Tool for EcsRoll {
                 let gate = smoke_gate::load(args, ui.context())?;
                 let secrets =
                     (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
-                roll::deploy(&ecs, secrets.as_ref(), &ui, args, args.plan()?, gate.as_ref()).await
+                roll::deploy(
+                    &ecs,
+                    secrets.as_ref(),
+                    &ui,
+                    args,
+                    args.plan()?,
+                    gate.as_ref(),
+                )
+                .await
             }
             Command::Diff(args) => {
                 let plan = plan_render(&args.targets, &args.render, None)?;

@@ -213,9 +213,7 @@ impl Cli {
     /// Everything checked before any request: flags, the spec, the base URL.
     fn plan(&self, ctx: &Context) -> Result<(Spec, RunOptions, String)> {
         // Both are bounded by their types (core's duration bounds), checked by clap.
-        let timeout = self
-            .retry_for
-            .map_or(self.timeout.get(), |r| r.get());
+        let timeout = self.retry_for.map_or(self.timeout.get(), |r| r.get());
         let vars = parse_vars(&self.vars, &self.secret_vars, "--var")?;
         let (spec, title) = match (self.spec.as_ref().or(self.spec_file.as_ref()), &self.get) {
             (Some(path), _) => (load_spec(path, &vars, ctx)?, path.display().to_string()),
