@@ -27,6 +27,9 @@ import yaml
 
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 INPUT_REF = re.compile(r"\binputs\.([A-Za-z0-9_-]+)")
+# Inputs that may reach the tool through the environment variable their flag defaults to, so a
+# secret never appears in the process list: input -> variable.
+VIA_ENV = {"github-token": "GITHUB_TOKEN"}
 ACTION_ONLY = {"version"}
 
 INSTALL_STEP = {
@@ -122,6 +125,11 @@ def check_tool_action(path, text, doc, flags, report):
         var, script = env_of[name]
         lines = [l for l in script.splitlines() if re.search(rf"\${{?{var}\b", l)]
         if not any(re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", l) for l in lines):
+            # A token stays off the command line (visible in `ps`): it may reach the tool through
+            # the environment variable the flag defaults to instead.
+            via = VIA_ENV.get(name)
+            if via and any(re.search(rf"\bexport {via}=", l) for l in lines):
+                continue
             report(path, n, f"input `{name}` reaches the script as ${var} but is not passed as {flag}")
 
 

@@ -215,6 +215,8 @@ fn cases() -> Vec<Case> {
         },
         Case {
             classic_lb: true,
+            // Longer than wait-stable's 30 s settle rule for services without rolloutState.
+            timeout_s: 75,
             ..case("no rolloutState (CLB), healthy", "web:v2", "succeeded")
         },
         Case {
