@@ -43,13 +43,10 @@ pub fn outcome(report: &Report, title: &str) -> Outcome {
         .summary(markdown(report, title))
 }
 
-/// A Markdown cell: table pipes, HTML and line breaks cannot escape it (text is already one line).
+/// A Markdown cell: core's `md_cell` (neutralised; pipes, HTML and line breaks cannot escape it),
+/// with backticks flattened so a body excerpt cannot open a code span across cells.
 fn cell(s: &str) -> String {
-    md_cell(s)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('`', "'")
+    md_cell(s).replace('`', "'")
 }
 
 fn icon(o: CheckOutcome) -> &'static str {
