@@ -6,11 +6,11 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
-#[path = "../../src/model.rs"]
-mod model;
-#[allow(dead_code)]
 #[path = "../../src/dotenv.rs"]
 mod dotenv;
+#[allow(dead_code)]
+#[path = "../../src/model.rs"]
+mod model;
 #[allow(dead_code)]
 #[path = "../../src/rules.rs"]
 mod rules;

@@ -9,22 +9,29 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../src/model.rs"]
 mod model;
 #[allow(dead_code)]
-#[path = "../../src/template.rs"]
-mod template;
-#[allow(dead_code)]
 #[path = "../../src/spec.rs"]
 mod spec;
+#[allow(dead_code)]
+#[path = "../../src/template.rs"]
+mod template;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let env = |n: &str| n == "HOME";
-    let known = spec::Known { vars: ["user".to_string()].into(), env: &env };
+    let known = spec::Known {
+        vars: ["user".to_string()].into(),
+        env: &env,
+    };
     match spec::parse(&text, "fuzz.yml", &known) {
         Ok(s) => {
             let mut names: Vec<&str> = s.checks.iter().map(|c| c.name.as_str()).collect();
             names.sort();
             names.dedup();
-            assert_eq!(names.len(), s.checks.len(), "duplicate check names accepted");
+            assert_eq!(
+                names.len(),
+                s.checks.len(),
+                "duplicate check names accepted"
+            );
             for c in &s.checks {
                 assert!(!(c.ready == Some(true) && c.load.is_some()));
             }
@@ -32,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             if let Some(line) = e.line {
                 // YAML breaks lines on \r\n, a lone \r and \n (a lone \r is a line to it).
-                let yaml_lines = text.replace("\r\n", "\n").replace('\r', "\n").split('\n').count();
+                let yaml_lines = text
+                    .replace("\r\n", "\n")
+                    .replace('\r', "\n")
+                    .split('\n')
+                    .count();
                 assert!(line >= 1 && line <= yaml_lines.max(1) + 1, "{e}");
             }
         }
