@@ -38,11 +38,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             if let Some(line) = e.line {
-                // YAML breaks lines on \r\n, a lone \r and \n (a lone \r is a line to it).
+                // YAML (1.1, as libyaml reads it) breaks lines on \r\n, a lone \r, \n, and
+                // NEL, LS and PS.
                 let yaml_lines = text
                     .replace("\r\n", "\n")
-                    .replace('\r', "\n")
-                    .split('\n')
+                    .split(['\r', '\n', '\u{85}', '\u{2028}', '\u{2029}'])
                     .count();
                 assert!(line >= 1 && line <= yaml_lines.max(1) + 1, "{e}");
             }
