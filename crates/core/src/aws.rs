@@ -479,6 +479,32 @@ where
     }
 }
 
+/// A `--tag KEY=VALUE` flag value, checked against the AWS tag rules every service shares (key
+/// 1–128 characters, value at most 256, no reserved `aws:` prefix) and against the keys the tool
+/// sets itself (`own_keys`), which a user must not override.
+pub fn parse_tag(
+    text: &str,
+    tool: &str,
+    own_keys: &[&str],
+) -> std::result::Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    if k.is_empty() || k.chars().count() > 128 {
+        return Err(format!("tag key `{k}` must be 1–128 characters"));
+    }
+    if v.chars().count() > 256 {
+        return Err(format!("tag value for `{k}` is longer than 256 characters"));
+    }
+    if k.to_ascii_lowercase().starts_with("aws:") {
+        return Err(format!("tag key `{k}` uses the reserved `aws:` prefix"));
+    }
+    if own_keys.contains(&k) {
+        return Err(format!("tag key `{k}` is set by {tool} itself"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

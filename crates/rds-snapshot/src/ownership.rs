@@ -47,22 +47,7 @@ pub fn is_owned(tags: &BTreeMap<String, String>, db: &str) -> bool {
 
 /// `--tag KEY=VALUE`, with AWS's tag rules.
 pub fn parse_tag(text: &str) -> Result<(String, String), String> {
-    let (k, v) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
-    if k.is_empty() || k.chars().count() > 128 {
-        return Err(format!("tag key `{k}` must be 1–128 characters"));
-    }
-    if v.chars().count() > 256 {
-        return Err(format!("tag value for `{k}` is longer than 256 characters"));
-    }
-    if k.to_ascii_lowercase().starts_with("aws:") {
-        return Err(format!("tag key `{k}` uses the reserved `aws:` prefix"));
-    }
-    if k == MANAGED_BY_KEY || k == DB_KEY {
-        return Err(format!("tag key `{k}` is set by rds-snapshot itself"));
-    }
-    Ok((k.to_string(), v.to_string()))
+    dk_core::aws::parse_tag(text, "rds-snapshot", &[MANAGED_BY_KEY, DB_KEY])
 }
 
 pub fn validate_tags(tags: &[(String, String)]) -> Result<(), Error> {

@@ -163,19 +163,7 @@ pub struct VerifyArgs {
 
 /// `--tag KEY=VALUE` with AWS's tag rules.
 pub fn parse_tag(text: &str) -> std::result::Result<(String, String), String> {
-    let (k, v) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
-    if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
-        return Err("tag keys are 1–128 characters, values at most 256".into());
-    }
-    if k.to_ascii_lowercase().starts_with("aws:") {
-        return Err(format!("tag key `{k}` uses the reserved `aws:` prefix"));
-    }
-    if k == model::MANAGED_BY_KEY {
-        return Err(format!("tag key `{k}` is set by secrets-sync itself"));
-    }
-    Ok((k.to_string(), v.to_string()))
+    dk_core::aws::parse_tag(text, "secrets-sync", &[model::MANAGED_BY_KEY])
 }
 
 fn location(flag: &str, spec: &str) -> Result<Location> {
