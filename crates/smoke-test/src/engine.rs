@@ -231,6 +231,12 @@ impl<'a> Run<'a> {
             }
             vars.insert(v.name.clone(), v.value.expose().clone());
         }
+        for name in crate::spec::secret_env_references(spec) {
+            if let Some(value) = ui.context().var(name) {
+                ui.mask(&Secret::new(value.to_string()));
+                masker.add(value);
+            }
+        }
         Run {
             spec,
             opts,

@@ -60,7 +60,9 @@ Examples:
   #       headers: {authorization: 'Bearer {{token}}'}
   #       load: {requests: 500, concurrency: 20, p95: 200ms, error_rate: 1%}
 
-Variables: {{name}} from --var/--secret-var or an earlier capture; {{env.NAME}} from the environment.
+Variables: {{name}} from --var/--secret-var or an earlier capture; {{env.NAME}} from the environment
+(masked like --secret-var when NAME holds TOKEN, SECRET, PASSWORD, PASS, KEY, CREDENTIAL, AUTH, COOKIE
+or SESSION).
 Exit codes: 0 all passed · 1 a check or threshold failed · 2 bad spec (file:line:column) or flag,
 before any request · 3 cannot connect at all (no readiness wait asked) · 4 the deadline passed
 (a readiness check never passed)";
@@ -297,10 +299,25 @@ impl Tool for SmokeTest {
             })?;
         }
         if let Verdict::Unreachable(why) = &report.verdict {
-            return Err(Error::runtime(format!("cannot connect: {why}")).with_hint(
-                "check the URL and that the service is up; to wait for it, mark the first check `ready: true` (or --retry-for)",
-            ));
+            return Err(
+                Error::runtime(format!("cannot connect: {why}")).with_hint(connect_hint(why))
+            );
         }
         Ok(summary::outcome(&report, &title))
+    }
+}
+
+/// What to do when no HTTP exchange happened: a TLS trust failure wants a CA, not a wait.
+fn connect_hint(why: &str) -> &'static str {
+    let tls = [
+        "certificate",
+        "UnknownIssuer",
+        "CertNotValid",
+        "NotValidForName",
+    ];
+    if tls.iter().any(|t| why.contains(t)) {
+        "the server's TLS certificate is not trusted: pass the CA that signed it with --ca-file FILE (PEM), or fix the certificate"
+    } else {
+        "check the URL and that the service is up; to wait for it, mark the first check `ready: true` (or --retry-for)"
     }
 }

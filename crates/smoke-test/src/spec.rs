@@ -337,6 +337,24 @@ fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// Every string of a check that may hold `{{…}}`, with the defaults' headers.
+/// The environment variables the spec reads whose values are secrets (by name; see
+/// [`template::env_name_is_secret`]), so the run masks them before anything is printed.
+pub fn secret_env_references(spec: &Spec) -> BTreeSet<&str> {
+    let mut out = BTreeSet::new();
+    for c in &spec.checks {
+        for text in template_strings(c, &spec.defaults) {
+            for part in template::parse(text).unwrap_or_default() {
+                if let Part::Env(n) = part
+                    && template::env_name_is_secret(n)
+                {
+                    out.insert(n);
+                }
+            }
+        }
+    }
+    out
+}
+
 pub fn template_strings<'c>(c: &'c Check, defaults: &'c Defaults) -> Vec<&'c str> {
     let mut out: Vec<&str> = vec![c.url.as_str()];
     out.extend(defaults.headers.values().map(String::as_str));

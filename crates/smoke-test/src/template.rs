@@ -71,6 +71,28 @@ fn valid_env_name(name: &str) -> bool {
 }
 
 /// Render a template, looking every reference up; the first missing one is the error.
+/// Words in an environment variable's name that make its value a secret: `{{env.API_TOKEN}}`,
+/// `{{env.DB_PASSWORD}}` and the like are masked in every output, as `--secret-var` values are.
+/// (Other variables are shown; pass a secret that has no such name with `--secret-var`.)
+const SECRET_NAME_PARTS: [&str; 10] = [
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "KEY",
+    "CREDENTIAL",
+    "AUTH",
+    "COOKIE",
+    "SESSION",
+];
+
+/// Whether `{{env.NAME}}`'s value is treated as a secret (see [`SECRET_NAME_PARTS`]).
+pub fn env_name_is_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_NAME_PARTS.iter().any(|p| upper.contains(p))
+}
+
 pub fn render(
     s: &str,
     var: impl Fn(&str) -> Option<String>,
@@ -129,6 +151,24 @@ mod tests {
     }
 
     /// Rendering substitutes values and names the first missing one.
+    #[test]
+    fn secret_env_names() {
+        for (name, secret) in [
+            ("API_TOKEN", true),
+            ("db_password", true),
+            ("JWT_SECRET", true),
+            ("SMOKE_PASS", true),
+            ("STRIPE_API_KEY", true),
+            ("AUTHORIZATION", true),
+            ("AWS_SESSION_TOKEN", true),
+            ("HOME", false),
+            ("BASE_URL", false),
+            ("USER", false),
+        ] {
+            assert_eq!(env_name_is_secret(name), secret, "{name}");
+        }
+    }
+
     #[test]
     fn renders() {
         let var = |n: &str| (n == "id").then(|| "42".to_string());

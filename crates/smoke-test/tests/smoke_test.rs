@@ -3,6 +3,7 @@
 //! JUnit, bad specs and every exit code.
 
 mod standin;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -468,6 +469,48 @@ fn one_liner_get() {
     .assert_code(0);
 }
 
+/// HTTPS with `--ca-file`: the server's CA is trusted besides the system roots, and HTTP/2 is
+/// spoken when the server offers it by ALPN (HTTP/1.1 when it offers only that).
+#[test]
+fn https_with_ca_file_speaks_http2_when_offered() {
+    let dir = tempfile::tempdir().unwrap();
+    for (alpn, version) in [
+        (&["h2", "http/1.1"][..], "HTTP/2.0"),
+        (&["http/1.1"][..], "HTTP/1.1"),
+    ] {
+        let server = tls::start(alpn);
+        let spec = write_spec(
+            &dir,
+            &format!(
+                "checks:\n  - name: version\n    url: /v\n    expect:\n      json:\n        - {{path: $.version, equals: {version}}}\n"
+            ),
+        );
+        let out = cmd()
+            .args([spec.as_str(), "--base-url", &server.url, "--output", "json"])
+            .arg("--ca-file")
+            .arg(server.ca_file.display().to_string())
+            .run();
+        out.assert_code(0).assert_no_panic();
+        assert!(out.stdout.contains("\"passed\""), "{}", out.stdout);
+    }
+}
+
+/// A server whose certificate no trusted CA signed: exit 3, and the message names `--ca-file`.
+#[test]
+fn untrusted_certificate_exits_3_naming_ca_file() {
+    let server = tls::start(&["h2", "http/1.1"]);
+    let out = cmd().args(["--get", &format!("{}/v", server.url)]).run();
+    out.assert_code(3).assert_no_panic();
+    assert!(out.stderr.contains("--ca-file"), "{}", out.stderr);
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), "not a certificate\n").unwrap();
+    cmd()
+        .args(["--get", &format!("{}/v", server.url), "--ca-file"])
+        .arg(bad.path().display().to_string())
+        .run()
+        .assert_code(2);
+}
+
 /// Nothing listening: exit 3 without a readiness wait, exit 4 with one.
 #[test]
 fn unreachable_exits_3_or_4() {
@@ -592,6 +635,30 @@ fn env_variables_and_json_output() {
         "{}",
         out.stderr
     );
+}
+
+/// `{{env.NAME}}` values whose names say they are secrets (`*_PASSWORD`, `*_TOKEN`, `*_KEY`…)
+/// are masked like `--secret-var`: a failing check's request line carries none of them.
+#[test]
+fn secret_named_env_values_are_masked() {
+    let api = standin::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        &dir,
+        "checks:\n  - name: keyed\n    url: /nope?key={{env.SMOKE_API_KEY}}&who={{env.SMOKE_USER}}\n    ready: false\n",
+    );
+    let junit = dir.path().join("junit.xml");
+    let out = cmd()
+        .github_actions()
+        .env("SMOKE_API_KEY", PASSWORD)
+        .env("SMOKE_USER", "ci-bot")
+        .args([spec.as_str(), "--base-url", &api.url, "--output", "json"])
+        .args(["--junit", junit.to_str().unwrap()])
+        .run();
+    out.assert_code(1).assert_no_panic();
+    assert!(out.stderr.contains("key=***"), "{}", out.stderr);
+    assert!(out.stderr.contains("who=ci-bot"), "{}", out.stderr);
+    assert_no_canary(&out, &std::fs::read_to_string(&junit).unwrap());
 }
 
 /// `--help` teaches: examples, the spec shape and the exit codes.
