@@ -17,8 +17,9 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use dk_core::{Error, Result, Secret};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::model::{Change, Entries, MANAGED_BY_KEY, MANAGED_BY_VALUE, PlanItem, TargetState};
 use crate::redact::{Redactor, aws_error};
@@ -44,24 +45,38 @@ pub struct Written {
     pub deleted: Vec<String>,
 }
 
-/// The content-derived ClientRequestToken (64 hex characters).
-pub fn request_token(
-    name: &str,
-    previous: Option<(&str, &Secret<String>)>,
+/// The ClientRequestToken (and so the version id) of an update: an HMAC-SHA256 keyed by the value
+/// it replaces, over the secret, the version it replaces and the new value (64 hex characters).
+/// The same write gets the same token, so a retried write that landed is a no-op; going back to
+/// an earlier value still makes a new version. Keyed by the old value, so someone who can list
+/// version ids (but not read values) cannot test guesses of the new value against it.
+pub fn update_token(
+    id: &str,
+    previous_version: &str,
+    previous: &Secret<String>,
     value: &Secret<String>,
 ) -> String {
-    let mut h = Sha256::new();
-    h.update(b"secrets-sync/v1\0");
-    h.update(name.as_bytes());
-    h.update(b"\0");
-    if let Some((version, old)) = previous {
-        h.update(version.as_bytes());
-        h.update(b"\0");
-        h.update(Sha256::digest(old.expose().as_bytes()));
+    let mut mac = Hmac::<Sha256>::new_from_slice(previous.expose().as_bytes())
+        .expect("HMAC takes a key of any length");
+    for part in [
+        b"secrets-sync/v2".as_slice(),
+        id.as_bytes(),
+        previous_version.as_bytes(),
+    ] {
+        mac.update(part);
+        mac.update(b"\0");
     }
-    h.update(b"\0");
-    h.update(value.expose().as_bytes());
-    hex::encode(h.finalize())
+    mac.update(value.expose().as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The ClientRequestToken of a CreateSecret: random, not derived from the value (there is no
+/// earlier value to key a hash with, and a plain hash would let guesses be tested). The SDK
+/// reuses it on its own retries; a second run finds the secret and compares values instead.
+pub fn create_token() -> String {
+    (0..4)
+        .map(|_| format!("{:016x}", fastrand::u64(..)))
+        .collect()
 }
 
 fn owner_tags(user: &[(String, String)]) -> Vec<Tag> {
@@ -236,7 +251,7 @@ async fn create(
         .create_secret()
         .name(name)
         .secret_string(value.expose())
-        .client_request_token(request_token(name, None, value))
+        .client_request_token(create_token())
         .set_tags(Some(owner_tags(&opts.tags)))
         .description("Managed by secrets-sync");
     if let Some(k) = &opts.kms_key_id {
@@ -257,7 +272,10 @@ async fn put_value(
     sm.put_secret_value()
         .secret_id(id)
         .secret_string(value.expose())
-        .client_request_token(request_token(id, previous, value))
+        .client_request_token(match previous {
+            Some((version, old)) => update_token(id, version, old, value),
+            None => create_token(),
+        })
         .send()
         .await
         .map(|_| ())
@@ -462,18 +480,30 @@ pub async fn write_prefix(
 mod tests {
     use super::*;
 
-    /// The token is stable for the same write, differs for another value or another starting
-    /// version (so A→B→A makes a new version), and is 32–64 characters as AWS requires.
+    /// An update's token is stable for the same write, differs for another value, another
+    /// starting version or another old value (so A→B→A makes a new version, and the token cannot
+    /// be recomputed without the old value), and is 32–64 characters as AWS requires.
     #[test]
-    fn request_tokens() {
+    fn update_tokens() {
         let a = Secret::new("value-a".to_string());
         let b = Secret::new("value-b".to_string());
-        let t = request_token("n", Some(("v1", &b)), &a);
-        assert_eq!(t, request_token("n", Some(("v1", &b)), &a));
-        assert_ne!(t, request_token("n", Some(("v1", &b)), &b));
-        assert_ne!(t, request_token("n", Some(("v2", &b)), &a));
-        assert_ne!(t, request_token("m", Some(("v1", &b)), &a));
+        let c = Secret::new("value-c".to_string());
+        let t = update_token("n", "v1", &b, &a);
+        assert_eq!(t, update_token("n", "v1", &b, &a));
+        assert_ne!(t, update_token("n", "v1", &b, &c));
+        assert_ne!(t, update_token("n", "v1", &c, &a));
+        assert_ne!(t, update_token("n", "v2", &b, &a));
+        assert_ne!(t, update_token("m", "v1", &b, &a));
         assert!((32..=64).contains(&t.len()));
         assert!(!t.contains("value"));
+    }
+
+    /// A create's token is not a function of the value: two creates of one value differ.
+    #[test]
+    fn create_tokens_are_random() {
+        let (x, y) = (create_token(), create_token());
+        assert_ne!(x, y);
+        assert!((32..=64).contains(&x.len()), "{x}");
+        assert!(x.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 }
