@@ -20,10 +20,6 @@ const KNOWN_CYCLES: &[(&str, &[&str])] = &[
         "ecs-emulator",
         &["alarms", "circuit_breaker", "rollout", "scheduler"],
     ),
-    (
-        "wait-stable",
-        &["ecs_reads", "progress", "summary", "verdict", "waiter"],
-    ),
 ];
 
 /// Functions over the limit today: (file relative to the workspace, function name).

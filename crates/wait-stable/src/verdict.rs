@@ -28,7 +28,7 @@
 
 use std::time::Duration;
 
-use crate::waiter::{Track, Until};
+use crate::model::{Track, Until};
 
 /// Without `rolloutState`, how long the steady state (no failed tasks, every task running) must
 /// hold, over two polls at least, before it counts: tasks that crash after a few seconds are
