@@ -12,10 +12,10 @@
 //! HTTP API and its auth challenges), `auth` (the ECR token), `repository` (ECR control plane),
 //! `upload` (blobs), `blob_cache` (where blobs were seen, for mounts across runs).
 
-pub mod auth;
 pub mod blob_cache;
 pub mod challenge;
 pub mod docker_archive;
+pub mod ecr_login;
 pub mod image;
 pub mod manifest;
 pub mod oci_layout;
@@ -33,9 +33,8 @@ use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 use serde_json::json;
 
-use crate::auth::Credentials;
 use crate::image::ImagePlan;
-use crate::registry_client::{ErrorClass, RegistryClient, RegistryError};
+use crate::registry_client::{Credentials, ErrorClass, RegistryClient, RegistryError};
 use crate::source::SourceSpec;
 use crate::upload::{BlobResult, RegistrySource, Uploader};
 
@@ -336,7 +335,7 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecr = aws_sdk_ecr::Client::new(&config);
         ui.info("Logging in to ECR");
-        let login = auth::ecr_login(&ui, &ecr, cli.registry_id.as_deref()).await?;
+        let login = ecr_login::ecr_login(&ui, &ecr, cli.registry_id.as_deref()).await?;
         let info = repository::ensure_repository(
             &ecr,
             cli.registry_id.as_deref(),
@@ -368,7 +367,7 @@ async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
             }
         };
         renewal = Some((
-            Arc::new(auth::EcrRelogin {
+            Arc::new(ecr_login::EcrRelogin {
                 client: ecr.clone(),
                 registry_id: cli.registry_id.clone(),
                 ui: ui.clone(),
