@@ -25,7 +25,7 @@ use reqwest::header::{CONTENT_LENGTH, HeaderMap};
 use reqwest::{Response, Url};
 
 use auth_state::AuthState;
-pub use credentials::{Credentials, REFRESH_MARGIN, Relogin, refresh_due};
+pub use credentials::{Credentials, Relogin};
 pub use error::{ErrorClass, RegistryError, Res};
 
 /// What came of a mount request.
@@ -221,6 +221,7 @@ pub fn short(digest: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use super::credentials::refresh_due;
     use super::*;
     use dk_core::Secret;
 
