@@ -25,8 +25,6 @@ const KNOWN_LONG_FNS: &[(&str, &str)] = &[
     ("crates/ecs-roll/src/roll.rs", "deploy"),
     ("crates/ecs-roll/src/roll.rs", "start_deployment"),
     ("crates/ecs-roll/src/rollback.rs", "rollback_command"),
-    ("crates/wait-stable/src/verdict.rs", "resolve"),
-    ("crates/wait-stable/src/waiter.rs", "wait"),
 ];
 
 fn workspace() -> PathBuf {
