@@ -35,6 +35,8 @@ fn filters() -> Vec<(&'static str, &'static str)> {
         (r"ecs-svc/[0-9]+", "ecs-svc/[ID]"),
         (r"127\.0\.0\.1:[0-9]+", "127.0.0.1:[PORT]"),
         (r"\b[0-9a-f]{32}\b", "[TASK_ID]"),
+        // ecr-push's "…MiB streamed" ticks come every 3 s of a transfer: only on a slow machine.
+        (r"(?m)^.*MiB streamed\n", ""),
         (r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z?", "[TIMESTAMP]"),
         (r"\b[0-9]{2}:[0-9]{2}:[0-9]{2}\b", "[TIME]"),
         (r"\b[0-9]+(\.[0-9]+)? ?(ms|s)\b", "[DURATION]"),
