@@ -195,6 +195,15 @@ pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
         ));
     }
     let index = TarIndex::read(path)?;
+    let entries = read_entries(path, &index)?;
+    let entry = pick_entry(path, &entries, reference)?;
+    let (config_blob, diff_ids) = read_config(path, &index, entry)?;
+    let layers = hash_layers(path, &index, entry, &diff_ids)?;
+    build_plan(config_blob, layers)
+}
+
+/// `manifest.json`: the images the archive holds.
+fn read_entries(path: &Path, index: &TarIndex) -> Result<Vec<ArchiveEntry>, String> {
     let (off, size) = index.locate("manifest.json").ok_or_else(|| {
         format!(
             "{}: not a docker save tarball (no manifest.json)",
@@ -202,18 +211,24 @@ pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
         )
     })?;
     let bytes = read_range(path, off, size, 16 << 20)?;
-    let entries: Vec<ArchiveEntry> = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{}: corrupt manifest.json: {e}", path.display()))?;
-    let entry = match (reference, entries.as_slice()) {
-        (_, []) => return Err(format!("{}: manifest.json lists no images", path.display())),
-        (None, [only]) => only,
-        (None, _) => {
-            return Err(format!(
-                "{} holds {} images; pick one with docker-archive:FILE:REPO:TAG",
-                path.display(),
-                entries.len()
-            ));
-        }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: corrupt manifest.json: {e}", path.display()))
+}
+
+/// The one image, or the one tagged `reference`.
+fn pick_entry<'a>(
+    path: &Path,
+    entries: &'a [ArchiveEntry],
+    reference: Option<&str>,
+) -> Result<&'a ArchiveEntry, String> {
+    match (reference, entries) {
+        (_, []) => Err(format!("{}: manifest.json lists no images", path.display())),
+        (None, [only]) => Ok(only),
+        (None, _) => Err(format!(
+            "{} holds {} images; pick one with docker-archive:FILE:REPO:TAG",
+            path.display(),
+            entries.len()
+        )),
         (Some(r), _) => entries
             .iter()
             .find(|e| {
@@ -221,8 +236,16 @@ pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
                     .as_ref()
                     .is_some_and(|t| t.iter().any(|t| t == r))
             })
-            .ok_or_else(|| format!("{}: no image tagged `{r}` in the archive", path.display()))?,
-    };
+            .ok_or_else(|| format!("{}: no image tagged `{r}` in the archive", path.display())),
+    }
+}
+
+/// The image config as a blob, and the layer diff-ids it records (one per layer).
+fn read_config(
+    path: &Path,
+    index: &TarIndex,
+    entry: &ArchiveEntry,
+) -> Result<(Blob, Vec<String>), String> {
     let (coff, csize) = index.locate(&entry.config).ok_or_else(|| {
         format!(
             "{}: corrupt tarball: config {} is missing",
@@ -251,8 +274,18 @@ pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
             offset: coff,
         },
     };
+    Ok((config_blob, diff_ids))
+}
+
+/// Every layer hashed where it lies; an uncompressed one must hash to its diff-id.
+fn hash_layers(
+    path: &Path,
+    index: &TarIndex,
+    entry: &ArchiveEntry,
+    diff_ids: &[String],
+) -> Result<Vec<Blob>, String> {
     let mut layers = Vec::new();
-    for (name, diff_id) in entry.layers.iter().zip(&diff_ids) {
+    for (name, diff_id) in entry.layers.iter().zip(diff_ids) {
         let (loff, lsize) = index.locate(name).ok_or_else(|| {
             format!(
                 "{}: corrupt tarball: layer {name} is missing",
@@ -281,6 +314,11 @@ pub fn open(path: &Path, reference: Option<&str>) -> Result<ImagePlan, String> {
             },
         });
     }
+    Ok(layers)
+}
+
+/// A Docker v2 schema 2 manifest over the config and layers; each blob pushed once.
+fn build_plan(config_blob: Blob, layers: Vec<Blob>) -> Result<ImagePlan, String> {
     let descriptor = |b: &Blob| serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest});
     let manifest = serde_json::json!({
         "schemaVersion": 2,

@@ -7,37 +7,33 @@
 //! digests), get every blob into the repository (HEAD, mount, or streamed upload — `upload`),
 //! confirm each is there, then put the manifest once per tag.
 //!
-//! Modules: `source` (what `--source` means), `oci_layout` / `docker_archive` / `manifest` (pure
-//! parsing of local images, fuzzable), `image` (the push plan), `registry_client` (the registry
-//! HTTP API and its auth challenges), `auth` (the ECR token), `repository` (ECR control plane),
-//! `upload` (blobs), `blob_cache` (where blobs were seen, for mounts across runs).
+//! This file is the command line and its checks. Modules: `push` (the run's named steps),
+//! `summary` (the outcome and job summary), `source` (what `--source` means), `oci_layout` /
+//! `docker_archive` / `manifest` (pure parsing of local images, fuzzable), `image` (the push
+//! plan), `registry_client` (the registry HTTP API, its credentials and auth challenges),
+//! `ecr_login` (the ECR token), `repository` (ECR control plane), `upload` (blobs), `blob_cache`
+//! (where blobs were seen, for mounts across runs).
 
-pub mod auth;
-pub mod blob_cache;
-pub mod challenge;
-pub mod docker_archive;
-pub mod image;
-pub mod manifest;
-pub mod oci_layout;
-pub mod registry_client;
-pub mod repository;
-pub mod source;
-pub mod upload;
-
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+mod blob_cache;
+mod challenge;
+mod docker_archive;
+mod ecr_login;
+mod image;
+mod manifest;
+mod oci_layout;
+mod push;
+mod registry_client;
+mod repository;
+mod source;
+mod summary;
+mod upload;
 
 use clap::Parser;
 use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
-use serde_json::json;
 
-use crate::auth::Credentials;
 use crate::image::ImagePlan;
-use crate::registry_client::{ErrorClass, RegistryClient, RegistryError};
 use crate::source::SourceSpec;
-use crate::upload::{BlobResult, RegistrySource, Uploader};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -64,14 +60,6 @@ Examples:
 Exit codes: 0 pushed or unchanged, 1 an immutable tag points at another digest, 2 bad input
 (nothing was sent), 3 registry or AWS unreachable, auth refused, or retries exhausted, 4 --timeout
 reached.";
-
-/// How to renew the ECR token, and when it expires.
-type Renewal = (Arc<dyn registry_client::Relogin>, Option<SystemTime>);
-
-/// Attempts per registry request (and per blob upload) before giving up.
-const REGISTRY_ATTEMPTS: u32 = 8;
-/// Attempts to reach the registry at all: an unreachable registry should fail fast.
-const PING_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -164,7 +152,11 @@ impl Tool for EcrPush {
         // One overall deadline: per-read timeouts alone let a registry that trickles a byte at a
         // time hold the job until the workflow's own timeout.
         let timeout = cli.timeout;
-        match dk_core::poll::Deadline::after(timeout).run(push(cli, ui)).await {
+        let push = async {
+            let checked = check_inputs(&cli, &ui)?;
+            push::push(&cli, &ui, checked).await
+        };
+        match dk_core::poll::Deadline::after(timeout).run(push).await {
             Some(result) => result,
             None => Err(Error::timeout(format!(
                 "the push did not finish within --timeout {timeout}"
@@ -299,335 +291,4 @@ fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
         tags,
         registry,
     })
-}
-
-/// A registry failure as a tool error: corrupt source data is bad input (exit 2), the rest is
-/// infrastructure (exit 3).
-fn registry_error(e: RegistryError, registry: &str) -> Error {
-    match e.class {
-        ErrorClass::DigestMismatch => Error::usage(e.message).with_hint("the source image is corrupt: rebuild or re-export it"),
-        ErrorClass::Auth => Error::runtime(format!("the registry refused our credentials: {}", e.message)).with_hint(
-            "check the AWS credentials and the role's ECR permissions (ecr:GetAuthorizationToken, ecr:*Layer*, ecr:PutImage), or the registry's own credentials",
-        ),
-        ErrorClass::Unreachable | ErrorClass::Down => Error::runtime(format!("cannot reach the registry {registry}: {}", e.message))
-            .with_hint("check --registry, the network, and that the registry is up"),
-        ErrorClass::Transient => Error::runtime(format!("the registry kept failing: {}", e.message))
-            .with_hint("retries were exhausted; run again — blobs already pushed will be skipped"),
-        ErrorClass::TagInvalid | ErrorClass::Permanent => Error::runtime(e.message),
-    }
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / 1048576.0)
-}
-
-async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
-    let started = Instant::now();
-    let checked = check_inputs(&cli, &ui)?;
-    let repo = cli.repository.as_str();
-
-    // ECR control plane: token, repository, tag mutability.
-    let mut immutable = cli.immutable_tags;
-    let mut created = false;
-    let mut renewal: Option<Renewal> = None;
-    let (credentials, base): (Option<Credentials>, String) = if cli.no_ecr_auth {
-        (None, checked.registry.clone().unwrap_or_default())
-    } else {
-        let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
-        let ecr = aws_sdk_ecr::Client::new(&config);
-        ui.info("Logging in to ECR");
-        let login = auth::ecr_login(&ui, &ecr, cli.registry_id.as_deref()).await?;
-        let info = repository::ensure_repository(
-            &ecr,
-            cli.registry_id.as_deref(),
-            repo,
-            &repository::CreateOptions {
-                create: cli.create_repository,
-                immutable_tags: cli.immutable_tags,
-                scan_on_push: cli.scan_on_push,
-            },
-        )
-        .await?;
-        if info.created {
-            ui.info(&format!(
-                "Created repository {repo}{}",
-                if info.immutable {
-                    " (immutable tags)"
-                } else {
-                    ""
-                }
-            ));
-        }
-        immutable |= info.immutable;
-        created = info.created;
-        let base = match &checked.registry {
-            Some(r) => r.clone(),
-            None => {
-                dk_core::aws::check_endpoint("the ECR proxyEndpoint", &login.proxy_endpoint)?;
-                login.proxy_endpoint.trim_end_matches('/').to_string()
-            }
-        };
-        renewal = Some((
-            Arc::new(auth::EcrRelogin {
-                client: ecr.clone(),
-                registry_id: cli.registry_id.clone(),
-                ui: ui.clone(),
-            }),
-            login.expires_at,
-        ));
-        (Some(login.credentials), base)
-    };
-    let renewing = |client: RegistryClient| match &renewal {
-        Some((relogin, expires_at)) => client.with_relogin(relogin.clone(), *expires_at),
-        None => client,
-    };
-
-    let dest = renewing(
-        RegistryClient::new(&base, credentials.clone(), REGISTRY_ATTEMPTS)
-            .map_err(Error::runtime)?,
-    );
-    let host = dest.host().to_string();
-    dest.ping(PING_ATTEMPTS)
-        .await
-        .map_err(|e| registry_error(e, &host))?;
-
-    // The plan: local sources were read during the checks; a registry source is read now.
-    let mut source_client = None;
-    let plan = match (checked.local_plan, &checked.source) {
-        (Some(p), _) => p,
-        (None, SourceSpec::Registry { image, reference }) => {
-            let src_host = image.registry.clone().unwrap_or_default();
-            // The ECR token opens every ECR registry the principal may read, so it goes to
-            // ECR hosts and to the destination itself; anything else is read anonymously.
-            let creds = if src_host == host || source::is_ecr_host(&src_host) {
-                credentials.clone()
-            } else {
-                None
-            };
-            let shares_login = creds.is_some();
-            let client =
-                RegistryClient::new(&source::registry_base(&src_host), creds, REGISTRY_ATTEMPTS)
-                    .map_err(Error::runtime)?;
-            let client = if shares_login {
-                renewing(client)
-            } else {
-                client
-            };
-            ui.info(&format!("Reading {} from {src_host}", image));
-            let plan = source::open_registry(&client, &image.repository, reference, &cli.platform)
-                .await
-                .map_err(|e| registry_error(e, &src_host))?;
-            source_client = Some((client, image.repository.clone(), src_host == host));
-            plan
-        }
-        (None, _) => return Err(Error::runtime("no image to push")),
-    };
-    if !cli.platform.is_empty() && plan.platforms.is_empty() {
-        ui.warn("--platform has no effect: the source is a single-platform image, pushed as it is");
-    }
-    let digest = plan.root.digest.clone();
-    let first_tag = &checked.tags[0];
-    let image_uri = format!("{host}/{repo}:{first_tag}");
-    let image = format!("{host}/{repo}@{digest}");
-    ui.info(&format!(
-        "Pushing {digest} ({} blobs, {}{}) to {host}/{repo}",
-        plan.blobs.len(),
-        mib(plan.total_bytes()),
-        if plan.platforms.is_empty() {
-            String::new()
-        } else {
-            format!(", platforms {}", plan.platforms.join(" "))
-        }
-    ));
-
-    // What the tags point at now.
-    let mut tags_to_put = Vec::new();
-    for tag in &checked.tags {
-        match dest
-            .manifest_digest(repo, tag)
-            .await
-            .map_err(|e| registry_error(e, &host))?
-        {
-            Some(existing) if existing == digest => {
-                ui.info(&format!("{repo}:{tag} already points at {digest}"))
-            }
-            Some(existing) if immutable => {
-                return Ok(tag_conflict(&host, repo, tag, &existing, &digest));
-            }
-            Some(existing) => {
-                ui.info(&format!("{repo}:{tag} moves from {existing}"));
-                tags_to_put.push(tag.clone());
-            }
-            None => tags_to_put.push(tag.clone()),
-        }
-    }
-
-    let stats;
-    let mut blob_results = Vec::new();
-    if tags_to_put.is_empty() {
-        // Every tag already names this exact image: its blobs are there by construction.
-        stats = (0, plan.blobs.len() as u64, 0, 0);
-    } else {
-        let mut cache = blob_cache::BlobCache::load(blob_cache::default_path(ui.context()));
-        let mut mount_from = cli.mount_from.clone();
-        if let Some((_, src_repo, true)) = &source_client {
-            mount_from.insert(0, src_repo.clone());
-        }
-        let known: HashMap<String, Vec<String>> = plan
-            .blobs
-            .iter()
-            .map(|b| (b.digest.clone(), cache.repos_for(&host, &b.digest)))
-            .collect();
-        let status_ui = ui.clone();
-        let uploader = Uploader {
-            dest: &dest,
-            repo,
-            source: source_client.as_ref().map(|(c, r, _)| RegistrySource {
-                client: c,
-                repo: r.as_str(),
-            }),
-            mount_from,
-            known,
-            jobs: cli.jobs,
-            stats: Default::default(),
-            progress: Box::new(move |s: &str| status_ui.status(s)),
-        };
-        ui.group(&format!(
-            "Transferring {} blobs to {host}/{repo}",
-            plan.blobs.len()
-        ));
-        blob_results = uploader
-            .upload_missing_blobs(&plan.blobs)
-            .await
-            .map_err(|e| registry_error(e, &host))?;
-        ui.clear_status();
-        let moved: Vec<_> = plan
-            .blobs
-            .iter()
-            .filter(|b| {
-                blob_results
-                    .iter()
-                    .any(|(d, r)| d == &b.digest && *r != BlobResult::Skipped)
-            })
-            .cloned()
-            .collect();
-        uploader
-            .verify_present(&moved)
-            .await
-            .map_err(|e| registry_error(e, &host))?;
-        stats = uploader.stats.get();
-
-        for child in &plan.children {
-            let got = dest
-                .put_manifest(repo, &child.digest, &child.media_type, &child.bytes)
-                .await
-                .map_err(|e| registry_error(e, &host))?;
-            if got != child.digest {
-                return Err(Error::runtime(format!(
-                    "the registry stored manifest {} as {got}",
-                    child.digest
-                )));
-            }
-        }
-        for tag in &tags_to_put {
-            match dest
-                .put_manifest(repo, tag, &plan.root.media_type, &plan.root.bytes)
-                .await
-            {
-                Ok(got) if got == digest => ui.info(&format!("Tagged {repo}:{tag}")),
-                Ok(got) => {
-                    return Err(Error::runtime(format!(
-                        "the registry stored {repo}:{tag} as {got}, expected {digest}"
-                    )));
-                }
-                Err(e) if e.class == ErrorClass::TagInvalid => {
-                    // ECR refusing to move an immutable tag: say which image holds it.
-                    let existing = dest
-                        .manifest_digest(repo, tag)
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(|| "another image".into());
-                    return Ok(tag_conflict(&host, repo, tag, &existing, &digest));
-                }
-                Err(e) => return Err(registry_error(e, &host)),
-            }
-        }
-        cache.record(&host, repo, plan.blobs.iter().map(|b| b.digest.clone()));
-        cache.save();
-    }
-
-    let (pushed, skipped, mounted, bytes) = stats;
-    let duration = started.elapsed().as_secs_f64();
-    let result = if tags_to_put.is_empty() {
-        "unchanged"
-    } else {
-        "pushed"
-    };
-    let message = if tags_to_put.is_empty() {
-        format!("{image_uri} already points at {digest}; nothing to push")
-    } else {
-        format!(
-            "pushed {host}/{repo}:{} ({digest}): {pushed} blobs uploaded ({}), {mounted} mounted, {skipped} already there, in {duration:.2}s",
-            checked.tags.join(","),
-            mib(bytes)
-        )
-    };
-    let tag_list = checked
-        .tags
-        .iter()
-        .map(|t| format!("`{t}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let summary = format!(
-        "### ✅ ecr-push: `{image_uri}`\n\n| | |\n|---|---|\n| Image | `{image}` |\n| Tags | {tag_list} |\n| Result | {result}{} |\n| Blobs | {pushed} pushed, {mounted} mounted, {skipped} already present |\n| Uploaded | {} |\n| Duration | {duration:.2} s |\n",
-        if created { " (repository created)" } else { "" },
-        mib(bytes)
-    );
-    let blob_detail: Vec<_> = plan
-        .blobs
-        .iter()
-        .map(|b| {
-            let r = blob_results.iter().find(|(d, _)| d == &b.digest).map_or(
-                "skipped",
-                |(_, r)| match r {
-                    BlobResult::Skipped => "skipped",
-                    BlobResult::Mounted => "mounted",
-                    BlobResult::Pushed => "pushed",
-                },
-            );
-            json!({"digest": b.digest, "size": b.size, "media_type": b.media_type, "result": r})
-        })
-        .collect();
-    Ok(Outcome::succeeded(result, message)
-        .text(image.clone())
-        .output("image_uri", image_uri)
-        .output("image", image)
-        .output("digest", digest.clone())
-        .output("registry", host.clone())
-        .output("repository", repo)
-        .output("tags", checked.tags.join(","))
-        .output("media_type", plan.root.media_type.clone())
-        .output("platforms", plan.platforms.join(","))
-        .output("blobs_pushed", pushed)
-        .output("blobs_skipped", skipped)
-        .output("blobs_mounted", mounted)
-        .output("bytes_uploaded", bytes)
-        .output("duration_s", (duration * 1000.0).round() / 1000.0)
-        .detail(json!({"blobs": blob_detail, "tags_updated": tags_to_put, "repository_created": created}))
-        .summary(summary))
-}
-
-/// An immutable tag that already names a different image: exit 1 with both digests.
-fn tag_conflict(host: &str, repo: &str, tag: &str, existing: &str, digest: &str) -> Outcome {
-    let message = format!(
-        "tag {repo}:{tag} is immutable and already points at {existing}; this image is {digest}. Push under a new tag"
-    );
-    Outcome::failed("tag_conflict", message)
-        .output("image_uri", format!("{host}/{repo}:{tag}"))
-        .output("digest", digest)
-        .output("existing_digest", existing)
-        .summary(format!(
-            "### ❌ ecr-push: `{host}/{repo}:{tag}` is immutable\n\n| | |\n|---|---|\n| Tag points at | `{existing}` |\n| This image | `{digest}` |\n"
-        ))
 }

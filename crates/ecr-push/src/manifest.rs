@@ -184,6 +184,7 @@ pub fn parse_with_hint(bytes: &[u8], hint: Option<&str>) -> Result<Parsed, Strin
 }
 
 /// Parse manifest or index bytes that carry their own `mediaType` (or can be told apart).
+#[cfg_attr(not(test), allow(dead_code))] // the fuzz target's entry point (fuzz/)
 pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     parse_with_hint(bytes, None)
 }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use crate::deployments::{finish_service_deployment, roll_back};
 use crate::model::{RolloutState, Service, Task};
-use crate::rollout::emit;
 
 /// The alarms among `names` that are in ALARM.
 fn triggered(names: &[String], states: &BTreeMap<String, String>) -> Vec<String> {
@@ -54,8 +53,7 @@ pub fn check_alarms(
         p.finished_emulated = Some(now);
         p.finished_real = Some(real_now);
     }
-    emit(
-        service,
+    service.emit(
         rng,
         now,
         format!("(service {name}) (deployment {failed_id}) deployment failed: alarm detected."),
@@ -76,8 +74,7 @@ pub fn check_alarms(
         return;
     };
     let target_id = target.deployment_id.clone();
-    emit(
-        service,
+    service.emit(
         rng,
         now,
         format!("(service {name}) rolling back to deployment {target_id}."),

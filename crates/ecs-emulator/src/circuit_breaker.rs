@@ -4,7 +4,6 @@
 
 use crate::deployments::{finish_service_deployment, roll_back};
 use crate::model::{RolloutState, Service, Task};
-use crate::rollout::emit;
 
 /// The rolloutStateReason and event text of a circuit-breaker failure.
 pub const BREAKER_FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
@@ -50,8 +49,7 @@ pub fn check_circuit_breaker(
     let failed_id = primary.id.clone();
     // A rollback deployment that trips the breaker in turn: the rollback itself failed.
     let failed_rollback = primary.rollback_of.clone();
-    emit(
-        service,
+    service.emit(
         rng,
         now,
         format!(

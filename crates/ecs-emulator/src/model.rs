@@ -337,6 +337,15 @@ impl Service {
         self.events.push_front(event);
         self.events.truncate(MAX_EVENTS);
     }
+
+    /// Adds a service event with a fresh id.
+    pub fn emit(&mut self, rng: &mut fastrand::Rng, now: f64, message: String) {
+        self.push_event(ServiceEvent {
+            id: crate::ids::uuid(rng),
+            created_at: now,
+            message,
+        });
+    }
 }
 
 /// Circuit breaker settings of a service.

@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use crate::alarms::check_alarms;
 use crate::circuit_breaker::check_circuit_breaker;
 use crate::deployments::advance_service_deployments;
-use crate::ids;
-use crate::model::{Cluster, RolloutState, Service, ServiceEvent, State, TaskDefinition};
+use crate::model::{Cluster, RolloutState, Service, State, TaskDefinition};
 use crate::scenario::Scenario;
 use crate::scheduler::{check_completion, drain_service, schedule_service};
 use crate::task_lifecycle::{self, TaskChange};
@@ -23,15 +22,6 @@ use crate::task_lifecycle::{self, TaskChange};
 const THROTTLE_AFTER_FAILURES: u32 = 3;
 const THROTTLE_FIRST_DELAY_SECONDS: f64 = 10.0;
 const THROTTLE_MAX_DELAY_SECONDS: f64 = 27.0 * 60.0;
-
-/// Adds a service event with a fresh id.
-pub fn emit(service: &mut Service, rng: &mut fastrand::Rng, now: f64, message: String) {
-    service.push_event(ServiceEvent {
-        id: ids::uuid(rng),
-        created_at: now,
-        message,
-    });
-}
 
 /// Advances the emulated clock by `seconds`, one scheduler step per whole second.
 pub fn advance(state: &mut State, seconds: f64, real_now: f64) {
@@ -186,7 +176,7 @@ fn record_task_change(
             "(service {}) (task {task_id}) failed container health checks.",
             service.name
         );
-        emit(service, rng, now, message);
+        service.emit(rng, now, message);
     }
     let Some(deployment) = service.deployment_mut(deployment_id) else {
         return;
@@ -224,7 +214,7 @@ fn throttle_launches(service: &mut Service, now: f64, rng: &mut fastrand::Rng) {
             "(service {}) is unable to consistently start tasks successfully.",
             service.name
         );
-        emit(service, rng, now, message);
+        service.emit(rng, now, message);
     }
 }
 

@@ -9,7 +9,6 @@ use crate::model::{
     DeploymentStatus, RevisionRef, RolloutState, Service, Task, TaskDefinition,
     resolve_task_definition,
 };
-use crate::rollout::emit;
 use crate::scenario::Scenario;
 use crate::task_lifecycle::{self, Launch, Placement};
 
@@ -178,7 +177,7 @@ pub fn schedule_service(
             stopped.len(),
             task_list(&stopped)
         );
-        emit(service, rng, now, message);
+        service.emit(rng, now, message);
     }
     if !started.is_empty() {
         let message = format!(
@@ -186,7 +185,7 @@ pub fn schedule_service(
             started.len(),
             task_list(&started)
         );
-        emit(service, rng, now, message);
+        service.emit(rng, now, message);
     }
 
     // Stuck: nothing may start (max) and nothing may stop (min), with nothing in flight.
@@ -205,7 +204,7 @@ pub fn schedule_service(
             let message = format!(
                 "service ({name}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
             );
-            emit(service, rng, now, message);
+            service.emit(rng, now, message);
         }
     }
 }
@@ -266,8 +265,7 @@ pub fn check_completion(
     service.steady = true;
     if scaled_after_completion {
         // Scaling (or replacing a task) after the rollout: steady again, nothing to complete.
-        emit(
-            service,
+        service.emit(
             rng,
             now,
             format!("(service {name}) has reached a steady state."),
@@ -299,14 +297,12 @@ pub fn check_completion(
     }
     let id = completed.deployment_id.clone();
     service.last_completed = Some(completed);
-    emit(
-        service,
+    service.emit(
         rng,
         now,
         format!("(service {name}) (deployment {id}) deployment completed."),
     );
-    emit(
-        service,
+    service.emit(
         rng,
         now,
         format!("(service {name}) has reached a steady state."),
@@ -356,7 +352,7 @@ pub fn drain_service(service: &mut Service, tasks: &mut [Task], now: f64, rng: &
             stopped.len(),
             task_list(&stopped)
         );
-        emit(service, rng, now, message);
+        service.emit(rng, now, message);
     }
     if !remaining {
         service.status = "INACTIVE".to_string();

@@ -181,7 +181,7 @@ pub fn markdown(headline: &str, reports: &[ServiceReport], timeline: &Timeline) 
         .cloned()
         .collect();
     if !waits.is_empty() {
-        let detail = wait_stable::waiter::summary_markdown(&waits);
+        let detail = wait_stable::summary_markdown(&waits);
         if !detail.trim().is_empty() {
             md.push_str("<details><summary>Deployments</summary>\n\n");
             md.push_str(&detail);

@@ -12,8 +12,8 @@ use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_ecs::types::{DesiredStatus, Service, Task};
 
+use crate::model::{ContainerExit, ServiceEvent, StoppedTask};
 use crate::verdict::{CircuitBreaker, DeploymentView, ServiceDeploymentView, ServiceView};
-use crate::waiter::{ContainerExit, ServiceEvent, StoppedTask};
 
 /// DescribeServices takes at most 10 services.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;

@@ -7,11 +7,12 @@
 //! deployment is COMPLETED and the service runs its task definition, and it says `rolled_back`,
 //! `failed` or `replaced` the moment it sees otherwise, with the stopped tasks that explain why.
 //!
-//! This file is the command line; the waiter is in [`waiter`] (reused by `ecs-roll`), the
-//! decision rules in `verdict`, the ECS calls in `ecs_reads`, the output in `progress` and
-//! `summary`, and `--service` parsing in `targets`.
+//! This file is the command line; the waiter is in [`waiter`] (reused by `ecs-roll`), the plain
+//! data it takes and returns in `model`, the decision rules in `verdict`, the ECS calls in
+//! `ecs_reads`, the output in `progress` and `summary`, and `--service` parsing in `targets`.
 
 mod ecs_reads;
+mod model;
 mod progress;
 mod summary;
 mod targets;
@@ -26,10 +27,15 @@ use dk_core::duration::{Interval, Timeout, format_duration};
 use dk_core::poll::Deadline;
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
-pub use waiter::{
+pub use model::{
     ContainerExit, ServiceEvent, ServiceOutcome, ServiceResult, StoppedTask, Target, Track, Until,
-    WaitOptions, summary_markdown, wait,
 };
+pub use waiter::{WaitOptions, wait};
+
+/// The job-summary Markdown for a set of outcomes: a table per service and the events timeline.
+pub fn summary_markdown(outcomes: &[ServiceOutcome]) -> String {
+    summary::render(outcomes)
+}
 
 const EXAMPLES: &str = "\
 Examples:

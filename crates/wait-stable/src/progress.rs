@@ -2,8 +2,8 @@
 //! change, each new service event once (oldest first), the verdict the moment it is reached, and
 //! the stopped tasks that explain a failure. Pure formatting; the waiter decides when to print.
 
+use crate::model::{ServiceEvent, StoppedTask};
 use crate::verdict::{ServiceView, Tracked, short_td};
-use crate::waiter::{ServiceEvent, StoppedTask};
 
 /// `web: PRIMARY ecs-svc/2 (web:2) IN_PROGRESS desired 4 pending 1 running 2 failed 1 | ACTIVE …
 /// · circuit breaker 1/3`.
@@ -100,8 +100,8 @@ pub fn stopped_task_line(task: &StoppedTask) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ContainerExit;
     use crate::verdict::DeploymentView;
-    use crate::waiter::ContainerExit;
 
     /// Each deployment shows its counts; the tracked one is starred; the threshold is shown.
     #[test]

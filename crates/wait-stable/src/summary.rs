@@ -5,9 +5,9 @@
 use dk_core::duration::format_duration;
 use dk_core::gha::md_cell;
 
+use crate::model::{ServiceOutcome, ServiceResult};
 use crate::progress::{clock, stopped_task_line};
 use crate::verdict::short_td;
-use crate::waiter::{ServiceOutcome, ServiceResult};
 
 fn icon(result: ServiceResult) -> &'static str {
     match result {
@@ -110,7 +110,7 @@ fn short(arn: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::waiter::ServiceEvent;
+    use crate::model::ServiceEvent;
     use std::time::Duration;
 
     /// A rolled-back service shows its reason, what the service runs now, and the timeline.

@@ -4,7 +4,7 @@
 
 use dk_core::{Error, Result};
 
-use crate::waiter::{Target, Track};
+use crate::model::{Target, Track};
 
 /// Service and cluster names: 1–255 letters, digits, `_` and `-` (M-ECS).
 fn valid_name(s: &str) -> bool {

@@ -28,7 +28,7 @@
 
 use std::time::Duration;
 
-use crate::waiter::{Track, Until};
+use crate::model::{Track, Until};
 
 /// Without `rolloutState`, how long the steady state (no failed tasks, every task running) must
 /// hold, over two polls at least, before it counts: tasks that crash after a few seconds are
@@ -257,100 +257,145 @@ pub fn resolve(
     track: &Track,
     current: Option<&ServiceDeploymentView>,
 ) -> Result<Tracked, ResolveError> {
-    if let Some(c) = view.controller.as_deref()
-        && c != "ECS"
-    {
-        return Err(ResolveError::Invalid {
-            message: format!("service {} uses the {c} deployment controller", view.name),
-            hint: "wait-stable follows ECS rolling deployments (deploymentController ECS); CODE_DEPLOY and EXTERNAL services deploy through task sets".into(),
-        });
-    }
-    let list = || {
-        view.deployments
-            .iter()
-            .map(|d| format!("{} ({}, {})", d.id, d.status, short_td(&d.task_definition)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let not_visible = |what: String| ResolveError::Invalid {
-        message: format!("service {} has no {what}", view.name),
-        hint: format!(
-            "its deployments are: {}; was the service updated? right after UpdateService, ECS may take a moment to show the new deployment",
-            list()
-        ),
-    };
+    check_controller(view)?;
     let primary = view.primary();
     let rollback = primary.filter(|p| is_rollback(view, p, current));
     if let Track::Return(td) = track {
-        return match primary.filter(|p| same_task_definition(&p.task_definition, td)) {
-            Some(p) => {
-                // Whatever created it: the rollback's ServiceDeployment status is the failed
-                // release's, not this wait's.
-                let mut t = plain(view, p, None);
-                t.service_deployment_arn = None;
-                Ok(t)
-            }
-            None => Err(not_visible(format!(
-                "PRIMARY deployment running {}",
-                short_td(td)
-            ))),
-        };
+        return resolve_return(view, primary, td);
     }
     // The PRIMARY is a rollback: the release the caller waits for is the one it undoes (listed
     // or already gone), judged by how the rollback ends — never the restored revision's
     // success. This holds however long ago the rollback finished: no forward release came
     // after it, or it would not be PRIMARY.
-    if let Some(rb) = rollback {
-        let others: Vec<&DeploymentView> = live(view).filter(|d| d.id != rb.id).collect();
-        match track {
-            Track::CurrentPrimary => {
-                return Ok(undone_tracked(rb, undone_by(rb, &others), ""));
-            }
-            Track::TaskDefinition(td) => {
-                let on_td: Vec<&DeploymentView> = others
-                    .iter()
-                    .copied()
-                    .filter(|d| same_task_definition(&d.task_definition, td))
-                    .collect();
-                // On another task definition, or on the same one (a forced deployment rolled
-                // back to its twin), or gone: the release asked for was rolled back.
-                let undone = on_td
-                    .iter()
-                    .copied()
-                    .max_by_key(|d| (d.rollout() == Some("FAILED"), d.created_at));
-                return Ok(undone_tracked(rb, undone, td));
-            }
-            Track::DeploymentId(id) if !is_service_deployment_arn(id) && *id != rb.id => {
-                let undone = others.iter().copied().find(|d| d.id == *id);
-                if undone.is_some() || view.deployment(id).is_none() {
-                    let mut t = undone_tracked(rb, undone, "");
-                    t.deployment_id = id.clone();
-                    return Ok(t);
-                }
-            }
-            Track::NewDeployment {
-                task_definition,
-                existing,
-            } => {
-                let fresh: Vec<&DeploymentView> = others
-                    .iter()
-                    .copied()
-                    .filter(|d| !existing.contains(&d.id))
-                    .collect();
-                if !existing.contains(&rb.id) || !fresh.is_empty() {
-                    let undone = undone_by(rb, &fresh).or_else(|| fresh.first().copied());
-                    return Ok(undone_tracked(rb, undone, task_definition));
-                }
-                // The rollback predates the call (or reuses an old id) and nothing new shows yet.
-                return Err(not_visible(format!(
-                    "new deployment of {}",
-                    short_td(task_definition)
-                )));
-            }
-            _ => {}
-        }
+    if let Some(rb) = rollback
+        && let Some(resolved) = resolve_under_rollback(view, rb, track)
+    {
+        return resolved;
     }
-    let chosen = match track {
+    let chosen = choose(view, primary, track)?;
+    let sd_arn = match track {
+        Track::DeploymentId(id) if is_service_deployment_arn(id) => Some(id.clone()),
+        _ => None,
+    };
+    let mut t = plain(view, chosen, sd_arn);
+    // Asked for a deployment that is not the PRIMARY while a rollback is: that rollback undoes it.
+    if let Some(rb) = rollback.filter(|rb| rb.id != chosen.id) {
+        t.rolled_back_by = Some(rb.id.clone());
+    }
+    Ok(t)
+}
+
+/// Only ECS rolling deployments can be followed.
+fn check_controller(view: &ServiceView) -> Result<(), ResolveError> {
+    match view.controller.as_deref() {
+        Some(c) if c != "ECS" => Err(ResolveError::Invalid {
+            message: format!("service {} uses the {c} deployment controller", view.name),
+            hint: "wait-stable follows ECS rolling deployments (deploymentController ECS); CODE_DEPLOY and EXTERNAL services deploy through task sets".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `ecs-svc/1 (PRIMARY, web:2), …`, for messages.
+fn deployment_list(view: &ServiceView) -> String {
+    view.deployments
+        .iter()
+        .map(|d| format!("{} ({}, {})", d.id, d.status, short_td(&d.task_definition)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The service shows no `what` (yet).
+fn not_visible(view: &ServiceView, what: String) -> ResolveError {
+    ResolveError::Invalid {
+        message: format!("service {} has no {what}", view.name),
+        hint: format!(
+            "its deployments are: {}; was the service updated? right after UpdateService, ECS may take a moment to show the new deployment",
+            deployment_list(view)
+        ),
+    }
+}
+
+/// `Track::Return`: the PRIMARY running `td`, whatever created it.
+fn resolve_return(
+    view: &ServiceView,
+    primary: Option<&DeploymentView>,
+    td: &str,
+) -> Result<Tracked, ResolveError> {
+    match primary.filter(|p| same_task_definition(&p.task_definition, td)) {
+        Some(p) => {
+            // Whatever created it: the rollback's ServiceDeployment status is the failed
+            // release's, not this wait's.
+            let mut t = plain(view, p, None);
+            t.service_deployment_arn = None;
+            Ok(t)
+        }
+        None => Err(not_visible(
+            view,
+            format!("PRIMARY deployment running {}", short_td(td)),
+        )),
+    }
+}
+
+/// With a rollback PRIMARY `rb`: the release it undoes, as `track` names it; `None` when the
+/// track names something the rollback does not decide (the rollback itself, a ServiceDeployment
+/// ARN, a deployment that is not among the others).
+fn resolve_under_rollback(
+    view: &ServiceView,
+    rb: &DeploymentView,
+    track: &Track,
+) -> Option<Result<Tracked, ResolveError>> {
+    let others: Vec<&DeploymentView> = live(view).filter(|d| d.id != rb.id).collect();
+    match track {
+        Track::CurrentPrimary => Some(Ok(undone_tracked(rb, undone_by(rb, &others), ""))),
+        Track::TaskDefinition(td) => {
+            // On another task definition, or on the same one (a forced deployment rolled
+            // back to its twin), or gone: the release asked for was rolled back.
+            let undone = others
+                .iter()
+                .copied()
+                .filter(|d| same_task_definition(&d.task_definition, td))
+                .max_by_key(|d| (d.rollout() == Some("FAILED"), d.created_at));
+            Some(Ok(undone_tracked(rb, undone, td)))
+        }
+        Track::DeploymentId(id) if !is_service_deployment_arn(id) && *id != rb.id => {
+            let undone = others.iter().copied().find(|d| d.id == *id);
+            (undone.is_some() || view.deployment(id).is_none()).then(|| {
+                let mut t = undone_tracked(rb, undone, "");
+                t.deployment_id = id.clone();
+                Ok(t)
+            })
+        }
+        Track::NewDeployment {
+            task_definition,
+            existing,
+        } => {
+            let fresh: Vec<&DeploymentView> = others
+                .iter()
+                .copied()
+                .filter(|d| !existing.contains(&d.id))
+                .collect();
+            if !existing.contains(&rb.id) || !fresh.is_empty() {
+                let undone = undone_by(rb, &fresh).or_else(|| fresh.first().copied());
+                return Some(Ok(undone_tracked(rb, undone, task_definition)));
+            }
+            // The rollback predates the call (or reuses an old id) and nothing new shows yet.
+            Some(Err(not_visible(
+                view,
+                format!("new deployment of {}", short_td(task_definition)),
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// The deployment `track` names, when no rollback decides it.
+fn choose<'a>(
+    view: &'a ServiceView,
+    primary: Option<&'a DeploymentView>,
+    track: &Track,
+) -> Result<&'a DeploymentView, ResolveError> {
+    Ok(match track {
         Track::CurrentPrimary => primary.ok_or_else(|| ResolveError::Invalid {
             message: format!("service {} has no PRIMARY deployment", view.name),
             hint: "check the service in the console; wait-stable needs an ECS rolling deployment to follow".into(),
@@ -364,7 +409,7 @@ pub fn resolve(
         }
         Track::DeploymentId(id) => view.deployment(id).ok_or_else(|| ResolveError::Invalid {
             message: format!("service {} has no deployment {id}", view.name),
-            hint: format!("its deployments are: {}; pass one of them, or leave --deployment-id out to follow the PRIMARY", list()),
+            hint: format!("its deployments are: {}; pass one of them, or leave --deployment-id out to follow the PRIMARY", deployment_list(view)),
         })?,
         Track::TaskDefinition(td) => {
             // An INACTIVE deployment has been fully replaced: never the one to follow.
@@ -377,7 +422,7 @@ pub fn resolve(
                 .copied()
                 .ok_or_else(|| ResolveError::Invalid {
                     message: format!("no deployment of service {} runs task definition {td}", view.name),
-                    hint: format!("its deployments are: {}; was the service updated to {td}?", list()),
+                    hint: format!("its deployments are: {}; was the service updated to {td}?", deployment_list(view)),
                 })?
         }
         Track::NewDeployment { task_definition, existing } => {
@@ -392,20 +437,10 @@ pub fn resolve(
                 .find(|d| d.is_primary())
                 .or_else(|| fresh.first())
                 .copied()
-                .ok_or_else(|| not_visible(format!("new deployment of {}", short_td(task_definition))))?
+                .ok_or_else(|| not_visible(view, format!("new deployment of {}", short_td(task_definition))))?
         }
-        Track::Return(_) => unreachable!("handled above"),
-    };
-    let sd_arn = match track {
-        Track::DeploymentId(id) if is_service_deployment_arn(id) => Some(id.clone()),
-        _ => None,
-    };
-    let mut t = plain(view, chosen, sd_arn);
-    // Asked for a deployment that is not the PRIMARY while a rollback is: that rollback undoes it.
-    if let Some(rb) = rollback.filter(|rb| rb.id != chosen.id) {
-        t.rolled_back_by = Some(rb.id.clone());
-    }
-    Ok(t)
+        Track::Return(_) => unreachable!("handled by resolve_return"),
+    })
 }
 
 /// Track `chosen` as it is.

@@ -20,59 +20,16 @@ use aws_sdk_ecs::Client;
 use dk_core::duration::format_duration;
 use dk_core::poll::{Deadline, next_gap};
 use dk_core::{Error, Result, Ui};
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::ecs_reads::{self, ClusterSnapshot, ReadError};
+pub use crate::model::{
+    ContainerExit, ServiceEvent, ServiceOutcome, ServiceResult, StoppedTask, Target, Track, Until,
+};
 use crate::progress;
 use crate::verdict::{
     self, DeploymentView, ResolveError, ServiceDeploymentView, ServiceView, Tracked, Verdict,
 };
-
-/// One service to wait for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Cluster name or ARN.
-    pub cluster: String,
-    /// Service name or ARN.
-    pub service: String,
-    /// Which deployment of the service decides the result.
-    pub track: Track,
-}
-
-/// How the tracked deployment is chosen on the first poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Track {
-    /// The deployment that is PRIMARY when the wait starts.
-    CurrentPrimary,
-    /// A deployment id (`ecs-svc/…`) or a ServiceDeployment ARN (`arn:…:service-deployment/…`).
-    DeploymentId(String),
-    /// The deployment running this task definition (full ARN or `family:revision`).
-    TaskDefinition(String),
-    /// The deployment an UpdateService just started, when its response did not name it: a
-    /// deployment running `task_definition` whose id is not in `existing` (the service's
-    /// deployment ids read before the call). Never one of those — with `forceNewDeployment` the
-    /// old deployment runs the same task definition. Waited for until it shows; if it never
-    /// does, [`wait`] fails with a runtime error (exit 3), never a green.
-    NewDeployment {
-        task_definition: String,
-        existing: Vec<String>,
-    },
-    /// The service going back to this task definition, by ECS's own rollback or by a new
-    /// deployment: the PRIMARY running it, whatever created it (ecs-roll's return path).
-    Return(String),
-}
-
-/// When a deployment counts as done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Until {
-    /// The tracked deployment is COMPLETED and the old ones are drained: one deployment left and
-    /// `runningCount == desiredCount`.
-    #[default]
-    Stable,
-    /// The tracked deployment is COMPLETED (old tasks may still be stopping).
-    Deployed,
-}
 
 /// How long and how often to poll.
 #[derive(Debug, Clone, Copy)]
@@ -93,105 +50,6 @@ pub struct WaitOptions {
 /// does not show yet (ECS is eventually consistent right after UpdateService).
 pub const NOT_YET_VISIBLE_GRACE: Duration = Duration::from_secs(30);
 
-/// How one service's deployment ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceResult {
-    Succeeded,
-    /// The release failed and a rollback (the circuit breaker's, an alarm's, or someone's) put
-    /// the previous task definition back, and completed.
-    RolledBack,
-    /// The release failed and its rollback failed too: the service is stuck half-way.
-    RollbackFailed,
-    /// The deployment FAILED and nothing rolled it back (or there was nothing to return to).
-    Failed,
-    /// The deployment completed with no task of it ever running (desiredCount 0); accepted
-    /// only with `allow_empty`.
-    NoTasks,
-    /// A newer deployment took over before this one finished.
-    Replaced,
-    /// The deadline passed first.
-    TimedOut,
-}
-
-impl ServiceResult {
-    /// The machine word used in outputs (`succeeded`, `rolled_back`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceResult::Succeeded => "succeeded",
-            ServiceResult::RolledBack => "rolled_back",
-            ServiceResult::RollbackFailed => "rollback_failed",
-            ServiceResult::Failed => "failed",
-            ServiceResult::NoTasks => "no_tasks",
-            ServiceResult::Replaced => "replaced",
-            ServiceResult::TimedOut => "timed_out",
-        }
-    }
-}
-
-/// A service event (`DescribeServices` `events[]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceEvent {
-    pub id: String,
-    /// RFC 3339, UTC.
-    pub created_at: String,
-    pub message: String,
-}
-
-/// A stopped task of the tracked deployment: what a user would open the console for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StoppedTask {
-    pub task_arn: String,
-    pub task_definition: Option<String>,
-    pub stop_code: Option<String>,
-    pub stopped_reason: Option<String>,
-    /// RFC 3339, UTC.
-    pub stopped_at: Option<String>,
-    pub containers: Vec<ContainerExit>,
-}
-
-/// One container of a stopped task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContainerExit {
-    pub name: String,
-    pub exit_code: Option<i32>,
-    pub reason: Option<String>,
-}
-
-/// How one service ended, with everything needed to explain it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceOutcome {
-    pub cluster: String,
-    pub service: String,
-    pub result: ServiceResult,
-    /// The tracked deployment (`ecs-svc/…`), once resolved.
-    pub deployment_id: Option<String>,
-    /// The tracked deployment's task definition ARN.
-    pub task_definition: Option<String>,
-    /// The service's task definition when the verdict was reached (after a rollback: the old one).
-    pub primary_task_definition: Option<String>,
-    pub running_count: i32,
-    pub desired_count: i32,
-    /// From the start of the wait to the verdict.
-    #[serde(rename = "duration_s", serialize_with = "serialize_seconds")]
-    pub duration: Duration,
-    /// One line: why it failed, or the last state at the deadline.
-    pub reason: Option<String>,
-    /// Circuit-breaker failures and threshold of the tracked deployment, when known.
-    pub failed_tasks: i32,
-    pub failure_threshold: Option<i32>,
-    pub stopped_tasks: Vec<StoppedTask>,
-    /// Events since the tracked deployment started, oldest first.
-    pub events: Vec<ServiceEvent>,
-}
-
-fn serialize_seconds<S: serde::Serializer>(
-    d: &Duration,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 10.0).round() / 10.0)
-}
-
 /// Wait for every target's deployment; see the module docs for the contract.
 pub async fn wait(
     ecs: &Client,
@@ -201,132 +59,11 @@ pub async fn wait(
 ) -> Result<Vec<ServiceOutcome>> {
     check_targets(targets)?;
     let started = Instant::now();
-    let clusters: BTreeSet<&str> = targets.iter().map(|t| t.cluster.as_str()).collect();
-    let mut watches: Vec<Watch> = targets
-        .iter()
-        .map(|t| Watch::new(t.clone(), label(t, clusters.len() > 1)))
-        .collect();
-    let names: Vec<&str> = watches.iter().map(|w| w.label.as_str()).collect();
-    ui.group(&format!(
-        "Waiting for {} ({} left, polling every {})",
-        names.join(", "),
-        format_duration(opts.deadline.remaining()),
-        format_duration(opts.interval)
-    ));
-    let mut retry_streak = 0u32;
-    let mut sd_warned = false;
+    let mut watches = start_watches(ui, targets, opts);
+    let mut round = Round::default();
     loop {
         let poll_started = Instant::now();
-        let pending: Vec<usize> = (0..watches.len())
-            .filter(|&i| !watches[i].decided())
-            .collect();
-        let Some(round) = opts
-            .deadline
-            .run(describe_round(ecs, &watches, &pending))
-            .await
-        else {
-            break;
-        };
-        let mut problems = Problems::default();
-        let mut retried = None;
-        for (cluster, idx, answer) in round {
-            match answer {
-                Ok(snapshot) => apply_snapshot(
-                    ui,
-                    &mut watches,
-                    &idx,
-                    snapshot,
-                    &mut problems,
-                    started.elapsed(),
-                ),
-                Err(ReadError::ClusterNotFound) => problems.clusters.push(cluster),
-                Err(ReadError::Retryable { error, unreachable }) => {
-                    if unreachable && idx.iter().any(|&i| !watches[i].observed) {
-                        return Err(error);
-                    }
-                    retried = Some(error);
-                }
-                Err(ReadError::Fatal(e)) => return Err(e),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(problems.into_error(ecs, &watches, &opts.deadline).await);
-        }
-        match retried {
-            Some(error) => {
-                retry_streak += 1;
-                if retry_streak == 1 || retry_streak.is_power_of_two() {
-                    ui.warn(&format!("{} (poll {retry_streak} in a row); retrying at the next poll, the deadline stands", error.message()));
-                }
-            }
-            None => retry_streak = 0,
-        }
-
-        // ServiceDeployments: the service's current one before choosing what to follow (a
-        // ROLLBACK_* status there means the PRIMARY is a rollback), a given ARN to resolve, and
-        // once tasks fail the real failure count and how a rollback ends.
-        let wanted: Vec<String> = watches
-            .iter()
-            .filter(|w| !w.decided() && w.observed)
-            .filter_map(|w| w.service_deployment_wanted())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !wanted.is_empty() {
-            match opts
-                .deadline
-                .run(ecs_reads::describe_service_deployments(ecs, &wanted))
-                .await
-            {
-                None => break,
-                Some(Ok(sds)) => {
-                    for w in watches.iter_mut() {
-                        let current = w.current_service_deployment_wanted();
-                        if let Some(arn) = w.service_deployment_arn()
-                            && let Some(sd) = sds.iter().find(|sd| sd.arn == arn)
-                        {
-                            w.sd = Some(sd.clone());
-                        } else if let Some(arn) = current
-                            && let Some(sd) = sds.iter().find(|sd| sd.arn == arn)
-                        {
-                            w.current_sd = Some(sd.clone());
-                        }
-                    }
-                }
-                Some(Err(msg)) => {
-                    if !sd_warned {
-                        ui.warn(&format!("{msg}; going on with DescribeServices alone"));
-                        sd_warned = true;
-                    }
-                }
-            }
-        }
-
-        let just_created = started.elapsed() < opts.created_grace;
-        for w in watches.iter_mut().filter(|w| !w.decided() && w.observed) {
-            w.resolve(ui, just_created, &mut problems);
-        }
-        if !problems.is_empty() {
-            return Err(problems.into_error(ecs, &watches, &opts.deadline).await);
-        }
-
-        let mut newly_failed = Vec::new();
-        for (i, w) in watches.iter_mut().enumerate() {
-            if w.decided() || !w.observed {
-                continue;
-            }
-            w.judge(ui, opts, started.elapsed());
-            if w.decided() && w.verdict != Verdict::Succeeded {
-                newly_failed.push(i);
-            }
-        }
-        if !newly_failed.is_empty()
-            && opts
-                .deadline
-                .run(explain_failures(ecs, ui, &mut watches, &newly_failed))
-                .await
-                .is_none()
-        {
+        if poll(ecs, ui, opts, &mut watches, &mut round, started).await? == Flow::Stop {
             break;
         }
         let left = watches.iter().filter(|w| !w.decided()).count();
@@ -347,9 +84,211 @@ pub async fn wait(
         }
     }
     ui.clear_status();
+    time_out_the_rest(ecs, ui, &mut watches, started).await?;
+    ui.end_group();
+    Ok(watches.into_iter().map(Watch::into_outcome).collect())
+}
 
-    // The deadline passed: the undecided are timed out, with their last state and, within a
-    // short budget that keeps the exit close to the deadline, the tasks that stopped.
+/// One watch per target, and the log group the wait prints into.
+fn start_watches(ui: &Ui, targets: &[Target], opts: &WaitOptions) -> Vec<Watch> {
+    let clusters: BTreeSet<&str> = targets.iter().map(|t| t.cluster.as_str()).collect();
+    let watches: Vec<Watch> = targets
+        .iter()
+        .map(|t| Watch::new(t.clone(), label(t, clusters.len() > 1)))
+        .collect();
+    let names: Vec<&str> = watches.iter().map(|w| w.label.as_str()).collect();
+    ui.group(&format!(
+        "Waiting for {} ({} left, polling every {})",
+        names.join(", "),
+        format_duration(opts.deadline.remaining()),
+        format_duration(opts.interval)
+    ));
+    watches
+}
+
+/// Whether the poll loop goes on.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    /// The deadline passed during a poll.
+    Stop,
+}
+
+/// What the polls remember from one to the next.
+#[derive(Default)]
+struct Round {
+    /// Polls in a row on which DescribeServices failed with a retryable error.
+    retry_streak: u32,
+    /// DescribeServiceDeployments failed once already (warned about once).
+    sd_warned: bool,
+}
+
+/// One poll: read the services, their ServiceDeployments when wanted, choose what to follow,
+/// judge, and explain new failures.
+async fn poll(
+    ecs: &Client,
+    ui: &Ui,
+    opts: &WaitOptions,
+    watches: &mut [Watch],
+    round: &mut Round,
+    started: Instant,
+) -> Result<Flow> {
+    if read_services(ecs, ui, opts, watches, round, started).await? == Flow::Stop {
+        return Ok(Flow::Stop);
+    }
+    if read_service_deployments(ecs, ui, opts, watches, round).await == Flow::Stop {
+        return Ok(Flow::Stop);
+    }
+    let just_created = started.elapsed() < opts.created_grace;
+    let mut problems = Problems::default();
+    for w in watches.iter_mut().filter(|w| !w.decided() && w.observed) {
+        w.resolve(ui, just_created, &mut problems);
+    }
+    if !problems.is_empty() {
+        return Err(problems.into_error(ecs, watches, &opts.deadline).await);
+    }
+    let mut newly_failed = Vec::new();
+    for (i, w) in watches.iter_mut().enumerate() {
+        if w.decided() || !w.observed {
+            continue;
+        }
+        w.judge(ui, opts, started.elapsed());
+        if w.decided() && w.verdict != Verdict::Succeeded {
+            newly_failed.push(i);
+        }
+    }
+    if !newly_failed.is_empty()
+        && opts
+            .deadline
+            .run(explain_failures(ecs, ui, watches, &newly_failed))
+            .await
+            .is_none()
+    {
+        return Ok(Flow::Stop);
+    }
+    Ok(Flow::Continue)
+}
+
+/// DescribeServices for the undecided services, folded into their watches. Request problems
+/// (a missing cluster or service) end the wait; a retryable failure waits for the next poll.
+async fn read_services(
+    ecs: &Client,
+    ui: &Ui,
+    opts: &WaitOptions,
+    watches: &mut [Watch],
+    round: &mut Round,
+    started: Instant,
+) -> Result<Flow> {
+    let pending: Vec<usize> = (0..watches.len())
+        .filter(|&i| !watches[i].decided())
+        .collect();
+    let Some(answers) = opts
+        .deadline
+        .run(describe_round(ecs, watches, &pending))
+        .await
+    else {
+        return Ok(Flow::Stop);
+    };
+    let mut problems = Problems::default();
+    let mut retried = None;
+    for (cluster, idx, answer) in answers {
+        match answer {
+            Ok(snapshot) => apply_snapshot(
+                ui,
+                watches,
+                &idx,
+                snapshot,
+                &mut problems,
+                started.elapsed(),
+            ),
+            Err(ReadError::ClusterNotFound) => problems.clusters.push(cluster),
+            Err(ReadError::Retryable { error, unreachable }) => {
+                if unreachable && idx.iter().any(|&i| !watches[i].observed) {
+                    return Err(error);
+                }
+                retried = Some(error);
+            }
+            Err(ReadError::Fatal(e)) => return Err(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.into_error(ecs, watches, &opts.deadline).await);
+    }
+    match retried {
+        Some(error) => {
+            round.retry_streak += 1;
+            let streak = round.retry_streak;
+            if streak == 1 || streak.is_power_of_two() {
+                ui.warn(&format!(
+                    "{} (poll {streak} in a row); retrying at the next poll, the deadline stands",
+                    error.message()
+                ));
+            }
+        }
+        None => round.retry_streak = 0,
+    }
+    Ok(Flow::Continue)
+}
+
+/// ServiceDeployments: the service's current one before choosing what to follow (a
+/// ROLLBACK_* status there means the PRIMARY is a rollback), a given ARN to resolve, and
+/// once tasks fail the real failure count and how a rollback ends.
+async fn read_service_deployments(
+    ecs: &Client,
+    ui: &Ui,
+    opts: &WaitOptions,
+    watches: &mut [Watch],
+    round: &mut Round,
+) -> Flow {
+    let wanted: Vec<String> = watches
+        .iter()
+        .filter(|w| !w.decided() && w.observed)
+        .filter_map(|w| w.service_deployment_wanted())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if wanted.is_empty() {
+        return Flow::Continue;
+    }
+    match opts
+        .deadline
+        .run(ecs_reads::describe_service_deployments(ecs, &wanted))
+        .await
+    {
+        None => return Flow::Stop,
+        Some(Ok(sds)) => {
+            for w in watches.iter_mut() {
+                let current = w.current_service_deployment_wanted();
+                if let Some(arn) = w.service_deployment_arn()
+                    && let Some(sd) = sds.iter().find(|sd| sd.arn == arn)
+                {
+                    w.sd = Some(sd.clone());
+                } else if let Some(arn) = current
+                    && let Some(sd) = sds.iter().find(|sd| sd.arn == arn)
+                {
+                    w.current_sd = Some(sd.clone());
+                }
+            }
+        }
+        Some(Err(msg)) => {
+            if !round.sd_warned {
+                ui.warn(&format!("{msg}; going on with DescribeServices alone"));
+                round.sd_warned = true;
+            }
+        }
+    }
+    Flow::Continue
+}
+
+/// The deadline passed: the undecided are timed out, with their last state and, within a
+/// short budget that keeps the exit close to the deadline, the tasks that stopped. A
+/// deployment an UpdateService started that never showed is a runtime error instead.
+async fn time_out_the_rest(
+    ecs: &Client,
+    ui: &Ui,
+    watches: &mut [Watch],
+    started: Instant,
+) -> Result<()> {
     let late: Vec<usize> = (0..watches.len())
         .filter(|&i| !watches[i].decided())
         .collect();
@@ -360,32 +299,32 @@ pub async fn wait(
         ui.end_group();
         return Err(never_appeared(w));
     }
-    if !late.is_empty() {
-        for &i in &late {
-            let w = &mut watches[i];
-            w.decided_after = Some(started.elapsed());
-            // A release known to have failed (its rollback still running) is a failure, not a
-            // mere timeout.
-            match w.known_failure() {
-                Some(why) => {
-                    w.verdict = Verdict::Failed(why);
-                    w.finish(ui, started.elapsed());
-                }
-                None => {
-                    w.timed_out = true;
-                    ui.info(&format!("✘ {}: timed out: {}", w.label, w.last_state()));
-                }
+    if late.is_empty() {
+        return Ok(());
+    }
+    for &i in &late {
+        let w = &mut watches[i];
+        w.decided_after = Some(started.elapsed());
+        // A release known to have failed (its rollback still running) is a failure, not a
+        // mere timeout.
+        match w.known_failure() {
+            Some(why) => {
+                w.verdict = Verdict::Failed(why);
+                w.finish(ui, started.elapsed());
+            }
+            None => {
+                w.timed_out = true;
+                ui.info(&format!("✘ {}: timed out: {}", w.label, w.last_state()));
             }
         }
-        // Bounded so that the exit stays within DIAGNOSIS_BUDGET_AT_DEADLINE of the deadline.
-        let _ = tokio::time::timeout(
-            DIAGNOSIS_BUDGET_AT_DEADLINE,
-            explain_failures(ecs, ui, &mut watches, &late),
-        )
-        .await;
     }
-    ui.end_group();
-    Ok(watches.into_iter().map(Watch::into_outcome).collect())
+    // Bounded so that the exit stays within DIAGNOSIS_BUDGET_AT_DEADLINE of the deadline.
+    let _ = tokio::time::timeout(
+        DIAGNOSIS_BUDGET_AT_DEADLINE,
+        explain_failures(ecs, ui, watches, &late),
+    )
+    .await;
+    Ok(())
 }
 
 /// How long the stopped-task lookup may run after the deadline has passed: the exit comes at
@@ -1012,11 +951,6 @@ impl Watch {
             events: self.events,
         }
     }
-}
-
-/// The job-summary Markdown for a set of outcomes: a table per service and the events timeline.
-pub fn summary_markdown(outcomes: &[ServiceOutcome]) -> String {
-    crate::summary::render(outcomes)
 }
 
 #[cfg(test)]

@@ -1,34 +1,12 @@
-//! Registry credentials: the ECR authorization token (fetched through the SDK, decoded, masked),
-//! used as Basic credentials or traded for a Bearer token (see `challenge`).
+//! The ECR login: GetAuthorizationToken through the SDK, its token decoded into registry
+//! [`Credentials`] and masked, and [`EcrRelogin`] to renew them. It uses the registry client's
+//! credentials module, never the other way round.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use dk_core::{Error, Result, Secret, Ui};
 
-pub use crate::challenge::{Challenge, parse_challenge};
-
-/// `user:password` for a registry, never printed.
-#[derive(Clone)]
-pub struct Credentials {
-    pub username: String,
-    pub password: Secret<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}:REDACTED)", self.username)
-    }
-}
-
-impl Credentials {
-    /// The `Authorization: Basic …` value.
-    pub fn basic_header(&self) -> Secret<String> {
-        Secret::new(format!(
-            "Basic {}",
-            STANDARD.encode(format!("{}:{}", self.username, self.password.expose()))
-        ))
-    }
-}
+use crate::registry_client::{Credentials, Relogin};
 
 /// Decode an ECR `authorizationToken` (base64 of `AWS:<password>`). The token itself is a
 /// secret, so errors never quote it.
@@ -112,7 +90,7 @@ pub struct EcrRelogin {
     pub ui: Ui,
 }
 
-impl crate::registry_client::Relogin for EcrRelogin {
+impl Relogin for EcrRelogin {
     fn relogin(
         &self,
     ) -> futures_util::future::BoxFuture<
