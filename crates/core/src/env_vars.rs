@@ -23,6 +23,8 @@ pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
 /// The GitHub REST API base (GitHub Enterprise Server, or a local fake in tests);
 /// default `https://api.github.com`.
 pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
+/// The GitHub web server (log links of GitHub deployments); default `https://github.com`.
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 /// GitHub OIDC: present when the job has `permissions: id-token: write`.
 pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";

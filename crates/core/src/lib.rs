@@ -14,6 +14,8 @@
 //! - [`secret`]: `Secret<T>`, which never prints its value.
 //! - [`aws`] (feature `aws`): the `--region/--profile/--endpoint-url/--role-arn` flags and the one
 //!   function that turns them into an `SdkConfig`, GitHub OIDC included.
+//! - [`github`] (feature `github`): the one octocrab client and how GitHub's error answers and
+//!   rate limits are read and retried.
 //! - [`tool`]: the `Tool` trait and the `main` every tool binary and the multi-call binary share.
 
 #[cfg(feature = "aws")]
@@ -25,6 +27,8 @@ pub mod env_vars;
 pub mod error;
 pub mod exit;
 pub mod gha;
+#[cfg(feature = "github")]
+pub mod github;
 pub mod image_ref;
 pub mod outcome;
 pub mod poll;

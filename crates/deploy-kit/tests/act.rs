@@ -333,6 +333,12 @@ fn app_scripts(root: &Path) {
         ),
         ("migrate", "echo migrated\n".to_string()),
     ];
+    // The smoke gate's spec: the environment's URL (here the stand-in registry) must answer.
+    std::fs::write(
+        ci.join("smoke.yml"),
+        "checks:\n  - name: up\n    url: '{{base_url}}/v2/'\n    expect:\n      status: 200\n",
+    )
+    .unwrap();
     for (name, body) in scripts {
         let path = ci.join(name);
         std::fs::write(
@@ -346,8 +352,10 @@ fn app_scripts(root: &Path) {
 }
 
 /// deploy.yml's deploy job, end to end under act with workflow_dispatch inputs: lint and test
-/// run first, the image is built and pushed, the database snapshotted, the service migrated and
-/// rolled — AWS reached only through GitHub OIDC (no keys in the job), the summary written.
+/// run first, the image is built and pushed, the secrets the task definition references checked,
+/// the database snapshotted, the service migrated, rolled and smoke-tested, the release recorded
+/// as a GitHub deployment (test-support's GitHub fake) — AWS reached only through GitHub OIDC (no
+/// keys in the job), the summary written.
 #[test]
 fn deploy_workflow_dispatch_to_staging() {
     let world = World::new("app");
@@ -357,6 +365,9 @@ fn deploy_workflow_dispatch_to_staging() {
     );
     let role = format!("arn:aws:iam::{}:role/deploy", world.account.account_id);
     create_ecr_repository(&world.account, "app/web");
+    let token = "ghs_actdeploytoken0123456789";
+    let github = test_support::github_fake::GithubFake::start(token);
+    github.add_repo("acme/app");
     let env: Vec<(String, String)> = vec![
         ("AWS_ENDPOINT_URL".into(), stand.moto.clone()),
         ("AWS_ENDPOINT_URL_ECS".into(), world.emulator.url()),
@@ -365,6 +376,8 @@ fn deploy_workflow_dispatch_to_staging() {
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
             "runtime-request-token".into(),
         ),
+        ("GITHUB_API_URL".into(), github.url.clone()),
+        ("GITHUB_REPOSITORY".into(), "acme/app".into()),
     ];
     let registry = format!("http://{}", stand.registry);
     let vars = [
@@ -372,8 +385,17 @@ fn deploy_workflow_dispatch_to_staging() {
         format!("ECR_REGISTRY={registry}"),
         "DB_ID=app-db".to_string(),
         "AWS_REGION=us-east-1".to_string(),
+        format!("APP_URL={registry}"),
     ];
-    let mut extra = vec!["--input", "action=deploy", "--input", "environment=staging"];
+    let secret = format!("GITHUB_TOKEN={token}");
+    let mut extra = vec![
+        "--input",
+        "action=deploy",
+        "--input",
+        "environment=staging",
+        "-s",
+        secret.as_str(),
+    ];
     for v in &vars {
         extra.extend(["--var", v.as_str()]);
     }
@@ -390,6 +412,8 @@ fn deploy_workflow_dispatch_to_staging() {
         "app: tests ok",
         "app: image built",
         "deploy summary: staging succeeded ",
+        "secrets verified",
+        "smoke test passed",
     ] {
         assert!(log.contains(expected), "`{expected}` missing:\n{log}");
     }
@@ -403,4 +427,18 @@ fn deploy_workflow_dispatch_to_staging() {
         !oidc.requests.lock().unwrap().is_empty(),
         "AWS was reached without GitHub OIDC"
     );
+    let deployments = github.deployments("acme/app");
+    assert_eq!(deployments.len(), 1, "{deployments:?}\n{log}");
+    let d = &deployments[0];
+    assert_eq!(d.environment, "staging");
+    assert_eq!(d.states(), ["in_progress", "success"], "{log}");
+    assert!(
+        d.sha.len() == 40 && d.statuses[1].log_url.contains("/acme/app/actions/runs/"),
+        "{d:?}"
+    );
+    assert!(
+        log.contains(&format!("GitHub deployment {}", d.id)),
+        "{log}"
+    );
+    assert!(!log.contains(token), "the token reached the log");
 }

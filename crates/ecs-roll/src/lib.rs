@@ -17,6 +17,7 @@
 //! checked before the first AWS call ([`Cli::validate`]), so a typo exits 2 without touching AWS.
 
 pub mod diff;
+pub mod github_deployment;
 pub mod history;
 pub mod migrate;
 pub mod prune;
@@ -82,6 +83,11 @@ Examples:
   ecs-roll rollback --cluster prod --service web
   ecs-roll rollback --cluster prod --service web --to web:41
 
+  # Record the release as a GitHub deployment of the commit (in a workflow: GITHUB_TOKEN from
+  # `github.token` with `permissions: deployments: write`)
+  ecs-roll deploy --cluster prod --service web --image web=web:v2 \\
+      --github-deployment production --environment-url https://www.example.com
+
   # Deregister old revisions, keeping the newest 10, those in use and their rollback targets
   ecs-roll prune --family web --keep 10 --cluster prod --cluster staging --dry-run
 
@@ -99,7 +105,12 @@ Policies:
               changed to its recorded revision (all-or-nothing releases). The release result is
               the worst service's: failed/replaced/timed_out outrank rolled_back.
   Deployment  The deployment followed is the one UpdateService started, by id (re-read until it
-              shows: ECS is eventually consistent); one that never shows is exit 3, never green.";
+              shows: ECS is eventually consistent); one that never shows is exit 3, never green.
+  GitHub      --github-deployment creates the deployment before any service is touched (a refusal
+              is exit 3: no release without its record), posts in_progress, then success, or
+              failure for a release that did not go out (rolled back included), and marks the
+              deployment it replaced inactive. A status update failing after the roll is a
+              warning: it never changes the release's result.";
 
 #[derive(Debug, Parser)]
 #[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -122,7 +133,7 @@ impl HasCommonArgs for Cli {
 pub enum Command {
     /// Render, register, migrate, roll, wait, and roll back by itself on failure
     #[command(after_help = EXAMPLES)]
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Return a service to its previous release (from its deployment history) or --to, waited
     /// and verified
     Rollback(RollbackArgs),
@@ -268,6 +279,8 @@ pub struct DeployArgs {
     /// Manager (checked before registering: a missing one exits 2 and nothing is changed)
     #[arg(long)]
     pub no_verify_secrets: bool,
+    #[command(flatten)]
+    pub github: github_deployment::GithubDeploymentArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -335,6 +348,7 @@ impl Cli {
         match &self.command {
             Command::Deploy(d) => {
                 d.plan()?;
+                d.github.validate(ctx)?;
                 smoke_gate::load(d, ctx).map(|_| ())
             }
             Command::Diff(d) => plan_render(&d.targets, &d.render, None).map(|_| ()),
@@ -531,7 +545,9 @@ impl Tool for EcsRoll {
                 let gate = smoke_gate::load(args, ui.context())?;
                 let secrets =
                     (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
-                roll::deploy(
+                // Recorded on GitHub before any service is touched; its final state after.
+                let deployment = github_deployment::begin(&ui, &args.github, args.dry_run).await?;
+                let result = roll::deploy(
                     &ecs,
                     secrets.as_ref(),
                     &ui,
@@ -539,7 +555,8 @@ impl Tool for EcsRoll {
                     args.plan()?,
                     gate.as_ref(),
                 )
-                .await
+                .await;
+                github_deployment::finish(deployment, &ui, result).await
             }
             Command::Diff(args) => {
                 let plan = plan_render(&args.targets, &args.render, None)?;

@@ -121,19 +121,7 @@ impl GithubSecrets {
         repo: &str,
         environment: Option<&str>,
     ) -> Result<GithubSecrets> {
-        let crab = Octocrab::builder()
-            .base_uri(api_url)
-            .map_err(|_| Error::usage(format!("GITHUB_API_URL `{api_url}` is not a URL")))?
-            .personal_token(token.expose().clone())
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| {
-                Error::runtime(format!(
-                    "cannot start the GitHub client: {}",
-                    neutralise(&e.to_string())
-                ))
-            })?;
+        let crab = dk_core::github::client(api_url, token)?;
         let (path, what) = match environment {
             None => (
                 format!("/repos/{owner}/{repo}/actions/secrets"),

@@ -197,7 +197,7 @@ impl SyncArgs {
                 return Err(Error::usage("a github: target needs a token")
                     .with_hint("set GITHUB_TOKEN or pass --github-token (a token that may write Actions secrets)"));
             }
-            dk_core::aws::check_endpoint("GITHUB_API_URL", &github_api_url(ctx))?;
+            dk_core::aws::check_endpoint("GITHUB_API_URL", &dk_core::github::api_url(ctx))?;
             if self.kms_key_id.is_some() || !self.tags.is_empty() {
                 return Err(Error::usage(
                     "--kms-key-id and --tag apply to Secrets Manager targets only",
@@ -209,13 +209,6 @@ impl SyncArgs {
         }
         Ok((from, to))
     }
-}
-
-pub fn github_api_url(ctx: &Context) -> String {
-    ctx.var(dk_core::env_vars::GITHUB_API_URL)
-        .unwrap_or("https://api.github.com")
-        .trim_end_matches('/')
-        .to_string()
 }
 
 /// Read and compile `--rules`.

@@ -180,7 +180,7 @@ async fn connect(
             ui.mask(&token);
             r.remember(&token);
             let gh = GithubSecrets::new(
-                &crate::github_api_url(ctx),
+                &dk_core::github::api_url(ctx),
                 &token,
                 owner,
                 repo,
