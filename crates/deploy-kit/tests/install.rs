@@ -89,7 +89,8 @@ fn assert_nothing_installed(prefix: &Path, stderr: &str) {
 }
 
 /// A verified release installs with a link per tool; a second install from the cache needs no
-/// server at all; --if-missing then leaves the install alone.
+/// server at all (the unpacked binary is reused); a tampered cached binary is not used;
+/// --if-missing then leaves the install alone.
 #[test]
 fn verified_release_installs_and_is_cached() {
     let rel = release();
@@ -129,8 +130,36 @@ fn verified_release_installs_and_is_cached() {
     .set("DK_RELEASE_BASE_URL", &url)
     .run();
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("using the verified"), "{err}");
+    assert!(err.contains("unpacked from the verified"), "{err}");
     assert!(!err.contains("downloading"), "{err}");
+
+    // A cached binary changed after it was unpacked is not used: the verified archive is.
+    let unpacked = cache
+        .path()
+        .join("downloads")
+        .join(archive_name(triple()).trim_end_matches(".tar.gz"))
+        .join("deploy-kit");
+    let mut bytes = std::fs::read(&unpacked).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&unpacked, bytes).unwrap();
+    let third = tempfile::tempdir().unwrap();
+    let (code, err) = Run::new(
+        co.path(),
+        cache.path(),
+        third.path(),
+        &https(&rel, certs.path()),
+    )
+    .set("DK_RELEASE_BASE_URL", &url)
+    .run();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("using the verified"), "{err}");
+    assert!(!err.contains("unpacked from"), "{err}");
+    assert_eq!(
+        std::fs::read(third.path().join("bin/deploy-kit")).unwrap(),
+        std::fs::read(again.path().join("bin/deploy-kit")).unwrap(),
+        "the tampered cached binary was installed"
+    );
 
     // --if-missing: already there, nothing downloaded, nothing replaced.
     let mut run = Run::new(
