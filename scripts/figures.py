@@ -42,6 +42,8 @@ def fmt(x):
         return ""
     if x == int(x) and abs(x) < 1e6:
         return str(int(x))
+    if abs(x) >= 100:
+        return f"{x:.0f}"
     return f"{x:.3g}" if abs(x) >= 0.001 else f"{x:.2e}"
 
 
