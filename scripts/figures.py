@@ -44,7 +44,7 @@ def fmt(x):
         return str(int(x))
     if abs(x) >= 100:
         return f"{x:.0f}"
-    return f"{x:.3g}" if abs(x) >= 0.001 else f"{x:.2e}"
+    return f"{x:.3g}" if abs(x) >= 0.001 else f"{x:.1g}"
 
 
 def status(goal, ours, ratio):
