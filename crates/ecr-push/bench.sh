@@ -27,8 +27,8 @@ reg="$DK_REGISTRY"
 skopeo_cache_files="/var/lib/containers/cache/blob-info-cache-v1.boltdb /var/lib/containers/cache/blob-info-cache-v1.sqlite $HOME/.local/share/containers/cache/blob-info-cache-v1.boltdb $HOME/.local/share/containers/cache/blob-info-cache-v1.sqlite"
 
 log() { printf '[%s] ecr-push bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-row() { printf '| %s | %s | %s | %s | %s |\n' "$@" | tee -a "$out/table.md"; }
-ratio() { python3 -c "print('%.2f×' % ($1/$2))"; }
+# scripts/bench's table row (scripts/figures.py), also when this runs alone.
+declare -F figure >/dev/null || figure() { python3 "$here/scripts/figures.py" add "$out/figures.jsonl" "$@"; }
 
 # Deterministic OCI layout: seeded random bytes in a one-file tar, gzip-framed with stored
 # (level 0) deflate blocks — random data does not compress, and this keeps a 1 GiB image quick to
@@ -121,8 +121,9 @@ log "cold pushes ($runs runs each, alternating)"
 read -r cold_ours cold_peer cold_floor < <(alternate "$runs" "$wipe" \
   "$ours --repository bench-cold-ours-\$RANDOM\$RANDOM" "$peer docker://$reg/bench-cold-skopeo-\$RANDOM\$RANDOM:v1" \
   "$work/curl-floor.sh $reg $work/img")
-row "ecr-push cold push, 3 layers 61 MiB (s)" "$cold_ours" "skopeo copy $cold_peer" "$(ratio "$cold_ours" "$cold_peer")" "≤ 0.7×"
-row "registry floor: curl PUT of the same blobs in parallel (s)" "$cold_floor" "skopeo copy $cold_peer" "$(ratio "$cold_floor" "$cold_peer")" "the best any client can do"
+figure ecr-push-cold "ecr-push cold push, 3 layers 61 MiB (median of $runs)" s "$cold_ours" "skopeo copy" "$cold_peer" --goal "ratio<=0.7"
+figure ecr-push-floor "registry floor: the same blobs PUT by parallel curls" s "$cold_floor" "skopeo copy" "$cold_peer" \
+  --note "the best any client can do"
 
 log "warm re-pushes ($((runs * 2)) runs each, alternating)"
 warm=$(date +%s%N)
@@ -130,7 +131,7 @@ eval "$ours --repository bench-warm-ours-$warm" >/dev/null 2>&1
 $peer "docker://$reg/bench-warm-skopeo-$warm:v1"
 read -r warm_ours warm_peer < <(alternate $((runs * 2)) "true" \
   "$ours --repository bench-warm-ours-$warm" "$peer docker://$reg/bench-warm-skopeo-$warm:v1")
-row "ecr-push warm re-push, same tag (s)" "$warm_ours" "skopeo copy $warm_peer" "$(ratio "$warm_ours" "$warm_peer")" "≤ 0.5×"
+figure ecr-push-warm "ecr-push warm re-push, same tag (median of $((runs * 2)))" s "$warm_ours" "skopeo copy" "$warm_peer" --goal "ratio<=0.5"
 
 log "building the 1 GiB single-layer image"
 make_layout "$work/big" big 1024 >/dev/null
@@ -145,6 +146,6 @@ rss_ours=$(XDG_CACHE_HOME=$ours_cache rss $bin --source "oci:$work/big:big" --re
 t1=$(date +%s.%N)
 rss_peer=$(rss skopeo copy -q --dest-tls-verify=false "oci:$work/big:big" "docker://$reg/bench-big-skopeo-$warm:v1")
 t2=$(date +%s.%N)
-row "ecr-push peak RSS, 1 GiB layer (MiB)" "$rss_ours" "skopeo copy $rss_peer" "$(ratio "$rss_ours" "$rss_peer")" "≤ 64 MiB"
-row "ecr-push 1 GiB cold push (s)" "$(python3 -c "print('%.2f'%($t1-$t0))")" "skopeo copy $(python3 -c "print('%.2f'%($t2-$t1))")" \
-  "$(python3 -c "print('%.2f×'%(($t1-$t0)/($t2-$t1)))")" ""
+figure ecr-push-rss "ecr-push peak RSS pushing a 1 GiB layer" MiB "$rss_ours" "skopeo copy" "$rss_peer" --goal "ours<=64"
+figure ecr-push-1gib "ecr-push cold push of the 1 GiB layer (one run)" s "$(python3 -c "print('%.2f'%($t1-$t0))")" \
+  "skopeo copy" "$(python3 -c "print('%.2f'%($t2-$t1))")"

@@ -23,12 +23,8 @@ mkdir -p "$DK_BENCH_OUT"
 work=$(mktemp -d)
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-if ! declare -F row >/dev/null; then
-  row() { printf '| %s | %s | %s | %s | %s |\n' "$@" | tee -a "$DK_BENCH_OUT/table.md"; }
-fi
-if ! declare -F ratio >/dev/null; then
-  ratio() { python3 -c "print('%.2f×' % ($1/$2))"; }
-fi
+# scripts/bench's table row (scripts/figures.py), also when this runs alone.
+declare -F figure >/dev/null || figure() { python3 "$here/scripts/figures.py" add "$DK_BENCH_OUT/figures.jsonl" "$@"; }
 # Median wall time (s) of a script over $RUNS runs; hyperfine when present.
 median_of() {
   if command -v hyperfine >/dev/null; then
@@ -119,5 +115,6 @@ ours_fast=$(median_of "$work/ours-1s.sh")
 log "peer: $peer_name ($RUNS runs)"
 peer=$(median_of "$work/peer.sh")
 
-row "ecs-roll deploy on the emulator, 20× time, 2 tasks (s)" "$ours" "$peer_name $peer" "$(ratio "$ours" "$peer")" "< 1×, and verified (not a false green)"
-row "ecs-roll deploy --interval 1s (s)" "$ours_fast" "same peer $peer" "$(ratio "$ours_fast" "$peer")" "within one interval of completion"
+figure ecs-roll "ecs-roll deploy on the emulator, 20× time, 2 tasks (median of $RUNS)" s "$ours" "$peer_name" "$peer" \
+  --goal "ratio<=1"
+figure ecs-roll-1s "ecs-roll deploy --interval 1s" s "$ours_fast" "$peer_name" "$peer" --goal "ratio<=1"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # secrets-sync on moto: 200 keys, one secret per key (aws:PREFIX/), beside the peer a team would
 # script — a loop of `aws secretsmanager put-secret-value`, one call per key. Called by
-# scripts/bench (which starts the stand-ins, builds release binaries and defines `row`/`ratio`).
+# scripts/bench (which starts the stand-ins, builds release binaries and defines `figure`).
 set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+out=${DK_BENCH_OUT:-$here/target/bench}
+# scripts/bench's table row (scripts/figures.py), also when this runs alone.
+declare -F figure >/dev/null || figure() { python3 "$here/scripts/figures.py" add "$out/figures.jsonl" "$@"; }
 aws="$DK_CACHE/venv/bin/aws --endpoint-url $DK_MOTO_URL --region us-east-1"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_ENDPOINT_URL="$DK_MOTO_URL"
 ss="$DK_BIN_DIR/secrets-sync"
@@ -30,6 +34,8 @@ done < "$work/a.env"
 t1=$(now)
 peer=$(secs "$t0" "$t1")
 
-row "secrets-sync: 200 keys, first sync (creates 200) on moto (s)" "$create" "put-secret-value ×200 loop $peer" "$(ratio "$peer" "$create")" "≥ 10× faster"
-row "secrets-sync: 200 keys, 10 changed (s)" "$update" "put-secret-value ×200 loop $peer" "$(ratio "$peer" "$update")" "≥ 10× faster"
-row "secrets-sync: 200 keys, none changed (s)" "$noop" "put-secret-value ×200 loop $peer" "$(ratio "$peer" "$noop")" "≥ 10× faster"
+peer_name="aws secretsmanager put-secret-value ×200 loop"
+figure secrets-sync-create "secrets-sync apply: 200 keys, one secret per key, first sync (creates 200) on moto" s "$create" \
+  "$peer_name" "$peer" --goal "ratio<=0.1"
+figure secrets-sync-update "secrets-sync apply: 200 keys, 10 changed" s "$update" "$peer_name" "$peer" --goal "ratio<=0.1"
+figure secrets-sync-noop "secrets-sync apply: 200 keys, none changed" s "$noop" "$peer_name" "$peer" --goal "ratio<=0.1"

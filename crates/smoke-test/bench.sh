@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # smoke-test figures for scripts/bench, against a local nginx (Debian's) on loopback (release
-# binaries in $DK_BIN_DIR; rows through scripts/bench's `row`, or printed plainly when run alone):
+# binaries in $DK_BIN_DIR; rows through scripts/bench's `figure`, or target/bench/figures.jsonl when run alone):
 #
 #   (a) checked requests per second at concurrency 50: a load block of N GETs, each checked for
 #       status 200 and a JSONPath equality — beside hurl 8.0.1 running the same checks
@@ -21,9 +21,8 @@ cache=${DK_CACHE:-$HOME/.cache/deploy-kit}
 n=${N:-20000}
 mkdir -p "$out"
 [ -x "$bin/smoke-test" ] || { echo "bench.sh: $bin/smoke-test is missing; cargo build --release -p smoke-test" >&2; exit 2; }
-if ! declare -F row >/dev/null; then
-  row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
-fi
+# scripts/bench's table row (scripts/figures.py), also when this runs alone.
+declare -F figure >/dev/null || figure() { python3 "$here/scripts/figures.py" add "$out/figures.jsonl" "$@"; }
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx" ] || { echo "bench.sh: nginx is missing (apt-get install nginx-light)" >&2; exit 2; }
 hurl="$cache/hurl/bin/hurl"
@@ -81,9 +80,11 @@ if [ -n "$hurl" ]; then
   "$hurl" --test --parallel --jobs 50 --repeat "$n" "$work/check.hurl" >/dev/null 2>&1
   t1=$(date +%s.%N)
   hurl_rps=$(python3 -c "print(round($n/($t1-$t0)))")
-  row "checked requests/s at concurrency 50 (nginx)" "$ours_rps" "hurl 8.0.1 $hurl_rps" "$(python3 -c "print('%.3g×'%($ours_rps/$hurl_rps))")" "≥ 3×"
+  figure smoke-rps "smoke-test checked requests/s at concurrency 50, $n requests (nginx)" req/s "$ours_rps" \
+    "hurl 8.0.1 (same checks)" "$hurl_rps" --goal "ratio>=3"
 else
-  row "checked requests/s at concurrency 50 (nginx)" "$ours_rps" "hurl: not built" "" "≥ 3×"
+  figure smoke-rps "smoke-test checked requests/s at concurrency 50, $n requests (nginx)" req/s "$ours_rps" \
+    "hurl 8.0.1 (same checks)" "" --goal "ratio>=3" --note "hurl not built"
 fi
 if command -v wrk >/dev/null; then
   cat > "$work/p95.lua" <<'LUA'
@@ -92,7 +93,8 @@ done = function(summary, latency, requests)
 end
 LUA
   wrk_p95=$(wrk -t2 -c50 -d10s -s "$work/p95.lua" "$url" | awk '/^p95_us/ {printf "%.1f", $2/1000}')
-  row "p95 at concurrency 50 (ms, nginx)" "$ours_p95" "wrk $wrk_p95" "$(python3 -c "print('%.3g×'%($ours_p95/$wrk_p95))")" "within 10 %"
+  figure smoke-p95 "smoke-test p95 latency at concurrency 50 (nginx, same URL)" ms "$ours_p95" "wrk" "$wrk_p95" --goal "ratio~0.10"
 else
-  row "p95 at concurrency 50 (ms, nginx)" "$ours_p95" "wrk: not installed" "" "within 10 %"
+  figure smoke-p95 "smoke-test p95 latency at concurrency 50 (nginx, same URL)" ms "$ours_p95" "wrk" "" --goal "ratio~0.10" \
+    --note "wrk not installed"
 fi

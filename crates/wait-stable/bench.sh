@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # wait-stable figures for scripts/bench, against the ECS rollout emulator (release binaries in
-# $DK_BIN_DIR; rows through scripts/bench's `row`, or printed plainly when run alone):
+# $DK_BIN_DIR; rows through scripts/bench's `figure`, or target/bench/figures.jsonl when run alone):
 #
 #   (a) delay between the emulator marking the deployment COMPLETED (its real clock, from
 #       GET /_emulator/state) and wait-stable exiting, at --interval 5s and 1s;
 #   (b) DescribeServices calls per poll for 25 services (GET /_emulator/calls).
 #
-# Beside each, the aws CLI waiter (`aws ecs wait services-stable`): a documented 15 s delay
-# between polls (botocore waiters-2.json), at most 10 services per invocation.
+# Beside each, the aws CLI waiter (`aws ecs wait services-stable`, moto's venv), measured on the
+# same rollouts (PEER_RUNS=3; it polls every 15 s, botocore waiters-2.json), and for (b) its
+# documented limit of 10 services per invocation.
 #
 #   DK_BIN_DIR=target/release crates/wait-stable/bench.sh      # RUNS=6 by default
 set -euo pipefail
@@ -19,9 +20,8 @@ mkdir -p "$out"
 for b in ecs-emulator wait-stable; do
   [ -x "$bin/$b" ] || { echo "bench.sh: $bin/$b is missing; cargo build --release -p $b" >&2; exit 2; }
 done
-if ! declare -F row >/dev/null; then
-  row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
-fi
+# scripts/bench's table row (scripts/figures.py), also when this runs alone.
+declare -F figure >/dev/null || figure() { python3 "$here/scripts/figures.py" add "$out/figures.jsonl" "$@"; }
 
 work=$(mktemp -d)
 emu_pid=
@@ -76,29 +76,52 @@ wait_settled() { for _ in $(seq 600); do settled "$1" && return 0; sleep 0.05; d
 create_service lat
 wait_settled lat
 stats() { python3 -c 'import sys,statistics as s; v=[float(x) for x in sys.argv[1:]]; print("%.2f %.2f %.2f" % (s.median(v), max(v), min(v)))' "$@"; }
+# One rollout of the `lat` service to a random phase of the polls, waited for by a command; prints
+# the delay (s) between the emulator's completion of the deployment and the command's exit.
+delay_of() { # i interval_s command… (the deployment id is appended as $DEPLOYMENT_ID in env)
+  local i=$1 interval_s=$2 td healthy id exited finished; shift 2
+  if [ $((i % 2)) -eq 1 ]; then td=$v2; else td=$v1; fi
+  # A random rollout length (one more interval at most) puts completion at a random phase
+  # of the polls.
+  healthy=$(python3 -c "import random; print('%.1f' % (10 + random.uniform(0, 20 * $interval_s)))")
+  sed "s/healthy_after_seconds: 10/healthy_after_seconds: $healthy/g" "$work/scenario.yaml" |
+    curl -sf -X POST "$url/_emulator/scenario" --data-binary @- >/dev/null
+  id=$(update lat "$td")
+  DEPLOYMENT_ID=$id "$@" >/dev/null 2>>"$out/wait-stable.log"
+  exited=$(date +%s.%N)
+  finished=$(curl -sf "$url/_emulator/state" |
+    jq -r --arg id "$id" '.clusters[].services[].deploymentHistory[] | select(.id==$id) | .finishedAtReal')
+  python3 -c "print('%.3f' % ($exited - $finished))"
+  wait_settled lat
+}
+ours_wait() { "$bin/wait-stable" --cluster bench --service lat --deployment-id "$DEPLOYMENT_ID" --interval "$1" --timeout 2m -q; }
+export -f ours_wait
+
+# The peer, measured: the aws CLI's waiter (15 s between polls) on the same rollouts.
+aws_cli="${DK_CACHE:-$HOME/.cache/deploy-kit}/venv/bin/aws"
+peer_runs=${PEER_RUNS:-3}
+peer_name="aws ecs wait services-stable"
+peer_med=
+if [ -x "$aws_cli" ]; then
+  peer_delays=()
+  for i in $(seq "$peer_runs"); do
+    peer_delays+=("$(delay_of "$i" 15 "$aws_cli" --endpoint-url "$url" --region us-east-1 ecs wait services-stable \
+      --cluster bench --services lat)")
+  done
+  read -r peer_med _ _ <<<"$(stats "${peer_delays[@]}")"
+  peer_name="$peer_name (median of $peer_runs)"
+  echo "aws ecs wait services-stable: completion → exit delays (s): ${peer_delays[*]}" >>"$out/wait-stable.log"
+fi
+
 for interval in 5s 1s; do
   delays=()
   for i in $(seq "$runs"); do
-    if [ $((i % 2)) -eq 1 ]; then td=$v2; else td=$v1; fi
-    # A random rollout length (one more interval at most) puts completion at a random phase
-    # of the polls.
-    healthy=$(python3 -c "import random; print('%.1f' % (10 + random.uniform(0, 20 * ${interval%s})))")
-    sed "s/healthy_after_seconds: 10/healthy_after_seconds: $healthy/g" "$work/scenario.yaml" |
-      curl -sf -X POST "$url/_emulator/scenario" --data-binary @- >/dev/null
-    id=$(update lat "$td")
-    "$bin/wait-stable" --cluster bench --service lat --deployment-id "$id" --interval "$interval" --timeout 2m -q \
-      2>>"$out/wait-stable.log"
-    exited=$(date +%s.%N)
-    finished=$(curl -sf "$url/_emulator/state" |
-      jq -r --arg id "$id" '.clusters[].services[].deploymentHistory[] | select(.id==$id) | .finishedAtReal')
-    delays+=("$(python3 -c "print('%.3f' % ($exited - $finished))")")
-    wait_settled lat
+    delays+=("$(delay_of "$i" "${interval%s}" ours_wait "$interval")")
   done
-  read -r med max min <<<"$(stats "${delays[@]}")"
+  read -r med max _ <<<"$(stats "${delays[@]}")"
   echo "wait-stable --interval $interval: completion → exit delays (s): ${delays[*]}" >>"$out/wait-stable.log"
-  row "wait-stable: deployment COMPLETED → exit, --interval $interval (s, median of $runs; max $max)" "$med" \
-    "aws ecs wait services-stable: polls every 15 s → up to 15 (mean 7.5)" \
-    "$(python3 -c "print('%.2f×' % ($med/7.5))")" "< one interval (${interval%s} s)"
+  figure "wait-stable-delay-$interval" "wait-stable: deployment COMPLETED → exit, --interval $interval (median of $runs; max $max)" s "$med" \
+    "$peer_name" "$peer_med" --goal "ours<=${interval%s}"
 done
 
 # (b) DescribeServices calls per poll for 25 services, none finishing (the slow image), 1 s polls.
@@ -117,5 +140,6 @@ read -r calls polls largest <<<"$(curl -sf "$url/_emulator/calls" |
   jq -r '.describe_services_batch_sizes as $b | "\($b | length) \(($b | add) / 25) \($b | max)"')"
 per_poll=$(python3 -c "print('%.2f' % ($calls / $polls))")
 echo "25 services, 10 s at --interval 1s: $calls DescribeServices calls in $polls polls, largest batch $largest" >>"$out/wait-stable.log"
-row "wait-stable: DescribeServices calls per poll, 25 services (largest batch $largest)" "$per_poll" \
-  "aws ecs wait services-stable: ≤ 10 services per waiter → 3 waiters, 3 calls per 15 s" "" "one call per 10 services (3)"
+figure wait-stable-calls "wait-stable: DescribeServices calls per poll, 25 services (largest batch $largest)" calls "$per_poll" \
+  "aws ecs wait services-stable (≤ 10 services per waiter: 3 waiters)" 3 --goal "ours<=3" \
+  --note "one call per 10 services is the API's floor"

@@ -42,19 +42,35 @@ fn huge() -> String {
 /// (neutralised), so the check is not vacuous.
 #[track_caller]
 fn assert_no_injected_command(out: &Output, tool: &str) {
+    let meant = |cmd: &str| {
+        !cmd.starts_with("##[")
+            && match command_name(cmd) {
+                "group" | "endgroup" => true,
+                "add-mask" => !cmd.contains(MARK),
+                "warning" | "error" | "notice" => {
+                    cmd.contains(&format!(" title={tool}::")) || cmd.contains(" title=deploy-kit::")
+                }
+                _ => false,
+            }
+    };
+    let commands: Vec<String> = [&out.stderr, &out.stdout]
+        .into_iter()
+        .flat_map(|text| runner_commands(text))
+        .collect();
+    test_support::figures::record(
+        "hostile_text",
+        serde_json::json!({
+            "tool": tool,
+            "commands": commands.len(),
+            "unintended": commands.iter().filter(|c| !meant(c)).count(),
+        }),
+    );
     for (stream, text) in [("stderr", &out.stderr), ("stdout", &out.stdout)] {
         for cmd in runner_commands(text) {
-            let ok = !cmd.starts_with("##[")
-                && match command_name(&cmd) {
-                    "group" | "endgroup" => true,
-                    "add-mask" => !cmd.contains(MARK),
-                    "warning" | "error" | "notice" => {
-                        cmd.contains(&format!(" title={tool}::"))
-                            || cmd.contains(" title=deploy-kit::")
-                    }
-                    _ => false,
-                };
-            assert!(ok, "{stream} carries an injected command: {cmd:?}\n{text}");
+            assert!(
+                meant(&cmd),
+                "{stream} carries an injected command: {cmd:?}\n{text}"
+            );
         }
         // Log lines are capped; stdout's JSON keeps values exact (escaped), however long.
         if stream == "stderr" {

@@ -624,6 +624,20 @@ async fn scenario_matrix_has_no_false_green_and_no_wrong_rollback_target() {
     }
     let false_greens = rows.iter().filter(|r| r.false_green).count();
     let wrong_targets = rows.iter().filter(|r| r.target_ok == Some(false)).count();
+    for eventual in [false, true] {
+        let rows: Vec<&Row> = rows.iter().filter(|r| r.eventual == eventual).collect();
+        let checked = rows.iter().filter(|r| r.target_ok.is_some()).count();
+        test_support::figures::record(
+            "scenario_matrix",
+            serde_json::json!({
+                "eventual_consistency": eventual,
+                "runs": rows.len(),
+                "false_greens": rows.iter().filter(|r| r.false_green).count(),
+                "rollbacks_checked": checked,
+                "rollbacks_restored": rows.iter().filter(|r| r.target_ok == Some(true)).count(),
+            }),
+        );
+    }
     eprintln!(
         "\n{}\n{} runs · false greens: {false_greens} · wrong rollback targets: {wrong_targets}\n",
         table(&rows),

@@ -992,12 +992,30 @@ fn canary_never_leaks() {
         }
         let out = cmd.run();
         out.assert_no_panic();
+        let seen = visible(&out);
+        test_support::figures::record(
+            "canary",
+            serde_json::json!({
+                "tool": "secrets-sync",
+                "path": what,
+                "occurrences": seen.matches(canary.as_str()).count()
+                    + seen.matches("other-canary-value").count(),
+            }),
+        );
         assert!(out.code >= 0, "{what}");
         assert_hidden(&out, &[&canary, "other-canary-value"]);
         eprintln!("canary: {what} exit {}", out.code);
     }
     // $GITHUB_ENV holds the value only on its own line; the exported file holds it (mode 0600).
     let written = std::fs::read_to_string(&genv).unwrap();
+    test_support::figures::record(
+        "canary",
+        serde_json::json!({
+            "tool": "secrets-sync",
+            "path": "$GITHUB_ENV beyond the value's own line",
+            "occurrences": written.lines().filter(|l| l.contains(&canary) && *l != canary).count(),
+        }),
+    );
     assert_eq!(
         written
             .lines()

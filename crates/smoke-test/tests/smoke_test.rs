@@ -46,6 +46,28 @@ fn run_spec(api: &Api, yaml: &str, extra: &[&str]) -> (Output, String) {
 /// The canaries appear only inside `::add-mask::` commands, and those come before anything else
 /// mentions a check that could carry them.
 fn assert_no_canary(out: &Output, junit: &str) {
+    let outputs: String = out.outputs.values().map(String::as_str).collect();
+    let occurrences: usize = [TOKEN, PASSWORD]
+        .iter()
+        .map(|canary| {
+            let stderr = out
+                .stderr
+                .split(['\n', '\r'])
+                .filter(|l| *l != format!("::add-mask::{canary}"))
+                .filter(|l| l.contains(canary))
+                .count();
+            stderr
+                + [&out.stdout, &out.summary, &outputs]
+                    .iter()
+                    .map(|t| t.matches(canary).count())
+                    .sum::<usize>()
+                + junit.matches(canary).count()
+        })
+        .sum();
+    test_support::figures::record(
+        "canary",
+        serde_json::json!({"tool": "smoke-test", "path": "secret captures and --secret-var", "occurrences": occurrences}),
+    );
     for canary in [TOKEN, PASSWORD] {
         for line in out.stderr.split(['\n', '\r']) {
             if line.contains(canary) {

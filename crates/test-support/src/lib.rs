@@ -11,8 +11,10 @@
 //! - [`fake_registry`]: a *fake* registry for what Distribution will not do (hostile error
 //!   bodies, trickling answers, uploads committed without a digest check).
 //! - [`github_fake`]: a FAKE of GitHub's REST API (Actions secrets) with a real keypair.
+//! - [`figures`]: counts recorded for `scripts/reliability` when `DK_RELIABILITY_LOG` is set.
 
 pub mod fake_registry;
+pub mod figures;
 pub mod github_fake;
 
 use std::collections::BTreeMap;
