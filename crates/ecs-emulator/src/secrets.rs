@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::http_client;
 
-/// The stopped reason's fixed start (ecs-deployments.md §…: observed wording).
+/// The stopped reason's fixed start (ecs-deployments.md §5, observed wording).
 pub const REASON_PREFIX: &str = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed";
 
 /// One `secrets[]` entry: the variable and where its value lives.
