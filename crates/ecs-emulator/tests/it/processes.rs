@@ -529,3 +529,67 @@ async fn no_process_survives_the_emulator_being_dropped() {
     drop(unused);
     assert_all_gone(&pids, &mark).await;
 }
+
+/// A rolling deployment behind the load balancer drops no request: old targets leave the
+/// rotation before their process is stopped (deregistration delay), new ones join only once
+/// healthy, so a client polling all along sees only 200s, first from v1 then from v2.
+#[tokio::test]
+async fn rolling_deployment_drops_no_request() {
+    let mark = marker();
+    let env = start(scenario(&mark, None)).await;
+    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
+    env.create_service("api", &v1, 2, with_breaker(true)).await;
+    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    let port: u16 = load_balancer(&env, "api")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                seen.push(raw_get(port, "/health").await);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            seen
+        }
+    });
+    let v2 = register(&env.ecs, "web:v2", "2.0.0", None).await;
+    env.update("api", &v2).await;
+    wait_for(&env, "api", Duration::from_secs(30), |s| {
+        completed(s) && s.task_definition() == Some(v2.as_str())
+    })
+    .await;
+    // Past the old processes' deregistration delay and stop timeout.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = poller.await.unwrap();
+    let bad: Vec<_> = seen.iter().filter(|(status, _)| *status != 200).collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} requests failed: {bad:?}",
+        bad.len(),
+        seen.len()
+    );
+    let first = seen
+        .iter()
+        .position(|(_, b)| b.starts_with("2.0.0"))
+        .expect("v2 answered");
+    assert!(first > 0 && seen[0].1.starts_with("1.0.0"), "{seen:?}");
+    assert!(
+        seen[first..]
+            .iter()
+            .skip_while(|(_, b)| b.starts_with("1.0.0"))
+            .count()
+            > 0
+            && seen.last().unwrap().1.starts_with("2.0.0"),
+        "{seen:?}"
+    );
+    let pids = env.emulator.started_pids();
+    drop(env);
+    assert_all_gone(&pids, &mark).await;
+}
