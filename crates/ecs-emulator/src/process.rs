@@ -174,14 +174,29 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
+/// The signals the supervisor sends.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
 /// Sends `signal` to the process group led by `pid`; a group already gone is fine.
-fn signal_group(pid: u32, signal: rustix::process::Signal) {
-    let pgid = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    if let Some(pgid) = pgid {
-        let _ = rustix::process::kill_process_group(pgid, signal);
-    }
+///
+/// Through `kill(1)`: the crate forbids `unsafe` (so no `libc::kill`), and rustix's `process`
+/// feature would rebuild every crate above rustix (tar, tempfile, clap…) in the workspace for
+/// one call that runs a handful of times per test.
+fn signal_group(pid: u32, signal: Signal) {
+    let name = match signal {
+        Signal::Term => "-TERM",
+        Signal::Kill => "-KILL",
+    };
+    let _ = std::process::Command::new("kill")
+        .args([name, "--", &format!("-{pid}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 impl Supervisor {
@@ -355,7 +370,7 @@ impl Supervisor {
             proc.stop_sent = true;
             proc.draining = true;
             if let Some(pid) = proc.pid {
-                signal_group(pid, rustix::process::Signal::KILL);
+                signal_group(pid, Signal::Kill);
             }
         }
         if !close {
@@ -382,7 +397,7 @@ impl Supervisor {
                 .collect()
         };
         for &pid in &running {
-            signal_group(pid, rustix::process::Signal::TERM);
+            signal_group(pid, Signal::Term);
         }
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline && self.any_running() {
@@ -599,7 +614,7 @@ async fn stop_process(inner: Arc<Mutex<Inner>>, arn: String, delay: Duration, ti
     let Some(pid) = running(&inner) else {
         return;
     };
-    signal_group(pid, rustix::process::Signal::TERM);
+    signal_group(pid, Signal::Term);
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if running(&inner).is_none() {
@@ -607,7 +622,7 @@ async fn stop_process(inner: Arc<Mutex<Inner>>, arn: String, delay: Duration, ti
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    signal_group(pid, rustix::process::Signal::KILL);
+    signal_group(pid, Signal::Kill);
 }
 
 #[cfg(test)]
