@@ -1,6 +1,7 @@
 //! `scripts/demo` keeps working: it runs the whole pipeline on its own fresh stand-ins and must
-//! show each stage's result — a successful release, a broken one rolled back, a manual rollback,
-//! and a restore.
+//! show each stage's result — a successful release answering on the load balancer, a broken one
+//! rolled back by itself (its 500s seen, then v2 answering again), a manual rollback, a
+//! restore, and no task process left behind.
 
 use std::process::Command;
 
@@ -11,6 +12,7 @@ use test_support::workspace_root;
 fn demo_runs_end_to_end() {
     // Make sure the emulator binary the demo starts is the one this test run built.
     test_support::bin_path("ecs-emulator");
+    test_support::bin_path("demo-api");
     let out = Command::new(workspace_root().join("scripts/demo"))
         .env("DK_DEMO_NO_BUILD", "1")
         .env("DK_STANDINS_STATE", "") // the demo picks its own private stand-ins
@@ -24,6 +26,12 @@ fn demo_runs_end_to_end() {
         "ecs-roll exit code: 1, result: rolled_back",
         "rolled back to demo-web:1 and stable",
         "is available at app-db-restored.",
+        // The HTTP answers through the emulator's load balancer: v2, v3 failing, v2 again.
+        r#"/health → 200 {"status":"ok","version":"2.0.0"}"#,
+        "500 3.0.0:",
+        "smoke test passed (5 check(s))",
+        "0 left",
+        "every expected outcome happened",
     ] {
         assert!(
             stderr.contains(expected),

@@ -82,6 +82,7 @@ pub fn handle(
                 )),
             }
         }
+        ("GET", "/_emulator/load-balancers") => (200, load_balancers(state)),
         ("GET", "/_emulator/faults") => (200, json!(state.faults.armed())),
         ("POST", "/_emulator/faults") => match serde_json::from_str::<Fault>(&text) {
             Ok(fault) => {
@@ -140,6 +141,9 @@ pub fn handle(
 /// Forgets every resource, fault and call, keeping the scenario and the clock, so one
 /// long-running emulator can serve several benchmark or demo runs.
 pub fn reset(state: &mut State) {
+    if let Some(processes) = &state.processes {
+        processes.kill_all(false);
+    }
     state.clusters.clear();
     state.task_definitions.clear();
     state.tags.clear();
@@ -147,6 +151,14 @@ pub fn reset(state: &mut State) {
     state.faults.clear();
     state.calls = Default::default();
     state.alarms.clear();
+}
+
+/// Process mode: each service's load balancer address and targets (empty without processes).
+fn load_balancers(state: &State) -> Value {
+    state.processes.as_ref().map_or_else(
+        || json!({"loadBalancers": [], "startedPids": []}),
+        |p| p.control_view(),
+    )
 }
 
 /// Every service event after `since`, oldest first, with its cluster and service.

@@ -20,14 +20,19 @@ mod control;
 mod deployments;
 mod error;
 mod faults;
+mod http_client;
 mod ids;
 mod inject;
+mod lb;
 mod model;
 mod ops;
+mod process;
+mod process_config;
 mod render;
 mod rollout;
 mod scenario;
 mod scheduler;
+mod secrets;
 mod server;
 mod task_lifecycle;
 
@@ -43,6 +48,7 @@ pub use error::EcsError;
 pub use faults::{Fault, FaultKind};
 pub use ids::{ACCOUNT_ID, REGION};
 pub use ops::OPERATIONS;
+pub use process_config::{HealthCheck, ProcessImage, ProcessMode};
 pub use scenario::{
     BehaviorKind, Consistency, DEFAULT_TIME_SCALE, ImageBehavior, RunTaskBehavior, Scenario,
     ScenarioError, StaleWindow,
@@ -95,10 +101,11 @@ impl Emulator {
         let (listener, addr) = server::bind(config.port).await?;
         // Whole seconds keep emulated timestamps readable.
         let start = server::real_now().floor();
-        let shared = Arc::new(Shared::new(
-            State::new(config.scenario, start),
-            config.manual_clock,
-        ));
+        let mut state = State::new(config.scenario, start);
+        state.processes = Some(Arc::new(process::Supervisor::new(
+            tokio::runtime::Handle::current(),
+        )));
+        let shared = Arc::new(Shared::new(state, config.manual_clock));
         let (shutdown, rx) = watch::channel(false);
         let server = tokio::spawn(server::serve(listener, shared.clone(), rx.clone()));
         let clock = tokio::spawn(server::run_clock(shared.clone(), rx));
@@ -206,8 +213,35 @@ impl RunningEmulator {
         control::state_snapshot(&state, self.shared.manual_forced)
     }
 
+    /// Process mode: `http://127.0.0.1:PORT` of a service's load balancer, once one of its
+    /// tasks ran as a process.
+    pub fn load_balancer_url(&self, cluster: &str, service: &str) -> Option<String> {
+        let processes = self.shared.lock().processes.clone()?;
+        processes
+            .load_balancer(cluster, service)
+            .map(|addr| format!("http://{addr}"))
+    }
+
+    /// Process mode: the pid of every process started so far.
+    pub fn started_pids(&self) -> Vec<u32> {
+        let processes = self.shared.lock().processes.clone();
+        processes.map(|p| p.started_pids()).unwrap_or_default()
+    }
+
     /// Stops accepting connections, lets in-flight requests finish, and stops the clock.
+    /// Process mode: SIGTERM to every task process, SIGKILL after the stop timeout.
     pub async fn shutdown(mut self) {
+        let processes = self.shared.lock().processes.clone();
+        if let Some(p) = processes {
+            let grace = self
+                .shared
+                .lock()
+                .scenario
+                .processes
+                .as_ref()
+                .map_or(2.0, |m| m.stop_timeout_seconds);
+            p.shutdown(Duration::from_secs_f64(grace)).await;
+        }
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;
@@ -217,6 +251,10 @@ impl RunningEmulator {
 
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
+        // No child outlives the emulator: every process group is killed now.
+        if let Some(p) = self.shared.lock().processes.clone() {
+            p.kill_all(true);
+        }
         let _ = self.shutdown.send(true);
     }
 }

@@ -28,6 +28,10 @@ struct Cli {
     /// Move time only through POST /_emulator/advance.
     #[arg(long)]
     manual_clock: bool,
+    /// Process mode: the Secrets Manager endpoint (moto) that task definitions' `secrets` are
+    /// resolved from, unless the scenario's `processes.secrets_manager_url` names one.
+    #[arg(long, value_name = "URL")]
+    secrets_manager_url: Option<String>,
 }
 
 const EXIT_USAGE: u8 = 2;
@@ -43,6 +47,9 @@ fn load_scenario(cli: &Cli) -> Result<Scenario, String> {
         scenario = scenario
             .validated()
             .map_err(|e| format!("--time-scale: {e}"))?;
+    }
+    if let (Some(url), Some(mode)) = (&cli.secrets_manager_url, scenario.processes.as_mut()) {
+        mode.secrets_manager_url.get_or_insert_with(|| url.clone());
     }
     Ok(scenario)
 }

@@ -38,6 +38,9 @@ pub struct State {
     /// CloudWatch alarm name → state (`OK`, `ALARM`, `INSUFFICIENT_DATA`), set by the control
     /// API; an alarm never set is `INSUFFICIENT_DATA`.
     pub alarms: BTreeMap<String, String>,
+    /// Process mode's children and load balancers (`process.rs`); `None` in unit tests that
+    /// build a bare `State`, where process mode never starts anything.
+    pub processes: Option<std::sync::Arc<crate::process::Supervisor>>,
 }
 
 impl State {
@@ -58,6 +61,7 @@ impl State {
             faults: Faults::default(),
             calls: CallLog::default(),
             alarms: BTreeMap::new(),
+            processes: None,
         }
     }
 }

@@ -52,8 +52,15 @@ pub fn step(state: &mut State, real_now: f64) {
         scenario,
         rng,
         alarms,
+        processes,
         ..
     } = state;
+    // Process mode: real processes move their tasks' plans before the tasks advance.
+    if let (Some(supervisor), Some(mode)) = (processes.as_deref(), &scenario.processes) {
+        for cluster in clusters.values_mut() {
+            supervisor.sync_cluster(cluster, task_definitions, mode, *now);
+        }
+    }
     for cluster in clusters.values_mut() {
         step_cluster(
             cluster,

@@ -44,6 +44,10 @@ pub struct Scenario {
     /// example `fail_to_start`: the rollback target cannot start either → ROLLBACK_FAILED).
     #[serde(default)]
     pub rollback_tasks: Option<ImageBehavior>,
+    /// Process mode (off when absent): matching images run as real local processes behind a
+    /// loopback load balancer (`process_config.rs`, README "Process mode").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<crate::process_config::ProcessMode>,
 }
 
 /// How long reads lag behind an UpdateService. All zero/false (the default) is consistent.
@@ -91,6 +95,7 @@ impl Default for Scenario {
             eventual_consistency: Consistency::default(),
             alarm_bake_seconds: 0.0,
             rollback_tasks: None,
+            processes: None,
         }
     }
 }
@@ -284,6 +289,12 @@ impl Scenario {
             .map(|(k, v)| (k, v.sanitised()))
             .collect();
         self.rollback_tasks = self.rollback_tasks.map(ImageBehavior::sanitised);
+        if let Some(mode) = self.processes.take() {
+            let mode = mode
+                .validated()
+                .map_err(|e| ScenarioError(format!("invalid scenario: {e}")))?;
+            self.processes = Some(mode);
+        }
         if !self.alarm_bake_seconds.is_finite() || self.alarm_bake_seconds < 0.0 {
             self.alarm_bake_seconds = 0.0;
         }
@@ -336,7 +347,7 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 }
 
 /// Serialises a list of pairs as a map, keeping the file's order.
-mod ordered_map {
+pub(crate) mod ordered_map {
     use serde::Serialize;
     use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
     use serde::ser::{SerializeMap, Serializer};
