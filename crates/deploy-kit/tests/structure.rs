@@ -31,11 +31,8 @@ const KNOWN_LONG_FNS: &[(&str, &str)] = &[
     ("crates/ecr-push/src/docker_archive.rs", "open"),
     ("crates/ecr-push/src/lib.rs", "push"),
     ("crates/ecs-roll/src/migrate.rs", "run_migration"),
-    ("crates/ecs-roll/src/prune.rs", "prune"),
-    ("crates/ecs-roll/src/register.rs", "prepare"),
     ("crates/ecs-roll/src/roll.rs", "deploy"),
     ("crates/ecs-roll/src/roll.rs", "start_deployment"),
-    ("crates/ecs-roll/src/rollback.rs", "rollback_command"),
     ("crates/wait-stable/src/verdict.rs", "resolve"),
     ("crates/wait-stable/src/waiter.rs", "wait"),
 ];

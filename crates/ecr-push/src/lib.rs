@@ -160,11 +160,17 @@ pub struct EcrPush;
 impl Tool for EcrPush {
     const NAME: &'static str = "ecr-push";
     type Cli = Cli;
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
+    type Plan = Checked;
+
+    fn validate(cli: &Cli, ctx: &dk_core::Context) -> Result<Checked> {
+        check_inputs(cli, ctx)
+    }
+
+    async fn run(cli: Cli, checked: Checked, ui: Ui) -> Result<Outcome> {
         // One overall deadline: per-read timeouts alone let a registry that trickles a byte at a
         // time hold the job until the workflow's own timeout.
         let timeout = cli.timeout;
-        match dk_core::poll::Deadline::after(timeout).run(push(cli, ui)).await {
+        match dk_core::poll::Deadline::after(timeout).run(push(cli, checked, ui)).await {
             Some(result) => result,
             None => Err(Error::timeout(format!(
                 "the push did not finish within --timeout {timeout}"
@@ -175,7 +181,7 @@ impl Tool for EcrPush {
 }
 
 /// Everything checked before the first network call.
-struct Checked {
+pub struct Checked {
     source: SourceSpec,
     local_plan: Option<ImagePlan>,
     tags: Vec<String>,
@@ -224,7 +230,7 @@ fn check_platform(p: &str) -> Result<()> {
     }
 }
 
-fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
+fn check_inputs(cli: &Cli, ctx: &dk_core::Context) -> Result<Checked> {
     repository::validate_repository_name(&cli.repository)
         .map_err(|e| usage(e, "e.g. --repository team/web; ECR names are lowercase"))?;
     let mut tags: Vec<String> = Vec::new();
@@ -279,7 +285,7 @@ fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
             ));
         }
     } else {
-        cli.aws.validate(ui.context())?;
+        cli.aws.validate(ctx)?;
     }
     let source = source::parse(&cli.source).map_err(|e| {
         usage(
@@ -321,9 +327,8 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1048576.0)
 }
 
-async fn push(cli: Cli, ui: Ui) -> Result<Outcome> {
+async fn push(cli: Cli, checked: Checked, ui: Ui) -> Result<Outcome> {
     let started = Instant::now();
-    let checked = check_inputs(&cli, &ui)?;
     let repo = cli.repository.as_str();
 
     // ECR control plane: token, repository, tag mutability.

@@ -14,7 +14,7 @@
 //!    is rolled back by the circuit breaker, or times out.
 //!
 //! `rollback`, `diff` and `prune` are the release manager's tools around it. Every input is
-//! checked before the first AWS call ([`Cli::validate`]), so a typo exits 2 without touching AWS.
+//! checked before the first AWS call (`Tool::validate`), so a typo exits 2 without touching AWS.
 
 pub mod diff;
 pub mod history;
@@ -35,11 +35,12 @@ pub mod wire;
 use clap::{Args, Parser, Subcommand};
 use dk_core::aws::AwsArgs;
 use dk_core::cli::{CommonArgs, HasCommonArgs};
-use dk_core::duration::{Interval, Timeout};
+use dk_core::duration::Timeout;
+use dk_core::wait::{DeploymentWait, WaitArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
 pub use crate::plan::DeployPlan;
-use crate::plan::{check_wait, plan_render};
+use crate::plan::plan_render;
 
 const ABOUT: &str =
     "Release a new image to ECS services: render, migrate, roll, wait, and roll back by itself";
@@ -201,23 +202,10 @@ pub struct DeployArgs {
         help_heading = "Migration"
     )]
     pub migrate_timeout: Timeout,
-    /// Deadline for each service's deployment to complete (then rolled back, or exit 4 with
-    /// --no-rollback) (1s to 7d)
-    #[arg(
-        long,
-        value_name = "DUR",
-        default_value = "10m",
-        help_heading = "Waiting"
-    )]
-    pub timeout: Timeout,
-    /// Time between polls (100ms to 1h)
-    #[arg(
-        long,
-        value_name = "DUR",
-        default_value = "5s",
-        help_heading = "Waiting"
-    )]
-    pub interval: Interval,
+    // --timeout: each service's deployment deadline (then rolled back, or exit 4 with
+    // --no-rollback); --interval: time between polls.
+    #[command(flatten, next_help_heading = "Waiting")]
+    pub wait: WaitArgs<DeploymentWait>,
     /// Deadline for a rollback to become stable (1s to 7d)
     #[arg(
         long,
@@ -282,12 +270,9 @@ pub struct RollbackArgs {
     /// history is exit 3, never a guess]
     #[arg(long, value_name = "ARN")]
     pub to: Option<String>,
-    /// Deadline for the rollback to become stable (1s to 7d)
-    #[arg(long, value_name = "DUR", default_value = "10m")]
-    pub timeout: Timeout,
-    /// Time between polls (100ms to 1h)
-    #[arg(long, value_name = "DUR", default_value = "5s")]
-    pub interval: Interval,
+    // --timeout: deadline for the rollback to become stable; --interval: time between polls.
+    #[command(flatten)]
+    pub wait: WaitArgs<DeploymentWait>,
     /// Say which revision it would return to; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -317,25 +302,35 @@ pub struct PruneArgs {
     pub dry_run: bool,
 }
 
-impl Cli {
+pub struct EcsRoll;
+
+impl Tool for EcsRoll {
+    const NAME: &'static str = "ecs-roll";
+    type Cli = Cli;
+    type Plan = Validated;
+
     /// Every check that needs no network, so bad input exits 2 before any AWS call.
-    pub fn validate(&self, ctx: &dk_core::Context) -> Result<()> {
-        self.aws.validate(ctx)?;
-        match &self.command {
+    fn validate(cli: &Cli, ctx: &dk_core::Context) -> Result<Validated> {
+        cli.aws.validate(ctx)?;
+        match &cli.command {
             Command::Deploy(d) => {
-                d.plan()?;
-                smoke_gate::load(d, ctx).map(|_| ())
+                let plan = d.plan()?;
+                Ok(Validated::Deploy(plan, smoke_gate::load(d, ctx)?))
             }
-            Command::Diff(d) => plan_render(&d.targets, &d.render, None).map(|_| ()),
+            Command::Diff(d) => plan_render(&d.targets, &d.render, None).map(Validated::Diff),
             Command::Rollback(r) => {
-                services::parse_services(r.cluster.as_deref(), std::slice::from_ref(&r.service))?;
+                dk_core::ecs::parse_services(
+                    r.cluster.as_deref(),
+                    std::slice::from_ref(&r.service),
+                )?;
                 if let Some(to) = &r.to {
                     register::parse_revision_ref(to)?;
                 }
-                check_wait(r.timeout, r.interval, "--timeout")
+                r.wait.validate()?;
+                Ok(Validated::Other)
             }
             Command::Prune(p) => {
-                if !render::valid_name(&p.family) {
+                if !dk_core::ecs::valid_name(&p.family) {
                     return Err(Error::usage(format!(
                         "--family `{}` is not a task definition family",
                         p.family
@@ -343,45 +338,38 @@ impl Cli {
                     .with_hint("a family is 1–255 letters, digits, `_` or `-`"));
                 }
                 for c in &p.clusters {
-                    services::check_cluster(c)?;
+                    dk_core::ecs::check_cluster(c)?;
                 }
-                Ok(())
+                Ok(Validated::Other)
             }
+        }
+    }
+
+    async fn run(cli: Cli, plan: Validated, ui: Ui) -> Result<Outcome> {
+        let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        match (&cli.command, plan) {
+            (Command::Deploy(args), Validated::Deploy(plan, gate)) => {
+                let secrets =
+                    (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
+                roll::deploy(&ecs, secrets.as_ref(), &ui, args, plan, gate.as_ref()).await
+            }
+            (Command::Diff(args), Validated::Diff(plan)) => {
+                diff::diff(&ecs, &ui, &plan, args.render.pin_digests).await
+            }
+            (Command::Rollback(args), _) => rollback::rollback_command(&ecs, &ui, args).await,
+            (Command::Prune(args), _) => prune::prune(&ecs, &ui, args).await,
+            (_, _) => Err(Error::runtime(
+                "internal error: the validated plan does not match the command",
+            )),
         }
     }
 }
 
-pub struct EcsRoll;
-
-impl Tool for EcsRoll {
-    const NAME: &'static str = "ecs-roll";
-    type Cli = Cli;
-
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
-        cli.validate(ui.context())?;
-        let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
-        let ecs = aws_sdk_ecs::Client::new(&config);
-        match &cli.command {
-            Command::Deploy(args) => {
-                let gate = smoke_gate::load(args, ui.context())?;
-                let secrets =
-                    (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
-                roll::deploy(
-                    &ecs,
-                    secrets.as_ref(),
-                    &ui,
-                    args,
-                    args.plan()?,
-                    gate.as_ref(),
-                )
-                .await
-            }
-            Command::Diff(args) => {
-                let plan = plan_render(&args.targets, &args.render, None)?;
-                diff::diff(&ecs, &ui, &plan, args.render.pin_digests).await
-            }
-            Command::Rollback(args) => rollback::rollback_command(&ecs, &ui, args).await,
-            Command::Prune(args) => prune::prune(&ecs, &ui, args).await,
-        }
-    }
+/// What validation resolved, per command.
+pub enum Validated {
+    Deploy(DeployPlan, Option<smoke_gate::SmokeGate>),
+    Diff(DeployPlan),
+    /// Rollback and prune read their flags again in `run`.
+    Other,
 }

@@ -2,15 +2,15 @@
 //! definition to start from, which overrides, which migration. Everything here is pure; an
 //! error is a usage error (exit 2) naming the flag.
 
-use dk_core::duration::{Interval, Timeout};
 use dk_core::error::did_you_mean;
+use dk_core::wait::check_interval;
 use dk_core::{Error, Result};
 
 use crate::render::{
     Overrides, parse_env_override, parse_image_override, parse_secret_override, split_command,
 };
 use crate::services::ServiceRef;
-use crate::{DeployArgs, RenderArgs, TargetArgs, migrate, register, render, services};
+use crate::{DeployArgs, RenderArgs, TargetArgs, migrate, register, render};
 
 /// A deploy's inputs after validation.
 #[derive(Debug, Clone)]
@@ -24,9 +24,17 @@ pub struct DeployPlan {
 impl DeployArgs {
     /// Validate and resolve the flags into a plan.
     pub fn plan(&self) -> Result<DeployPlan> {
-        check_wait(self.timeout, self.interval, "--timeout")?;
-        check_wait(self.rollback_timeout, self.interval, "--rollback-timeout")?;
-        check_wait(self.migrate_timeout, self.interval, "--migrate-timeout")?;
+        self.wait.validate()?;
+        check_interval(
+            self.wait.interval,
+            self.rollback_timeout,
+            "--rollback-timeout",
+        )?;
+        check_interval(
+            self.wait.interval,
+            self.migrate_timeout,
+            "--migrate-timeout",
+        )?;
         let migrate = match &self.migrate_command {
             Some(cmd) => {
                 let command = split_command(cmd).map_err(|e| {
@@ -34,7 +42,7 @@ impl DeployArgs {
                         .with_hint("quote like a shell (`sh -c 'a && b'`) or pass a JSON array (`[\"bin/migrate\", \"up\"]`)")
                 })?;
                 if let Some(container) = &self.migrate_container
-                    && !render::valid_name(container)
+                    && !dk_core::ecs::valid_name(container)
                 {
                     return Err(Error::usage(format!(
                         "--migrate-container `{container}` is not a container name"
@@ -53,26 +61,12 @@ impl DeployArgs {
     }
 }
 
-pub(crate) fn check_wait(timeout: Timeout, interval: Interval, flag: &str) -> Result<()> {
-    if timeout.is_zero() {
-        return Err(Error::usage(format!("{flag} must be longer than 0")).with_hint("use e.g. 10m"));
-    }
-    if interval.is_zero() || interval > timeout {
-        return Err(Error::usage(format!(
-            "--interval {} must be above 0 and at most {flag} {}",
-            dk_core::duration::format_duration(interval),
-            dk_core::duration::format_duration(timeout)
-        )));
-    }
-    Ok(())
-}
-
 pub(crate) fn plan_render(
     targets: &TargetArgs,
     render_args: &RenderArgs,
     migrate: Option<migrate::Migration>,
 ) -> Result<DeployPlan> {
-    let services = services::parse_services(targets.cluster.as_deref(), &targets.services)?;
+    let services = dk_core::ecs::parse_services(targets.cluster.as_deref(), &targets.services)?;
     let overrides = parse_overrides(render_args)?;
     let source = register::Source::parse(render_args.task_definition.as_deref())?;
     // With a file the containers are known now: an unknown name is a typo caught before AWS.

@@ -96,7 +96,7 @@ pub const NOT_YET_VISIBLE_GRACE: Duration = Duration::from_secs(30);
 /// How one service's deployment ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ServiceResult {
+pub enum WaitResult {
     Succeeded,
     /// The release failed and a rollback (the circuit breaker's, an alarm's, or someone's) put
     /// the previous task definition back, and completed.
@@ -114,17 +114,17 @@ pub enum ServiceResult {
     TimedOut,
 }
 
-impl ServiceResult {
+impl WaitResult {
     /// The machine word used in outputs (`succeeded`, `rolled_back`, …).
     pub fn as_str(self) -> &'static str {
         match self {
-            ServiceResult::Succeeded => "succeeded",
-            ServiceResult::RolledBack => "rolled_back",
-            ServiceResult::RollbackFailed => "rollback_failed",
-            ServiceResult::Failed => "failed",
-            ServiceResult::NoTasks => "no_tasks",
-            ServiceResult::Replaced => "replaced",
-            ServiceResult::TimedOut => "timed_out",
+            WaitResult::Succeeded => "succeeded",
+            WaitResult::RolledBack => "rolled_back",
+            WaitResult::RollbackFailed => "rollback_failed",
+            WaitResult::Failed => "failed",
+            WaitResult::NoTasks => "no_tasks",
+            WaitResult::Replaced => "replaced",
+            WaitResult::TimedOut => "timed_out",
         }
     }
 }
@@ -163,7 +163,7 @@ pub struct ContainerExit {
 pub struct ServiceOutcome {
     pub cluster: String,
     pub service: String,
-    pub result: ServiceResult,
+    pub result: WaitResult,
     /// The tracked deployment (`ecs-svc/…`), once resolved.
     pub deployment_id: Option<String>,
     /// The tracked deployment's task definition ARN.
@@ -173,7 +173,10 @@ pub struct ServiceOutcome {
     pub running_count: i32,
     pub desired_count: i32,
     /// From the start of the wait to the verdict.
-    #[serde(rename = "duration_s", serialize_with = "serialize_seconds")]
+    #[serde(
+        rename = "duration_s",
+        serialize_with = "dk_core::duration::serialize_seconds"
+    )]
     pub duration: Duration,
     /// One line: why it failed, or the last state at the deadline.
     pub reason: Option<String>,
@@ -183,13 +186,6 @@ pub struct ServiceOutcome {
     pub stopped_tasks: Vec<StoppedTask>,
     /// Events since the tracked deployment started, oldest first.
     pub events: Vec<ServiceEvent>,
-}
-
-fn serialize_seconds<S: serde::Serializer>(
-    d: &Duration,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 10.0).round() / 10.0)
 }
 
 /// Wait for every target's deployment; see the module docs for the contract.
@@ -455,13 +451,7 @@ fn check_targets(targets: &[Target]) -> Result<()> {
 }
 
 /// The last path segment of an ARN (`…:service/cluster/web` → `web`), or the name itself.
-fn short_name(id: &str) -> &str {
-    if id.starts_with("arn:") {
-        id.rsplit('/').next().unwrap_or(id)
-    } else {
-        id
-    }
-}
+use dk_core::ecs::last_segment as short_name;
 
 fn label(t: &Target, with_cluster: bool) -> String {
     let service = short_name(&t.service);
@@ -961,13 +951,13 @@ impl Watch {
 
     fn into_outcome(self) -> ServiceOutcome {
         let result = match (&self.verdict, self.timed_out) {
-            (Verdict::Succeeded, _) => ServiceResult::Succeeded,
-            (Verdict::RolledBack(_), _) => ServiceResult::RolledBack,
-            (Verdict::RollbackFailed(_), _) => ServiceResult::RollbackFailed,
-            (Verdict::Failed(_), _) => ServiceResult::Failed,
-            (Verdict::NoTasks(_), _) => ServiceResult::NoTasks,
-            (Verdict::Replaced(_), _) => ServiceResult::Replaced,
-            (Verdict::Pending, _) => ServiceResult::TimedOut,
+            (Verdict::Succeeded, _) => WaitResult::Succeeded,
+            (Verdict::RolledBack(_), _) => WaitResult::RolledBack,
+            (Verdict::RollbackFailed(_), _) => WaitResult::RollbackFailed,
+            (Verdict::Failed(_), _) => WaitResult::Failed,
+            (Verdict::NoTasks(_), _) => WaitResult::NoTasks,
+            (Verdict::Replaced(_), _) => WaitResult::Replaced,
+            (Verdict::Pending, _) => WaitResult::TimedOut,
         };
         let reason = match &self.verdict {
             Verdict::RolledBack(r)
@@ -983,7 +973,7 @@ impl Watch {
         let tracked_counts = self.tracked_deployment().map(|d| (d.running, d.desired));
         let service_counts = self.view.as_ref().map(|v| (v.running, v.desired));
         let (running_count, desired_count) = match result {
-            ServiceResult::Succeeded => tracked_counts.or(service_counts),
+            WaitResult::Succeeded => tracked_counts.or(service_counts),
             _ => service_counts,
         }
         .unwrap_or((0, 0));
