@@ -89,10 +89,8 @@ async fn in_use_in_cluster(
             .send()
             .await
             .map_err(|e| {
-                let missing = e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_cluster_not_found_exception());
-                cluster_call_error(&format!("ListServices {cluster}"), cluster, missing, e)
+                let doing = format!("ListServices {cluster}");
+                cluster_call_error(&doing, cluster, e, |s| s.is_cluster_not_found_exception())
             })?;
         arns.extend(page.service_arns().iter().cloned());
         token = page.next_token().map(str::to_owned);

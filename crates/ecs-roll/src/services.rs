@@ -13,14 +13,14 @@ pub use dk_core::ecs::ServiceRef;
 pub fn cluster_call_error<E, R>(
     doing: &str,
     cluster: &str,
-    cluster_missing: bool,
     e: aws_sdk_ecs::error::SdkError<E, R>,
+    cluster_not_found: impl FnOnce(&E) -> bool,
 ) -> Error
 where
     E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if cluster_missing {
+    if e.as_service_error().is_some_and(cluster_not_found) {
         Error::usage(format!("cluster `{cluster}` does not exist"))
             .with_hint("check --cluster and the region")
     } else {
@@ -49,15 +49,8 @@ pub async fn describe(ecs: &Client, refs: &[ServiceRef]) -> Result<Vec<Service>>
                 .send()
                 .await
                 .map_err(|e| {
-                    let missing = e
-                        .as_service_error()
-                        .is_some_and(|s| s.is_cluster_not_found_exception());
-                    cluster_call_error(
-                        &format!("DescribeServices in {cluster}"),
-                        cluster,
-                        missing,
-                        e,
-                    )
+                    let doing = format!("DescribeServices in {cluster}");
+                    cluster_call_error(&doing, cluster, e, |s| s.is_cluster_not_found_exception())
                 })?;
             for s in out.services() {
                 if let Some(&i) = chunk
