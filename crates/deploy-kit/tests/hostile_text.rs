@@ -71,36 +71,11 @@ fn assert_no_injected_command(out: &Output, tool: &str) {
     );
 }
 
-/// A minimal OCI layout (one empty-ish layer), written by hand.
-fn tiny_layout(dir: &std::path::Path) {
-    use sha2::Digest as _;
-    let put = |bytes: &[u8]| {
-        let hex = hex::encode(sha2::Sha256::digest(bytes));
-        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
-        (format!("sha256:{hex}"), bytes.len())
-    };
-    let (layer, layer_len) = put(b"not really a tar, never read");
-    let (config, config_len) =
-        put(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_len},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": layer_len}],
-    });
-    let manifest = serde_json::to_vec(&manifest).unwrap();
-    let (m, m_len) = put(&manifest);
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_len}]});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
-}
-
 /// ecr-push: the registry's error body is hostile, as JSON `errors[].message` and as plain text.
 #[test]
 fn registry_error_body() {
     let dir = tempfile::tempdir().unwrap();
-    tiny_layout(dir.path());
+    test_support::oci::oci_layout(dir.path(), 1, &[64], "latest");
     let json_body = serde_json::json!({"errors": [{"code": "DENIED", "message": hostile()}]});
     for (body, json) in [
         (json_body.to_string(), false),

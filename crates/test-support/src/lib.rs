@@ -11,9 +11,15 @@
 //! - [`fake_registry`]: a *fake* registry for what Distribution will not do (hostile error
 //!   bodies, trickling answers, uploads committed without a digest check).
 //! - [`github_fake`]: a FAKE of GitHub's REST API (Actions secrets) with a real keypair.
+//! - [`oci`]: the one generator of test images (OCI layouts, `docker save` tarballs).
+//! - [`ecs`] (feature `ecs`): the one ECS fixture — emulator, client, cluster, task definitions,
+//!   services.
 
+#[cfg(feature = "ecs")]
+pub mod ecs;
 pub mod fake_registry;
 pub mod github_fake;
+pub mod oci;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
