@@ -16,20 +16,20 @@
 //! `rollback`, `diff` and `prune` are the release manager's tools around it. Every input is
 //! checked before the first AWS call (`Tool::validate`), so a typo exits 2 without touching AWS.
 
-pub mod diff;
-pub mod history;
-pub mod migrate;
-pub mod plan;
-pub mod prune;
+mod diff;
+mod history;
+mod migrate;
+mod plan;
+mod prune;
 pub mod register;
 pub mod render;
-pub mod roll;
-pub mod rollback;
-pub mod services;
-pub mod smoke_gate;
-pub mod summary;
+mod roll;
+mod rollback;
+mod services;
+mod smoke_gate;
+mod summary;
 pub mod verify_secrets;
-pub mod waiting;
+mod waiting;
 pub mod wire;
 
 use clap::{Args, Parser, Subcommand};

@@ -30,12 +30,6 @@ pub struct Returned {
     pub outcome: ServiceOutcome,
 }
 
-impl Returned {
-    pub fn succeeded(&self) -> bool {
-        self.outcome.result == WaitResult::Succeeded
-    }
-}
-
 /// Put `to` back on the service (unless it is already its PRIMARY) and wait until stable on it.
 pub async fn return_to(
     ecs: &Client,

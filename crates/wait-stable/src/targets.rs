@@ -37,7 +37,7 @@ pub fn check_deployment_id(id: &str) -> Result<()> {
 
 /// A task definition ARN or `family:revision`.
 pub fn check_task_definition(td: &str) -> Result<()> {
-    let short = td.rsplit_once("task-definition/").map_or(td, |(_, t)| t);
+    let short = dk_core::ecs::task_definition_name(td);
     let ok = (!td.starts_with("arn:") || td.contains(":task-definition/"))
         && short.split_once(':').is_some_and(|(family, rev)| {
             dk_core::ecs::valid_name(family)
