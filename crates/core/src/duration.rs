@@ -216,6 +216,12 @@ pub fn format_duration(d: impl Into<Duration>) -> String {
     }
 }
 
+/// Serialises a duration as seconds with one decimal (`duration_s` in every tool's JSON):
+/// `#[serde(rename = "duration_s", serialize_with = "dk_core::duration::serialize_seconds")]`.
+pub fn serialize_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 10.0).round() / 10.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

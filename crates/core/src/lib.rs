@@ -11,11 +11,14 @@
 //!   length capped. `Ui` applies it to every line it prints and `report` to summaries and stdout,
 //!   so only core's own [`gha::Command`]s can ever reach the runner as workflow commands.
 //! - [`poll`] and [`retry`]: waiting until an exact deadline, and retrying with jittered backoff.
+//! - [`wait`]: `--timeout`/`--interval` of every waiting command ([`wait::WaitArgs`]), one set
+//!   of bounds.
 //! - [`secret`]: `Secret<T>`, which never prints its value.
 //! - [`aws`] (feature `aws`): the `--region/--profile/--endpoint-url/--role-arn` flags and the one
 //!   function that turns them into an `SdkConfig`, GitHub OIDC included.
 //! - [`github`] (feature `github`): the one octocrab client and how GitHub's error answers and
 //!   rate limits are read and retried.
+//! - [`ecs`]: the ECS name rule, `--service` parsing into [`ecs::ServiceRef`], ARN helpers.
 //! - [`tool`]: the `Tool` trait and the `main` every tool binary and the multi-call binary share.
 
 #[cfg(feature = "aws")]
@@ -23,6 +26,7 @@ pub mod aws;
 pub mod cli;
 pub mod context;
 pub mod duration;
+pub mod ecs;
 pub mod env_vars;
 pub mod error;
 pub mod exit;
@@ -38,6 +42,7 @@ pub mod secret;
 pub mod tool;
 pub mod ui;
 pub mod untrusted;
+pub mod wait;
 
 pub use cli::{CommonArgs, OutputFormat};
 pub use context::Context;

@@ -1,6 +1,10 @@
 //! The `Tool` trait and the `main` every tool binary and the multi-call binary share: parse the
-//! flags (usage errors exit 2 before anything else happens), start a runtime, run, report, and
-//! turn a panic, should one ever happen, into a one-line internal error instead of a backtrace.
+//! flags, validate them ([`Tool::validate`]: usage errors exit 2 before any runtime, AWS config
+//! or client exists), start a runtime, run, report, and turn a panic, should one ever happen,
+//! into a one-line internal error instead of a backtrace.
+//!
+//! Validation is a step of the trait, not a convention: `run` receives the [`Tool::Plan`] that
+//! `validate` returned, so a tool cannot reach the network with inputs nobody checked.
 
 use std::ffi::OsString;
 use std::future::Future;
@@ -23,8 +27,20 @@ pub trait Tool {
     /// The clap definition; also a value (`command()`) that the multi-call binary, docs and the
     /// action-input check reuse.
     type Cli: Parser + HasCommonArgs + Send + 'static;
+    /// What [`Tool::validate`] hands to [`Tool::run`]: the inputs parsed and checked (`()` when
+    /// `run` reads them from the `Cli` again).
+    type Plan: Send + 'static;
 
-    fn run(cli: Self::Cli, ui: Ui) -> impl Future<Output = Result<Outcome>> + Send;
+    /// Every check that needs no network: flag shapes and combinations, files the flags name,
+    /// the AWS flags (`AwsArgs::validate`). Core calls it before any runtime or client exists,
+    /// so an error here (normally [`crate::Error::usage`], exit 2) never follows a network call.
+    fn validate(cli: &Self::Cli, ctx: &Context) -> Result<Self::Plan>;
+
+    fn run(
+        cli: Self::Cli,
+        plan: Self::Plan,
+        ui: Ui,
+    ) -> impl Future<Output = Result<Outcome>> + Send;
 
     fn command() -> clap::Command {
         Self::Cli::command()
@@ -57,6 +73,10 @@ where
     };
     let format = cli.common().output;
     let ui = Ui::new(ctx, cli.common());
+    let plan = match T::validate(&cli, ui.context()) {
+        Ok(plan) => plan,
+        Err(e) => return report::finish(&ui, T::NAME, format, Err(e)),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)))
         .enable_all()
@@ -69,8 +89,9 @@ where
         }
     };
     let run_ui = ui.clone();
-    let result =
-        std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(T::run(cli, run_ui))));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        runtime.block_on(T::run(cli, plan, run_ui))
+    }));
     // Background tasks (spinners, in-flight requests) must not outlive the report.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
@@ -110,4 +131,71 @@ fn install_panic_hook(tool: &'static str) {
             );
         }
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::CommonArgs;
+
+    static RAN: AtomicBool = AtomicBool::new(false);
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+    impl HasCommonArgs for Cli {
+        fn common(&self) -> &CommonArgs {
+            &self.common
+        }
+    }
+
+    /// A tool whose validation rejects any name but `ok`, and whose run records that it ran.
+    struct Probe;
+    impl Tool for Probe {
+        const NAME: &'static str = "probe";
+        type Cli = Cli;
+        type Plan = usize;
+        fn validate(cli: &Cli, _ctx: &Context) -> Result<usize> {
+            if cli.name == "ok" {
+                Ok(cli.name.len())
+            } else {
+                Err(crate::Error::usage(format!(
+                    "--name `{}` is not ok",
+                    cli.name
+                )))
+            }
+        }
+        async fn run(_cli: Cli, plan: usize, _ui: Ui) -> Result<Outcome> {
+            RAN.store(true, Ordering::SeqCst);
+            Ok(Outcome::succeeded("done", format!("plan {plan}")))
+        }
+    }
+
+    fn args(name: &str) -> Vec<OsString> {
+        ["probe", "--name", name, "--quiet"]
+            .iter()
+            .map(OsString::from)
+            .collect()
+    }
+
+    /// A validation error exits 2 and `run` is never reached; a valid input runs with its plan.
+    #[test]
+    fn validation_runs_before_run_and_exits_2() {
+        let ctx = || Context::from_map(Vec::<(String, String)>::new(), false);
+        assert_eq!(run::<Probe, _>(args("bad"), ctx()), exit::USAGE);
+        assert!(
+            !RAN.load(Ordering::SeqCst),
+            "run must not start after a usage error"
+        );
+        assert_eq!(run::<Probe, _>(args("ok"), ctx()), exit::SUCCESS);
+        assert!(RAN.load(Ordering::SeqCst));
+    }
 }

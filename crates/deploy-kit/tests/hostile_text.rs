@@ -94,7 +94,7 @@ fn assert_no_injected_command(out: &Output, tool: &str) {
 #[test]
 fn registry_error_body() {
     let dir = tempfile::tempdir().unwrap();
-    tiny_layout(dir.path());
+    test_support::oci::oci_layout(dir.path(), 1, &[64], "latest");
     let json_body = serde_json::json!({"errors": [{"code": "DENIED", "message": hostile()}]});
     for (body, json) in [
         (json_body.to_string(), false),

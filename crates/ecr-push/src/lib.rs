@@ -148,14 +148,17 @@ pub struct EcrPush;
 impl Tool for EcrPush {
     const NAME: &'static str = "ecr-push";
     type Cli = Cli;
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
+    type Plan = Checked;
+
+    fn validate(cli: &Cli, ctx: &dk_core::Context) -> Result<Checked> {
+        check_inputs(cli, ctx)
+    }
+
+    async fn run(cli: Cli, checked: Checked, ui: Ui) -> Result<Outcome> {
         // One overall deadline: per-read timeouts alone let a registry that trickles a byte at a
         // time hold the job until the workflow's own timeout.
         let timeout = cli.timeout;
-        let push = async {
-            let checked = check_inputs(&cli, &ui)?;
-            push::push(&cli, &ui, checked).await
-        };
+        let push = push::push(&cli, &ui, checked);
         match dk_core::poll::Deadline::after(timeout).run(push).await {
             Some(result) => result,
             None => Err(Error::timeout(format!(
@@ -167,7 +170,7 @@ impl Tool for EcrPush {
 }
 
 /// Everything checked before the first network call.
-struct Checked {
+pub struct Checked {
     source: SourceSpec,
     local_plan: Option<ImagePlan>,
     tags: Vec<String>,
@@ -216,7 +219,7 @@ fn check_platform(p: &str) -> Result<()> {
     }
 }
 
-fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
+fn check_inputs(cli: &Cli, ctx: &dk_core::Context) -> Result<Checked> {
     repository::validate_repository_name(&cli.repository)
         .map_err(|e| usage(e, "e.g. --repository team/web; ECR names are lowercase"))?;
     let mut tags: Vec<String> = Vec::new();
@@ -271,7 +274,7 @@ fn check_inputs(cli: &Cli, ui: &Ui) -> Result<Checked> {
             ));
         }
     } else {
-        cli.aws.validate(ui.context())?;
+        cli.aws.validate(ctx)?;
     }
     let source = source::parse(&cli.source).map_err(|e| {
         usage(

@@ -14,35 +14,34 @@
 //!    is rolled back by the circuit breaker, or times out.
 //!
 //! `rollback`, `diff` and `prune` are the release manager's tools around it. Every input is
-//! checked before the first AWS call ([`Cli::validate`]), so a typo exits 2 without touching AWS.
+//! checked before the first AWS call (`Tool::validate`), so a typo exits 2 without touching AWS.
 
-pub mod diff;
-pub mod github_deployment;
-pub mod history;
-pub mod migrate;
-pub mod prune;
+mod diff;
+mod github_deployment;
+mod history;
+mod migrate;
+mod plan;
+mod prune;
 pub mod register;
 pub mod render;
-pub mod roll;
-pub mod rollback;
-pub mod services;
-pub mod smoke_gate;
-pub mod summary;
+mod roll;
+mod rollback;
+mod services;
+mod smoke_gate;
+mod summary;
 pub mod verify_secrets;
-pub mod waiting;
+mod waiting;
 pub mod wire;
 
 use clap::{Args, Parser, Subcommand};
 use dk_core::aws::AwsArgs;
 use dk_core::cli::{CommonArgs, HasCommonArgs};
-use dk_core::duration::{Interval, Timeout};
-use dk_core::error::did_you_mean;
+use dk_core::duration::Timeout;
+use dk_core::wait::{DeploymentWait, WaitArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
-use crate::render::{
-    Overrides, parse_env_override, parse_image_override, parse_secret_override, split_command,
-};
-use crate::services::ServiceRef;
+pub use crate::plan::DeployPlan;
+use crate::plan::plan_render;
 
 const ABOUT: &str =
     "Release a new image to ECS services: render, migrate, roll, wait, and roll back by itself";
@@ -214,23 +213,10 @@ pub struct DeployArgs {
         help_heading = "Migration"
     )]
     pub migrate_timeout: Timeout,
-    /// Deadline for each service's deployment to complete (then rolled back, or exit 4 with
-    /// --no-rollback) (1s to 7d)
-    #[arg(
-        long,
-        value_name = "DUR",
-        default_value = "10m",
-        help_heading = "Waiting"
-    )]
-    pub timeout: Timeout,
-    /// Time between polls (100ms to 1h)
-    #[arg(
-        long,
-        value_name = "DUR",
-        default_value = "5s",
-        help_heading = "Waiting"
-    )]
-    pub interval: Interval,
+    // --timeout: each service's deployment deadline (then rolled back, or exit 4 with
+    // --no-rollback); --interval: time between polls.
+    #[command(flatten, next_help_heading = "Waiting")]
+    pub wait: WaitArgs<DeploymentWait>,
     /// Deadline for a rollback to become stable (1s to 7d)
     #[arg(
         long,
@@ -297,12 +283,9 @@ pub struct RollbackArgs {
     /// history is exit 3, never a guess]
     #[arg(long, value_name = "ARN")]
     pub to: Option<String>,
-    /// Deadline for the rollback to become stable (1s to 7d)
-    #[arg(long, value_name = "DUR", default_value = "10m")]
-    pub timeout: Timeout,
-    /// Time between polls (100ms to 1h)
-    #[arg(long, value_name = "DUR", default_value = "5s")]
-    pub interval: Interval,
+    // --timeout: deadline for the rollback to become stable; --interval: time between polls.
+    #[command(flatten)]
+    pub wait: WaitArgs<DeploymentWait>,
     /// Say which revision it would return to; change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -332,35 +315,36 @@ pub struct PruneArgs {
     pub dry_run: bool,
 }
 
-/// A deploy's inputs after validation.
-#[derive(Debug, Clone)]
-pub struct DeployPlan {
-    pub services: Vec<ServiceRef>,
-    pub source: register::Source,
-    pub overrides: Overrides,
-    pub migrate: Option<migrate::Migration>,
-}
+pub struct EcsRoll;
 
-impl Cli {
+impl Tool for EcsRoll {
+    const NAME: &'static str = "ecs-roll";
+    type Cli = Cli;
+    type Plan = Validated;
+
     /// Every check that needs no network, so bad input exits 2 before any AWS call.
-    pub fn validate(&self, ctx: &dk_core::Context) -> Result<()> {
-        self.aws.validate(ctx)?;
-        match &self.command {
+    fn validate(cli: &Cli, ctx: &dk_core::Context) -> Result<Validated> {
+        cli.aws.validate(ctx)?;
+        match &cli.command {
             Command::Deploy(d) => {
-                d.plan()?;
+                let plan = d.plan()?;
                 d.github.validate(ctx)?;
-                smoke_gate::load(d, ctx).map(|_| ())
+                Ok(Validated::Deploy(plan, smoke_gate::load(d, ctx)?))
             }
-            Command::Diff(d) => plan_render(&d.targets, &d.render, None).map(|_| ()),
+            Command::Diff(d) => plan_render(&d.targets, &d.render, None).map(Validated::Diff),
             Command::Rollback(r) => {
-                services::parse_services(r.cluster.as_deref(), std::slice::from_ref(&r.service))?;
+                dk_core::ecs::parse_services(
+                    r.cluster.as_deref(),
+                    std::slice::from_ref(&r.service),
+                )?;
                 if let Some(to) = &r.to {
                     register::parse_revision_ref(to)?;
                 }
-                check_wait(r.timeout, r.interval, "--timeout")
+                r.wait.validate()?;
+                Ok(Validated::Other)
             }
             Command::Prune(p) => {
-                if !render::valid_name(&p.family) {
+                if !dk_core::ecs::valid_name(&p.family) {
                     return Err(Error::usage(format!(
                         "--family `{}` is not a task definition family",
                         p.family
@@ -368,202 +352,42 @@ impl Cli {
                     .with_hint("a family is 1–255 letters, digits, `_` or `-`"));
                 }
                 for c in &p.clusters {
-                    services::check_cluster(c)?;
+                    dk_core::ecs::check_cluster(c)?;
                 }
-                Ok(())
+                Ok(Validated::Other)
             }
         }
     }
-}
 
-impl DeployArgs {
-    /// Validate and resolve the flags into a plan.
-    pub fn plan(&self) -> Result<DeployPlan> {
-        check_wait(self.timeout, self.interval, "--timeout")?;
-        check_wait(self.rollback_timeout, self.interval, "--rollback-timeout")?;
-        check_wait(self.migrate_timeout, self.interval, "--migrate-timeout")?;
-        let migrate = match &self.migrate_command {
-            Some(cmd) => {
-                let command = split_command(cmd).map_err(|e| {
-                    Error::usage(format!("--migrate-command: {e}"))
-                        .with_hint("quote like a shell (`sh -c 'a && b'`) or pass a JSON array (`[\"bin/migrate\", \"up\"]`)")
-                })?;
-                if let Some(container) = &self.migrate_container
-                    && !render::valid_name(container)
-                {
-                    return Err(Error::usage(format!(
-                        "--migrate-container `{container}` is not a container name"
-                    )));
-                }
-                Some(migrate::Migration {
-                    container: self.migrate_container.clone(),
-                    command,
-                    timeout: self.migrate_timeout.get(),
-                    on_spot: self.migrate_on_spot,
-                })
-            }
-            None => None,
-        };
-        plan_render(&self.targets, &self.render, migrate)
-    }
-}
-
-fn check_wait(timeout: Timeout, interval: Interval, flag: &str) -> Result<()> {
-    if timeout.is_zero() {
-        return Err(Error::usage(format!("{flag} must be longer than 0")).with_hint("use e.g. 10m"));
-    }
-    if interval.is_zero() || interval > timeout {
-        return Err(Error::usage(format!(
-            "--interval {} must be above 0 and at most {flag} {}",
-            dk_core::duration::format_duration(interval),
-            dk_core::duration::format_duration(timeout)
-        )));
-    }
-    Ok(())
-}
-
-fn plan_render(
-    targets: &TargetArgs,
-    render_args: &RenderArgs,
-    migrate: Option<migrate::Migration>,
-) -> Result<DeployPlan> {
-    let services = services::parse_services(targets.cluster.as_deref(), &targets.services)?;
-    let overrides = parse_overrides(render_args)?;
-    let source = register::Source::parse(render_args.task_definition.as_deref())?;
-    // With a file the containers are known now: an unknown name is a typo caught before AWS.
-    if let register::Source::File { doc, path } = &source {
-        if let Err(e) = render::check_containers(doc, &overrides) {
-            let hint = match did_you_mean(&e.container, e.known.iter().map(String::as_str)) {
-                Some(m) => format!(
-                    "did you mean `{m}`? containers in {path}: {}",
-                    e.known.join(", ")
-                ),
-                None => format!("containers in {path}: {}", e.known.join(", ")),
-            };
-            return Err(Error::usage(e.to_string()).with_hint(hint));
-        }
-        if let Some(m) = &migrate {
-            match &m.container {
-                Some(c) if !doc.container_names().contains(&c.as_str()) => {
-                    return Err(Error::usage(format!(
-                        "--migrate-container `{c}` is not in {path}"
-                    ))
-                    .with_hint(format!("containers: {}", doc.container_names().join(", "))));
-                }
-                Some(_) => {}
-                None => {
-                    migrate::default_container(doc).map_err(|e| {
-                        Error::usage(format!("--migrate-command: {e}"))
-                            .with_hint("add --migrate-container NAME")
-                    })?;
-                }
-            }
-        }
-    }
-    Ok(DeployPlan {
-        services,
-        source,
-        overrides,
-        migrate,
-    })
-}
-
-fn parse_overrides(r: &RenderArgs) -> Result<Overrides> {
-    let mut o = Overrides::default();
-    for text in &r.images {
-        let i = parse_image_override(text).map_err(|e| {
-            Error::usage(format!("--image {e}"))
-                .with_hint("use --image CONTAINER=REPOSITORY:TAG, e.g. --image web=web:v1.2.3")
-        })?;
-        if let Some(prev) = o.images.iter().find(|p| p.container == i.container) {
-            if prev.image != i.image {
-                return Err(Error::usage(format!(
-                    "--image gives container `{}` two images: `{}` and `{}`",
-                    i.container, prev.image, i.image
-                ))
-                .with_hint("give each container one --image"));
-            }
-            continue;
-        }
-        o.images.push(i);
-    }
-    for (flag, list, parse, out) in [
-        (
-            "--env",
-            &r.env,
-            parse_env_override as fn(&str) -> std::result::Result<_, String>,
-            &mut o.env,
-        ),
-        (
-            "--secret",
-            &r.secrets,
-            parse_secret_override,
-            &mut o.secrets,
-        ),
-    ] {
-        for text in list {
-            let v = parse(text).map_err(|e| Error::usage(format!("{flag} {e}")))?;
-            if out
-                .iter()
-                .any(|p| p.container == v.container && p.name == v.name)
-            {
-                return Err(Error::usage(format!(
-                    "{flag} sets `{}:{}` twice",
-                    v.container, v.name
-                )));
-            }
-            out.push(v);
-        }
-    }
-    for s in &o.secrets {
-        if o.env
-            .iter()
-            .any(|e| e.container == s.container && e.name == s.name)
-        {
-            return Err(Error::usage(format!(
-                "`{}:{}` is given both as --env and as --secret",
-                s.container, s.name
-            ))
-            .with_hint("a variable is either plain or a secret"));
-        }
-    }
-    Ok(o)
-}
-
-pub struct EcsRoll;
-
-impl Tool for EcsRoll {
-    const NAME: &'static str = "ecs-roll";
-    type Cli = Cli;
-
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
-        cli.validate(ui.context())?;
+    async fn run(cli: Cli, plan: Validated, ui: Ui) -> Result<Outcome> {
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);
-        match &cli.command {
-            Command::Deploy(args) => {
-                let gate = smoke_gate::load(args, ui.context())?;
+        match (&cli.command, plan) {
+            (Command::Deploy(args), Validated::Deploy(plan, gate)) => {
                 let secrets =
                     (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
                 // Recorded on GitHub before any service is touched; its final state after.
                 let deployment = github_deployment::begin(&ui, &args.github, args.dry_run).await?;
-                let result = roll::deploy(
-                    &ecs,
-                    secrets.as_ref(),
-                    &ui,
-                    args,
-                    args.plan()?,
-                    gate.as_ref(),
-                )
-                .await;
+                let result =
+                    roll::deploy(&ecs, secrets.as_ref(), &ui, args, plan, gate.as_ref()).await;
                 github_deployment::finish(deployment, &ui, result).await
             }
-            Command::Diff(args) => {
-                let plan = plan_render(&args.targets, &args.render, None)?;
+            (Command::Diff(args), Validated::Diff(plan)) => {
                 diff::diff(&ecs, &ui, &plan, args.render.pin_digests).await
             }
-            Command::Rollback(args) => rollback::rollback_command(&ecs, &ui, args).await,
-            Command::Prune(args) => prune::prune(&ecs, &ui, args).await,
+            (Command::Rollback(args), _) => rollback::rollback_command(&ecs, &ui, args).await,
+            (Command::Prune(args), _) => prune::prune(&ecs, &ui, args).await,
+            (_, _) => Err(Error::runtime(
+                "internal error: the validated plan does not match the command",
+            )),
         }
     }
+}
+
+/// What validation resolved, per command.
+pub enum Validated {
+    Deploy(DeployPlan, Option<smoke_gate::SmokeGate>),
+    Diff(DeployPlan),
+    /// Rollback and prune read their flags again in `run`.
+    Other,
 }

@@ -211,12 +211,11 @@ pub struct MigrationReport {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub container_reason: Option<String>,
-    #[serde(rename = "duration_s", serialize_with = "seconds")]
+    #[serde(
+        rename = "duration_s",
+        serialize_with = "dk_core::duration::serialize_seconds"
+    )]
     pub duration: Duration,
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 10.0).round() / 10.0)
 }
 
 impl MigrationReport {
@@ -345,7 +344,10 @@ pub async fn run_migration(
         ));
     };
     report.task_arn = Some(task_arn.clone());
-    ui.info(&format!("migration task {} started", short_task(&task_arn)));
+    ui.info(&format!(
+        "migration task {} started",
+        dk_core::ecs::last_segment(&task_arn)
+    ));
 
     let polled = poll_until(&deadline, interval, |_| {
         let ecs = ecs.clone();
@@ -367,7 +369,7 @@ pub async fn run_migration(
             let status = task.last_status().unwrap_or("PENDING");
             ui.status(&format!(
                 "migration task {}: {status}",
-                short_task(&task_arn)
+                dk_core::ecs::last_segment(&task_arn)
             ));
             if status == "STOPPED" {
                 Ok(Poll::Ready(task.clone()))
@@ -402,8 +404,4 @@ pub async fn run_migration(
         report.result = MigrationResult::Passed;
     }
     Ok(report)
-}
-
-fn short_task(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }

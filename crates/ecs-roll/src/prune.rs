@@ -14,15 +14,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Service;
 use dk_core::aws::sdk_error;
-use dk_core::{Error, Outcome, Result, Ui};
+use dk_core::{Outcome, Result, Ui};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::PruneArgs;
 use crate::history::Decision;
-use crate::rollback::{find_previous, list_active_revisions, revision_of};
-use crate::services::ServiceRef;
+use crate::rollback::{find_previous, list_active_revisions};
+use crate::services::{ServiceRef, cluster_call_error};
 use crate::wire::{family_of, short_name};
+use dk_core::ecs::revision_of;
 
 /// Why a revision is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,14 +89,8 @@ async fn in_use_in_cluster(
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_cluster_not_found_exception())
-                {
-                    Error::usage(format!("cluster `{cluster}` does not exist"))
-                        .with_hint("check --cluster and the region")
-                } else {
-                    sdk_error(&format!("ListServices {cluster}"), e)
-                }
+                let doing = format!("ListServices {cluster}");
+                cluster_call_error(&doing, cluster, e, |s| s.is_cluster_not_found_exception())
             })?;
         arns.extend(page.service_arns().iter().cloned());
         token = page.next_token().map(str::to_owned);
@@ -124,21 +119,28 @@ async fn in_use_in_cluster(
     Ok((used, services))
 }
 
-/// `ecs-roll prune`.
-pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
-    let family = args.family.as_str();
-    let active = list_active_revisions(ecs, family).await?;
-    let mut in_use = BTreeSet::new();
-    let mut in_use_by: Vec<String> = Vec::new();
-    let mut rollback_targets = BTreeSet::new();
-    for cluster in &args.clusters {
+/// What the given clusters use of a family: the revisions in use (with who uses them, for
+/// people) and the revisions `ecs-roll rollback` would return each service to.
+#[derive(Default)]
+struct Usage {
+    in_use: BTreeSet<i64>,
+    in_use_by: Vec<String>,
+    rollback_targets: BTreeSet<i64>,
+}
+
+/// Read every cluster's services: what they run or deploy, and where they would roll back to.
+async fn read_usage(ecs: &Client, family: &str, clusters: &[String]) -> Result<Usage> {
+    let mut usage = Usage::default();
+    for cluster in clusters {
         let (used, services) = in_use_in_cluster(ecs, cluster).await?;
         for arn in used {
             if family_of(&arn) == family
                 && let Some(r) = revision_of(&arn)
             {
-                in_use.insert(r);
-                in_use_by.push(format!("{} in {cluster}", short_name(&arn)));
+                usage.in_use.insert(r);
+                usage
+                    .in_use_by
+                    .push(format!("{} in {cluster}", short_name(&arn)));
             }
         }
         for svc in services
@@ -162,12 +164,25 @@ pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
                 && family_of(&prev) == family
                 && let Some(r) = revision_of(&prev)
             {
-                rollback_targets.insert(r);
+                usage.rollback_targets.insert(r);
             }
         }
     }
+    Ok(usage)
+}
+
+/// `ecs-roll prune`: read what is used, plan, deregister (unless `--dry-run`), report.
+pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
+    let family = args.family.as_str();
+    let active = list_active_revisions(ecs, family).await?;
+    let usage = read_usage(ecs, family, &args.clusters).await?;
     let revs: Vec<i64> = active.iter().map(|(_, r)| *r).collect();
-    let p = plan(&revs, &in_use, &rollback_targets, args.keep as usize);
+    let p = plan(
+        &revs,
+        &usage.in_use,
+        &usage.rollback_targets,
+        args.keep as usize,
+    );
     let arn_of = |r: i64| {
         active
             .iter()
@@ -182,13 +197,7 @@ pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
         p.keep
             .iter()
             .rev()
-            .map(|(r, why)| format!(
-                "{r}: {}",
-                serde_json::to_value(why)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            ))
+            .map(|(r, why)| format!("{r}: {}", reason_word(why)))
             .collect::<Vec<_>>()
             .join(", "),
         p.deregister.len(),
@@ -198,53 +207,73 @@ pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
             "to deregister"
         }
     ));
-    let mut done = Vec::new();
-    if !args.dry_run {
-        for r in &p.deregister {
-            let arn = arn_of(*r);
-            ecs.deregister_task_definition()
-                .task_definition(&arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    sdk_error(&format!("DeregisterTaskDefinition {}", short_name(&arn)), e)
-                })?;
-            ui.info(&format!("deregistered {}", short_name(&arn)));
-            done.push(arn);
-        }
-    }
     let listed: Vec<String> = p.deregister.iter().map(|r| arn_of(*r)).collect();
-    let text = listed
-        .iter()
-        .map(|a| {
-            format!(
-                "{}{}\n",
-                if args.dry_run {
-                    "would deregister "
-                } else {
-                    "deregistered "
-                },
-                short_name(a)
-            )
-        })
-        .collect::<String>();
+    let done = if args.dry_run {
+        Vec::new()
+    } else {
+        deregister(ecs, ui, &listed).await?
+    };
     let kept: Vec<serde_json::Value> = p
         .keep
         .iter()
         .rev()
         .map(|(r, why)| json!({ "task_definition_arn": arn_of(*r), "revision": r, "reason": why }))
         .collect();
+    Ok(prune_outcome(args, &kept, &listed, &done, &usage.in_use_by))
+}
+
+/// The word a reason serialises to (`in_use`, …).
+fn reason_word(why: &KeepReason) -> String {
+    serde_json::to_value(why)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Deregister each revision, in order; the ARNs done.
+async fn deregister(ecs: &Client, ui: &Ui, arns: &[String]) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for arn in arns {
+        ecs.deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DeregisterTaskDefinition {}", short_name(arn)), e))?;
+        ui.info(&format!("deregistered {}", short_name(arn)));
+        done.push(arn.clone());
+    }
+    Ok(done)
+}
+
+/// The outcome: result word, message, outputs, text lines, detail and summary table.
+fn prune_outcome(
+    args: &PruneArgs,
+    kept: &[serde_json::Value],
+    listed: &[String],
+    done: &[String],
+    in_use_by: &[String],
+) -> Outcome {
+    let family = args.family.as_str();
+    let action = if args.dry_run {
+        "would deregister"
+    } else {
+        "deregistered"
+    };
+    let text = listed
+        .iter()
+        .map(|a| format!("{action} {}\n", short_name(a)))
+        .collect::<String>();
     let (result, message) = match (listed.is_empty(), args.dry_run) {
         (true, _) => (
             "unchanged",
-            format!("{family}: nothing to prune ({} kept)", p.keep.len()),
+            format!("{family}: nothing to prune ({} kept)", kept.len()),
         ),
         (false, true) => (
             "dry_run",
             format!(
                 "{family}: would deregister {} revision(s), keep {}",
                 listed.len(),
-                p.keep.len()
+                kept.len()
             ),
         ),
         (false, false) => (
@@ -252,36 +281,31 @@ pub async fn prune(ecs: &Client, ui: &Ui, args: &PruneArgs) -> Result<Outcome> {
             format!(
                 "{family}: deregistered {} revision(s), kept {}",
                 done.len(),
-                p.keep.len()
+                kept.len()
             ),
         ),
     };
     let mut md = format!("### ecs-roll prune: {family}\n\n| Revision | Action |\n|---|---|\n");
-    for k in &kept {
+    for k in kept {
         md.push_str(&format!(
             "| {} | kept ({}) |\n",
             k["revision"],
             k["reason"].as_str().unwrap_or("")
         ));
     }
-    for a in &listed {
+    for a in listed {
         md.push_str(&format!(
-            "| {} | {} |\n",
-            revision_of(a).unwrap_or_default(),
-            if args.dry_run {
-                "would deregister"
-            } else {
-                "deregistered"
-            }
+            "| {} | {action} |\n",
+            revision_of(a).unwrap_or_default()
         ));
     }
-    Ok(Outcome::succeeded(result, message)
-        .output("deregistered", serde_json::Value::from(if args.dry_run { Vec::new() } else { done.clone() }))
+    Outcome::succeeded(result, message)
+        .output("deregistered", serde_json::Value::from(done.to_vec()))
         .output("deregistered_count", done.len())
-        .output("kept_count", p.keep.len())
+        .output("kept_count", kept.len())
         .text(text)
         .detail(json!({ "family": family, "kept": kept, "deregister": listed, "dry_run": args.dry_run, "in_use": in_use_by }))
-        .summary(md))
+        .summary(md)
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ pub fn parse_revision_ref(s: &str) -> Result<()> {
         None => (name, None),
     };
     let rev_ok = rev.is_none_or(|r| r.parse::<u32>().is_ok_and(|n| n >= 1));
-    if render::valid_name(family) && rev_ok {
+    if dk_core::ecs::valid_name(family) && rev_ok {
         Ok(())
     } else {
         Err(bad())
@@ -163,27 +163,8 @@ pub async fn prepare(
     for (sref, service) in plan.services.iter().zip(described_services) {
         let current_arn = service.task_definition().unwrap_or_default().to_string();
         let current = cached_describe(ecs, &mut cache, &current_arn).await?;
-        let (base_doc, base_arn) = match &plan.source {
-            Source::Service => match &current {
-                Some(d) => (d.doc.clone(), Some(d.arn.clone())),
-                None => {
-                    return Err(Error::failed(format!(
-                        "service {sref} runs {current_arn}, which cannot be described"
-                    ))
-                    .with_hint("pass --task-definition FILE|FAMILY|ARN to deploy from elsewhere"));
-                }
-            },
-            Source::File { doc, .. } => (doc.clone(), None),
-            Source::Revision(id) => match cached_describe(ecs, &mut cache, id).await? {
-                Some(d) => (d.doc.clone(), Some(d.arn.clone())),
-                None => {
-                    return Err(
-                        Error::usage(format!("task definition `{id}` does not exist"))
-                            .with_hint("check --task-definition and the region"),
-                    );
-                }
-            },
-        };
+        let (base_doc, base_arn) =
+            base_definition(ecs, &mut cache, &plan.source, sref, &current_arn, &current).await?;
         known_containers.extend(base_doc.container_names().iter().map(|c| c.to_string()));
         let mut rendered = render::apply_present_overrides(&base_doc, &plan.overrides);
         if pin_digests {
@@ -192,26 +173,8 @@ pub async fn prepare(
         let index = match definitions.iter().position(|d| d.doc.same_as(&rendered)) {
             Some(i) => i,
             None => {
-                let mut reuse = None;
-                for candidate in [base_arn.as_deref(), Some(current_arn.as_str())]
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(Some(d)) = cache.get(candidate)
-                        && d.doc.same_as(&rendered)
-                        && d.status == "ACTIVE"
-                    {
-                        reuse = Some(d.arn.clone());
-                        break;
-                    }
-                }
-                if reuse.is_none()
-                    && let Some(latest) =
-                        cached_describe(ecs, &mut cache, rendered.family()).await?
-                    && latest.doc.same_as(&rendered)
-                {
-                    reuse = Some(latest.arn.clone());
-                }
+                let candidates = [base_arn.as_deref(), Some(current_arn.as_str())];
+                let reuse = reusable_revision(ecs, &mut cache, &candidates, &rendered).await?;
                 definitions.push(Definition {
                     new: reuse.is_none(),
                     arn: reuse,
@@ -228,7 +191,68 @@ pub async fn prepare(
             definition: index,
         });
     }
-    // Every override must land somewhere: a container no definition has is a typo.
+    check_overrides_land(plan, known_containers)?;
+    Ok(Release {
+        definitions,
+        services: targets,
+    })
+}
+
+/// The definition a service's render starts from, and the revision holding it (none for a
+/// file): the service's current one, the file, or the named revision.
+async fn base_definition(
+    ecs: &Client,
+    cache: &mut HashMap<String, Option<Described>>,
+    source: &Source,
+    sref: &ServiceRef,
+    current_arn: &str,
+    current: &Option<Described>,
+) -> Result<(TaskDefinitionDoc, Option<String>)> {
+    match source {
+        Source::Service => match current {
+            Some(d) => Ok((d.doc.clone(), Some(d.arn.clone()))),
+            None => Err(Error::failed(format!(
+                "service {sref} runs {current_arn}, which cannot be described"
+            ))
+            .with_hint("pass --task-definition FILE|FAMILY|ARN to deploy from elsewhere")),
+        },
+        Source::File { doc, .. } => Ok((doc.clone(), None)),
+        Source::Revision(id) => match cached_describe(ecs, cache, id).await? {
+            Some(d) => Ok((d.doc.clone(), Some(d.arn.clone()))),
+            None => Err(
+                Error::usage(format!("task definition `{id}` does not exist"))
+                    .with_hint("check --task-definition and the region"),
+            ),
+        },
+    }
+}
+
+/// An ACTIVE revision that already holds `rendered`: one of the candidates (already described),
+/// else the family's latest; `None` when it must be registered.
+async fn reusable_revision(
+    ecs: &Client,
+    cache: &mut HashMap<String, Option<Described>>,
+    candidates: &[Option<&str>],
+    rendered: &TaskDefinitionDoc,
+) -> Result<Option<String>> {
+    for candidate in candidates.iter().flatten() {
+        if let Some(Some(d)) = cache.get(*candidate)
+            && d.doc.same_as(rendered)
+            && d.status == "ACTIVE"
+        {
+            return Ok(Some(d.arn.clone()));
+        }
+    }
+    if let Some(latest) = cached_describe(ecs, cache, rendered.family()).await?
+        && latest.doc.same_as(rendered)
+    {
+        return Ok(Some(latest.arn.clone()));
+    }
+    Ok(None)
+}
+
+/// Every override must land somewhere: a container no definition has is a typo.
+fn check_overrides_land(plan: &DeployPlan, mut known_containers: Vec<String>) -> Result<()> {
     let migrate = plan.migrate.as_ref().and_then(|m| m.container.as_deref());
     for c in plan.overrides.containers().into_iter().chain(migrate) {
         if !known_containers.iter().any(|k| k == c) {
@@ -252,10 +276,7 @@ pub async fn prepare(
             .with_hint(hint));
         }
     }
-    Ok(Release {
-        definitions,
-        services: targets,
-    })
+    Ok(())
 }
 
 async fn cached_describe(

@@ -28,7 +28,7 @@ use std::time::Instant;
 use aws_sdk_ecs::Client;
 use dk_core::{Outcome, Result, Ui};
 use serde_json::json;
-use wait_stable::waiter::{ServiceResult as WaitResult, Track};
+use wait_stable::waiter::{Track, WaitResult};
 
 use crate::migrate::{self, MigrationResult};
 use crate::register::{self, Release, ServiceTarget};
@@ -94,7 +94,7 @@ pub async fn deploy(
             &s.sref.cluster,
             &s.service,
             &arn,
-            args.interval.get(),
+            args.wait.interval(),
         )
         .await?;
         ui.info(&format!("migration: {}", report.describe()));
@@ -260,7 +260,7 @@ async fn roll_one(
     let target = release.target_arn(s).unwrap_or_default().to_string();
     let result = match track {
         Some(track) => {
-            let (timeout, interval) = (args.timeout.get(), args.interval.get());
+            let (timeout, interval) = (args.wait.timeout(), args.wait.interval());
             match waiting::wait_for(ecs, ui, &s.sref, track, timeout, interval, args.allow_empty)
                 .await
             {
@@ -448,8 +448,8 @@ async fn start_deployment(
         &target,
         force,
         &rollback::deployment_ids(&svc),
-        args.timeout.get(),
-        args.interval.get(),
+        args.wait.timeout(),
+        args.wait.interval(),
     )
     .await
     {
@@ -553,7 +553,7 @@ async fn return_services(
             cluster: report.cluster.clone(),
             name: report.service.clone(),
         };
-        let bounds = (args.rollback_timeout.get(), args.interval.get());
+        let bounds = (args.rollback_timeout.get(), args.wait.interval());
         let mut known = report.known_deployments.clone();
         known.extend(report.deployment_id.clone());
         match rollback::begin_return(ecs, ui, &sref, &previous, &known, bounds, timeline).await {
@@ -577,7 +577,7 @@ async fn return_services(
         ui,
         targets,
         args.rollback_timeout.get(),
-        args.interval.get(),
+        args.wait.interval(),
     )
     .await;
     match verdicts {

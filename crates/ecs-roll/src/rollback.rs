@@ -13,13 +13,14 @@ use aws_sdk_ecs::types::{Service, SortOrder, TaskDefinitionStatus};
 use dk_core::aws::sdk_error;
 use dk_core::poll::{Deadline, jittered};
 use dk_core::{Error, Outcome, Result, Ui};
-use wait_stable::waiter::{ServiceOutcome, ServiceResult as WaitResult, Track};
+use wait_stable::waiter::{ServiceOutcome, Track, WaitResult};
 
 use crate::RollbackArgs;
 use crate::history::{self, Decision, Entry};
 use crate::services::{self, ServiceRef};
 use crate::summary::{self, ServiceReport, ServiceResult, Timeline};
 use crate::wire::{self, family_of, short_name};
+use dk_core::ecs::revision_of;
 
 /// How a return to a revision went.
 #[derive(Debug, Clone)]
@@ -27,12 +28,6 @@ pub struct Returned {
     /// The deployment ecs-roll started, or `None` when ECS's own rollback was waited for.
     pub deployment_id: Option<String>,
     pub outcome: ServiceOutcome,
-}
-
-impl Returned {
-    pub fn succeeded(&self) -> bool {
-        self.outcome.result == WaitResult::Succeeded
-    }
 }
 
 /// Put `to` back on the service (unless it is already its PRIMARY) and wait until stable on it.
@@ -418,13 +413,6 @@ where
     .with_hint(TO_HINT)
 }
 
-/// `family:N` → N.
-pub fn revision_of(arn: &str) -> Option<i64> {
-    short_name(arn)
-        .rsplit_once(':')
-        .and_then(|(_, r)| r.parse().ok())
-}
-
 /// ACTIVE revisions of exactly `family` (ListTaskDefinitions matches prefixes), newest first.
 pub async fn list_active_revisions(ecs: &Client, family: &str) -> Result<Vec<(String, i64)>> {
     let mut out = Vec::new();
@@ -455,53 +443,25 @@ pub async fn list_active_revisions(ecs: &Client, family: &str) -> Result<Vec<(St
     Ok(out)
 }
 
-/// `ecs-roll rollback`.
+/// `ecs-roll rollback`: choose the revision to return to, return the service to it, report.
 pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Result<Outcome> {
     let sref =
-        services::parse_services(args.cluster.as_deref(), std::slice::from_ref(&args.service))?
+        dk_core::ecs::parse_services(args.cluster.as_deref(), std::slice::from_ref(&args.service))?
             .remove(0);
-    let timeline = Timeline::default();
     let svc = services::describe_one(ecs, &sref).await?;
     let current = svc.task_definition().unwrap_or_default().to_string();
-    let (target, found_by) = match &args.to {
-        Some(to) => match wire::describe_task_definition(ecs, to).await? {
-            Some(d) => {
-                if d.status != "ACTIVE" {
-                    ui.warn(&format!(
-                        "{} is {}; ECS may refuse to deploy it",
-                        short_name(&d.arn),
-                        d.status
-                    ));
-                }
-                (d.arn, "--to".to_string())
-            }
-            None => {
-                return Err(
-                    Error::usage(format!("--to {to}: task definition does not exist"))
-                        .with_hint("use FAMILY:REVISION or an ARN of a registered revision"),
-                );
-            }
-        },
-        None => match find_previous(ecs, &sref, &svc).await? {
-            Decision::ReturnTo {
-                task_definition,
-                why,
-            }
-            | Decision::Follow {
-                task_definition,
-                why,
-            } => (task_definition, why),
-            Decision::Nothing { why } => {
-                return Ok(Outcome::failed(
-                    "failed",
-                    format!(
-                        "{sref}: no previous revision to roll back to (it runs {}): {why}; name one with --to FAMILY:REVISION",
-                        short_name(&current)
-                    ),
-                )
-                .output("task_definition_arn", current.clone()));
-            }
-        },
+    let (target, found_by) = match rollback_target(ecs, ui, args, &sref, &svc).await? {
+        Ok(found) => found,
+        Err(why) => {
+            return Ok(Outcome::failed(
+                "failed",
+                format!(
+                    "{sref}: no previous revision to roll back to (it runs {}): {why}; name one with --to FAMILY:REVISION",
+                    short_name(&current)
+                ),
+            )
+            .output("task_definition_arn", current.clone()));
+        }
     };
     ui.info(&format!(
         "{sref}: runs {}; rolling back to {} (found by {found_by})",
@@ -533,6 +493,7 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         ))
         .output("dry_run", true));
     }
+    let timeline = Timeline::default();
     timeline.push(
         &sref.to_string(),
         format!(
@@ -542,61 +503,114 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         ),
     );
     let start = std::time::Instant::now();
-    let returned = return_to(
-        ecs,
-        ui,
-        &sref,
-        &target,
-        args.timeout.get(),
-        args.interval.get(),
-        &timeline,
-    )
-    .await?;
+    let (timeout, interval) = (args.wait.timeout(), args.wait.interval());
+    let returned = return_to(ecs, ui, &sref, &target, timeout, interval, &timeline).await?;
+    let report = manual_rollback_report(&sref, &target, &current, &returned, start.elapsed());
+    timeline.push(
+        &sref.to_string(),
+        format!("rollback {}", report.result.as_str()),
+    );
+    Ok(manual_rollback_outcome(&sref, &report, timeout, &timeline))
+}
+
+/// The revision `--to` names, or the one the service's history says ran before, with how it
+/// was found; `Err(why)` when the history names none.
+async fn rollback_target(
+    ecs: &Client,
+    ui: &Ui,
+    args: &RollbackArgs,
+    sref: &ServiceRef,
+    svc: &Service,
+) -> Result<std::result::Result<(String, String), String>> {
+    if let Some(to) = &args.to {
+        let Some(d) = wire::describe_task_definition(ecs, to).await? else {
+            return Err(
+                Error::usage(format!("--to {to}: task definition does not exist"))
+                    .with_hint("use FAMILY:REVISION or an ARN of a registered revision"),
+            );
+        };
+        if d.status != "ACTIVE" {
+            ui.warn(&format!(
+                "{} is {}; ECS may refuse to deploy it",
+                short_name(&d.arn),
+                d.status
+            ));
+        }
+        return Ok(Ok((d.arn, "--to".to_string())));
+    }
+    Ok(match find_previous(ecs, sref, svc).await? {
+        Decision::ReturnTo {
+            task_definition,
+            why,
+        }
+        | Decision::Follow {
+            task_definition,
+            why,
+        } => Ok((task_definition, why)),
+        Decision::Nothing { why } => Err(why),
+    })
+}
+
+/// The service's report after a manual rollback: rolled back, timed out, or failed.
+fn manual_rollback_report(
+    sref: &ServiceRef,
+    target: &str,
+    current: &str,
+    returned: &Returned,
+    duration: std::time::Duration,
+) -> ServiceReport {
     let result = match returned.outcome.result {
         WaitResult::Succeeded => ServiceResult::RolledBack,
         WaitResult::TimedOut => ServiceResult::TimedOut,
         _ => ServiceResult::RollbackFailed,
     };
-    timeline.push(&sref.to_string(), format!("rollback {}", result.as_str()));
-    let report = ServiceReport {
+    ServiceReport {
         cluster: sref.cluster.clone(),
         service: sref.name.clone(),
         result,
-        task_definition_arn: Some(target.clone()),
-        previous_task_definition_arn: Some(current.clone()),
+        task_definition_arn: Some(target.to_string()),
+        previous_task_definition_arn: Some(current.to_string()),
         deployment_id: returned.deployment_id.clone(),
         rollback_deployment_id: None,
-        duration: start.elapsed(),
+        duration,
         unverified: None,
         known_deployments: Vec::new(),
         reason: returned.outcome.reason.clone(),
         cause: None,
         wait: Some(returned.outcome.clone()),
         rollback_wait: None,
-    };
+    }
+}
+
+/// The outcome of `ecs-roll rollback` from its one service report.
+fn manual_rollback_outcome(
+    sref: &ServiceRef,
+    report: &ServiceReport,
+    timeout: std::time::Duration,
+    timeline: &Timeline,
+) -> Outcome {
+    let target = short_name(report.task_definition_arn.as_deref().unwrap_or_default());
     let md = summary::markdown(
         &format!("rollback of {sref}"),
-        std::slice::from_ref(&report),
-        &timeline,
+        std::slice::from_ref(report),
+        timeline,
     );
-    let outcome = match result {
+    let outcome = match report.result {
         ServiceResult::RolledBack => Outcome::succeeded(
             "rolled_back",
-            format!("{sref} rolled back to {} and stable", short_name(&target)),
+            format!("{sref} rolled back to {target} and stable"),
         ),
         ServiceResult::TimedOut => Outcome::timed_out(
             "timed_out",
             format!(
-                "{sref}: rollback to {} not stable within {}",
-                short_name(&target),
-                dk_core::duration::format_duration(args.timeout.get())
+                "{sref}: rollback to {target} not stable within {}",
+                dk_core::duration::format_duration(timeout)
             ),
         ),
         _ => Outcome::failed(
             "rollback_failed",
             format!(
-                "{sref}: rollback to {} failed: {}",
-                short_name(&target),
+                "{sref}: rollback to {target} failed: {}",
                 report
                     .reason
                     .as_deref()
@@ -604,17 +618,28 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
             ),
         ),
     };
-    Ok(base(outcome)
+    outcome
+        .output(
+            "task_definition_arn",
+            report.task_definition_arn.clone().unwrap_or_default(),
+        )
+        .output(
+            "previous_task_definition_arn",
+            report
+                .previous_task_definition_arn
+                .clone()
+                .unwrap_or_default(),
+        )
         .output(
             "deployment_id",
-            returned.deployment_id.clone().unwrap_or_default(),
+            report.deployment_id.clone().unwrap_or_default(),
         )
         .output(
             "duration_s",
             (report.duration.as_secs_f64() * 10.0).round() / 10.0,
         )
         .detail(serde_json::json!({ "services": [report], "timeline": timeline.steps() }))
-        .summary(md))
+        .summary(md)
 }
 
 #[cfg(test)]

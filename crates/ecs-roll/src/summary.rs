@@ -77,7 +77,10 @@ pub struct ServiceReport {
     pub deployment_id: Option<String>,
     /// The deployment that returned the service, when rolled back.
     pub rollback_deployment_id: Option<String>,
-    #[serde(rename = "duration_s", serialize_with = "seconds")]
+    #[serde(
+        rename = "duration_s",
+        serialize_with = "dk_core::duration::serialize_seconds"
+    )]
     pub duration: Duration,
     /// Why it failed, in one line.
     pub reason: Option<String>,
@@ -95,10 +98,6 @@ pub struct ServiceReport {
     /// taken for ECS's own rollback when returning the service — a stale read shows them.
     #[serde(skip)]
     pub known_deployments: Vec<String>,
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 10.0).round() / 10.0)
 }
 
 /// Timestamped steps, shared by the services rolling in parallel.

@@ -170,13 +170,5 @@ pub async fn register_task_definition(ecs: &Client, doc: &TaskDefinitionDoc) -> 
         })
 }
 
-/// `family:revision` of an ARN (or the input unchanged), for people.
-pub fn short_name(arn: &str) -> &str {
-    arn.rsplit_once(":task-definition/").map_or(arn, |(_, n)| n)
-}
-
-/// The family of `family:rev` or an ARN.
-pub fn family_of(id: &str) -> &str {
-    let n = short_name(id);
-    n.split_once(':').map_or(n, |(f, _)| f)
-}
+/// `family:revision` of an ARN (or the input unchanged), for people; and the family of either.
+pub use dk_core::ecs::{family_of, task_definition_name as short_name};

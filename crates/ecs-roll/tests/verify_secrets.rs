@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{ContainerDefinition, DeploymentConfiguration};
-use ecs_emulator::{Config, Emulator, Scenario};
+use aws_sdk_ecs::types::DeploymentConfiguration;
+use ecs_emulator::{Config, Scenario};
+use test_support::ecs::{Container, EcsFixture};
 use test_support::{Cmd, standins, unique};
 
 const SCENARIO: &str = r#"
@@ -37,58 +37,16 @@ fn moto_secret(rt: &tokio::runtime::Runtime, name: &str) -> String {
 /// --no-verify-secrets) the release goes ahead.
 #[test]
 fn missing_secret_stops_before_register() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let emulator = rt
-        .block_on(Emulator::start(Config::new(
-            Scenario::parse(SCENARIO).unwrap(),
-        )))
-        .unwrap();
-    let ecs =
-        rt.block_on(async { Client::new(&test_support::sdk_config(&emulator.url(), None).await) });
+    let (fx, rt) = EcsFixture::start_blocking(Config::new(Scenario::parse(SCENARIO).unwrap()));
     rt.block_on(async {
-        ecs.create_cluster()
-            .cluster_name("prod")
-            .send()
-            .await
-            .unwrap();
-        let td = ecs
-            .register_task_definition()
-            .family("web")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image("app:v1")
-                    .essential(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let arn = td
-            .task_definition()
-            .unwrap()
-            .task_definition_arn()
-            .unwrap()
-            .to_string();
-        ecs.create_service()
-            .cluster("prod")
-            .service_name("web")
-            .task_definition(arn)
-            .desired_count(1)
-            .deployment_configuration(
-                DeploymentConfiguration::builder()
-                    .minimum_healthy_percent(100)
-                    .maximum_percent(200)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        let td = fx.register("web", Container::new("app", "app:v1")).await;
+        let config = DeploymentConfiguration::builder()
+            .minimum_healthy_percent(100)
+            .maximum_percent(200)
+            .build();
+        fx.create_service("prod", "web", &td, 1, config).await;
     });
+    let EcsFixture { emulator, .. } = fx;
     let present = moto_secret(&rt, &unique("db"));
     let missing = present.replace(":secret:", ":secret:gone-");
     let deploy = |secret_arn: &str, extra: &[&str]| {

@@ -180,7 +180,7 @@ async fn wait_available(
     result: &str,
 ) -> Result<Outcome> {
     let snapshot_id = snapshot.id.clone();
-    let deadline = Deadline::after(args.timeout);
+    let deadline = Deadline::after(args.wait.timeout);
     ui.group(&format!("waiting for snapshot {snapshot_id}"));
     let waited = wait::snapshot_available(
         rds,
@@ -188,7 +188,7 @@ async fn wait_available(
         &snapshot_id,
         db.kind,
         &deadline,
-        args.interval.get(),
+        args.wait.interval(),
     )
     .await?;
     ui.end_group();
@@ -226,7 +226,7 @@ async fn wait_available(
                     format!(
                         "snapshot {snapshot_id} was still `{}` when --timeout {} passed; it goes on in AWS, and re-running this command waits for it",
                         s.status,
-                        humantime::format_duration(args.timeout.get())
+                        humantime::format_duration(args.wait.timeout())
                     ),
                 ),
                 db,

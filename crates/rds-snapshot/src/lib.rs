@@ -16,7 +16,7 @@ pub mod wait;
 use clap::{Args, Parser, Subcommand};
 use dk_core::aws::AwsArgs;
 use dk_core::cli::{CommonArgs, HasCommonArgs};
-use dk_core::duration::{Interval, Timeout};
+use dk_core::wait::{WaitArgs, WaitDefaults};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
 use crate::identifiers::IdKind;
@@ -93,12 +93,9 @@ pub struct CreateArgs {
     /// Return once the snapshot is requested, without waiting
     #[arg(long)]
     pub no_wait: bool,
-    /// Give up waiting after this long (exit 4); the snapshot goes on in AWS (1s to 7d)
-    #[arg(long, value_name = "DUR", default_value = "30m")]
-    pub timeout: Timeout,
-    /// Time between status checks (100ms to 1h)
-    #[arg(long, value_name = "DUR", default_value = "5s")]
-    pub interval: Interval,
+    // --timeout (the snapshot goes on in AWS past it) and --interval.
+    #[command(flatten)]
+    pub wait: WaitArgs<SnapshotWait>,
     /// Manual-snapshot quota to check against [default: what RDS reports, else 100]
     #[arg(long, value_name = "N")]
     pub snapshot_quota: Option<u32>,
@@ -145,20 +142,33 @@ pub struct RestoreArgs {
     /// Return once the restore is requested, without waiting
     #[arg(long)]
     pub no_wait: bool,
-    /// Give up waiting after this long (exit 4); the restore goes on in AWS (1s to 7d)
-    #[arg(long, value_name = "DUR", default_value = "60m")]
-    pub timeout: Timeout,
-    /// Time between status checks (100ms to 1h)
-    #[arg(long, value_name = "DUR", default_value = "10s")]
-    pub interval: Interval,
+    // --timeout (the restore goes on in AWS past it) and --interval.
+    #[command(flatten)]
+    pub wait: WaitArgs<RestoreWait>,
     /// Check and report what would be done; restore nothing
     #[arg(long)]
     pub dry_run: bool,
 }
 
+/// A snapshot's wait: 30 minutes, polled every 5 seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotWait;
+impl WaitDefaults for SnapshotWait {
+    const TIMEOUT: &'static str = "30m";
+    const INTERVAL: &'static str = "5s";
+}
+
+/// A restore's wait: an hour, polled every 10 seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreWait;
+impl WaitDefaults for RestoreWait {
+    const TIMEOUT: &'static str = "60m";
+    const INTERVAL: &'static str = "10s";
+}
+
 impl Cli {
     /// Every check that needs no network.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         match &self.command {
             Command::Create(a) => {
                 identifiers::validate("--db", &a.db, IdKind::Database)?;
@@ -166,6 +176,7 @@ impl Cli {
                     identifiers::validate("--snapshot-id", id, IdKind::InstanceSnapshot)?;
                 }
                 ownership::validate_tags(&a.tags)?;
+                a.wait.validate()?;
                 if a.no_wait && a.dry_run {
                     return Err(Error::usage("--no-wait and --dry-run cannot be combined")
                         .with_hint("--dry-run never waits"));
@@ -176,6 +187,7 @@ impl Cli {
             Command::Restore(a) => {
                 identifiers::validate("--snapshot-id", &a.snapshot_id, IdKind::InstanceSnapshot)?;
                 identifiers::validate("--target", &a.target, IdKind::Database)?;
+                a.wait.validate()?;
             }
         }
         Ok(())
@@ -203,9 +215,13 @@ pub struct RdsSnapshot;
 impl Tool for RdsSnapshot {
     const NAME: &'static str = "rds-snapshot";
     type Cli = Cli;
+    type Plan = ();
 
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
-        cli.validate()?;
+    fn validate(cli: &Cli, _ctx: &dk_core::Context) -> Result<()> {
+        cli.validate()
+    }
+
+    async fn run(cli: Cli, _plan: (), ui: Ui) -> Result<Outcome> {
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let client = aws_sdk_rds::Client::new(&config);
         let rds = Rds { client: &client };

@@ -150,14 +150,14 @@ async fn wait_restored(
     kind: Kind,
     writer: Option<&str>,
 ) -> Result<Waited<DbState>> {
-    let deadline = Deadline::after(args.timeout);
+    let deadline = Deadline::after(args.wait.timeout);
     ui.group(&format!(
         "waiting for {} {} to become available",
         kind.as_str(),
         args.target
     ));
     let mut waited =
-        wait::database_available(rds, ui, &args.target, kind, &deadline, args.interval.get())
+        wait::database_available(rds, ui, &args.target, kind, &deadline, args.wait.interval())
             .await?;
     if let (Waited::Ready(cluster), Some(writer)) = (&waited, writer) {
         let cluster = cluster.clone();
@@ -171,7 +171,7 @@ async fn wait_restored(
             writer,
             Kind::Instance,
             &deadline,
-            args.interval.get(),
+            args.wait.interval(),
         )
         .await?
         {
@@ -280,7 +280,7 @@ impl Report<'_> {
                     "timed_out",
                     format!(
                         "{kind} {target} was still `{status}` when --timeout {} passed; the restore goes on in AWS",
-                        humantime::format_duration(self.args.timeout.get())
+                        humantime::format_duration(self.args.wait.timeout())
                     ),
                 ))
                 .output("status", status)

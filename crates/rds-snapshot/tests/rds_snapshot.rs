@@ -331,6 +331,31 @@ fn bad_identifiers_exit_2_without_network() {
             vec!["create", "--db", "app-db", "--timeout", "soon"],
             "not a duration",
         ),
+        // One set of wait bounds (core's WaitArgs): the wait polls at least once.
+        (
+            vec![
+                "create",
+                "--db",
+                "app-db",
+                "--timeout",
+                "5s",
+                "--interval",
+                "10s",
+            ],
+            "longer than --timeout",
+        ),
+        (
+            vec![
+                "restore",
+                "--snapshot-id",
+                "s1",
+                "--target",
+                "new-db",
+                "--interval",
+                "2h",
+            ],
+            "out of range",
+        ),
     ] {
         let out = Cmd::bin("rds-snapshot")
             .envs([

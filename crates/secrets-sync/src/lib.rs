@@ -251,7 +251,7 @@ impl ExportArgs {
 
 impl Cli {
     /// Every check that needs no network, so bad input exits 2 before any call.
-    pub fn validate(&self, ctx: &Context) -> Result<()> {
+    fn validate(&self, ctx: &Context) -> Result<()> {
         self.aws.validate(ctx)?;
         match &self.command {
             Command::Plan(a) => a.validate(ctx).map(|_| ()),
@@ -269,8 +269,13 @@ pub struct SecretsSync;
 impl Tool for SecretsSync {
     const NAME: &'static str = "secrets-sync";
     type Cli = Cli;
+    type Plan = ();
 
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
+    fn validate(cli: &Cli, ctx: &Context) -> Result<()> {
+        cli.validate(ctx)
+    }
+
+    async fn run(cli: Cli, _plan: (), ui: Ui) -> Result<Outcome> {
         let redactor = Redactor::default();
         let result = run_command(&cli, &ui, &redactor).await;
         // Whatever failed, and wherever its text came from, no value read in this run leaves.
@@ -279,7 +284,6 @@ impl Tool for SecretsSync {
 }
 
 async fn run_command(cli: &Cli, ui: &Ui, r: &Redactor) -> Result<Outcome> {
-    cli.validate(ui.context())?;
     match &cli.command {
         Command::Plan(a) => sync::run(ui, &cli.aws, a, sync::Mode::Plan, r).await,
         Command::Apply(a) => {

@@ -284,9 +284,13 @@ pub struct SmokeTest;
 impl Tool for SmokeTest {
     const NAME: &'static str = "smoke-test";
     type Cli = Cli;
+    type Plan = (Spec, RunOptions, String);
 
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
-        let (spec, opts, title) = cli.plan(ui.context())?;
+    fn validate(cli: &Cli, ctx: &Context) -> Result<Self::Plan> {
+        cli.plan(ctx)
+    }
+
+    async fn run(cli: Cli, (spec, opts, title): Self::Plan, ui: Ui) -> Result<Outcome> {
         ui.group(&format!("smoke-test {title}"));
         let report = engine::run(&spec, &opts, &ui).await?;
         ui.end_group();

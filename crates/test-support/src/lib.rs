@@ -12,10 +12,16 @@
 //!   bodies, trickling answers, uploads committed without a digest check).
 //! - [`github_fake`]: a FAKE of GitHub's REST API (Actions secrets) with a real keypair.
 //! - [`figures`]: counts recorded for `scripts/reliability` when `DK_RELIABILITY_LOG` is set.
+//! - [`oci`]: the one generator of test images (OCI layouts, `docker save` tarballs).
+//! - [`ecs`] (feature `ecs`): the one ECS fixture — emulator, client, cluster, task definitions,
+//!   services.
 
+#[cfg(feature = "ecs")]
+pub mod ecs;
 pub mod fake_registry;
 pub mod figures;
 pub mod github_fake;
+pub mod oci;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

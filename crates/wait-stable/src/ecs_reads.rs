@@ -214,7 +214,7 @@ pub async fn stopped_tasks(
     deployment_id: &str,
     limit: usize,
 ) -> Result<Vec<StoppedTask>, String> {
-    let service = service.rsplit('/').next().unwrap_or(service);
+    let service = dk_core::ecs::last_segment(service);
     let mut found: Vec<Task> = Vec::new();
     let mut token = None;
     for _ in 0..STOPPED_TASK_PAGES {
@@ -310,7 +310,7 @@ pub async fn service_names(ecs: &Client, cluster: &str) -> Vec<String> {
         names.extend(
             out.service_arns()
                 .iter()
-                .map(|a| a.rsplit('/').next().unwrap_or(a).to_string()),
+                .map(|a| dk_core::ecs::last_segment(a).to_string()),
         );
         token = out.next_token().map(str::to_owned);
         if token.is_none() {

@@ -23,12 +23,13 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use dk_core::cli::{CommonArgs, HasCommonArgs};
-use dk_core::duration::{Interval, Timeout, format_duration};
+use dk_core::duration::format_duration;
 use dk_core::poll::Deadline;
+use dk_core::wait::{DeploymentWait, WaitArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
 pub use model::{
-    ContainerExit, ServiceEvent, ServiceOutcome, ServiceResult, StoppedTask, Target, Track, Until,
+    ContainerExit, ServiceEvent, ServiceOutcome, WaitResult, StoppedTask, Target, Track, Until,
 };
 pub use waiter::{WaitOptions, wait};
 
@@ -111,13 +112,8 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub services: Vec<String>,
-    /// Give up after this long (exit 4), e.g. 90s, 10m, 1h (1s to 7d)
-    #[arg(long, value_name = "DUR", default_value = "10m")]
-    pub timeout: Timeout,
-    /// Time between polls (jittered up to 10 % shorter, never longer), e.g. 5s, 2s, 500ms (100ms
-    /// to 1h)
-    #[arg(long, value_name = "DUR", default_value = "5s")]
-    pub interval: Interval,
+    #[command(flatten)]
+    pub wait: WaitArgs<DeploymentWait>,
     /// Follow this deployment (`ecs-svc/…`) or ServiceDeployment ARN instead of the current PRIMARY
     /// (one service only); waited for up to 30 s while ECS does not show it yet
     #[arg(long, value_name = "ID", conflicts_with = "task_definition")]
@@ -161,13 +157,7 @@ impl HasCommonArgs for Cli {
 impl Cli {
     /// Every check that needs no network; the targets to wait for.
     fn targets(&self) -> Result<Vec<Target>> {
-        if self.interval > self.timeout {
-            return Err(
-                Error::usage("--interval is longer than --timeout").with_hint(
-                    "poll at least once before the deadline, e.g. --timeout 10m --interval 5s",
-                ),
-            );
-        }
+        self.wait.validate()?;
         let track = match (&self.deployment_id, &self.task_definition) {
             (Some(id), _) => {
                 if self.services.len() > 1 {
@@ -192,52 +182,57 @@ pub struct WaitStable;
 impl Tool for WaitStable {
     const NAME: &'static str = "wait-stable";
     type Cli = Cli;
+    type Plan = Vec<Target>;
 
-    async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
+    fn validate(cli: &Cli, ctx: &dk_core::Context) -> Result<Vec<Target>> {
         let targets = cli.targets()?;
-        cli.aws.validate(ui.context())?;
+        cli.aws.validate(ctx)?;
+        Ok(targets)
+    }
+
+    async fn run(cli: Cli, targets: Vec<Target>, ui: Ui) -> Result<Outcome> {
         // The deadline covers everything, AWS configuration included.
         let opts = WaitOptions {
-            deadline: Deadline::after(cli.timeout),
-            interval: cli.interval.get(),
+            deadline: Deadline::after(cli.wait.timeout),
+            interval: cli.wait.interval(),
             until: cli.until.into(),
             // A deployment named by id or task definition may not show yet right after the
             // user's UpdateService (ECS is eventually consistent): the same grace ecs-roll's
             // own waits get, never past the deadline.
-            created_grace: waiter::NOT_YET_VISIBLE_GRACE.min(cli.timeout.get()),
+            created_grace: waiter::NOT_YET_VISIBLE_GRACE.min(cli.wait.timeout()),
             allow_empty: cli.allow_empty,
         };
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);
         let outcomes = wait(&ecs, &ui, &targets, &opts).await?;
-        Ok(outcome(&outcomes, cli.timeout.get()))
+        Ok(outcome(&outcomes, cli.wait.timeout()))
     }
 }
 
 /// The combined result: any definite failure wins (rollback_failed, failed, rolled_back,
 /// no_tasks, replaced: a broken service outranks a restored one), then a timeout; succeeded only
 /// when every service succeeded.
-pub fn combined_result(outcomes: &[ServiceOutcome]) -> ServiceResult {
+pub fn combined_result(outcomes: &[ServiceOutcome]) -> WaitResult {
     let order = [
-        ServiceResult::RollbackFailed,
-        ServiceResult::Failed,
-        ServiceResult::RolledBack,
-        ServiceResult::NoTasks,
-        ServiceResult::Replaced,
-        ServiceResult::TimedOut,
+        WaitResult::RollbackFailed,
+        WaitResult::Failed,
+        WaitResult::RolledBack,
+        WaitResult::NoTasks,
+        WaitResult::Replaced,
+        WaitResult::TimedOut,
     ];
     order
         .into_iter()
         .find(|r| outcomes.iter().any(|o| o.result == *r))
-        .unwrap_or(ServiceResult::Succeeded)
+        .unwrap_or(WaitResult::Succeeded)
 }
 
 fn outcome(outcomes: &[ServiceOutcome], timeout: Duration) -> Outcome {
     let result = combined_result(outcomes);
     let message = message(outcomes, result, timeout);
     let mut out = match result {
-        ServiceResult::Succeeded => Outcome::succeeded(result.as_str(), message),
-        ServiceResult::TimedOut => Outcome::timed_out(result.as_str(), message),
+        WaitResult::Succeeded => Outcome::succeeded(result.as_str(), message),
+        WaitResult::TimedOut => Outcome::timed_out(result.as_str(), message),
         _ => Outcome::failed(result.as_str(), message),
     };
     if let [one] = outcomes {
@@ -260,17 +255,17 @@ fn outcome(outcomes: &[ServiceOutcome], timeout: Duration) -> Outcome {
 }
 
 /// One line for people: what happened, and for failures why (the first stopped task included).
-fn message(outcomes: &[ServiceOutcome], result: ServiceResult, timeout: Duration) -> String {
+fn message(outcomes: &[ServiceOutcome], result: WaitResult, timeout: Duration) -> String {
     let describe = |o: &ServiceOutcome| {
         let mut s = match o.result {
-            ServiceResult::Succeeded => format!(
+            WaitResult::Succeeded => format!(
                 "{}: deployment {} completed ({} running) in {}",
                 o.service,
                 o.deployment_id.as_deref().unwrap_or("?"),
                 o.running_count,
                 format_duration(o.duration)
             ),
-            ServiceResult::TimedOut => format!(
+            WaitResult::TimedOut => format!(
                 "{}: still not done after {}: {}",
                 o.service,
                 format_duration(timeout),
@@ -287,7 +282,7 @@ fn message(outcomes: &[ServiceOutcome], result: ServiceResult, timeout: Duration
             ),
         };
         if let Some(t) = o.stopped_tasks.first()
-            && o.result != ServiceResult::Succeeded
+            && o.result != WaitResult::Succeeded
         {
             s.push_str(&format!(" — stopped {}", progress::stopped_task_line(t)));
         }
@@ -295,17 +290,17 @@ fn message(outcomes: &[ServiceOutcome], result: ServiceResult, timeout: Duration
     };
     match outcomes {
         [one] => describe(one),
-        many if result == ServiceResult::Succeeded => {
+        many if result == WaitResult::Succeeded => {
             format!("all {} services deployed: {}", many.len(), names(many))
         }
         many => {
             let ok = many
                 .iter()
-                .filter(|o| o.result == ServiceResult::Succeeded)
+                .filter(|o| o.result == WaitResult::Succeeded)
                 .count();
             let bad: Vec<String> = many
                 .iter()
-                .filter(|o| o.result != ServiceResult::Succeeded)
+                .filter(|o| o.result != WaitResult::Succeeded)
                 .map(describe)
                 .collect();
             format!(

@@ -54,7 +54,7 @@ pub enum Until {
 /// How one service's deployment ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ServiceResult {
+pub enum WaitResult {
     Succeeded,
     /// The release failed and a rollback (the circuit breaker's, an alarm's, or someone's) put
     /// the previous task definition back, and completed.
@@ -72,17 +72,17 @@ pub enum ServiceResult {
     TimedOut,
 }
 
-impl ServiceResult {
+impl WaitResult {
     /// The machine word used in outputs (`succeeded`, `rolled_back`, …).
     pub fn as_str(self) -> &'static str {
         match self {
-            ServiceResult::Succeeded => "succeeded",
-            ServiceResult::RolledBack => "rolled_back",
-            ServiceResult::RollbackFailed => "rollback_failed",
-            ServiceResult::Failed => "failed",
-            ServiceResult::NoTasks => "no_tasks",
-            ServiceResult::Replaced => "replaced",
-            ServiceResult::TimedOut => "timed_out",
+            WaitResult::Succeeded => "succeeded",
+            WaitResult::RolledBack => "rolled_back",
+            WaitResult::RollbackFailed => "rollback_failed",
+            WaitResult::Failed => "failed",
+            WaitResult::NoTasks => "no_tasks",
+            WaitResult::Replaced => "replaced",
+            WaitResult::TimedOut => "timed_out",
         }
     }
 }
@@ -121,7 +121,7 @@ pub struct ContainerExit {
 pub struct ServiceOutcome {
     pub cluster: String,
     pub service: String,
-    pub result: ServiceResult,
+    pub result: WaitResult,
     /// The tracked deployment (`ecs-svc/…`), once resolved.
     pub deployment_id: Option<String>,
     /// The tracked deployment's task definition ARN.
@@ -131,7 +131,7 @@ pub struct ServiceOutcome {
     pub running_count: i32,
     pub desired_count: i32,
     /// From the start of the wait to the verdict.
-    #[serde(rename = "duration_s", serialize_with = "serialize_seconds")]
+    #[serde(rename = "duration_s", serialize_with = "dk_core::duration::serialize_seconds")]
     pub duration: Duration,
     /// One line: why it failed, or the last state at the deadline.
     pub reason: Option<String>,
@@ -141,11 +141,4 @@ pub struct ServiceOutcome {
     pub stopped_tasks: Vec<StoppedTask>,
     /// Events since the tracked deployment started, oldest first.
     pub events: Vec<ServiceEvent>,
-}
-
-fn serialize_seconds<S: serde::Serializer>(
-    d: &Duration,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 10.0).round() / 10.0)
 }

@@ -69,7 +69,7 @@ pub fn clock(rfc3339: &str) -> &str {
 
 /// `task 1a2b3c4d (web:2) EssentialContainerExited: Essential container in task exited; app exit 1`.
 pub fn stopped_task_line(task: &StoppedTask) -> String {
-    let id = task.task_arn.rsplit('/').next().unwrap_or(&task.task_arn);
+    let id = dk_core::ecs::last_segment(&task.task_arn);
     let mut line = format!("task {id}");
     if let Some(td) = &task.task_definition {
         line.push_str(&format!(" ({})", short_td(td)));

@@ -5,14 +5,14 @@
 use dk_core::duration::format_duration;
 use dk_core::gha::md_cell;
 
-use crate::model::{ServiceOutcome, ServiceResult};
+use crate::model::{ServiceOutcome, WaitResult};
 use crate::progress::{clock, stopped_task_line};
 use crate::verdict::short_td;
 
-fn icon(result: ServiceResult) -> &'static str {
+fn icon(result: WaitResult) -> &'static str {
     match result {
-        ServiceResult::Succeeded => "✅",
-        ServiceResult::TimedOut => "⏱️",
+        WaitResult::Succeeded => "✅",
+        WaitResult::TimedOut => "⏱️",
         _ => "❌",
     }
 }
@@ -99,13 +99,7 @@ pub fn render(outcomes: &[ServiceOutcome]) -> String {
     md
 }
 
-fn short(arn: &str) -> &str {
-    if arn.starts_with("arn:") {
-        arn.rsplit('/').next().unwrap_or(arn)
-    } else {
-        arn
-    }
-}
+use dk_core::ecs::last_segment as short;
 
 #[cfg(test)]
 mod tests {
@@ -119,7 +113,7 @@ mod tests {
         let o = ServiceOutcome {
             cluster: "prod".into(),
             service: "web".into(),
-            result: ServiceResult::RolledBack,
+            result: WaitResult::RolledBack,
             deployment_id: Some("ecs-svc/2".into()),
             task_definition: Some("arn:aws:ecs:us-east-1:1:task-definition/web:2".into()),
             primary_task_definition: Some("arn:aws:ecs:us-east-1:1:task-definition/web:1".into()),

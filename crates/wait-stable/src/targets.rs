@@ -1,92 +1,24 @@
-//! `--service` values into [`Target`]s, checked before any AWS call: `NAME` (with `--cluster`),
-//! `CLUSTER/NAME`, or a service ARN (`arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME`, or the
-//! old `…:service/NAME` with `--cluster`), so one invocation can cover several clusters.
+//! `--service` values into [`Target`]s, checked before any AWS call (the rule is core's:
+//! [`dk_core::ecs::parse_services`]), and the shapes of `--deployment-id` / `--task-definition`.
 
 use dk_core::{Error, Result};
 
 use crate::model::{Target, Track};
 
-/// Service and cluster names: 1–255 letters, digits, `_` and `-` (M-ECS).
-fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 255
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn valid_cluster(s: &str) -> bool {
-    valid_name(s) || (s.starts_with("arn:") && s.contains(":cluster/"))
-}
-
+/// Every `--service` (core's rule, [`dk_core::ecs::parse_services`]) as a target to follow.
 pub fn parse_services(
     cluster: Option<&str>,
     services: &[String],
     track: &Track,
 ) -> Result<Vec<Target>> {
-    if let Some(c) = cluster
-        && !valid_cluster(c)
-    {
-        return Err(
-            Error::usage(format!("--cluster `{c}` is not a cluster name or ARN"))
-                .with_hint("cluster names are 1-255 letters, digits, `_` and `-`"),
-        );
-    }
-    let mut out: Vec<Target> = Vec::new();
-    for raw in services {
-        let s = raw.trim();
-        let (c, name) = if s.starts_with("arn:") {
-            let Some((_, path)) = s.split_once(":service/") else {
-                return Err(
-                    Error::usage(format!("--service `{s}` is not a service ARN"))
-                        .with_hint("expected arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME"),
-                );
-            };
-            match path.split_once('/') {
-                Some((c, n)) => (Some(c.to_string()), n.to_string()),
-                None => (cluster.map(str::to_owned), path.to_string()),
-            }
-        } else if let Some((c, n)) = s.split_once('/') {
-            (Some(c.to_string()), n.to_string())
-        } else {
-            (cluster.map(str::to_owned), s.to_string())
-        };
-        if !valid_name(&name) {
-            return Err(Error::usage(format!("--service `{s}` is not a service name"))
-                .with_hint("use NAME, CLUSTER/NAME or a service ARN; names are 1-255 letters, digits, `_` and `-`"));
-        }
-        let Some(c) = c else {
-            return Err(Error::usage(format!("--service {name} needs a cluster"))
-                .with_hint(format!("pass --cluster CLUSTER, or write CLUSTER/{name}")));
-        };
-        if !valid_cluster(&c) {
-            return Err(Error::usage(format!(
-                "--service `{s}`: `{c}` is not a cluster name"
-            )));
-        }
-        let service = if s.starts_with("arn:") {
-            s.to_string()
-        } else {
-            name.clone()
-        };
-        if out
-            .iter()
-            .any(|t| t.cluster == c && short(&t.service) == name)
-        {
-            return Err(Error::usage(format!(
-                "--service {name} in cluster {c} is given twice"
-            )));
-        }
-        out.push(Target {
-            cluster: c,
-            service,
+    Ok(dk_core::ecs::parse_services(cluster, services)?
+        .into_iter()
+        .map(|r| Target {
+            cluster: r.cluster,
+            service: r.name,
             track: track.clone(),
-        });
-    }
-    Ok(out)
-}
-
-fn short(s: &str) -> &str {
-    s.rsplit('/').next().unwrap_or(s)
+        })
+        .collect())
 }
 
 /// `ecs-svc/<digits>` or a ServiceDeployment ARN.
@@ -94,7 +26,7 @@ pub fn check_deployment_id(id: &str) -> Result<()> {
     let ok = id
         .strip_prefix("ecs-svc/")
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric()))
-        || crate::verdict::is_service_deployment_arn(id);
+        || dk_core::ecs::is_service_deployment_arn(id);
     if ok {
         Ok(())
     } else {
@@ -105,10 +37,12 @@ pub fn check_deployment_id(id: &str) -> Result<()> {
 
 /// A task definition ARN or `family:revision`.
 pub fn check_task_definition(td: &str) -> Result<()> {
-    let short = td.rsplit_once("task-definition/").map_or(td, |(_, t)| t);
+    let short = dk_core::ecs::task_definition_name(td);
     let ok = (!td.starts_with("arn:") || td.contains(":task-definition/"))
         && short.split_once(':').is_some_and(|(family, rev)| {
-            valid_name(family) && !rev.is_empty() && rev.chars().all(|c| c.is_ascii_digit())
+            dk_core::ecs::valid_name(family)
+                && !rev.is_empty()
+                && rev.chars().all(|c| c.is_ascii_digit())
         });
     if ok {
         Ok(())
@@ -140,13 +74,13 @@ mod tests {
             vec![
                 ("prod".into(), "web".into()),
                 ("other".into(), "worker".into()),
-                ("staging".into(), arn.into())
+                ("staging".into(), "api".into())
             ]
         );
         let old = "arn:aws:ecs:us-east-1:123456789012:service/web";
         assert_eq!(
             parse(Some("prod"), &[old]).unwrap(),
-            vec![("prod".into(), old.into())]
+            vec![("prod".into(), "web".into())]
         );
     }
 

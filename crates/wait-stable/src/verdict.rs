@@ -180,18 +180,7 @@ pub struct Poll<'a> {
     pub allow_empty: bool,
 }
 
-/// `arn:aws:ecs:…:task-definition/web:12` and `web:12` name the same revision.
-pub fn same_task_definition(a: &str, b: &str) -> bool {
-    fn short(s: &str) -> &str {
-        s.rsplit_once("task-definition/").map_or(s, |(_, t)| t)
-    }
-    a == b || short(a) == short(b)
-}
-
-/// Whether `id` is a ServiceDeployment ARN rather than a deployment id.
-pub fn is_service_deployment_arn(id: &str) -> bool {
-    id.starts_with("arn:") && id.contains(":service-deployment/")
-}
+pub use dk_core::ecs::{is_service_deployment_arn, same_task_definition};
 
 fn live(view: &ServiceView) -> impl Iterator<Item = &DeploymentView> {
     view.deployments.iter().filter(|d| d.status != "INACTIVE")
@@ -767,9 +756,7 @@ pub fn failure_threshold(desired: i32, cb: &CircuitBreaker) -> Option<i32> {
 }
 
 /// `arn:…:task-definition/web:12` → `web:12`, for messages.
-pub fn short_td(td: &str) -> &str {
-    td.rsplit_once("task-definition/").map_or(td, |(_, t)| t)
-}
+pub use dk_core::ecs::task_definition_name as short_td;
 
 #[cfg(test)]
 mod tests {

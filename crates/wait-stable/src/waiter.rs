@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::ecs_reads::{self, ClusterSnapshot, ReadError};
 pub use crate::model::{
-    ContainerExit, ServiceEvent, ServiceOutcome, ServiceResult, StoppedTask, Target, Track, Until,
+    ContainerExit, ServiceEvent, ServiceOutcome, WaitResult, StoppedTask, Target, Track, Until,
 };
 use crate::progress;
 use crate::verdict::{
@@ -394,13 +394,7 @@ fn check_targets(targets: &[Target]) -> Result<()> {
 }
 
 /// The last path segment of an ARN (`…:service/cluster/web` → `web`), or the name itself.
-fn short_name(id: &str) -> &str {
-    if id.starts_with("arn:") {
-        id.rsplit('/').next().unwrap_or(id)
-    } else {
-        id
-    }
-}
+use dk_core::ecs::last_segment as short_name;
 
 fn label(t: &Target, with_cluster: bool) -> String {
     let service = short_name(&t.service);
@@ -900,13 +894,13 @@ impl Watch {
 
     fn into_outcome(self) -> ServiceOutcome {
         let result = match (&self.verdict, self.timed_out) {
-            (Verdict::Succeeded, _) => ServiceResult::Succeeded,
-            (Verdict::RolledBack(_), _) => ServiceResult::RolledBack,
-            (Verdict::RollbackFailed(_), _) => ServiceResult::RollbackFailed,
-            (Verdict::Failed(_), _) => ServiceResult::Failed,
-            (Verdict::NoTasks(_), _) => ServiceResult::NoTasks,
-            (Verdict::Replaced(_), _) => ServiceResult::Replaced,
-            (Verdict::Pending, _) => ServiceResult::TimedOut,
+            (Verdict::Succeeded, _) => WaitResult::Succeeded,
+            (Verdict::RolledBack(_), _) => WaitResult::RolledBack,
+            (Verdict::RollbackFailed(_), _) => WaitResult::RollbackFailed,
+            (Verdict::Failed(_), _) => WaitResult::Failed,
+            (Verdict::NoTasks(_), _) => WaitResult::NoTasks,
+            (Verdict::Replaced(_), _) => WaitResult::Replaced,
+            (Verdict::Pending, _) => WaitResult::TimedOut,
         };
         let reason = match &self.verdict {
             Verdict::RolledBack(r)
@@ -922,7 +916,7 @@ impl Watch {
         let tracked_counts = self.tracked_deployment().map(|d| (d.running, d.desired));
         let service_counts = self.view.as_ref().map(|v| (v.running, v.desired));
         let (running_count, desired_count) = match result {
-            ServiceResult::Succeeded => tracked_counts.or(service_counts),
+            WaitResult::Succeeded => tracked_counts.or(service_counts),
             _ => service_counts,
         }
         .unwrap_or((0, 0));

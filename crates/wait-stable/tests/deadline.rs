@@ -103,7 +103,7 @@ async fn deadline_diagnostics_do_not_delay_the_exit() {
     let outcomes = wait_stable::wait(&ecs, &ui, &targets, &opts).await.unwrap();
     let late = opts.deadline.instant().elapsed();
     eprintln!("exit {late:?} after the deadline");
-    assert_eq!(outcomes[0].result, wait_stable::ServiceResult::TimedOut);
+    assert_eq!(outcomes[0].result, wait_stable::WaitResult::TimedOut);
     assert!(
         late <= Duration::from_millis(100),
         "exit {late:?} after the deadline"

@@ -10,13 +10,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::config::Credentials;
-use aws_sdk_ecs::types::{ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration};
 use dk_core::poll::Deadline;
-use ecs_emulator::{Config, Consistency, Emulator, RunningEmulator, Scenario, StaleWindow};
-use wait_stable::ServiceResult;
+use ecs_emulator::{Config, Consistency, RunningEmulator, Scenario, StaleWindow};
+use test_support::ecs::{Container, EcsFixture, breaker};
+use wait_stable::WaitResult;
 use wait_stable::waiter::{Target, Track, Until, WaitOptions};
 
 const HEALTHY: &str = r#"
@@ -40,60 +38,12 @@ struct Setup {
 /// same task definition whose UpdateService answer is stale and whose DescribeServices stays
 /// stale for `stale_calls` calls.
 async fn forced_with_stale_reads(stale_calls: u32) -> Setup {
-    let emulator =
-        Emulator::start(Config::manual().with_scenario(Scenario::parse(HEALTHY).unwrap()))
-            .await
-            .unwrap();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region("us-east-1")
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .endpoint_url(emulator.url())
-        .load()
+    let fx =
+        EcsFixture::start(Config::manual().with_scenario(Scenario::parse(HEALTHY).unwrap())).await;
+    let td = fx.register("web", Container::new("app", "web:v1")).await;
+    fx.create_service("prod", "web", &td, 2, breaker(true))
         .await;
-    let ecs = Client::new(&config);
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    let td = ecs
-        .register_task_definition()
-        .family("web")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("web:v1")
-                .essential(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_string();
-    ecs.create_service()
-        .cluster("prod")
-        .service_name("web")
-        .task_definition(&td)
-        .desired_count(2)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .maximum_percent(200)
-                .minimum_healthy_percent(100)
-                .deployment_circuit_breaker(
-                    DeploymentCircuitBreaker::builder()
-                        .enable(true)
-                        .rollback(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let EcsFixture { emulator, ecs } = fx;
     emulator.advance(Duration::from_secs(60));
     let before = ecs
         .describe_services()
@@ -144,7 +94,7 @@ async fn forced_with_stale_reads(stale_calls: u32) -> Setup {
 }
 
 /// Run the waiter for `track` while emulated time moves one second per 20 ms.
-async fn wait_for(s: &Setup, track: Track, timeout: Duration) -> dk_core::Result<ServiceResult> {
+async fn wait_for(s: &Setup, track: Track, timeout: Duration) -> dk_core::Result<WaitResult> {
     let ui = dk_core::Ui::silent(dk_core::Context::from_map(
         Vec::<(String, String)>::new(),
         false,
@@ -187,7 +137,7 @@ async fn forced_deployment_with_stale_reads_is_followed_by_id() {
         existing: s.existing.clone(),
     };
     let result = wait_for(&s, track, Duration::from_secs(30)).await.unwrap();
-    assert_eq!(result, ServiceResult::RolledBack);
+    assert_eq!(result, WaitResult::RolledBack);
 }
 
 /// The new deployment never shows inside the deadline: a runtime error (exit 3), never a green

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
-#[path = "../../src/render.rs"]
+#[path = "../../src/render/mod.rs"]
 mod render;
 
 fuzz_target!(|data: &[u8]| {
