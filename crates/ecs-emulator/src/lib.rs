@@ -24,11 +24,13 @@ mod ids;
 mod inject;
 mod model;
 mod ops;
+mod progressive;
 mod render;
 mod rollout;
 mod scenario;
 mod scheduler;
 mod server;
+mod strategy;
 mod task_lifecycle;
 
 use std::sync::Arc;
