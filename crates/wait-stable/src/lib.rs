@@ -12,6 +12,7 @@
 //! `summary`, and `--service` parsing in `targets`.
 
 mod ecs_reads;
+pub mod lifecycle;
 mod progress;
 mod summary;
 mod targets;
