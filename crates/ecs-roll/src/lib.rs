@@ -26,6 +26,7 @@ pub mod roll;
 pub mod rollback;
 pub mod services;
 pub mod smoke_gate;
+pub mod strategy;
 pub mod summary;
 pub mod verify_secrets;
 pub mod waiting;
@@ -261,6 +262,8 @@ pub struct DeployArgs {
         help_heading = "Smoke gate"
     )]
     pub smoke_timeout: Timeout,
+    #[command(flatten)]
+    pub native: Box<NativeArgs>,
     /// Show the task-definition and service changes; register, run and update nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -268,6 +271,28 @@ pub struct DeployArgs {
     /// Manager (checked before registering: a missing one exits 2 and nothing is changed)
     #[arg(long)]
     pub no_verify_secrets: bool,
+}
+
+/// Flags for services on ECS-native strategies (BLUE_GREEN, LINEAR, CANARY); see `strategy.rs`.
+#[derive(Debug, Clone, Args)]
+pub struct NativeArgs {
+    /// ECS-native strategies (BLUE_GREEN, LINEAR, CANARY): return once the deployment reaches
+    /// this point, leaving it running (result `in_progress`, exit 0; pick it up later with
+    /// `wait-stable --service-deployment ARN`)
+    #[arg(long, value_enum, value_name = "POINT", default_value_t = wait_stable::lifecycle::Milestone::Done, help_heading = "ECS-native strategies")]
+    pub wait_until: wait_stable::lifecycle::Milestone,
+    /// Pause the deployment at POST_TEST_TRAFFIC_SHIFT (a PAUSE hook), run --smoke against
+    /// --test-url, then continue it, or roll it back when the smoke test fails
+    #[arg(long, requires_all = ["smoke", "test_url"], help_heading = "ECS-native strategies")]
+    pub test_traffic_gate: bool,
+    /// The test listener's URL: the smoke spec's base URL and {{test_url}} during the gate
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "test_traffic_gate",
+        help_heading = "ECS-native strategies"
+    )]
+    pub test_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -208,6 +208,7 @@ fn new_report(release: &Release, s: &ServiceTarget) -> ServiceReport {
         previous_task_definition_arn: Some(s.current_arn.clone()),
         deployment_id: None,
         rollback_deployment_id: None,
+        service_deployment_arn: None,
         duration: std::time::Duration::ZERO,
         unverified: None,
         known_deployments: Vec::new(),
@@ -249,11 +250,25 @@ async fn roll_one(
     gate: Option<&SmokeGate>,
 ) -> ServiceReport {
     let start = Instant::now();
+    // ECS-native strategies (BLUE_GREEN, LINEAR, CANARY) are followed by `strategy.rs`.
+    let native = match crate::strategy::prepare(ecs, ui, args, s, gate).await {
+        Ok(native) => native,
+        Err(why) => return crate::strategy::not_started(new_report(release, s), why),
+    };
     let (mut report, previous, track) =
         match start_deployment(ecs, ui, args, release, s, timeline).await {
             Ok(started) => started,
             Err(report) => return *report,
         };
+    if let Some(native) = native {
+        let target = release.target_arn(s).unwrap_or_default().to_string();
+        report = crate::strategy::follow_release(
+            ecs, ui, args, s, &native, gate, &target, report, timeline,
+        )
+        .await;
+        report.duration = start.elapsed();
+        return report;
+    }
     // ECS rolled the release back before it could be read: follow that return, start none.
     let ecs_returning = matches!(&track, Some(Track::Return(_)));
     let name = s.sref.to_string();
@@ -694,6 +709,7 @@ pub fn overall(results: &[ServiceResult]) -> ServiceResult {
         ServiceResult::Replaced,
         ServiceResult::TimedOut,
         ServiceResult::RolledBack,
+        ServiceResult::InProgress,
         ServiceResult::Succeeded,
     ];
     for r in order {
@@ -764,6 +780,10 @@ fn finish(
                 "release failed and was rolled back ({}): {first_reason}",
                 names(&|r| r == ServiceResult::RolledBack)
             ),
+        ),
+        ServiceResult::InProgress => Outcome::succeeded(
+            "in_progress",
+            crate::strategy::in_progress_message(&reports),
         ),
         ServiceResult::TimedOut => Outcome::timed_out(
             "timed_out",

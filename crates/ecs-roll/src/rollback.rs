@@ -566,6 +566,7 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         previous_task_definition_arn: Some(current.clone()),
         deployment_id: returned.deployment_id.clone(),
         rollback_deployment_id: None,
+        service_deployment_arn: None,
         duration: start.elapsed(),
         unverified: None,
         known_deployments: Vec::new(),
