@@ -462,6 +462,11 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
             .remove(0);
     let timeline = Timeline::default();
     let svc = services::describe_one(ecs, &sref).await?;
+    if args.to.is_none()
+        && let Some(stopped) = crate::strategy::stop_in_progress(ecs, ui, &sref, &svc, args).await?
+    {
+        return Ok(stopped);
+    }
     let current = svc.task_definition().unwrap_or_default().to_string();
     let (target, found_by) = match &args.to {
         Some(to) => match wire::describe_task_definition(ecs, to).await? {

@@ -436,6 +436,65 @@ async fn run_gate(cx: &GateRun<'_>, args: &DeployArgs, gate: Option<&SmokeGate>)
     why
 }
 
+/// `ecs-roll rollback` on an ECS-native service whose deployment is still in progress: stop
+/// it with StopServiceDeployment ROLLBACK (ECS returns traffic to the old revision, which
+/// still runs) and follow the rollback. `None` when there is no such deployment.
+pub async fn stop_in_progress(
+    ecs: &Client,
+    ui: &Ui,
+    sref: &ServiceRef,
+    svc: &aws_sdk_ecs::types::Service,
+    args: &crate::RollbackArgs,
+) -> dk_core::Result<Option<dk_core::Outcome>> {
+    let (Some(_), Some(arn)) = (native_strategy(svc), svc.current_service_deployment()) else {
+        return Ok(None);
+    };
+    let snap = lifecycle::read(ecs, arn).await?;
+    if !matches!(snap.status.as_str(), "PENDING" | "IN_PROGRESS") {
+        return Ok(None);
+    }
+    let at = snap.stage.as_deref().unwrap_or("PENDING");
+    if args.dry_run {
+        return Ok(Some(dk_core::Outcome::succeeded(
+            "dry_run",
+            format!("{sref}: would stop {arn} (at {at}) with StopServiceDeployment ROLLBACK"),
+        )));
+    }
+    ui.info(&format!(
+        "{sref}: deployment {arn} in progress at {at}: StopServiceDeployment ROLLBACK"
+    ));
+    stop_with_rollback(ecs, arn)
+        .await
+        .map_err(dk_core::Error::runtime)?;
+    let label = sref.to_string();
+    let f = Follow {
+        label: &label,
+        arn,
+        until: Milestone::Done,
+        stop_at_pause: false,
+        interval: args.interval.get(),
+    };
+    let (end, last) = lifecycle::follow(ecs, ui, &f, &Deadline::after(args.timeout.get())).await?;
+    let outcome = match end {
+        End::Step(Step::Finished(Final::RolledBack(_))) => dk_core::Outcome::succeeded(
+            "rolled_back",
+            format!("{sref}: deployment stopped at {at} and rolled back"),
+        ),
+        End::TimedOut => dk_core::Outcome::timed_out(
+            "timed_out",
+            format!(
+                "{sref}: the rollback of {arn} did not finish in time ({})",
+                last.status
+            ),
+        ),
+        _ => dk_core::Outcome::failed(
+            "rollback_failed",
+            format!("{sref}: stopping {arn} ended {}", last.status),
+        ),
+    };
+    Ok(Some(outcome.output("service_deployment_arn", arn)))
+}
+
 /// The headline of a release left running at its milestone.
 pub fn in_progress_message(reports: &[ServiceReport]) -> String {
     let parts: Vec<String> = reports

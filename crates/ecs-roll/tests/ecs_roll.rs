@@ -16,6 +16,7 @@ use aws_sdk_ecs::types::{
 use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
 use test_support::{Cmd, Output, unused_port};
 
+mod native;
 mod smoke_gate;
 
 const SCENARIO: &str = r#"
