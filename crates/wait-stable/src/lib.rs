@@ -102,7 +102,7 @@ pub struct Cli {
     #[arg(
         long = "service",
         value_name = "SERVICE",
-        required = true,
+        required_unless_present = "service_deployment",
         value_delimiter = ','
     )]
     pub services: Vec<String>,
@@ -125,6 +125,10 @@ pub struct Cli {
     /// zero at night); without it that is `no_tasks`, exit 1
     #[arg(long)]
     pub allow_empty: bool,
+    /// Follow this ECS-native (BLUE_GREEN, LINEAR, CANARY) service deployment to its end, e.g.
+    /// one `ecs-roll deploy --wait-until` left running; succeeded only when SUCCESSFUL
+    #[arg(long, value_name = "ARN", conflicts_with_all = ["services", "deployment_id", "task_definition"])]
+    pub service_deployment: Option<String>,
     /// `stable`: deployment COMPLETED and old tasks drained; `deployed`: deployment COMPLETED
     #[arg(long, value_enum, default_value_t = UntilArg::Stable)]
     pub until: UntilArg,
@@ -189,6 +193,14 @@ impl Tool for WaitStable {
     type Cli = Cli;
 
     async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
+        if let Some(arn) = &cli.service_deployment {
+            lifecycle::check_arn(arn)?;
+            cli.aws.validate(ui.context())?;
+            let deadline = Deadline::after(cli.timeout);
+            let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
+            let ecs = aws_sdk_ecs::Client::new(&config);
+            return lifecycle::wait_command(&ecs, &ui, arn, &deadline, cli.interval.get()).await;
+        }
         let targets = cli.targets()?;
         cli.aws.validate(ui.context())?;
         // The deadline covers everything, AWS configuration included.

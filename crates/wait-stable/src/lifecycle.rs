@@ -303,6 +303,68 @@ pub async fn follow(
     }
 }
 
+/// Checks a `--service-deployment` value (exit 2 before any AWS call).
+pub fn check_arn(arn: &str) -> Result<()> {
+    let ok = arn.starts_with("arn:")
+        && arn
+            .split_once(":service-deployment/")
+            .is_some_and(|(_, tail)| tail.split('/').filter(|p| !p.is_empty()).count() == 3);
+    if ok {
+        Ok(())
+    } else {
+        Err(dk_core::Error::usage(format!(
+            "--service-deployment `{}` is not a service deployment ARN",
+            dk_core::untrusted::neutralise_capped(arn, 200)
+        ))
+        .with_hint("use the ARN ecs-roll printed, e.g. arn:aws:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID"))
+    }
+}
+
+/// `wait-stable --service-deployment ARN`: follow an ECS-native deployment (for example one
+/// `ecs-roll --wait-until` left running) to its end. Succeeded only on SUCCESSFUL.
+pub async fn wait_command(
+    ecs: &Client,
+    ui: &Ui,
+    arn: &str,
+    deadline: &Deadline,
+    interval: Duration,
+) -> Result<dk_core::Outcome> {
+    use dk_core::Outcome;
+    let label = arn.rsplit(":service-deployment/").next().unwrap_or(arn);
+    let f = Follow {
+        label,
+        arn,
+        until: Milestone::Done,
+        stop_at_pause: false,
+        interval,
+    };
+    let (end, last) = follow(ecs, ui, &f, deadline).await?;
+    let out = match end {
+        End::Step(Step::Finished(Final::Succeeded)) => Outcome::succeeded(
+            "succeeded",
+            format!("{label}: service deployment SUCCESSFUL"),
+        ),
+        End::Step(Step::Finished(Final::RolledBack(why))) => {
+            Outcome::failed("rolled_back", format!("{label} rolled back: {why}"))
+        }
+        End::Step(Step::Finished(Final::RollbackFailed(why))) => Outcome::failed(
+            "rollback_failed",
+            format!("{label}: rollback failed: {why}"),
+        ),
+        End::Step(Step::Finished(Final::Stopped(why))) => {
+            Outcome::failed("failed", format!("{label} stopped: {why}"))
+        }
+        _ => Outcome::timed_out(
+            "timed_out",
+            format!("{label}: still {} at the deadline", describe(&last, None)),
+        ),
+    };
+    Ok(out
+        .output("service_deployment_arn", arn)
+        .output("status", last.status.clone())
+        .output("lifecycle_stage", last.stage.clone().unwrap_or_default()))
+}
+
 /// Only the bake countdown moved: not worth a new line every poll.
 fn bake_changed_only(line: &str, previous: &str) -> bool {
     let cut = |l: &str| l.split(", bake ≤").next().unwrap_or("").to_string();
@@ -403,6 +465,19 @@ mod tests {
         );
         assert_eq!(decide(&s, Milestone::Done, false), Step::Wait);
         assert!(describe(&s, None).contains("hook ecs-pause-1 awaits action"));
+    }
+
+    /// Service deployment ARNs are checked before any call.
+    #[test]
+    fn arn_check() {
+        assert!(check_arn("arn:aws:ecs:us-east-1:1:service-deployment/prod/web/abc").is_ok());
+        for bad in [
+            "ecs-svc/1",
+            "arn:aws:ecs:us-east-1:1:service/prod/web",
+            "arn:aws:ecs:us-east-1:1:service-deployment/prod/web",
+        ] {
+            assert!(check_arn(bad).is_err(), "{bad}");
+        }
     }
 
     /// Progress lines carry the traffic shares and the bake time left.

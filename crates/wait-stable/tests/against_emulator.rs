@@ -19,6 +19,8 @@ use ecs_emulator::{
 use serde_json::Value;
 use test_support::{Cmd, Output};
 
+mod native;
+
 const SCENARIO: &str = r#"
 images:
   "web:v1": { behavior: healthy, start_seconds: 2, healthy_after_seconds: 3, stop_seconds: 1 }
