@@ -121,7 +121,13 @@ pub async fn prepare(
         }
         return Ok(None);
     };
-    let _ = gate;
+    if gate.is_some() && !args.native.test_traffic_gate {
+        // After SUCCESSFUL the old revision is gone: a smoke test then could only fail late.
+        return Err(format!(
+            "{} is {strategy}: run --smoke on its test traffic with --test-traffic-gate --test-url URL (the test listener), before production traffic shifts",
+            s.sref
+        ));
+    }
     let Some(config) = s.service.deployment_configuration() else {
         return Ok(None);
     };

@@ -319,3 +319,29 @@ fn cancelled_job_while_paused_rolls_back() {
     );
     assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
 }
+
+/// `--smoke` on a CANARY service without the test-traffic gate is refused before the
+/// UpdateService: after SUCCESSFUL the old revision is gone, so it could only fail late.
+#[test]
+fn smoke_without_test_traffic_gate_is_refused_before_updating() {
+    let e = env();
+    let v1 = canary(&e);
+    let server = http(200);
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, super::smoke_gate::SPEC);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--smoke",
+        &s,
+        "--smoke-var",
+        &format!("url={}", server.url),
+    ]);
+    out.assert_code(1).assert_no_panic();
+    let message = out.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("--test-traffic-gate"), "{message}");
+    assert_eq!(e.primary("web").1, v1);
+    assert!(server.seen.lock().unwrap().is_empty());
+}

@@ -53,7 +53,7 @@ pub(crate) fn spec(dir: &tempfile::TempDir, yaml: &str) -> String {
     p.display().to_string()
 }
 
-const SPEC: &str = "checks:\n  - name: health\n    url: '{{url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
+pub(crate) const SPEC: &str = "checks:\n  - name: health\n    url: '{{url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
 
 /// The deployment completes, the smoke spec fails: rolled back to the recorded revision, exit 1,
 /// cause `smoke` in the outputs and the summary.
