@@ -251,24 +251,14 @@ async fn roll_one(
 ) -> ServiceReport {
     let start = Instant::now();
     // ECS-native strategies (BLUE_GREEN, LINEAR, CANARY) are followed by `strategy.rs`.
-    let native = match crate::strategy::prepare(ecs, ui, args, s, gate).await {
-        Ok(native) => native,
-        Err(why) => return crate::strategy::not_started(new_report(release, s), why),
-    };
+    if crate::strategy::native_strategy(&s.service).is_some() || args.native.test_traffic_gate {
+        return roll_native(ecs, ui, args, release, s, timeline, gate).await;
+    }
     let (mut report, previous, track) =
         match start_deployment(ecs, ui, args, release, s, timeline).await {
             Ok(started) => started,
             Err(report) => return *report,
         };
-    if let Some(native) = native {
-        let target = release.target_arn(s).unwrap_or_default().to_string();
-        report = crate::strategy::follow_release(
-            ecs, ui, args, s, &native, gate, &target, report, timeline,
-        )
-        .await;
-        report.duration = start.elapsed();
-        return report;
-    }
     // ECS rolled the release back before it could be read: follow that return, start none.
     let ecs_returning = matches!(&track, Some(Track::Return(_)));
     let name = s.sref.to_string();
@@ -353,6 +343,40 @@ async fn roll_one(
         ));
         return_services(ecs, ui, args, vec![(&mut report, previous)], timeline).await;
     }
+    report.duration = start.elapsed();
+    report
+}
+
+/// A release on an ECS-native strategy: hooks set up, UpdateService, then ECS's own lifecycle
+/// followed (`strategy.rs`); ECS rolls back, so no return of ours follows.
+async fn roll_native(
+    ecs: &Client,
+    ui: &Ui,
+    args: &DeployArgs,
+    release: &Release,
+    s: &ServiceTarget,
+    timeline: &Timeline,
+    gate: Option<&SmokeGate>,
+) -> ServiceReport {
+    let start = Instant::now();
+    let native = match crate::strategy::prepare(ecs, ui, args, s, gate).await {
+        Ok(Some(native)) => native,
+        Ok(None) => {
+            return crate::strategy::not_started(
+                new_report(release, s),
+                "not an ECS-native service".into(),
+            );
+        }
+        Err(why) => return crate::strategy::not_started(new_report(release, s), why),
+    };
+    let report = match start_deployment(ecs, ui, args, release, s, timeline).await {
+        Ok((report, _, _)) => report,
+        Err(report) => return *report,
+    };
+    let target = release.target_arn(s).unwrap_or_default().to_string();
+    let mut report =
+        crate::strategy::follow_release(ecs, ui, args, s, &native, gate, &target, report, timeline)
+            .await;
     report.duration = start.elapsed();
     report
 }
