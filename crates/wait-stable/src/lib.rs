@@ -195,6 +195,10 @@ impl Tool for WaitStable {
     async fn run(cli: Cli, ui: Ui) -> Result<Outcome> {
         if let Some(arn) = &cli.service_deployment {
             lifecycle::check_arn(arn)?;
+            if cli.interval > cli.timeout {
+                return Err(Error::usage("--interval is longer than --timeout")
+                    .with_hint("e.g. --timeout 30m --interval 10s"));
+            }
             cli.aws.validate(ui.context())?;
             let deadline = Deadline::after(cli.timeout);
             let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
