@@ -97,29 +97,9 @@ fn occurrences(out: &Output, canary: &str) -> usize {
     stderr + outputs + out.stdout.matches(canary).count() + out.summary.matches(canary).count()
 }
 
-/// A minimal OCI layout for ecr-push to read before it asks ECR for a token.
+/// A small OCI layout for ecr-push to read before it asks ECR for a token.
 fn layout(dir: &std::path::Path) {
-    use sha2::Digest as _;
-    let put = |bytes: &[u8]| {
-        let hex = hex::encode(sha2::Sha256::digest(bytes));
-        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-        std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
-        (format!("sha256:{hex}"), bytes.len())
-    };
-    let (layer, layer_len) = put(b"canary layer");
-    let (config, config_len) =
-        put(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_len},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": layer_len}],
-    }))
-    .unwrap();
-    let (m, m_len) = put(&manifest);
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_len}]});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    test_support::oci::oci_layout(dir, 7, &[64], "latest");
 }
 
 /// Ignored while it fails: on 2026-11-27 every one of these five runs showed the token 4 times

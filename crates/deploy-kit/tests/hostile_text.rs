@@ -17,7 +17,6 @@ use test_support::fake_registry::{Behaviour, FakeRegistry};
 use test_support::{Cmd, Output};
 
 mod common;
-use common::tiny_layout;
 
 /// Marks every hostile string, so a command built from one is recognisable.
 const MARK: &str = "PWNED";

@@ -187,7 +187,7 @@ pub fn start_deployment(service: &mut Service, rng: &mut fastrand::Rng, now: f64
             updated_at: now,
             status: "PENDING".to_string(),
             status_reason: None,
-            source_revisions: sources,
+            source_revisions: sources.clone(),
             target_revision: revision,
             deployment_configuration: service.deployment_configuration.clone(),
             rollback: None,
@@ -208,6 +208,10 @@ pub fn start_deployment(service: &mut Service, rng: &mut fastrand::Rng, now: f64
             alarm_names: alarms.map(|(names, _)| names).unwrap_or_default(),
             triggered_alarm_names: Vec::new(),
             finished_real: None,
+            // A first deployment has no blue revision to shift from: it rolls out.
+            progressive: (!sources.is_empty())
+                .then(|| crate::strategy::begin(&service.deployment_configuration))
+                .flatten(),
         },
     );
     service.current_service_deployment = Some(sd_arn);

@@ -28,12 +28,14 @@ mod model;
 mod ops;
 mod process;
 mod process_config;
+mod progressive;
 mod render;
 mod rollout;
 mod scenario;
 mod scheduler;
 mod secrets;
 mod server;
+mod strategy;
 mod task_lifecycle;
 
 use std::sync::Arc;

@@ -476,6 +476,8 @@ pub struct ServiceDeployment {
     pub triggered_alarm_names: Vec<String>,
     /// Real (wall-clock, epoch seconds) time it reached a finished status.
     pub finished_real: Option<f64>,
+    /// Stages, traffic and hooks of a BLUE_GREEN, LINEAR or CANARY deployment (`progressive.rs`).
+    pub progressive: Option<crate::strategy::ProgressiveRun>,
 }
 
 impl ServiceDeployment {

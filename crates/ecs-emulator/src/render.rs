@@ -414,7 +414,11 @@ pub fn render_service_deployment(
         .iter()
         .map(|r| {
             let (running, pending) = revision_counts(service, r, tasks);
-            revision_summary(service, r, running + pending, tasks)
+            with_traffic_weights(
+                revision_summary(service, r, running + pending, tasks),
+                sd,
+                false,
+            )
         })
         .collect();
     without_nulls(json!({
@@ -427,10 +431,11 @@ pub fn render_service_deployment(
         "stoppedAt": opt_timestamp(sd.stopped_at),
         "updatedAt": timestamp(sd.updated_at),
         "sourceServiceRevisions": sources,
-        "targetServiceRevision": revision_summary(service, &sd.target_revision, target_requested, tasks),
+        "targetServiceRevision": with_traffic_weights(revision_summary(service, &sd.target_revision, target_requested, tasks), sd, true),
         "status": sd.status,
         "statusReason": sd.status_reason,
-        "lifecycleStage": lifecycle_stage(sd),
+        "lifecycleStage": sd.progressive.as_ref().map_or_else(|| lifecycle_stage(sd), |r| json!(r.stage)),
+        "lifecycleHookDetails": sd.progressive.as_ref().map(render_hook_details),
         "deploymentConfiguration": sd.deployment_configuration,
         "rollback": sd.rollback.as_ref().map(|r| json!({
             "reason": r.reason,
@@ -452,6 +457,40 @@ pub fn render_service_deployment(
             })
         },
     }))
+}
+
+/// `lifecycleHookDetails[]` of an ECS-native deployment (`DeploymentLifecycleHookDetail`).
+fn render_hook_details(run: &crate::strategy::ProgressiveRun) -> Value {
+    run.hook_runs
+        .iter()
+        .map(|h| {
+            without_nulls(json!({
+                "hookId": h.hook_id,
+                "targetType": h.target_type,
+                "targetArn": h.target_arn,
+                "status": h.status,
+                "expiresAt": timestamp(h.expires_at),
+                "timeoutAction": h.timeout_action,
+            }))
+        })
+        .collect()
+}
+
+/// `requestedTestTrafficWeight`/`requestedProductionTrafficWeight` of an ECS-native
+/// deployment: the green (target) revision's share, the rest on the source revisions.
+fn with_traffic_weights(mut summary: Value, sd: &ServiceDeployment, target: bool) -> Value {
+    let Some(run) = &sd.progressive else {
+        return summary;
+    };
+    // A rollback (StopServiceDeployment, a hook, the circuit breaker) returns all traffic to blue.
+    let rolled_back = sd.rollback.is_some();
+    let share = |green: f64| {
+        let green = if rolled_back { 0.0 } else { green };
+        if target { green } else { 100.0 - green }
+    };
+    summary["requestedTestTrafficWeight"] = json!(share(run.test_weight));
+    summary["requestedProductionTrafficWeight"] = json!(share(run.production_weight));
+    summary
 }
 
 /// Rolling deployments on AWS report SCALE_UP while tasks move and CLEAN_UP at the end.

@@ -117,6 +117,21 @@ fn step_cluster(
         }
         check_alarms(service, &mut cluster.tasks, alarms, now, real_now, rng);
         check_circuit_breaker(service, &mut cluster.tasks, now, real_now, rng);
+        if crate::progressive::drives(service) {
+            let env = crate::progressive::Env {
+                cluster_name: &cluster_name,
+                definitions,
+                scenario,
+                now,
+                real_now,
+            };
+            if crate::progressive::step_service(service, &mut cluster.tasks, &env, rng) {
+                let bake = scenario.alarm_bake_seconds;
+                check_completion(service, &cluster.tasks, now, real_now, bake, rng);
+            }
+            advance_service_deployments(service, now);
+            continue;
+        }
         schedule_service(
             service,
             &cluster_name,

@@ -28,6 +28,7 @@ mod roll;
 mod rollback;
 mod services;
 mod smoke_gate;
+mod strategy;
 mod summary;
 pub mod verify_secrets;
 mod waiting;
@@ -258,6 +259,8 @@ pub struct DeployArgs {
         help_heading = "Smoke gate"
     )]
     pub smoke_timeout: Timeout,
+    #[command(flatten)]
+    pub native: Box<NativeArgs>,
     /// Show the task-definition and service changes; register, run and update nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -267,6 +270,28 @@ pub struct DeployArgs {
     pub no_verify_secrets: bool,
     #[command(flatten)]
     pub github: github_deployment::GithubDeploymentArgs,
+}
+
+/// Flags for services on ECS-native strategies (BLUE_GREEN, LINEAR, CANARY); see `strategy.rs`.
+#[derive(Debug, Clone, Args)]
+pub struct NativeArgs {
+    /// ECS-native strategies (BLUE_GREEN, LINEAR, CANARY): return once the deployment reaches
+    /// this point, leaving it running (result `in_progress`, exit 0; pick it up later with
+    /// `wait-stable --service-deployment ARN`)
+    #[arg(long, value_enum, value_name = "POINT", default_value_t = wait_stable::lifecycle::Milestone::Done, help_heading = "ECS-native strategies")]
+    pub wait_until: wait_stable::lifecycle::Milestone,
+    /// Pause the deployment at POST_TEST_TRAFFIC_SHIFT (a PAUSE hook), run --smoke against
+    /// --test-url, then continue it, or roll it back when the smoke test fails
+    #[arg(long, requires_all = ["smoke", "test_url"], help_heading = "ECS-native strategies")]
+    pub test_traffic_gate: bool,
+    /// The test listener's URL: the smoke spec's base URL and {{test_url}} during the gate
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "test_traffic_gate",
+        help_heading = "ECS-native strategies"
+    )]
+    pub test_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -208,6 +208,7 @@ fn new_report(release: &Release, s: &ServiceTarget) -> ServiceReport {
         previous_task_definition_arn: Some(s.current_arn.clone()),
         deployment_id: None,
         rollback_deployment_id: None,
+        service_deployment_arn: None,
         duration: std::time::Duration::ZERO,
         unverified: None,
         known_deployments: Vec::new(),
@@ -249,6 +250,10 @@ async fn roll_one(
     gate: Option<&SmokeGate>,
 ) -> ServiceReport {
     let start = Instant::now();
+    // ECS-native strategies (BLUE_GREEN, LINEAR, CANARY) are followed by `strategy.rs`.
+    if crate::strategy::native_strategy(&s.service).is_some() || args.native.test_traffic_gate {
+        return roll_native(ecs, ui, args, release, s, timeline, gate).await;
+    }
     let (mut report, previous, track) =
         match start_deployment(ecs, ui, args, release, s, timeline).await {
             Ok(started) => started,
@@ -338,6 +343,40 @@ async fn roll_one(
         ));
         return_services(ecs, ui, args, vec![(&mut report, previous)], timeline).await;
     }
+    report.duration = start.elapsed();
+    report
+}
+
+/// A release on an ECS-native strategy: hooks set up, UpdateService, then ECS's own lifecycle
+/// followed (`strategy.rs`); ECS rolls back, so no return of ours follows.
+async fn roll_native(
+    ecs: &Client,
+    ui: &Ui,
+    args: &DeployArgs,
+    release: &Release,
+    s: &ServiceTarget,
+    timeline: &Timeline,
+    gate: Option<&SmokeGate>,
+) -> ServiceReport {
+    let start = Instant::now();
+    let native = match crate::strategy::prepare(ecs, ui, args, s, gate).await {
+        Ok(Some(native)) => native,
+        Ok(None) => {
+            return crate::strategy::not_started(
+                new_report(release, s),
+                "not an ECS-native service".into(),
+            );
+        }
+        Err(why) => return crate::strategy::not_started(new_report(release, s), why),
+    };
+    let report = match start_deployment(ecs, ui, args, release, s, timeline).await {
+        Ok((report, _, _)) => report,
+        Err(report) => return *report,
+    };
+    let target = release.target_arn(s).unwrap_or_default().to_string();
+    let mut report =
+        crate::strategy::follow_release(ecs, ui, args, s, &native, gate, &target, report, timeline)
+            .await;
     report.duration = start.elapsed();
     report
 }
@@ -694,6 +733,7 @@ pub fn overall(results: &[ServiceResult]) -> ServiceResult {
         ServiceResult::Replaced,
         ServiceResult::TimedOut,
         ServiceResult::RolledBack,
+        ServiceResult::InProgress,
         ServiceResult::Succeeded,
     ];
     for r in order {
@@ -764,6 +804,10 @@ fn finish(
                 "release failed and was rolled back ({}): {first_reason}",
                 names(&|r| r == ServiceResult::RolledBack)
             ),
+        ),
+        ServiceResult::InProgress => Outcome::succeeded(
+            "in_progress",
+            crate::strategy::in_progress_message(&reports),
         ),
         ServiceResult::TimedOut => Outcome::timed_out(
             "timed_out",

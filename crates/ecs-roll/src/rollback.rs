@@ -449,6 +449,11 @@ pub async fn rollback_command(ecs: &Client, ui: &Ui, args: &RollbackArgs) -> Res
         dk_core::ecs::parse_services(args.cluster.as_deref(), std::slice::from_ref(&args.service))?
             .remove(0);
     let svc = services::describe_one(ecs, &sref).await?;
+    if args.to.is_none()
+        && let Some(stopped) = crate::strategy::stop_in_progress(ecs, ui, &sref, &svc, args).await?
+    {
+        return Ok(stopped);
+    }
     let current = svc.task_definition().unwrap_or_default().to_string();
     let (target, found_by) = match rollback_target(ecs, ui, args, &sref, &svc).await? {
         Ok(found) => found,
@@ -572,6 +577,7 @@ fn manual_rollback_report(
         previous_task_definition_arn: Some(current.to_string()),
         deployment_id: returned.deployment_id.clone(),
         rollback_deployment_id: None,
+        service_deployment_arn: None,
         duration,
         unverified: None,
         known_deployments: Vec::new(),

@@ -17,6 +17,9 @@ use crate::DeployArgs;
 /// The variables ecs-roll passes to every spec.
 pub const BUILTIN_VARS: [&str; 3] = ["cluster", "service", "task_definition"];
 
+/// With `--test-url`: the test listener's URL, also the spec's base URL.
+pub const TEST_URL_VAR: &str = "test_url";
+
 /// The word in the `cause` output when the gate failed a release.
 pub const CAUSE: &str = "smoke";
 
@@ -49,10 +52,13 @@ pub fn load(args: &DeployArgs, ctx: &Context) -> Result<Option<SmokeGate>> {
     }
     let mut known = vars.clone();
     known.extend(BUILTIN_VARS.iter().map(|n| var(n, "")));
+    if args.native.test_url.is_some() {
+        known.push(var(TEST_URL_VAR, ""));
+    }
     let spec = smoke_test::load_spec(path, &known, ctx)?;
     smoke_test::check_base(
         &spec,
-        None,
+        args.native.test_url.as_deref(),
         "set base_url: in the spec, or write full URLs such as '{{url}}/health' with --smoke-var url=https://…",
     )?;
     Ok(Some(SmokeGate {
@@ -80,12 +86,26 @@ pub async fn check(
     service: &str,
     task_definition: &str,
 ) -> std::result::Result<(), String> {
+    check_at(gate, ui, [cluster, service, task_definition], None).await
+}
+
+/// [`check`] against a base URL (the test listener of an ECS-native deployment), also given to
+/// the spec as {{test_url}}.
+pub async fn check_at(
+    gate: &SmokeGate,
+    ui: &Ui,
+    [cluster, service, task_definition]: [&str; 3],
+    base_url: Option<&str>,
+) -> std::result::Result<(), String> {
     let mut vars = gate.vars.clone();
     vars.push(var("cluster", cluster));
     vars.push(var("service", service));
     vars.push(var("task_definition", task_definition));
+    if let Some(url) = base_url {
+        vars.push(var(TEST_URL_VAR, url));
+    }
     let opts = RunOptions {
-        base_url: None,
+        base_url: base_url.map(str::to_owned),
         vars,
         timeout: gate.timeout,
         client: smoke_test::http::ClientOptions::default(),

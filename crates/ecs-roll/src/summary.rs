@@ -29,6 +29,8 @@ pub enum ServiceResult {
     TimedOut,
     /// Not started, because another service of this call had already failed.
     Skipped,
+    /// An ECS-native deployment left running at its `--wait-until` milestone (exit 0).
+    InProgress,
 }
 
 impl ServiceResult {
@@ -42,13 +44,17 @@ impl ServiceResult {
             ServiceResult::Replaced => "replaced",
             ServiceResult::TimedOut => "timed_out",
             ServiceResult::Skipped => "skipped",
+            ServiceResult::InProgress => "in_progress",
         }
     }
     /// Whether this service stops the release (no further services start).
     pub fn is_failure(self) -> bool {
         !matches!(
             self,
-            ServiceResult::Succeeded | ServiceResult::Unchanged | ServiceResult::Skipped
+            ServiceResult::Succeeded
+                | ServiceResult::Unchanged
+                | ServiceResult::Skipped
+                | ServiceResult::InProgress
         )
     }
     fn icon(self) -> &'static str {
@@ -58,6 +64,7 @@ impl ServiceResult {
             ServiceResult::RolledBack => "↩️",
             ServiceResult::RollbackFailed => "🚨",
             ServiceResult::Skipped => "⏭️",
+            ServiceResult::InProgress => "⏳",
             _ => "❌",
         }
     }
@@ -77,6 +84,9 @@ pub struct ServiceReport {
     pub deployment_id: Option<String>,
     /// The deployment that returned the service, when rolled back.
     pub rollback_deployment_id: Option<String>,
+    /// The ServiceDeployment of an ECS-native (BLUE_GREEN, LINEAR, CANARY) release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_deployment_arn: Option<String>,
     #[serde(
         rename = "duration_s",
         serialize_with = "dk_core::duration::serialize_seconds"
@@ -222,6 +232,7 @@ mod tests {
             ),
             deployment_id: Some("ecs-svc/1".into()),
             rollback_deployment_id: None,
+            service_deployment_arn: None,
             duration: Duration::from_secs(3),
             unverified: None,
             known_deployments: Vec::new(),

@@ -12,6 +12,7 @@
 //! `ecs_reads`, the output in `progress` and `summary`, and `--service` parsing in `targets`.
 
 mod ecs_reads;
+pub mod lifecycle;
 mod model;
 mod progress;
 mod summary;
@@ -108,7 +109,7 @@ pub struct Cli {
     #[arg(
         long = "service",
         value_name = "SERVICE",
-        required = true,
+        required_unless_present = "service_deployment",
         value_delimiter = ','
     )]
     pub services: Vec<String>,
@@ -126,6 +127,10 @@ pub struct Cli {
     /// zero at night); without it that is `no_tasks`, exit 1
     #[arg(long)]
     pub allow_empty: bool,
+    /// Follow this ECS-native (BLUE_GREEN, LINEAR, CANARY) service deployment to its end, e.g.
+    /// one `ecs-roll deploy --wait-until` left running; succeeded only when SUCCESSFUL
+    #[arg(long, value_name = "ARN", conflicts_with_all = ["services", "deployment_id", "task_definition"])]
+    pub service_deployment: Option<String>,
     /// `stable`: deployment COMPLETED and old tasks drained; `deployed`: deployment COMPLETED
     #[arg(long, value_enum, default_value_t = UntilArg::Stable)]
     pub until: UntilArg,
@@ -185,12 +190,25 @@ impl Tool for WaitStable {
     type Plan = Vec<Target>;
 
     fn validate(cli: &Cli, ctx: &dk_core::Context) -> Result<Vec<Target>> {
+        if let Some(arn) = &cli.service_deployment {
+            // The service deployment is the target: no --service list to check.
+            lifecycle::check_arn(arn)?;
+            cli.wait.validate()?;
+            cli.aws.validate(ctx)?;
+            return Ok(Vec::new());
+        }
         let targets = cli.targets()?;
         cli.aws.validate(ctx)?;
         Ok(targets)
     }
 
     async fn run(cli: Cli, targets: Vec<Target>, ui: Ui) -> Result<Outcome> {
+        if let Some(arn) = &cli.service_deployment {
+            let deadline = Deadline::after(cli.wait.timeout);
+            let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
+            let ecs = aws_sdk_ecs::Client::new(&config);
+            return lifecycle::wait_command(&ecs, &ui, arn, &deadline, cli.wait.interval()).await;
+        }
         // The deadline covers everything, AWS configuration included.
         let opts = WaitOptions {
             deadline: Deadline::after(cli.wait.timeout),

@@ -2,6 +2,7 @@
 //! body or an [`EcsError`]. Dispatch is by the operation name from `X-Amz-Target`.
 
 mod clusters;
+mod continue_deployment;
 mod input;
 mod service_deployments;
 mod service_revisions;
@@ -40,6 +41,7 @@ pub const OPERATIONS: &[&str] = &[
     "ListServiceDeployments",
     "DescribeServiceDeployments",
     "StopServiceDeployment",
+    "ContinueServiceDeployment",
     "DescribeServiceRevisions",
     "TagResource",
     "UntagResource",
@@ -76,6 +78,9 @@ pub fn dispatch(
         "ListServiceDeployments" => service_deployments::list(state, &input),
         "DescribeServiceDeployments" => service_deployments::describe(state, &input),
         "StopServiceDeployment" => service_deployments::stop(state, &input, real_now),
+        "ContinueServiceDeployment" => {
+            continue_deployment::continue_deployment(state, &input, real_now)
+        }
         "DescribeServiceRevisions" => service_revisions::describe(state, &input),
         "TagResource" => tags::tag_resource(state, &input),
         "UntagResource" => tags::untag_resource(state, &input),

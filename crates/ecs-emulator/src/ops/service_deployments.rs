@@ -14,7 +14,7 @@ use crate::render::{render_service_deployment, render_service_deployment_brief};
 const MAX_DESCRIBE: usize = 20;
 
 /// `(cluster, service)` from `…:service-deployment/<cluster>/<service>/<id>`.
-fn locate(arn: &str) -> Option<(&str, &str)> {
+pub(super) fn locate(arn: &str) -> Option<(&str, &str)> {
     let (_, tail) = arn.split_once(":service-deployment/")?;
     let mut parts = tail.split('/');
     Some((parts.next()?, parts.next()?))

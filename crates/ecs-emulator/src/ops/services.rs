@@ -108,18 +108,7 @@ fn merged_deployment_configuration(
             ));
         }
     }
-    match out.get("strategy").and_then(Value::as_str) {
-        None | Some("ROLLING") => {}
-        Some(other) => {
-            return Err(EcsError {
-                status: 400,
-                code: "UnsupportedFeatureException",
-                message: format!(
-                    "The ECS emulator emulates only the ROLLING deployment strategy, not {other}."
-                ),
-            });
-        }
-    }
+    crate::strategy::validate(&out).map_err(EcsError::invalid_parameter)?;
     Ok(out)
 }
 
@@ -564,8 +553,16 @@ mod tests {
             "InvalidParameterException"
         );
         assert_eq!(
-            bad(json!({"strategy": "BLUE_GREEN"})).code,
-            "UnsupportedFeatureException"
+            bad(json!({"strategy": "SIDEWAYS"})).code,
+            "InvalidParameterException"
+        );
+        let blue_green = json!({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5});
+        assert!(
+            merged_deployment_configuration(
+                &default_deployment_configuration(),
+                blue_green.as_object()
+            )
+            .is_ok()
         );
     }
 

@@ -222,6 +222,7 @@ mod aws_faults;
 mod deploy;
 mod diff_prune;
 mod github_deployment;
+mod native;
 mod migration;
 mod rollback_command;
 mod usage;

@@ -10,12 +10,12 @@ use super::*;
 
 /// A loopback HTTP/1.1 server answering every request with `status` and a JSON body; records
 /// the request lines it saw.
-struct Http {
-    url: String,
-    seen: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Http {
+    pub(crate) url: String,
+    pub(crate) seen: Arc<Mutex<Vec<String>>>,
 }
 
-fn http(status: u16) -> Http {
+pub(crate) fn http(status: u16) -> Http {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -47,13 +47,13 @@ fn http(status: u16) -> Http {
     Http { url, seen }
 }
 
-fn spec(dir: &tempfile::TempDir, yaml: &str) -> String {
+pub(crate) fn spec(dir: &tempfile::TempDir, yaml: &str) -> String {
     let p = dir.path().join("smoke.yml");
     std::fs::write(&p, yaml).unwrap();
     p.display().to_string()
 }
 
-const SPEC: &str = "checks:\n  - name: health\n    url: '{{url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
+pub(crate) const SPEC: &str = "checks:\n  - name: health\n    url: '{{url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
 
 /// The deployment completes, the smoke spec fails: rolled back to the recorded revision, exit 1,
 /// cause `smoke` in the outputs and the summary.

@@ -170,6 +170,7 @@ fn detail(out: &Output) -> Vec<Value> {
 // One test binary, a module per topic (ripgrep style).
 mod deadline_and_faults;
 mod failures;
+mod native;
 mod rollback_before_wait;
 mod scenario_matrix;
 mod succeeds;

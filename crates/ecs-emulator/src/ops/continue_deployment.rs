@@ -1,0 +1,74 @@
+//! ContinueServiceDeployment: acts on a PAUSE lifecycle hook in AWAITING_ACTION, continuing
+//! the deployment to its next stage or rolling it back (Developer Guide "Continuing service
+//! deployments"; the API reference: `action` CONTINUE (default) or ROLLBACK).
+
+use serde_json::{Value, json};
+
+use super::input::Input;
+use super::service_deployments::locate;
+use crate::error::EcsError;
+use crate::model::State;
+use crate::progressive::roll_back_progressive;
+
+pub fn continue_deployment(
+    state: &mut State,
+    input: &Input,
+    real_now: f64,
+) -> Result<Value, EcsError> {
+    let arn = input.required_str("serviceDeploymentArn")?.to_string();
+    let hook_id = input.required_str("hookId")?.to_string();
+    let rollback = match input.str("action")? {
+        None | Some("CONTINUE") => false,
+        Some("ROLLBACK") => true,
+        Some(_) => {
+            return Err(EcsError::invalid_parameter(
+                "action must be CONTINUE or ROLLBACK.",
+            ));
+        }
+    };
+    let (cluster_name, service_name) = locate(&arn)
+        .map(|(c, s)| (c.to_string(), s.to_string()))
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let now = state.now;
+    let State { clusters, rng, .. } = state;
+    let cluster = clusters
+        .get_mut(&cluster_name)
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let tasks = &mut cluster.tasks;
+    let service = cluster
+        .services
+        .get_mut(&service_name)
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let sd = service
+        .service_deployment_mut(&arn)
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    if sd.status != "IN_PROGRESS" {
+        return Err(EcsError::conflict(format!(
+            "The service deployment is {}; only an IN_PROGRESS deployment can be continued.",
+            sd.status
+        )));
+    }
+    let hook = sd
+        .progressive
+        .as_mut()
+        .and_then(|run| run.hook_runs.iter_mut().find(|h| h.hook_id == hook_id))
+        .ok_or_else(|| {
+            EcsError::invalid_parameter(format!(
+                "The service deployment has no lifecycle hook {hook_id}."
+            ))
+        })?;
+    if hook.status != "AWAITING_ACTION" || hook.target_type != "PAUSE" {
+        return Err(EcsError::conflict(format!(
+            "The lifecycle hook is {}, not a PAUSE hook in AWAITING_ACTION.",
+            hook.status
+        )));
+    }
+    hook.status = if rollback { "FAILED" } else { "SUCCEEDED" }.to_string();
+    sd.updated_at = now;
+    if rollback {
+        let reason = format!("Rollback requested by ContinueServiceDeployment on hook {hook_id}.");
+        roll_back_progressive(service, tasks, reason, now, real_now, rng)
+            .map_err(EcsError::conflict)?;
+    }
+    Ok(json!({"serviceDeploymentArn": arn}))
+}

@@ -1,0 +1,347 @@
+//! ECS-native strategies on the emulator: a canary gated by its smoke test on test traffic,
+//! `--wait-until`, a rollback during the bake time, and a job cancelled while the deployment
+//! waits at its PAUSE hook. The smoke spec points at real HTTP servers on loopback.
+
+use std::io::Read;
+use std::net::TcpListener;
+
+use aws_sdk_ecs::types::{CanaryConfiguration, DeploymentStrategy};
+
+use super::smoke_gate::{http, spec};
+use super::*;
+
+const TEST_SPEC: &str = "checks:\n  - name: health\n    url: '{{test_url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
+
+/// A CANARY service (10 %, one-minute canary bake, one-minute bake) on `app:v1`.
+fn canary(e: &Env) -> String {
+    let v1 = e.register("web", "app:v1");
+    let config = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::Canary)
+        .bake_time_in_minutes(1)
+        .canary_configuration(
+            CanaryConfiguration::builder()
+                .canary_percent(10.0)
+                .canary_bake_time_in_minutes(1)
+                .build(),
+        )
+        .build();
+    e.create_service("web", &v1, 2, config);
+    v1
+}
+
+impl Env {
+    /// The status of a service deployment.
+    fn sd_status(&self, arn: &str) -> (String, String) {
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .describe_service_deployments()
+                    .service_deployment_arns(arn)
+                    .send(),
+            )
+            .unwrap();
+        let sd = &out.service_deployments()[0];
+        (
+            sd.status().unwrap().as_str().to_string(),
+            sd.lifecycle_stage()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+fn sd_arn(json: &Value) -> String {
+    json["detail"]["services"][0]["service_deployment_arn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no service_deployment_arn: {json}"))
+        .to_string()
+}
+
+use serde_json::Value;
+
+/// The canary passes its smoke test on test traffic: CONTINUE, production shifts (10 %, then
+/// all), bake, SUCCESSFUL: green on v2.
+#[test]
+fn canary_passing_test_traffic_smoke_goes_to_production() {
+    let e = env();
+    canary(&e);
+    let server = http(200);
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, TEST_SPEC);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--smoke",
+        &s,
+        "--test-traffic-gate",
+        "--test-url",
+        &server.url,
+    ]);
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(out.output("result"), "succeeded", "{}", out.stderr);
+    assert_eq!(short(&e.primary("web").1), "web:2");
+    assert_eq!(
+        server.seen.lock().unwrap().clone(),
+        vec!["GET /web/health HTTP/1.1"]
+    );
+    for shown in [
+        "POST_TEST_TRAFFIC_SHIFT",
+        "ContinueServiceDeployment CONTINUE",
+        "production 10%",
+        "BAKE_TIME",
+    ] {
+        assert!(
+            out.stderr.contains(shown),
+            "{shown} missing from:\n{}",
+            out.stderr
+        );
+    }
+    let arn = sd_arn(&out.json());
+    assert_eq!(e.sd_status(&arn).0, "SUCCESSFUL");
+}
+
+/// The canary fails its smoke test on test traffic: ROLLBACK before any production traffic
+/// shifts; rolled_back (exit 1), cause smoke, the failing check in the outputs and summary.
+#[test]
+fn canary_failing_test_traffic_smoke_is_rolled_back_before_production() {
+    let e = env();
+    let v1 = canary(&e);
+    let server = http(503);
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, TEST_SPEC);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--smoke",
+        &s,
+        "--test-traffic-gate",
+        "--test-url",
+        &server.url,
+    ]);
+    out.assert_code(1).assert_no_panic();
+    let json = out.json();
+    assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+    assert_eq!(out.output("cause"), "smoke");
+    assert!(
+        json["message"].as_str().unwrap().contains("status 503"),
+        "{json}"
+    );
+    assert!(out.summary.contains("smoke test failed"), "{}", out.summary);
+    assert!(
+        !out.stderr.contains("PRODUCTION_TRAFFIC_SHIFT"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("ContinueServiceDeployment ROLLBACK"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(e.sd_status(&sd_arn(&json)).0, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+}
+
+/// `--wait-until` returns `in_progress` (exit 0) at its milestone, the deployment still running;
+/// `done` waits for SUCCESSFUL.
+#[test]
+fn wait_until_each_milestone() {
+    let cases = [
+        ("test-traffic", "POST_TEST_TRAFFIC_SHIFT"),
+        ("production-traffic", "POST_PRODUCTION_TRAFFIC_SHIFT"),
+        ("bake", "BAKE_TIME"),
+    ];
+    for (until, stage) in cases {
+        let e = env();
+        canary(&e);
+        let out = e.deploy(&[
+            "--service",
+            "web",
+            "--image",
+            "app=app:v2",
+            "--wait-until",
+            until,
+        ]);
+        out.assert_code(0).assert_no_panic();
+        let json = out.json();
+        assert_eq!(json["result"], "in_progress", "{until}: {}", out.stderr);
+        let message = json["message"].as_str().unwrap();
+        assert!(
+            message.contains("wait-stable --service-deployment"),
+            "{message}"
+        );
+        assert!(
+            message.contains(stage) || message.contains("_"),
+            "{message}"
+        );
+        let (status, _) = e.sd_status(&sd_arn(&json));
+        assert!(
+            matches!(status.as_str(), "IN_PROGRESS" | "SUCCESSFUL"),
+            "{until}: left {status}"
+        );
+    }
+    let e = env();
+    canary(&e);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--wait-until",
+        "done",
+    ]);
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(out.output("result"), "succeeded");
+    assert_eq!(e.sd_status(&sd_arn(&out.json())).0, "SUCCESSFUL");
+}
+
+/// A deployment left baking is stopped by `ecs-roll rollback`: StopServiceDeployment
+/// ROLLBACK, production back on v1.
+#[test]
+fn rollback_during_bake() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    let config = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::BlueGreen)
+        .bake_time_in_minutes(60)
+        .build();
+    e.create_service("web", &v1, 2, config);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--wait-until",
+        "bake",
+    ]);
+    out.assert_code(0).assert_no_panic();
+    let arn = sd_arn(&out.json());
+    assert_eq!(
+        e.sd_status(&arn),
+        ("IN_PROGRESS".into(), "BAKE_TIME".into())
+    );
+    let back = e.rollback("web", &[]);
+    back.assert_code(0).assert_no_panic();
+    assert_eq!(back.json()["result"], "rolled_back", "{}", back.stderr);
+    assert!(
+        back.stderr.contains("StopServiceDeployment ROLLBACK"),
+        "{}",
+        back.stderr
+    );
+    assert_eq!(e.sd_status(&arn).0, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+}
+
+/// SIGTERM while the deployment waits at its PAUSE hook (the smoke test hanging): ecs-roll
+/// rolls the deployment back before it exits, never leaving it paused.
+#[cfg(unix)]
+#[test]
+fn cancelled_job_while_paused_rolls_back() {
+    let e = env();
+    let v1 = canary(&e);
+    // Accepts and never answers: the smoke test hangs while the deployment is paused.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, TEST_SPEC);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-roll"))
+        .args([
+            "deploy",
+            "--cluster",
+            "prod",
+            "--interval",
+            "200ms",
+            "--output",
+            "json",
+        ])
+        .args(["--service", "web", "--image", "app=app:v2", "--smoke", &s])
+        .args(["--test-traffic-gate", "--test-url", &url])
+        .env("AWS_ENDPOINT_URL_ECS", e.emulator.url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    let start = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("smoke test on test traffic") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never paused:\n{seen}"
+        );
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen = s;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    while let Ok(s) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen = s;
+    }
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(seen.contains("cancelled"), "{seen}");
+    assert!(
+        seen.contains("ContinueServiceDeployment ROLLBACK"),
+        "{seen}"
+    );
+    assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+}
+
+/// `--smoke` on a CANARY service without the test-traffic gate is refused before the
+/// UpdateService: after SUCCESSFUL the old revision is gone, so it could only fail late.
+#[test]
+fn smoke_without_test_traffic_gate_is_refused_before_updating() {
+    let e = env();
+    let v1 = canary(&e);
+    let server = http(200);
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, super::smoke_gate::SPEC);
+    let out = e.deploy(&[
+        "--service",
+        "web",
+        "--image",
+        "app=app:v2",
+        "--smoke",
+        &s,
+        "--smoke-var",
+        &format!("url={}", server.url),
+    ]);
+    out.assert_code(1).assert_no_panic();
+    let message = out.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("--test-traffic-gate"), "{message}");
+    assert_eq!(e.primary("web").1, v1);
+    assert!(server.seen.lock().unwrap().is_empty());
+}
