@@ -14,6 +14,7 @@
 //! - [`secret`]: `Secret<T>`, which never prints its value.
 //! - [`aws`] (feature `aws`): the `--region/--profile/--endpoint-url/--role-arn` flags and the one
 //!   function that turns them into an `SdkConfig`, GitHub OIDC included.
+//! - [`task_logs`] (feature `logs`): a failed task's own last log lines (awslogs → CloudWatch Logs).
 //! - [`tool`]: the `Tool` trait and the `main` every tool binary and the multi-call binary share.
 
 #[cfg(feature = "aws")]
@@ -31,6 +32,8 @@ pub mod poll;
 pub mod report;
 pub mod retry;
 pub mod secret;
+#[cfg(feature = "logs")]
+pub mod task_logs;
 pub mod tool;
 pub mod ui;
 pub mod untrusted;

@@ -19,6 +19,7 @@
 pub mod diff;
 pub mod history;
 pub mod migrate;
+pub mod migrate_logs;
 pub mod prune;
 pub mod register;
 pub mod render;
@@ -194,6 +195,10 @@ pub struct DeployArgs {
     /// replaced by FARGATE: a Spot interruption must not cut a migration short)
     #[arg(long, requires = "migrate_command", help_heading = "Migration")]
     pub migrate_on_spot: bool,
+    /// Stream the migration container's CloudWatch log (awslogs) while it runs; a failed
+    /// migration's last lines are shown either way
+    #[arg(long, requires = "migrate_command", help_heading = "Migration")]
+    pub migrate_logs: bool,
     /// Deadline for the migration task to stop (it is left running past it, and ecs-roll exits 4)
     /// (1s to 7d)
     #[arg(
@@ -386,6 +391,8 @@ impl DeployArgs {
                     command,
                     timeout: self.migrate_timeout.get(),
                     on_spot: self.migrate_on_spot,
+                    follow_logs: self.migrate_logs,
+                    started: None,
                 })
             }
             None => None,
@@ -531,9 +538,11 @@ impl Tool for EcsRoll {
                 let gate = smoke_gate::load(args, ui.context())?;
                 let secrets =
                     (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
+                let logs = dk_core::task_logs::TaskLogs::new(&config);
                 roll::deploy(
                     &ecs,
                     secrets.as_ref(),
+                    Some(&logs),
                     &ui,
                     args,
                     args.plan()?,

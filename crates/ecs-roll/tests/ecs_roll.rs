@@ -17,6 +17,7 @@ use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
 use test_support::{Cmd, Output, unused_port};
 
 mod smoke_gate;
+mod task_logs;
 
 const SCENARIO: &str = r#"
 time_scale: 40

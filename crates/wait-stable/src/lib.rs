@@ -13,6 +13,7 @@
 
 mod ecs_reads;
 mod progress;
+pub mod stopped_logs;
 mod summary;
 mod targets;
 mod verdict;
@@ -203,7 +204,9 @@ impl Tool for WaitStable {
         };
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);
-        let outcomes = wait(&ecs, &ui, &targets, &opts).await?;
+        let mut outcomes = wait(&ecs, &ui, &targets, &opts).await?;
+        let logs = dk_core::task_logs::TaskLogs::new(&config);
+        stopped_logs::attach(&ecs, &logs, &ui, outcomes.iter_mut()).await;
         Ok(outcome(&outcomes, cli.timeout.get()))
     }
 }

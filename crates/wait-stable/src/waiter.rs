@@ -156,6 +156,9 @@ pub struct ContainerExit {
     pub name: String,
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
+    /// Its last log lines, neutralised (`stopped_logs`), when read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
 }
 
 /// How one service ended, with everything needed to explain it.
