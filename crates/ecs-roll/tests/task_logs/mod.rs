@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_ecs::types::{DesiredStatus, LogConfiguration, LogDriver};
+use serde_json::Value;
 use test_support::{standins, unique};
 
 use super::*;
@@ -185,7 +186,8 @@ fn assert_lines_shown_safely(out: &Output, prefix: &str) {
     for want in [
         "starting up",
         "\\x3a:set-output name=result::succeeded",
-        "half\\r::add-mask::visible",
+        "half",
+        "\\x3a:add-mask::visible",
         "ERROR: relation \"users\" already exists",
     ] {
         assert!(
@@ -224,14 +226,15 @@ fn failed_migration_shows_its_last_log_lines() {
         out.stderr
     );
     assert!(
-        out.stderr.contains("migration log: last 5 line(s)"),
+        out.stderr.contains("migration log: last 6 line(s)"),
         "{}",
         out.stderr
     );
     assert_lines_shown_safely(&out, "migration | ");
     let tail = &out.json()["detail"]["migration"]["log_tail"];
-    assert_eq!(tail.as_array().map(Vec::len), Some(5), "{tail}");
-    assert_eq!(tail[4], "ERROR: relation \"users\" already exists");
+    // Six: the runner splits the `\r` event in two, so it is shown as two lines.
+    assert_eq!(tail.as_array().map(Vec::len), Some(6), "{tail}");
+    assert_eq!(tail[5], "ERROR: relation \"users\" already exists");
     assert!(out.summary.contains("**Migration log**"), "{}", out.summary);
     assert!(
         out.summary.contains("    ERROR: relation"),
@@ -287,10 +290,19 @@ fn crash_looping_deployment_shows_its_tasks_last_lines() {
     assert_eq!(out.json()["result"], "rolled_back", "{}", out.stderr);
     assert!(out.stderr.contains("log line(s) of task"), "{}", out.stderr);
     assert_lines_shown_safely(&out, "app | ");
+    // The writer may miss a task that lived only between two of its polls: at least one of
+    // the stopped tasks ecs-roll read has its tail kept.
     let tasks = &out.json()["detail"]["services"][0]["wait"]["stopped_tasks"];
-    let tail = &tasks[0]["containers"][0]["log_tail"];
+    let tails: Vec<&Value> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["containers"][0]["log_tail"])
+        .filter(|t| !t.is_null())
+        .collect();
+    assert!(!tails.is_empty(), "{tasks}");
     assert_eq!(
-        tail[4], "ERROR: relation \"users\" already exists",
+        tails[0][5], "ERROR: relation \"users\" already exists",
         "{tasks}"
     );
 }
