@@ -19,6 +19,7 @@
 //! - [`github`] (feature `github`): the one octocrab client and how GitHub's error answers and
 //!   rate limits are read and retried.
 //! - [`ecs`]: the ECS name rule, `--service` parsing into [`ecs::ServiceRef`], ARN helpers.
+//! - [`task_logs`] (feature `logs`): a failed task's own last log lines (awslogs → CloudWatch Logs).
 //! - [`tool`]: the `Tool` trait and the `main` every tool binary and the multi-call binary share.
 
 #[cfg(feature = "aws")]
@@ -39,6 +40,8 @@ pub mod poll;
 pub mod report;
 pub mod retry;
 pub mod secret;
+#[cfg(feature = "logs")]
+pub mod task_logs;
 pub mod tool;
 pub mod ui;
 pub mod untrusted;

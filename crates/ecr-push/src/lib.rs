@@ -17,6 +17,7 @@
 mod blob_cache;
 mod challenge;
 mod docker_archive;
+mod dry_run;
 mod ecr_login;
 mod image;
 mod manifest;
@@ -24,6 +25,7 @@ mod oci_layout;
 mod push;
 mod registry_client;
 mod repository;
+mod scan;
 mod source;
 mod summary;
 mod upload;
@@ -54,12 +56,15 @@ Examples:
   # Hand the pinned image to ecs-roll: stdout is just registry/repo@sha256:…
   ecs-roll --image \"$(ecr-push --source oci:build/oci --repository team/web --tag v1)\" …
 
+  # Fail the job (exit 1, result scan_failed) when ECR's scan finds anything HIGH or CRITICAL
+  ecr-push --source oci:build/oci --repository team/web --tag v1 --scan-gate high --scan-timeout 15m
+
   # Local registry, no AWS at all (tests)
   ecr-push --source oci:build/oci --registry http://127.0.0.1:5000 --no-ecr-auth --repository web --tag v1
 
-Exit codes: 0 pushed or unchanged, 1 an immutable tag points at another digest, 2 bad input
-(nothing was sent), 3 registry or AWS unreachable, auth refused, or retries exhausted, 4 --timeout
-reached.";
+Exit codes: 0 pushed or unchanged, 1 an immutable tag points at another digest or the scan found
+something at or above --scan-gate, 2 bad input (nothing was sent), 3 registry or AWS unreachable,
+auth refused, retries exhausted, or a scan that cannot finish, 4 --timeout or --scan-timeout reached.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,6 +140,12 @@ pub struct Cli {
         help_heading = "Transfer"
     )]
     pub timeout: dk_core::duration::Timeout,
+    /// Check the inputs, read a local source and say what would be pushed and gated; contact no
+    /// registry and no AWS
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub scan: scan::ScanArgs,
 }
 
 impl HasCommonArgs for Cli {
@@ -157,10 +168,13 @@ impl Tool for EcrPush {
     async fn run(cli: Cli, checked: Checked, ui: Ui) -> Result<Outcome> {
         // One overall deadline: per-read timeouts alone let a registry that trickles a byte at a
         // time hold the job until the workflow's own timeout.
-        let timeout = cli.timeout;
+        if cli.dry_run {
+            return dry_run::describe(&cli, &ui, checked);
+        }
+        let (timeout, gate, gate_ui) = (cli.timeout, scan::Gate::from_cli(&cli), ui.clone());
         let push = push::push(&cli, &ui, checked);
         match dk_core::poll::Deadline::after(timeout).run(push).await {
-            Some(result) => result,
+            Some(result) => scan::after_push(gate, &gate_ui, result?).await,
             None => Err(Error::timeout(format!(
                 "the push did not finish within --timeout {timeout}"
             ))

@@ -20,6 +20,7 @@ mod diff;
 mod github_deployment;
 mod history;
 mod migrate;
+mod migrate_logs;
 mod plan;
 mod prune;
 pub mod register;
@@ -205,6 +206,10 @@ pub struct DeployArgs {
     /// replaced by FARGATE: a Spot interruption must not cut a migration short)
     #[arg(long, requires = "migrate_command", help_heading = "Migration")]
     pub migrate_on_spot: bool,
+    /// Stream the migration container's CloudWatch log (awslogs) while it runs; a failed
+    /// migration's last lines are shown either way
+    #[arg(long, requires = "migrate_command", help_heading = "Migration")]
+    pub migrate_logs: bool,
     /// Deadline for the migration task to stop (it is left running past it, and ecs-roll exits 4)
     /// (1s to 7d)
     #[arg(
@@ -393,8 +398,17 @@ impl Tool for EcsRoll {
                     (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
                 // Recorded on GitHub before any service is touched; its final state after.
                 let deployment = github_deployment::begin(&ui, &args.github, args.dry_run).await?;
-                let result =
-                    roll::deploy(&ecs, secrets.as_ref(), &ui, args, plan, gate.as_ref()).await;
+                let logs = dk_core::task_logs::TaskLogs::new(&config);
+                let result = roll::deploy(
+                    &ecs,
+                    secrets.as_ref(),
+                    Some(&logs),
+                    &ui,
+                    args,
+                    plan,
+                    gate.as_ref(),
+                )
+                .await;
                 github_deployment::finish(deployment, &ui, result).await
             }
             (Command::Diff(args), Validated::Diff(plan)) => {

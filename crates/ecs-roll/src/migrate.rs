@@ -35,6 +35,10 @@ pub struct Migration {
     pub timeout: Duration,
     /// `--migrate-on-spot`: keep the service's FARGATE_SPOT capacity for the migration.
     pub on_spot: bool,
+    /// `--migrate-logs`: stream the migration's log while it runs (`migrate_logs`).
+    pub follow_logs: bool,
+    /// Told the task ARN once RunTask started it (`migrate_logs` follows its log stream).
+    pub started: Option<tokio::sync::watch::Sender<Option<String>>>,
 }
 
 /// The service whose new revision the migration runs on — the first whose rendered definition
@@ -211,6 +215,9 @@ pub struct MigrationReport {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub container_reason: Option<String>,
+    /// The container's last log lines (neutralised), read when the migration failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
     #[serde(
         rename = "duration_s",
         serialize_with = "dk_core::duration::serialize_seconds"
@@ -260,6 +267,7 @@ pub async fn run_migration(
         stop_code: None,
         stopped_reason: None,
         container_reason: None,
+        log_tail: Vec::new(),
         duration: Duration::ZERO,
     };
     let token = format!(
@@ -348,6 +356,9 @@ pub async fn run_migration(
         "migration task {} started",
         dk_core::ecs::last_segment(&task_arn)
     ));
+    if let Some(started) = &migration.started {
+        started.send_replace(Some(task_arn.clone()));
+    }
 
     let polled = poll_until(&deadline, interval, |_| {
         let ecs = ecs.clone();

@@ -53,6 +53,8 @@ impl DeployArgs {
                     command,
                     timeout: self.migrate_timeout.get(),
                     on_spot: self.migrate_on_spot,
+                    follow_logs: self.migrate_logs,
+                    started: None,
                 })
             }
             None => None,

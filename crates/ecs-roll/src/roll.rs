@@ -43,6 +43,7 @@ use crate::{DeployArgs, DeployPlan, diff, waiting};
 pub async fn deploy(
     ecs: &Client,
     secrets: Option<&aws_sdk_secretsmanager::Client>,
+    logs: Option<&dk_core::task_logs::TaskLogs>,
     ui: &Ui,
     args: &DeployArgs,
     plan: DeployPlan,
@@ -87,16 +88,9 @@ pub async fn deploy(
             &s.sref.to_string(),
             format!("migration started on {}", short_name(&arn)),
         );
-        let report = migrate::run_migration(
-            ecs,
-            ui,
-            m,
-            &s.sref.cluster,
-            &s.service,
-            &arn,
-            args.wait.interval(),
-        )
-        .await?;
+        let report =
+            crate::migrate_logs::run_with_logs(ecs, logs, ui, m, s, &arn, args.wait.interval())
+                .await?;
         ui.info(&format!("migration: {}", report.describe()));
         timeline.push(
             &s.sref.to_string(),
@@ -107,11 +101,13 @@ pub async fn deploy(
                 .detail(
                     json!({ "migration": report, "services": [], "timeline": timeline.steps() }),
                 )
-                .summary(summary::markdown(
-                    &format!("migration {:?}", report.result).to_lowercase(),
-                    &[],
-                    &timeline,
-                ))
+                .summary(
+                    summary::markdown(
+                        &format!("migration {:?}", report.result).to_lowercase(),
+                        &[],
+                        &timeline,
+                    ) + &crate::migrate_logs::summary_section(&report),
+                )
         };
         match report.result {
             MigrationResult::Passed => {}
@@ -141,6 +137,10 @@ pub async fn deploy(
     let mut reports = roll_services(ecs, ui, args, &release, &timeline, gate).await;
     if args.rollback_all && reports.iter().any(|r| r.result.is_failure()) {
         rollback_successful(ecs, ui, args, &mut reports, &timeline).await;
+    }
+    if let Some(logs) = logs {
+        let waits: Vec<_> = reports.iter_mut().filter_map(|r| r.wait.as_mut()).collect();
+        wait_stable::stopped_logs::attach(ecs, logs, ui, waits).await;
     }
     ui.end_group();
     let unverified: Vec<String> = reports

@@ -132,7 +132,7 @@ pub async fn prepare(
         return Ok(None);
     };
     let existing = config.lifecycle_hooks();
-    let wanted = hooks_for_release(existing, args.native.test_traffic_gate, args.timeout.get());
+    let wanted = hooks_for_release(existing, args.native.test_traffic_gate, args.wait.timeout());
     if wanted != existing {
         let mut config = config.clone();
         config.lifecycle_hooks = Some(wanted);
@@ -224,7 +224,7 @@ pub async fn follow_release(
         format!("{} service deployment {arn}", native.strategy),
     );
     report.service_deployment_arn = Some(arn.clone());
-    let deadline = Deadline::after(args.timeout.get());
+    let deadline = Deadline::after(args.wait.timeout());
     let mut gate_pending = args.native.test_traffic_gate;
     loop {
         let f = Follow {
@@ -232,7 +232,7 @@ pub async fn follow_release(
             arn: &arn,
             until: args.native.wait_until,
             stop_at_pause: gate_pending,
-            interval: args.interval.get(),
+            interval: args.wait.interval(),
         };
         let (end, snap) = match lifecycle::follow(ecs, ui, &f, &deadline).await {
             Ok(r) => r,
@@ -332,7 +332,7 @@ async fn timed_out(
         arn,
         until: Milestone::Done,
         stop_at_pause: false,
-        interval: args.interval.get(),
+        interval: args.wait.interval(),
     };
     let deadline = Deadline::after(args.rollback_timeout.get());
     match lifecycle::follow(ecs, ui, &f, &deadline).await {
@@ -478,9 +478,9 @@ pub async fn stop_in_progress(
         arn,
         until: Milestone::Done,
         stop_at_pause: false,
-        interval: args.interval.get(),
+        interval: args.wait.interval(),
     };
-    let (end, last) = lifecycle::follow(ecs, ui, &f, &Deadline::after(args.timeout.get())).await?;
+    let (end, last) = lifecycle::follow(ecs, ui, &f, &Deadline::after(args.wait.timeout())).await?;
     let outcome = match end {
         End::Step(Step::Finished(Final::RolledBack(_))) => dk_core::Outcome::succeeded(
             "rolled_back",

@@ -282,6 +282,7 @@ pub async fn stopped_tasks(
                             name: c.name().unwrap_or_default().to_string(),
                             exit_code: c.exit_code(),
                             reason: c.reason().map(str::to_owned),
+                            log_tail: Vec::new(),
                         })
                         .collect(),
                 },

@@ -15,6 +15,7 @@ mod ecs_reads;
 pub mod lifecycle;
 mod model;
 mod progress;
+pub mod stopped_logs;
 mod summary;
 mod targets;
 mod verdict;
@@ -30,7 +31,7 @@ use dk_core::wait::{DeploymentWait, WaitArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
 pub use model::{
-    ContainerExit, ServiceEvent, ServiceOutcome, WaitResult, StoppedTask, Target, Track, Until,
+    ContainerExit, ServiceEvent, ServiceOutcome, StoppedTask, Target, Track, Until, WaitResult,
 };
 pub use waiter::{WaitOptions, wait};
 
@@ -222,7 +223,9 @@ impl Tool for WaitStable {
         };
         let config = dk_core::aws::sdk_config(&ui, &cli.aws).await?;
         let ecs = aws_sdk_ecs::Client::new(&config);
-        let outcomes = wait(&ecs, &ui, &targets, &opts).await?;
+        let mut outcomes = wait(&ecs, &ui, &targets, &opts).await?;
+        let logs = dk_core::task_logs::TaskLogs::new(&config);
+        stopped_logs::attach(&ecs, &logs, &ui, outcomes.iter_mut()).await;
         Ok(outcome(&outcomes, cli.wait.timeout()))
     }
 }

@@ -114,6 +114,9 @@ pub struct ContainerExit {
     pub name: String,
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
+    /// Its last log lines, neutralised (`stopped_logs`), when read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
 }
 
 /// How one service ended, with everything needed to explain it.
@@ -131,7 +134,10 @@ pub struct ServiceOutcome {
     pub running_count: i32,
     pub desired_count: i32,
     /// From the start of the wait to the verdict.
-    #[serde(rename = "duration_s", serialize_with = "dk_core::duration::serialize_seconds")]
+    #[serde(
+        rename = "duration_s",
+        serialize_with = "dk_core::duration::serialize_seconds"
+    )]
     pub duration: Duration,
     /// One line: why it failed, or the last state at the deadline.
     pub reason: Option<String>,

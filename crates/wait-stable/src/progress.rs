@@ -148,6 +148,7 @@ mod tests {
                 name: "app".into(),
                 exit_code: Some(137),
                 reason: None,
+                log_tail: Vec::new(),
             }],
         };
         assert_eq!(

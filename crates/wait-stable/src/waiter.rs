@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::ecs_reads::{self, ClusterSnapshot, ReadError};
 pub use crate::model::{
-    ContainerExit, ServiceEvent, ServiceOutcome, WaitResult, StoppedTask, Target, Track, Until,
+    ContainerExit, ServiceEvent, ServiceOutcome, StoppedTask, Target, Track, Until, WaitResult,
 };
 use crate::progress;
 use crate::verdict::{
