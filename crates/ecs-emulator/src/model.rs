@@ -40,7 +40,7 @@ pub struct State {
     pub alarms: BTreeMap<String, String>,
     /// Process mode's children and load balancers (`process.rs`); `None` in unit tests that
     /// build a bare `State`, where process mode never starts anything.
-    pub processes: Option<std::sync::Arc<crate::process::Supervisor>>,
+    pub processes: Option<std::sync::Arc<crate::process_state::Supervisor>>,
 }
 
 impl State {

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -25,79 +25,10 @@ use tokio::sync::watch;
 
 use crate::model::{Cluster, Task, TaskDefinition, TaskPlan, resolve_task_definition};
 use crate::process_config::{HealthCheck, ProcessMode};
+pub(crate) use crate::process_state::Supervisor;
+use crate::process_state::{Inner, Proc, ProcState, TargetHealth, lock};
 use crate::secrets::{self, SecretRef};
 use crate::{http_client, lb};
-
-/// What became of a task's process.
-#[derive(Debug, Clone, PartialEq)]
-enum ProcState {
-    /// Resolving secrets or spawning.
-    Starting,
-    /// Never ran: the stopped reason.
-    FailedToStart(String),
-    Running,
-    /// The exit code (128 + signal when killed by a signal, as Docker reports).
-    Exited(i32),
-}
-
-/// Target health, as a target group reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TargetHealth {
-    Initial,
-    Healthy,
-    Unhealthy,
-}
-
-#[derive(Debug)]
-struct Proc {
-    task_id: String,
-    cluster: String,
-    service: String,
-    /// Index of the container that is the process (for its exit code).
-    container: usize,
-    port: u16,
-    pid: Option<u32>,
-    state: ProcState,
-    health: TargetHealth,
-    passes: u32,
-    failures: u32,
-    /// Deregistered: takes no new requests.
-    draining: bool,
-    stop_sent: bool,
-}
-
-#[derive(Default)]
-struct Inner {
-    /// Task ARN → its process.
-    procs: BTreeMap<String, Proc>,
-    /// (cluster, service) → the load balancer's address.
-    load_balancers: BTreeMap<(String, String), SocketAddr>,
-    /// Every pid ever started (tests check none survives).
-    started_pids: Vec<u32>,
-    /// Shut down: nothing starts any more.
-    closed: bool,
-}
-
-/// The children of one emulator.
-pub struct Supervisor {
-    inner: Arc<Mutex<Inner>>,
-    runtime: Handle,
-    shutdown: watch::Sender<bool>,
-}
-
-impl std::fmt::Debug for Supervisor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let inner = lock(&self.inner);
-        f.debug_struct("Supervisor")
-            .field("processes", &inner.procs.len())
-            .field("load_balancers", &inner.load_balancers.len())
-            .finish()
-    }
-}
-
-fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
-    inner.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// What to run for one task.
 struct Launch {

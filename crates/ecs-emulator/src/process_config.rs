@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{glob_matches, ordered_map};
+use crate::patterns::{glob_matches, ordered_map};
 
 /// Process mode: a service task whose container image matches `images` is a real process.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
