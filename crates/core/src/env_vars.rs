@@ -28,6 +28,18 @@ pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 /// GitHub OIDC: present when the job has `permissions: id-token: write`.
 pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+/// Credentials the SDK reads from the environment: deploy-kit reads them only to keep them out of
+/// everything it shows (an error that echoes a request must not show its token).
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// The variables whose values the Ui masks and redacts in every run (see `Ui::new`).
+pub const CREDENTIALS: [&str; 5] = [
+    AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN,
+    GITHUB_TOKEN,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+    "ACTIONS_RUNTIME_TOKEN",
+];
 /// A web identity token on disk (EKS, or any OIDC provider writing a file).
 pub const AWS_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
 /// Region, as the SDK reads it; checked here so a missing region is a usage error, not a hang.

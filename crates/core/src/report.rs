@@ -25,8 +25,9 @@ pub fn finish(ui: &Ui, tool: &str, format: OutputFormat, result: Result<Outcome,
 
 fn report_outcome(ui: &Ui, tool: &str, format: OutputFormat, outcome: &Outcome) -> u8 {
     let ctx = ui.context();
+    let pairs = redact_pairs(ui, outcome.output_pairs());
     if let Some(path) = ctx.github_output()
-        && let Err(e) = gha::write_outputs(&path, &outcome.output_pairs())
+        && let Err(e) = gha::write_outputs(&path, &pairs)
     {
         ui.warn(&format!(
             "could not write $GITHUB_OUTPUT ({}): {e}",
@@ -34,7 +35,7 @@ fn report_outcome(ui: &Ui, tool: &str, format: OutputFormat, outcome: &Outcome) 
         ));
     }
     if let (Some(path), Some(summary)) = (ctx.github_step_summary(), &outcome.summary)
-        && let Err(e) = gha::append_summary(&path, &untrusted::markdown(summary))
+        && let Err(e) = gha::append_summary(&path, &untrusted::markdown(&ui.redact(summary)))
     {
         ui.warn(&format!(
             "could not write $GITHUB_STEP_SUMMARY ({}): {e}",
@@ -47,8 +48,8 @@ fn report_outcome(ui: &Ui, tool: &str, format: OutputFormat, outcome: &Outcome) 
         Status::TimedOut => ui.failure(tool, &outcome.message),
     }
     match (format, &outcome.text) {
-        (OutputFormat::Json, _) => print_json(&outcome.to_json(tool)),
-        (OutputFormat::Text, Some(text)) => print_text(text),
+        (OutputFormat::Json, _) => print_json(ui, &outcome.to_json(tool)),
+        (OutputFormat::Text, Some(text)) => print_text(&ui.redact(text)),
         (OutputFormat::Text, None) => {}
     }
     outcome.status.exit_code()
@@ -73,10 +74,10 @@ fn report_error(ui: &Ui, tool: &str, format: OutputFormat, err: &Error) -> u8 {
             ("error_kind".to_string(), kind.unwrap_or_default()),
             ("error".to_string(), err.message().to_string()),
         ];
-        let _ = gha::write_outputs(&path, &pairs);
+        let _ = gha::write_outputs(&path, &redact_pairs(ui, pairs));
     }
     if let Some(path) = ctx.github_step_summary() {
-        let md = format!("### ❌ {tool}\n\n{}\n", gha::md_cell(&text));
+        let md = format!("### ❌ {tool}\n\n{}\n", gha::md_cell(&ui.redact(&text)));
         let _ = gha::append_summary(&path, &untrusted::markdown(&md));
     }
     if format == OutputFormat::Json {
@@ -96,9 +97,16 @@ fn report_error(ui: &Ui, tool: &str, format: OutputFormat, err: &Error) -> u8 {
         obj.insert("exit_code".into(), err.exit_code().into());
         obj.insert("result".into(), "error".into());
         obj.insert("error".into(), Value::Object(e));
-        print_json(&Value::Object(obj));
+        print_json(ui, &Value::Object(obj));
     }
     err.exit_code()
+}
+
+fn redact_pairs(ui: &Ui, pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k, ui.redact(&v).into_owned()))
+        .collect()
 }
 
 #[allow(clippy::print_stdout)] // a listing or diff: the result itself, for people
@@ -112,8 +120,9 @@ fn print_text(text: &str) {
 }
 
 #[allow(clippy::print_stdout)] // the one JSON object on stdout
-fn print_json(value: &Value) {
+fn print_json(ui: &Ui, value: &Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let text = ui.redact(&text);
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", untrusted::json(&text));
     let _ = out.flush();

@@ -25,6 +25,9 @@ pub struct Ui {
 
 struct Inner {
     ctx: Context,
+    /// The process's credentials (see [`crate::env_vars::CREDENTIALS`]), longest first: masked
+    /// at start and replaced by `***` in every text the Ui or the report writes.
+    credentials: Vec<String>,
     quiet: bool,
     started: Instant,
     state: Mutex<State>,
@@ -39,14 +42,26 @@ struct State {
 
 impl Ui {
     pub fn new(ctx: Context, common: &CommonArgs) -> Self {
-        Ui {
+        let credentials = credentials(&ctx);
+        let ui = Ui {
             inner: Arc::new(Inner {
                 ctx,
+                credentials,
                 quiet: common.quiet,
                 started: Instant::now(),
                 state: Mutex::new(State::default()),
             }),
+        };
+        for c in &ui.inner.credentials {
+            ui.mask(&Secret::new(c.clone()));
         }
+        ui
+    }
+
+    /// `text` with every credential of the process replaced by `***`: for text that leaves the
+    /// tool by another way than the Ui (outputs, summary, stdout).
+    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        redact(&self.inner.credentials, text)
     }
 
     /// A quiet Ui over a given context, for library callers and tests.
@@ -106,7 +121,7 @@ impl Ui {
                 pb.enable_steady_tick(Duration::from_millis(120));
                 pb
             });
-            pb.set_message(untrusted::neutralise(msg));
+            pb.set_message(untrusted::neutralise(&self.redact(msg)));
         } else {
             drop(st);
             self.line(msg);
@@ -123,9 +138,10 @@ impl Ui {
     }
 
     pub fn warn(&self, msg: &str) {
+        let msg = self.redact(msg);
         self.line(&format!("warning: {msg}"));
         if self.inner.ctx.github_actions() {
-            self.command(&gha::annotation("warning", "deploy-kit", msg));
+            self.command(&gha::annotation("warning", "deploy-kit", &msg));
         }
     }
 
@@ -156,11 +172,12 @@ impl Ui {
 
     /// The final failure: printed, and an error annotation under GitHub Actions.
     pub fn failure(&self, tool: &str, msg: &str) {
+        let msg = self.redact(msg);
         self.clear_status();
         self.end_group();
         self.line(&format!("error: {msg}"));
         if self.inner.ctx.github_actions() {
-            self.command(&gha::annotation("error", tool, msg));
+            self.command(&gha::annotation("error", tool, &msg));
         }
     }
 
@@ -173,7 +190,7 @@ impl Ui {
     fn line(&self, msg: &str) {
         let stamp = (!self.inner.ctx.interactive())
             .then(|| jiff::Timestamp::now().strftime("%H:%M:%S").to_string());
-        self.write_stderr(&log_lines(msg, stamp.as_deref()));
+        self.write_stderr(&log_lines(&self.redact(msg), stamp.as_deref()));
     }
 
     /// A workflow command, as core built it.
@@ -189,6 +206,31 @@ impl Ui {
             None => eprintln!("{text}"),
         }
     }
+}
+
+/// The credentials among the context's variables. Shorter values are left alone: a stand-in's
+/// `test` key would otherwise turn every `latest` into `la***` (real keys are 40 characters and
+/// session tokens hundreds).
+fn credentials(ctx: &Context) -> Vec<String> {
+    let mut found: Vec<String> = crate::env_vars::CREDENTIALS
+        .iter()
+        .filter_map(|n| ctx.var(n))
+        .filter(|v| v.len() >= 16)
+        .map(str::to_owned)
+        .collect();
+    found.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    found.dedup();
+    found
+}
+
+fn redact<'t>(credentials: &[String], text: &'t str) -> std::borrow::Cow<'t, str> {
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for c in credentials {
+        if out.contains(c.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(c.as_str(), "***"));
+        }
+    }
+    out
 }
 
 /// The log text for a message: split on `\r\n`, `\r` and `\n` as the runner splits, each line
@@ -220,6 +262,34 @@ impl Drop for Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Credentials from the environment are redacted from every text, longest first; short
+    /// stand-in values are left alone.
+    #[test]
+    fn credentials_are_redacted() {
+        let token = "FwoGZXIvYXdzEBYaDH7tokenCANARY1234567890";
+        let ctx = Context::from_map(
+            [
+                ("AWS_SESSION_TOKEN", token),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("GITHUB_TOKEN", "ghs_0123456789abcdefghij"),
+            ],
+            false,
+        );
+        let creds = credentials(&ctx);
+        assert_eq!(creds.len(), 2, "{creds:?}");
+        let text = format!(
+            "refused: X-Amz-Security-Token: {token}; auth ghs_0123456789abcdefghij; latest test"
+        );
+        assert_eq!(
+            redact(&creds, &text),
+            "refused: X-Amz-Security-Token: ***; auth ***; latest test"
+        );
+        assert!(matches!(
+            redact(&creds, "nothing"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     /// Regression (issue 10): lines were split with `str::lines()`, which leaves a lone `\r` in
     /// place, so `x\r::stop-commands::t` in a stop reason reached the runner as a command. Every

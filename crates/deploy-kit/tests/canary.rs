@@ -102,13 +102,10 @@ fn layout(dir: &std::path::Path) {
     test_support::oci::oci_layout(dir, 7, &[64], "latest");
 }
 
-/// Ignored while it fails: on 2026-11-27 every one of these five runs showed the token 4 times
-/// (stderr, the `::error` annotation, the `error` output, the summary) and none masked it first.
-/// `scripts/reliability` runs it (`--run-ignored`) and counts the occurrences; remove the
-/// `ignore` with the fix (redact the process's AWS credentials from any text shown, and
-/// `::add-mask::` them under Actions, in core).
+/// Regression (seen failing on 2026-11-27: every one of these five runs showed the token 4 times —
+/// stderr, the `::error` annotation, the `error` output, the summary — and none masked it first).
+/// Core now masks the process's credentials at start and redacts them from every text it writes.
 #[test]
-#[ignore = "known leak, counted by scripts/reliability: AWS credentials echoed in an AWS error are shown"]
 fn session_token_never_shown_by_any_tool_on_any_aws_error() {
     let canary = format!("CANARYtok{}", test_support::unique("zz").replace('-', ""));
     let endpoint = echo_endpoint();
