@@ -24,6 +24,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::config::Region;
 
 use crate::aws::error_code;
+use crate::ecs::last_segment;
 use crate::untrusted::{neutralise_capped, split_lines};
 
 /// Cap per log line shown.
@@ -48,11 +49,6 @@ impl std::fmt::Display for LogStream {
         }
         Ok(())
     }
-}
-
-/// The task id: the last path segment of a task ARN (or the id itself).
-pub fn task_id(task_arn: &str) -> &str {
-    task_arn.rsplit('/').next().unwrap_or(task_arn)
 }
 
 /// The stream a container of a task logs to, from its log driver and options. `Err` is a
@@ -82,7 +78,7 @@ pub fn awslogs_stream(
         })?;
     Ok(LogStream {
         group: group.clone(),
-        stream: format!("{prefix}/{container}/{}", task_id(task_arn)),
+        stream: format!("{prefix}/{container}/{}", last_segment(task_arn)),
         region: options.get("awslogs-region").cloned(),
     })
 }
@@ -349,7 +345,7 @@ mod tests {
                 .unwrap_err()
                 .contains("awslogs-group")
         );
-        assert_eq!(task_id("abc"), "abc");
+        assert_eq!(last_segment("abc"), "abc");
     }
 
     /// A hostile log line becomes lines the runner cannot take as commands.

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use dk_core::Ui;
+use dk_core::ecs::last_segment;
 use dk_core::poll::Deadline;
-use dk_core::task_logs::{LogRead, TaskLogs, task_id};
+use dk_core::task_logs::{LogRead, TaskLogs};
 
 use crate::model::{ServiceOutcome, StoppedTask, WaitResult};
 
@@ -66,7 +67,7 @@ pub async fn attach<'a>(
                     ui.info("task logs: reading them took too long; skipped the rest");
                     return;
                 };
-                let id = task_id(&t.task_arn).to_string();
+                let id = last_segment(&t.task_arn).to_string();
                 match read {
                     LogRead::Lines(lines) => {
                         let from = stream.map(|s| s.to_string()).unwrap_or_default();
