@@ -74,8 +74,7 @@ fn deploys_one_service() {
 #[test]
 fn deploys_several_services_with_one_revision() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    let v1 = e.web_service("app:v1", breaker(true));
     e.create_service("worker", &v1, 1, breaker(true));
     let out = e.deploy(&[
         "--service",
@@ -107,10 +106,9 @@ fn deploys_several_services_with_one_revision() {
 #[test]
 fn unchanged_definition_is_not_registered_again() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let before = e.primary("web");
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v1"]);
+    let out = e.deploy_web("app:v1", &[]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "unchanged");
     assert_eq!(out.json()["deployment_id"], before.0.as_str());
@@ -123,8 +121,7 @@ fn unchanged_definition_is_not_registered_again() {
 #[test]
 fn deploys_from_a_file() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.json");
     std::fs::write(
@@ -191,8 +188,7 @@ fn deploys_an_existing_revision_as_is() {
 #[test]
 fn rerun_during_in_progress_deployment_is_not_unchanged() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(false));
+    let v1 = e.web_service("app:v1", breaker(false));
     // The first run leaves its deployment in flight (as a crash would).
     let first = e.deploy(&[
         "--service",
@@ -256,7 +252,7 @@ fn empty_service_is_not_green_without_allow_empty() {
     let e = env();
     let v1 = e.register("web", "app:v1");
     e.create_service("web", &v1, 0, breaker(true));
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    let out = e.deploy_web("app:v2", &[]);
     out.assert_code(1);
     let json = out.json();
     assert_ne!(json["result"], "succeeded", "{}", out.stderr);

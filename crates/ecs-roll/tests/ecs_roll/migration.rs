@@ -6,8 +6,7 @@ use super::*;
 #[test]
 fn passing_migration_then_roll() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let out = e.deploy(&[
         "--service",
         "web",
@@ -61,8 +60,7 @@ fn passing_migration_then_roll() {
 #[test]
 fn failing_migration_leaves_service_untouched() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let before = e.primary("web");
     let out = e.deploy(&[
         "--service",
@@ -96,8 +94,7 @@ fn failing_migration_leaves_service_untouched() {
 #[test]
 fn migrate_command_alone_runs_in_the_only_container() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let out = e.deploy(&[
         "--service",
         "web",
