@@ -971,10 +971,7 @@ mod tests {
     #[test]
     fn targets_are_checked() {
         let t = |c: &str, s: &str| Target {
-            sref: dk_core::ecs::ServiceRef {
-                cluster: c.into(),
-                name: s.into(),
-            },
+            sref: dk_core::ecs::ServiceRef::new(c, s),
             track: Track::CurrentPrimary,
         };
         assert!(check_targets(&[]).is_err());

@@ -89,10 +89,7 @@ async fn deadline_diagnostics_do_not_delay_the_exit() {
         false,
     ));
     let targets = [Target {
-        sref: dk_core::ecs::ServiceRef {
-            cluster: "prod".into(),
-            name: "web".into(),
-        },
+        sref: dk_core::ecs::ServiceRef::new("prod", "web"),
         track: Track::CurrentPrimary,
     }];
     let opts = WaitOptions {

@@ -100,10 +100,7 @@ async fn wait_for(s: &Setup, track: Track, timeout: Duration) -> dk_core::Result
         false,
     ));
     let targets = [Target {
-        sref: dk_core::ecs::ServiceRef {
-            cluster: "prod".into(),
-            name: "web".into(),
-        },
+        sref: dk_core::ecs::ServiceRef::new("prod", "web"),
         track,
     }];
     let opts = WaitOptions {

@@ -20,27 +20,13 @@ fn retries_throttling_and_server_errors() {
             kind,
         });
     }
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--env",
-        "app:MODE=canary",
-    ]);
+    let out = e.deploy_web("app:v2", &["--env", "app:MODE=canary"]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
     assert_eq!(e.revisions("web").len(), 2);
     assert!(e.emulator.calls().count("RegisterTaskDefinition") >= 3);
-    let td =
-        e.rt.block_on(
-            e.ecs
-                .describe_task_definition()
-                .task_definition("web:2")
-                .send(),
-        )
-        .unwrap();
-    let c = &td.task_definition().unwrap().container_definitions()[0];
+    let td = e.task_definition("web:2");
+    let c = &td.container_definitions()[0];
     assert_eq!(
         (c.image(), c.environment()[0].value()),
         (Some("app:v2"), Some("canary"))
@@ -87,16 +73,7 @@ fn deployment_never_visible_is_exit_3_not_rolled_back() {
     let e = env();
     let v1 = e.web_service("app:v1", breaker(true));
     e.emulator.set_consistency(stale(1_000_000, true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--timeout",
-        "2s",
-        "--rollback-timeout",
-        "2s",
-    ]);
+    let out = e.deploy_web("app:v2", &["--timeout", "2s", "--rollback-timeout", "2s"]);
     out.assert_code(3).assert_no_panic();
     let json = out.json();
     assert!(

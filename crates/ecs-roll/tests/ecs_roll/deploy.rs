@@ -10,16 +10,15 @@ fn deploys_one_service() {
     e.create_service("web", &v1, 2, breaker(true));
     let out = e
         .cmd()
+        .args(["deploy", "--cluster", "prod", "--service", "web"])
         .args([
-            "deploy",
-            "--cluster",
-            "prod",
+            "--image",
+            "app=app:v2",
             "--interval",
             "200ms",
             "--output",
             "json",
         ])
-        .args(["--service", "web", "--image", "app=app:v2"])
         .env("GITHUB_RUN_ID", "4242")
         .env("GITHUB_SHA", "0123abc")
         .github_actions()
@@ -142,17 +141,8 @@ fn deploys_from_a_file() {
     ]);
     out.assert_code(0);
     assert!(out.stderr.contains("someNewField"), "{}", out.stderr);
-    let td =
-        e.rt.block_on(
-            e.ecs
-                .describe_task_definition()
-                .task_definition("web:2")
-                .send(),
-        )
-        .unwrap();
-    let names: Vec<_> = td
-        .task_definition()
-        .unwrap()
+    let names: Vec<_> = e
+        .task_definition("web:2")
         .container_definitions()
         .iter()
         .map(|c| c.image().unwrap().to_string())
@@ -190,26 +180,11 @@ fn rerun_during_in_progress_deployment_is_not_unchanged() {
     let e = env();
     let v1 = e.web_service("app:v1", breaker(false));
     // The first run leaves its deployment in flight (as a crash would).
-    let first = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:slow",
-        "--timeout",
-        "1s",
-        "--no-rollback",
-    ]);
+    let first = e.deploy_web("app:slow", &["--timeout", "1s", "--no-rollback"]);
     first.assert_code(4);
     let (in_flight, td) = e.primary("web");
     assert_eq!(short(&td), "web:2");
-    let again = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:slow",
-        "--timeout",
-        "2s",
-    ]);
+    let again = e.deploy_web("app:slow", &["--timeout", "2s"]);
     again.assert_code(1);
     let json = again.json();
     assert_eq!(json["result"], "rolled_back", "{}", again.stderr);
@@ -257,7 +232,7 @@ fn empty_service_is_not_green_without_allow_empty() {
     let json = out.json();
     assert_ne!(json["result"], "succeeded", "{}", out.stderr);
     assert_eq!(json["detail"]["services"][0]["wait"]["result"], "no_tasks");
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v2", "--allow-empty"]);
+    let out = e.deploy_web("app:v2", &["--allow-empty"]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
     assert_eq!(short(&e.primary("web").1), "web:2");

@@ -237,6 +237,16 @@ impl Env {
             .run()
     }
 
+    /// DescribeTaskDefinition of `revision` (`family:N` or an ARN).
+    fn task_definition(&self, revision: &str) -> aws_sdk_ecs::types::TaskDefinition {
+        let describe = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(revision);
+        let out = self.rt.block_on(describe.send()).unwrap();
+        out.task_definition().unwrap().clone()
+    }
+
     /// ACTIVE revisions of a family as `family:N`, newest first.
     fn revision_names(&self, family: &str) -> Vec<String> {
         let arns = self.revisions(family);
@@ -254,15 +264,8 @@ impl Env {
 
     fn deploy(&self, extra: &[&str]) -> Output {
         self.cmd()
-            .args([
-                "deploy",
-                "--cluster",
-                "prod",
-                "--interval",
-                "200ms",
-                "--output",
-                "json",
-            ])
+            .args(["deploy", "--cluster", "prod", "--interval", "200ms"])
+            .args(["--output", "json"])
             .args(extra.iter().copied())
             .github_actions()
             .run()

@@ -7,16 +7,15 @@ use super::*;
 fn passing_migration_then_roll() {
     let e = env();
     e.web_service("app:v1", breaker(true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-container",
-        "app",
-        "--migrate-command",
-        "bin/rails db:migrate",
-    ]);
+    let out = e.deploy_web(
+        "app:v2",
+        &[
+            "--migrate-container",
+            "app",
+            "--migrate-command",
+            "bin/rails db:migrate",
+        ],
+    );
     out.assert_code(0);
     let json = out.json();
     assert_eq!(json["result"], "succeeded");
@@ -62,16 +61,15 @@ fn failing_migration_leaves_service_untouched() {
     let e = env();
     e.web_service("app:v1", breaker(true));
     let before = e.primary("web");
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-container",
-        "app",
-        "--migrate-command",
-        r#"["bin/migrate", "--fail"]"#,
-    ]);
+    let out = e.deploy_web(
+        "app:v2",
+        &[
+            "--migrate-container",
+            "app",
+            "--migrate-command",
+            r#"["bin/migrate", "--fail"]"#,
+        ],
+    );
     out.assert_code(1);
     let json = out.json();
     assert_eq!(json["result"], "failed");
@@ -95,14 +93,7 @@ fn failing_migration_leaves_service_untouched() {
 fn migrate_command_alone_runs_in_the_only_container() {
     let e = env();
     e.web_service("app:v1", breaker(true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-command",
-        "bin/migrate",
-    ]);
+    let out = e.deploy_web("app:v2", &["--migrate-command", "bin/migrate"]);
     out.assert_code(0);
     assert!(
         out.stderr.contains("container app exit code 0"),
