@@ -133,8 +133,10 @@ async fn poll(
     round: &mut Round,
     started: Instant,
 ) -> Result<Flow> {
-    if read_services(ecs, ui, opts, watches, round, started).await? == Flow::Stop {
-        return Ok(Flow::Stop);
+    match read_services(ecs, ui, opts, watches, started).await? {
+        ServicesRead::Stop => return Ok(Flow::Stop),
+        ServicesRead::Read => round.retry_streak = 0,
+        ServicesRead::Retry(error) => warn_retrying(ui, round, &error),
     }
     if read_service_deployments(ecs, ui, opts, watches, round).await == Flow::Stop {
         return Ok(Flow::Stop);
@@ -169,6 +171,29 @@ async fn poll(
     Ok(Flow::Continue)
 }
 
+/// How one DescribeServices round went.
+enum ServicesRead {
+    /// The deadline passed while reading.
+    Stop,
+    /// Every answer was folded in.
+    Read,
+    /// A read failed in a way the next poll may not: this error.
+    Retry(Error),
+}
+
+/// Say that DescribeServices is being retried — on the first failure in a row and then ever
+/// more rarely (the 2nd, 4th, 8th…), so a long outage does not flood the log.
+fn warn_retrying(ui: &Ui, round: &mut Round, error: &Error) {
+    round.retry_streak += 1;
+    let streak = round.retry_streak;
+    if streak == 1 || streak.is_power_of_two() {
+        ui.warn(&format!(
+            "{} (poll {streak} in a row); retrying at the next poll, the deadline stands",
+            error.message()
+        ));
+    }
+}
+
 /// DescribeServices for the undecided services, folded into their watches. Request problems
 /// (a missing cluster or service) end the wait; a retryable failure waits for the next poll.
 async fn read_services(
@@ -176,9 +201,8 @@ async fn read_services(
     ui: &Ui,
     opts: &WaitOptions,
     watches: &mut [Watch],
-    round: &mut Round,
     started: Instant,
-) -> Result<Flow> {
+) -> Result<ServicesRead> {
     let pending: Vec<usize> = (0..watches.len())
         .filter(|&i| !watches[i].decided())
         .collect();
@@ -187,7 +211,7 @@ async fn read_services(
         .run(describe_round(ecs, watches, &pending))
         .await
     else {
-        return Ok(Flow::Stop);
+        return Ok(ServicesRead::Stop);
     };
     let mut problems = Problems::default();
     let mut retried = None;
@@ -214,20 +238,7 @@ async fn read_services(
     if !problems.is_empty() {
         return Err(problems.into_error(ecs, watches, &opts.deadline).await);
     }
-    match retried {
-        Some(error) => {
-            round.retry_streak += 1;
-            let streak = round.retry_streak;
-            if streak == 1 || streak.is_power_of_two() {
-                ui.warn(&format!(
-                    "{} (poll {streak} in a row); retrying at the next poll, the deadline stands",
-                    error.message()
-                ));
-            }
-        }
-        None => round.retry_streak = 0,
-    }
-    Ok(Flow::Continue)
+    Ok(retried.map_or(ServicesRead::Read, ServicesRead::Retry))
 }
 
 /// ServiceDeployments: the service's current one before choosing what to follow (a
