@@ -57,6 +57,17 @@ pub struct ServiceRef {
     pub name: String,
 }
 
+impl ServiceRef {
+    /// Service `name` of `cluster` (names or ARNs, taken as given: [`parse_services`] checks
+    /// user input).
+    pub fn new(cluster: impl Into<String>, name: impl Into<String>) -> ServiceRef {
+        ServiceRef {
+            cluster: cluster.into(),
+            name: name.into(),
+        }
+    }
+}
+
 impl fmt::Display for ServiceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.cluster, self.name)

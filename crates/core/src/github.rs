@@ -170,33 +170,52 @@ fn epoch_now() -> u64 {
 pub async fn call<T, F, Fut>(
     deadline: &Deadline,
     backoff: Backoff,
+    on_wait: impl FnMut(&ApiError, Duration),
+    op: F,
+) -> std::result::Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = octocrab::Result<T>>,
+{
+    call_keeping_source(deadline, backoff, on_wait, op)
+        .await
+        .map_err(|(e, _)| e)
+}
+
+/// [`call`], with the last octocrab error itself beside its reading (`None` when no answer came
+/// before the deadline): for a caller that must see GitHub's whole message — secrets-sync cuts
+/// the values it knows out of it before shortening it.
+pub async fn call_keeping_source<T, F, Fut>(
+    deadline: &Deadline,
+    backoff: Backoff,
     mut on_wait: impl FnMut(&ApiError, Duration),
     mut op: F,
-) -> std::result::Result<T, ApiError>
+) -> std::result::Result<T, (ApiError, Option<octocrab::Error>)>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = octocrab::Result<T>>,
 {
     let mut attempt = 1u32;
     loop {
-        let err = match deadline.run(op()).await {
+        let (err, source) = match deadline.run(op()).await {
             Some(Ok(v)) => return Ok(v),
-            Some(Err(e)) => ApiError::from_octocrab(&e, epoch_now()),
+            Some(Err(e)) => (ApiError::from_octocrab(&e, epoch_now()), e),
             None => {
-                return Err(ApiError {
+                let err = ApiError {
                     status: None,
                     message: "no answer before the deadline".into(),
                     rate_limited: None,
-                });
+                };
+                return Err((err, None));
             }
         };
         let wait = match err.rate_limited {
             Some(w) => w + Duration::from_millis(fastrand::u64(100..1000)),
             None if err.transient() && attempt < backoff.max_attempts => backoff.delay(attempt),
-            None => return Err(err),
+            None => return Err((err, Some(source))),
         };
         if wait >= deadline.remaining() {
-            return Err(err);
+            return Err((err, Some(source)));
         }
         on_wait(&err, wait);
         tokio::time::sleep(wait).await;

@@ -134,6 +134,48 @@ pub enum LogRead {
     Note(String),
 }
 
+/// A tail's heading from its line count and its stream (`group/stream`).
+pub type TailHeading<'a> = &'a dyn Fn(usize, &str) -> String;
+
+/// How one tool shows log lines to people: a heading before a tail, a prefix per line, a prefix
+/// for a note.
+pub struct TailLabels<'a> {
+    /// The heading before a tail; none for lines that continue a followed stream.
+    pub heading: Option<TailHeading<'a>>,
+    /// Put before every line (`"migration | "`).
+    pub line: &'a str,
+    /// Put before a note (`"migration log: "`).
+    pub note: &'a str,
+}
+
+impl LogRead {
+    /// Print what was read from `stream` (already safe lines, see [`safe_lines`]) as `labels`
+    /// say; the lines, to keep in an outcome (none after a note).
+    pub fn show(
+        self,
+        ui: &crate::Ui,
+        stream: Option<&LogStream>,
+        labels: &TailLabels,
+    ) -> Vec<String> {
+        match self {
+            LogRead::Lines(lines) => {
+                if let Some(heading) = labels.heading {
+                    let from = stream.map(|s| s.to_string()).unwrap_or_default();
+                    ui.info(&heading(lines.len(), &from));
+                }
+                for l in &lines {
+                    ui.info(&format!("{}{l}", labels.line));
+                }
+                lines
+            }
+            LogRead::Note(note) => {
+                ui.info(&format!("{}{note}", labels.note));
+                Vec::new()
+            }
+        }
+    }
+}
+
 /// CloudWatch Logs for the tools, from the same `SdkConfig` as every other client: endpoint
 /// variables (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`), credentials and retries included.
 #[derive(Debug, Clone)]

@@ -453,37 +453,17 @@ mod tests {
                 (n, items.last().is_some_and(|r| r.is_err()))
             };
             let flag = Arc::new(Mutex::new(None));
-            let ok: Vec<_> = verified(
-                futures_util::stream::iter(chunks(&good)),
-                digest.clone(),
-                16,
-                flag.clone(),
-            )
-            .collect()
-            .await;
-            assert_eq!(sent(ok), (16, false), "split {split}");
-            let out: Vec<_> = verified(
-                futures_util::stream::iter(chunks(&bad)),
-                digest.clone(),
-                16,
-                flag.clone(),
-            )
-            .collect()
-            .await;
-            let (n, failed) = sent(out);
+            let stream = |data: &[u8]| {
+                let chunks = futures_util::stream::iter(chunks(data));
+                verified(chunks, digest.clone(), 16, flag.clone()).collect::<Vec<_>>()
+            };
+            assert_eq!(sent(stream(&good).await), (16, false), "split {split}");
+            let (n, failed) = sent(stream(&bad).await);
             assert!(n < 16 && failed, "split {split}: {n} bytes sent");
             // Too many bytes: the blob's own bytes may go, never the extra ones.
             let mut long = good.clone();
             long.extend_from_slice(b"more");
-            let out: Vec<_> = verified(
-                futures_util::stream::iter(chunks(&long)),
-                digest.clone(),
-                16,
-                flag.clone(),
-            )
-            .collect()
-            .await;
-            let (n, failed) = sent(out);
+            let (n, failed) = sent(stream(&long).await);
             assert!(n <= 16 && failed, "split {split}: {n} bytes sent");
         }
     }

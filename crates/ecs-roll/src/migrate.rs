@@ -12,8 +12,9 @@
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder;
 use aws_sdk_ecs::types::{
-    CapacityProviderStrategyItem, ContainerOverride, Service, ServiceVolumeConfiguration,
+    CapacityProviderStrategyItem, ContainerOverride, Service, ServiceVolumeConfiguration, Task,
     TaskManagedEbsVolumeConfiguration, TaskOverride, TaskStopCode, TaskVolumeConfiguration,
 };
 use dk_core::aws::sdk_error;
@@ -256,42 +257,112 @@ pub async fn run_migration(
     interval: Duration,
 ) -> Result<MigrationReport> {
     let deadline = Deadline::after(migration.timeout);
-    let container = migration.container.as_deref().unwrap_or_default();
-    let mut report = MigrationReport {
-        result: MigrationResult::Failed,
-        task_arn: None,
-        task_definition_arn: task_definition_arn.to_string(),
-        container: container.to_string(),
-        command: migration.command.clone(),
-        exit_code: None,
-        stop_code: None,
-        stopped_reason: None,
-        container_reason: None,
-        log_tail: Vec::new(),
-        duration: Duration::ZERO,
+    let mut report = MigrationReport::not_started(migration, task_definition_arn);
+    let req = run_task_request(ecs, migration, cluster, task_definition_arn);
+    let req = like_the_service(req, ui, migration, service);
+    ui.info(&format!(
+        "migration: RunTask {} in {cluster}, container {}: {}",
+        crate::wire::short_name(task_definition_arn),
+        report.container,
+        migration.command.join(" ")
+    ));
+    let task_arn = match start_task(req, &mut report).await? {
+        Some(task_arn) => task_arn,
+        None => {
+            report.duration = deadline.elapsed();
+            return Ok(report);
+        }
     };
+    ui.info(&format!(
+        "migration task {} started",
+        dk_core::ecs::last_segment(&task_arn)
+    ));
+    if let Some(started) = &migration.started {
+        started.send_replace(Some(task_arn.clone()));
+    }
+    let polled = wait_until_stopped(ecs, ui, cluster, &task_arn, &deadline, interval).await;
+    report.duration = deadline.elapsed();
+    match polled {
+        Ok(task) => report.read_stopped(&task),
+        Err(PollError::TimedOut) => report.result = MigrationResult::TimedOut,
+        Err(PollError::Failed(e)) => return Err(e),
+    }
+    Ok(report)
+}
+
+impl MigrationReport {
+    /// A failed report for `migration` on `task_definition_arn` that nothing has filled yet.
+    fn not_started(migration: &Migration, task_definition_arn: &str) -> MigrationReport {
+        MigrationReport {
+            result: MigrationResult::Failed,
+            task_arn: None,
+            task_definition_arn: task_definition_arn.to_string(),
+            container: migration.container.clone().unwrap_or_default(),
+            command: migration.command.clone(),
+            exit_code: None,
+            stop_code: None,
+            stopped_reason: None,
+            container_reason: None,
+            log_tail: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// Fill in how the stopped task ended; it passed when the chosen container exited 0 in a
+    /// task that started.
+    fn read_stopped(&mut self, task: &Task) {
+        self.stop_code = task.stop_code().map(|c| c.as_str().to_string());
+        self.stopped_reason = task.stopped_reason().map(str::to_owned);
+        let container = task
+            .containers()
+            .iter()
+            .find(|c| c.name() == Some(self.container.as_str()));
+        if let Some(c) = container {
+            self.exit_code = c.exit_code();
+            self.container_reason = c.reason().map(str::to_owned);
+        }
+        let failed_to_start = task.stop_code() == Some(&TaskStopCode::TaskFailedToStart);
+        if !failed_to_start && self.exit_code == Some(0) {
+            self.result = MigrationResult::Passed;
+        }
+    }
+}
+
+/// The RunTask request: one task of the new revision with the migration's command, with a
+/// fresh client token (the SDK's retries cannot start a second migration).
+fn run_task_request(
+    ecs: &Client,
+    migration: &Migration,
+    cluster: &str,
+    task_definition_arn: &str,
+) -> RunTaskFluentBuilder {
+    let container = migration.container.as_deref().unwrap_or_default();
     let token = format!(
         "ecs-roll-{:016x}{:016x}",
         fastrand::u64(..),
         fastrand::u64(..)
     );
-    let mut req = ecs
-        .run_task()
+    let command = ContainerOverride::builder()
+        .name(container)
+        .set_command(Some(migration.command.clone()));
+    let overrides = TaskOverride::builder().container_overrides(command.build());
+    ecs.run_task()
         .cluster(cluster)
         .task_definition(task_definition_arn)
         .count(1)
         .started_by(STARTED_BY)
         .client_token(token)
-        .overrides(
-            TaskOverride::builder()
-                .container_overrides(
-                    ContainerOverride::builder()
-                        .name(container)
-                        .set_command(Some(migration.command.clone()))
-                        .build(),
-                )
-                .build(),
-        );
+        .overrides(overrides.build())
+}
+
+/// `req` placed like the service's own tasks: network, capacity (FARGATE unless
+/// `--migrate-on-spot`), placement, the PRIMARY deployment's EBS volumes, platform version.
+fn like_the_service(
+    mut req: RunTaskFluentBuilder,
+    ui: &Ui,
+    migration: &Migration,
+    service: &Service,
+) -> RunTaskFluentBuilder {
     if let Some(nc) = service.network_configuration() {
         req = req.network_configuration(nc.clone());
     }
@@ -322,12 +393,14 @@ pub async fn run_migration(
     if let Some(pv) = service.platform_version() {
         req = req.platform_version(pv);
     }
-    ui.info(&format!(
-        "migration: RunTask {} in {cluster}, container {}: {}",
-        crate::wire::short_name(task_definition_arn),
-        container,
-        migration.command.join(" ")
-    ));
+    req
+}
+
+/// Send RunTask: the task's ARN, or `None` with the reason in `report` when it placed no task.
+async fn start_task(
+    req: RunTaskFluentBuilder,
+    report: &mut MigrationReport,
+) -> Result<Option<String>> {
     let out = req
         .send()
         .await
@@ -338,8 +411,7 @@ pub async fn run_migration(
             f.reason().unwrap_or("unknown reason"),
             f.detail().map(|d| format!(" ({d})")).unwrap_or_default()
         ));
-        report.duration = deadline.elapsed();
-        return Ok(report);
+        return Ok(None);
     }
     let Some(task_arn) = out
         .tasks()
@@ -352,17 +424,21 @@ pub async fn run_migration(
         ));
     };
     report.task_arn = Some(task_arn.clone());
-    ui.info(&format!(
-        "migration task {} started",
-        dk_core::ecs::last_segment(&task_arn)
-    ));
-    if let Some(started) = &migration.started {
-        started.send_replace(Some(task_arn.clone()));
-    }
+    Ok(Some(task_arn))
+}
 
-    let polled = poll_until(&deadline, interval, |_| {
+/// DescribeTasks every `interval` until the task is STOPPED (its last status shown meanwhile).
+async fn wait_until_stopped(
+    ecs: &Client,
+    ui: &Ui,
+    cluster: &str,
+    task_arn: &str,
+    deadline: &Deadline,
+    interval: Duration,
+) -> std::result::Result<Task, PollError<Error>> {
+    let polled = poll_until(deadline, interval, |_| {
         let ecs = ecs.clone();
-        let task_arn = task_arn.clone();
+        let task_arn = task_arn.to_string();
         let ui = ui.clone();
         let cluster = cluster.to_string();
         async move {
@@ -391,28 +467,5 @@ pub async fn run_migration(
     })
     .await;
     ui.clear_status();
-    report.duration = deadline.elapsed();
-    let task = match polled {
-        Ok(t) => t,
-        Err(PollError::TimedOut) => {
-            report.result = MigrationResult::TimedOut;
-            return Ok(report);
-        }
-        Err(PollError::Failed(e)) => return Err(e),
-    };
-    report.stop_code = task.stop_code().map(|c| c.as_str().to_string());
-    report.stopped_reason = task.stopped_reason().map(str::to_owned);
-    if let Some(c) = task
-        .containers()
-        .iter()
-        .find(|c| c.name() == Some(container))
-    {
-        report.exit_code = c.exit_code();
-        report.container_reason = c.reason().map(str::to_owned);
-    }
-    let failed_to_start = task.stop_code() == Some(&TaskStopCode::TaskFailedToStart);
-    if !failed_to_start && report.exit_code == Some(0) {
-        report.result = MigrationResult::Passed;
-    }
-    Ok(report)
+    polled
 }

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
-use dk_core::task_logs::{self, Follower, LogRead, TaskLogs};
+use dk_core::task_logs::{self, Follower, LogRead, TailLabels, TaskLogs};
 use dk_core::{Result, Ui};
 use tokio::sync::watch;
 
@@ -111,16 +111,21 @@ async fn follow(
     }
 }
 
+/// Lines the migration wrote, shown as they come (no heading).
 fn print(ui: &Ui, read: LogRead) {
-    match read {
-        LogRead::Lines(lines) => {
-            for l in lines {
-                ui.info(&format!("migration | {l}"));
-            }
-        }
-        LogRead::Note(note) => ui.info(&format!("migration log: {note}")),
-    }
+    let labels = TailLabels {
+        heading: None,
+        ..TAIL_LABELS
+    };
+    read.show(ui, None, &labels);
 }
+
+/// A migration's log tail: `migration log: last N line(s) of STREAM:`, then `migration | LINE`.
+const TAIL_LABELS: TailLabels<'static> = TailLabels {
+    heading: Some(&|n, from| format!("migration log: last {n} line(s) of {from}:")),
+    line: "migration | ",
+    note: "migration log: ",
+};
 
 /// The failed migration's last lines, printed; empty when there are none to read (the note
 /// says why).
@@ -135,23 +140,7 @@ async fn last_lines(
     let (stream, read) = logs
         .container_tail(ecs, task_definition, container, task_arn, TAIL_LINES)
         .await;
-    match read {
-        LogRead::Lines(lines) => {
-            let from = stream.map(|s| s.to_string()).unwrap_or_default();
-            ui.info(&format!(
-                "migration log: last {} line(s) of {from}:",
-                lines.len()
-            ));
-            for l in &lines {
-                ui.info(&format!("migration | {l}"));
-            }
-            lines
-        }
-        LogRead::Note(note) => {
-            ui.info(&format!("migration log: {note}"));
-            Vec::new()
-        }
-    }
+    read.show(ui, stream.as_ref(), &TAIL_LABELS)
 }
 
 /// The job-summary section for a failed migration's log tail (an indented code block: no line

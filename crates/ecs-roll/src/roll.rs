@@ -30,7 +30,7 @@ use dk_core::{Outcome, Result, Ui};
 use serde_json::json;
 use wait_stable::waiter::{Track, WaitResult};
 
-use crate::migrate::{self, MigrationResult};
+use crate::migrate::{self, Migration, MigrationReport, MigrationResult};
 use crate::register::{self, Release, ServiceTarget};
 use crate::rollback::{self, Started, update_service};
 use crate::services::ServiceRef;
@@ -58,17 +58,60 @@ pub async fn deploy(
         crate::verify_secrets::check_definitions(sm, ui, &docs).await?;
     }
     if args.dry_run {
-        // The diff itself goes to stdout (text mode) or `detail` (JSON), as with `diff`.
-        if let Some(m) = &plan.migrate {
-            ui.info(&format!(
-                "would run the migration `{}` in container {}",
-                m.command.join(" "),
-                m.container.as_deref().unwrap_or("(the only one)")
-            ));
-        }
-        return Ok(diff::outcome(&release, args.force_new_deployment, true));
+        return Ok(dry_run(ui, &plan, &release, args));
     }
-    register::register_new(ecs, ui, &mut release).await?;
+    register_revisions(ecs, ui, &mut release, &timeline).await?;
+    if let Some(m) = &plan.migrate {
+        ui.group("Migrate");
+        let (s, m) = migrate::migration_target(&release, m)?;
+        let interval = args.wait.interval();
+        let report = migrate_first(ecs, logs, ui, &m, &release, s, &timeline, interval).await?;
+        if let Some(stopped) = migration_stopped(&report, &m, &release, &timeline, started) {
+            return Ok(stopped);
+        }
+    }
+    ui.group("Roll");
+    let cx = Rollout {
+        ecs,
+        ui,
+        args,
+        release: &release,
+        timeline: &timeline,
+        gate,
+    };
+    let mut reports = roll_services(cx).await;
+    if args.rollback_all && reports.iter().any(|r| r.result.is_failure()) {
+        rollback_successful(ecs, ui, args, &mut reports, &timeline).await;
+    }
+    if let Some(logs) = logs {
+        let waits: Vec<_> = reports.iter_mut().filter_map(|r| r.wait.as_mut()).collect();
+        wait_stable::stopped_logs::attach(ecs, logs, ui, waits).await;
+    }
+    ui.end_group();
+    verified(finish_with(&release, reports, &timeline, started))
+}
+
+/// `deploy --dry-run`: the diff (stdout in text mode, `detail` in JSON, as with `diff`) and the
+/// migration that would run; nothing registered or changed.
+fn dry_run(ui: &Ui, plan: &DeployPlan, release: &Release, args: &DeployArgs) -> Outcome {
+    if let Some(m) = &plan.migrate {
+        ui.info(&format!(
+            "would run the migration `{}` in container {}",
+            m.command.join(" "),
+            m.container.as_deref().unwrap_or("(the only one)")
+        ));
+    }
+    diff::outcome(release, args.force_new_deployment, true)
+}
+
+/// Register the revisions that are new and note each one (new or reused) on the timeline.
+async fn register_revisions(
+    ecs: &Client,
+    ui: &Ui,
+    release: &mut Release,
+    timeline: &Timeline,
+) -> Result<()> {
+    register::register_new(ecs, ui, release).await?;
     for d in &release.definitions {
         let arn = d.arn.as_deref().unwrap_or_default();
         let what = if d.new {
@@ -78,100 +121,122 @@ pub async fn deploy(
         };
         timeline.push("", format!("{what} {}", short_name(arn)));
     }
+    Ok(())
+}
 
-    if let Some(m) = &plan.migrate {
-        ui.group("Migrate");
-        let (s, m) = migrate::migration_target(&release, m)?;
-        let m = &m;
-        let arn = release.target_arn(s).unwrap_or_default().to_string();
-        timeline.push(
-            &s.sref.to_string(),
-            format!("migration started on {}", short_name(&arn)),
-        );
-        let report =
-            crate::migrate_logs::run_with_logs(ecs, logs, ui, m, s, &arn, args.wait.interval())
-                .await?;
-        ui.info(&format!("migration: {}", report.describe()));
-        timeline.push(
-            &s.sref.to_string(),
-            format!("migration {:?}: {}", report.result, report.describe()).to_lowercase(),
-        );
-        let base = |o: Outcome| {
-            outputs(o, &release, &[], started)
-                .detail(
-                    json!({ "migration": report, "services": [], "timeline": timeline.steps() }),
-                )
-                .summary(
-                    summary::markdown(
-                        &format!("migration {:?}", report.result).to_lowercase(),
-                        &[],
-                        &timeline,
-                    ) + &crate::migrate_logs::summary_section(&report),
-                )
-        };
-        match report.result {
-            MigrationResult::Passed => {}
-            MigrationResult::Failed => {
-                return Ok(base(Outcome::failed(
-                    "failed",
-                    format!(
-                        "migration failed ({}); no service was changed",
-                        report.describe()
-                    ),
-                )));
-            }
-            MigrationResult::TimedOut => {
-                return Ok(base(Outcome::timed_out(
-                    "timed_out",
-                    format!(
-                        "migration task {} still running after {}; it was left running and no service was changed",
-                        report.task_arn.as_deref().unwrap_or("?"),
-                        dk_core::duration::format_duration(m.timeout)
-                    ),
-                )));
-            }
-        }
-    }
+/// Run the migration on service `s`'s new revision before any service changes, its log
+/// followed, and note it on the timeline.
+#[allow(clippy::too_many_arguments)]
+async fn migrate_first(
+    ecs: &Client,
+    logs: Option<&dk_core::task_logs::TaskLogs>,
+    ui: &Ui,
+    m: &Migration,
+    release: &Release,
+    s: &ServiceTarget,
+    timeline: &Timeline,
+    interval: std::time::Duration,
+) -> Result<MigrationReport> {
+    let arn = release.target_arn(s).unwrap_or_default().to_string();
+    let name = s.sref.to_string();
+    timeline.push(&name, format!("migration started on {}", short_name(&arn)));
+    let report = crate::migrate_logs::run_with_logs(ecs, logs, ui, m, s, &arn, interval).await?;
+    ui.info(&format!("migration: {}", report.describe()));
+    timeline.push(
+        &name,
+        format!("migration {:?}: {}", report.result, report.describe()).to_lowercase(),
+    );
+    Ok(report)
+}
 
-    ui.group("Roll");
-    let mut reports = roll_services(ecs, ui, args, &release, &timeline, gate).await;
-    if args.rollback_all && reports.iter().any(|r| r.result.is_failure()) {
-        rollback_successful(ecs, ui, args, &mut reports, &timeline).await;
+/// The release's outcome when its migration did not pass (no service was changed); `None` when
+/// it passed and the services roll.
+fn migration_stopped(
+    report: &MigrationReport,
+    m: &Migration,
+    release: &Release,
+    timeline: &Timeline,
+    started: Instant,
+) -> Option<Outcome> {
+    let outcome = match report.result {
+        MigrationResult::Passed => return None,
+        MigrationResult::Failed => Outcome::failed(
+            "failed",
+            format!(
+                "migration failed ({}); no service was changed",
+                report.describe()
+            ),
+        ),
+        MigrationResult::TimedOut => Outcome::timed_out(
+            "timed_out",
+            format!(
+                "migration task {} still running after {}; it was left running and no service was changed",
+                report.task_arn.as_deref().unwrap_or("?"),
+                dk_core::duration::format_duration(m.timeout)
+            ),
+        ),
+    };
+    let headline = format!("migration {:?}", report.result).to_lowercase();
+    let md =
+        summary::markdown(&headline, &[], timeline) + &crate::migrate_logs::summary_section(report);
+    Some(
+        outputs(outcome, release, &[], started)
+            .detail(json!({ "migration": report, "services": [], "timeline": timeline.steps() }))
+            .summary(md),
+    )
+}
+
+/// The release's outcome with the services whose deployment never showed: those make it a
+/// runtime error, since how the release went cannot be told (neither green nor an ordinary
+/// failure).
+fn verified((outcome, unverified): (Outcome, Vec<String>)) -> Result<Outcome> {
+    if unverified.is_empty() {
+        return Ok(outcome);
     }
-    if let Some(logs) = logs {
-        let waits: Vec<_> = reports.iter_mut().filter_map(|r| r.wait.as_mut()).collect();
-        wait_stable::stopped_logs::attach(ecs, logs, ui, waits).await;
-    }
-    ui.end_group();
-    let unverified: Vec<String> = reports
+    Err(dk_core::Error::runtime(format!(
+        "{}. Release {}: {}",
+        unverified.join("; "),
+        outcome.result,
+        outcome.message
+    ))
+    .with_hint("DescribeServices never showed the deployment ECS started (eventual consistency or failing reads past --timeout): check the services' deployments before retrying"))
+}
+
+/// [`finish`], with the reasons of the services whose deployment never showed.
+fn finish_with(
+    release: &Release,
+    reports: Vec<ServiceReport>,
+    timeline: &Timeline,
+    started: Instant,
+) -> (Outcome, Vec<String>) {
+    let unverified = reports
         .iter()
         .filter_map(|r| r.unverified.clone())
         .collect();
-    let outcome = finish(&release, reports, &timeline, started);
-    if !unverified.is_empty() {
-        // ECS accepted an update whose deployment never showed: how the release went cannot be
-        // told, so it is neither green nor an ordinary failure.
-        return Err(dk_core::Error::runtime(format!(
-            "{}. Release {}: {}",
-            unverified.join("; "),
-            outcome.result,
-            outcome.message
-        ))
-        .with_hint("DescribeServices never showed the deployment ECS started (eventual consistency or failing reads past --timeout): check the services' deployments before retrying"));
-    }
-    Ok(outcome)
+    (finish(release, reports, timeline, started), unverified)
+}
+
+/// What every step of rolling a release reads: the client, the output, the flags, the release,
+/// its timeline and its smoke gate.
+#[derive(Clone, Copy)]
+struct Rollout<'a> {
+    ecs: &'a Client,
+    ui: &'a Ui,
+    args: &'a DeployArgs,
+    release: &'a Release,
+    timeline: &'a Timeline,
+    gate: Option<&'a SmokeGate>,
 }
 
 /// Roll every service in waves of `--max-parallel`; once a wave has a failure, later services
 /// are not started.
-async fn roll_services(
-    ecs: &Client,
-    ui: &Ui,
-    args: &DeployArgs,
-    release: &Release,
-    timeline: &Timeline,
-    gate: Option<&SmokeGate>,
-) -> Vec<ServiceReport> {
+async fn roll_services(cx: Rollout<'_>) -> Vec<ServiceReport> {
+    let Rollout {
+        args,
+        release,
+        timeline,
+        ..
+    } = cx;
     let mut reports = Vec::new();
     let mut failed = false;
     for wave in release.services.chunks(usize::from(args.max_parallel)) {
@@ -185,7 +250,7 @@ async fn roll_services(
             }
             continue;
         }
-        let wave_reports = roll_wave(ecs, ui, args, release, wave, timeline, gate).await;
+        let wave_reports = roll_wave(cx, wave).await;
         failed = wave_reports.iter().any(|r| r.result.is_failure());
         reports.extend(wave_reports);
     }
@@ -222,43 +287,30 @@ fn new_report(release: &Release, s: &ServiceTarget) -> ServiceReport {
 /// Roll the services of one wave at the same time. Each service is followed on its own — update,
 /// wait, and, when its deployment fails, return to its recorded revision at once — so a failed
 /// service is never left broken while the rest of its wave is still deploying.
-async fn roll_wave(
-    ecs: &Client,
-    ui: &Ui,
-    args: &DeployArgs,
-    release: &Release,
-    wave: &[ServiceTarget],
-    timeline: &Timeline,
-    gate: Option<&SmokeGate>,
-) -> Vec<ServiceReport> {
-    futures_util::future::join_all(
-        wave.iter()
-            .map(|s| roll_one(ecs, ui, args, release, s, timeline, gate)),
-    )
-    .await
+async fn roll_wave(cx: Rollout<'_>, wave: &[ServiceTarget]) -> Vec<ServiceReport> {
+    futures_util::future::join_all(wave.iter().map(|s| roll_one(cx, s))).await
 }
 
 /// Update one service, wait for its deployment, and return it to its recorded revision when the
 /// deployment does not succeed (unless `--no-rollback`).
-async fn roll_one(
-    ecs: &Client,
-    ui: &Ui,
-    args: &DeployArgs,
-    release: &Release,
-    s: &ServiceTarget,
-    timeline: &Timeline,
-    gate: Option<&SmokeGate>,
-) -> ServiceReport {
+async fn roll_one(cx: Rollout<'_>, s: &ServiceTarget) -> ServiceReport {
+    let Rollout {
+        ecs,
+        ui,
+        args,
+        release,
+        timeline,
+        gate,
+    } = cx;
     let start = Instant::now();
     // ECS-native strategies (BLUE_GREEN, LINEAR, CANARY) are followed by `strategy.rs`.
     if crate::strategy::native_strategy(&s.service).is_some() || args.native.test_traffic_gate {
-        return roll_native(ecs, ui, args, release, s, timeline, gate).await;
+        return roll_native(cx, s).await;
     }
-    let (mut report, previous, track) =
-        match start_deployment(ecs, ui, args, release, s, timeline).await {
-            Ok(started) => started,
-            Err(report) => return *report,
-        };
+    let (mut report, previous, track) = match start_deployment(cx, s).await {
+        Ok(started) => started,
+        Err(report) => return *report,
+    };
     // ECS rolled the release back before it could be read: follow that return, start none.
     let ecs_returning = matches!(&track, Some(Track::Return(_)));
     let name = s.sref.to_string();
@@ -349,34 +401,34 @@ async fn roll_one(
 
 /// A release on an ECS-native strategy: hooks set up, UpdateService, then ECS's own lifecycle
 /// followed (`strategy.rs`); ECS rolls back, so no return of ours follows.
-async fn roll_native(
-    ecs: &Client,
-    ui: &Ui,
-    args: &DeployArgs,
-    release: &Release,
-    s: &ServiceTarget,
-    timeline: &Timeline,
-    gate: Option<&SmokeGate>,
-) -> ServiceReport {
+async fn roll_native(cx: Rollout<'_>, s: &ServiceTarget) -> ServiceReport {
     let start = Instant::now();
-    let native = match crate::strategy::prepare(ecs, ui, args, s, gate).await {
+    let native = match crate::strategy::prepare(cx.ecs, cx.ui, cx.args, s, cx.gate).await {
         Ok(Some(native)) => native,
         Ok(None) => {
-            return crate::strategy::not_started(
-                new_report(release, s),
-                "not an ECS-native service".into(),
-            );
+            let report = new_report(cx.release, s);
+            return crate::strategy::not_started(report, "not an ECS-native service".into());
         }
-        Err(why) => return crate::strategy::not_started(new_report(release, s), why),
+        Err(why) => return crate::strategy::not_started(new_report(cx.release, s), why),
     };
-    let report = match start_deployment(ecs, ui, args, release, s, timeline).await {
+    let report = match start_deployment(cx, s).await {
         Ok((report, _, _)) => report,
         Err(report) => return *report,
     };
-    let target = release.target_arn(s).unwrap_or_default().to_string();
-    let mut report =
-        crate::strategy::follow_release(ecs, ui, args, s, &native, gate, &target, report, timeline)
-            .await;
+    let target = cx.release.target_arn(s).unwrap_or_default().to_string();
+    let (ecs, ui, args, gate) = (cx.ecs, cx.ui, cx.args, cx.gate);
+    let mut report = crate::strategy::follow_release(
+        ecs,
+        ui,
+        args,
+        s,
+        &native,
+        gate,
+        &target,
+        report,
+        cx.timeline,
+    )
+    .await;
     report.duration = start.elapsed();
     report
 }
@@ -406,19 +458,16 @@ async fn smoke(
     }
 }
 
+/// A started (or followed) deployment: the report so far, the rollback target, and what to
+/// follow; `Err` is the finished report when there is nothing to wait for.
+type StartResult = std::result::Result<(ServiceReport, String, Option<Track>), Box<ServiceReport>>;
+
 /// Record the rollback target and update the service. `Err` carries the finished report when
 /// there is nothing to wait for (unchanged, or the update failed). The track is `None` when the
 /// update went through but its deployment never showed (the report's reason says so): the
 /// service is then treated as failed, never as green.
-async fn start_deployment(
-    ecs: &Client,
-    ui: &Ui,
-    args: &DeployArgs,
-    release: &Release,
-    s: &ServiceTarget,
-    timeline: &Timeline,
-) -> std::result::Result<(ServiceReport, String, Option<Track>), Box<ServiceReport>> {
-    let name = s.sref.to_string();
+async fn start_deployment(cx: Rollout<'_>, s: &ServiceTarget) -> StartResult {
+    let (ecs, ui, args, release, timeline) = (cx.ecs, cx.ui, cx.args, cx.release, cx.timeline);
     let target = release.target_arn(s).unwrap_or_default().to_string();
     let mut report = new_report(release, s);
     // Record the rollback target at the moment of the update, not from the start of the run.
@@ -433,22 +482,48 @@ async fn start_deployment(
     report.previous_task_definition_arn = Some(previous.clone());
     report.known_deployments = rollback::deployment_ids(&svc);
     let force = args.force_new_deployment;
-    let running = rollback::primary(&svc);
-    // Already set to the target but its deployment has not completed (an earlier run crashed or
-    // timed out mid-wait): finish that job — follow the deployment, and return to the revision
-    // it is replacing if it fails — instead of reporting `unchanged`.
-    if previous == target
-        && !force
-        && let Some(p) = running.filter(|p| p.task_definition() == Some(target.as_str()))
+    if previous == target && !force {
+        return follow_or_unchanged(ui, &svc, &s.sref, &target, report, timeline);
+    }
+    warn_if_unsettled(ui, &s.sref, rollback::primary(&svc));
+    let (timeout, interval) = (args.wait.timeout(), args.wait.interval());
+    let known = rollback::deployment_ids(&svc);
+    match update_service(ecs, &s.sref, &target, force, &known, timeout, interval).await {
+        Ok(started) => Ok(track_started(
+            ui, &s.sref, started, previous, &target, report, timeline,
+        )),
+        Err(e) => {
+            report.reason = Some(e.message().to_string());
+            let name = s.sref.to_string();
+            timeline.push(&name, format!("UpdateService failed: {}", e.message()));
+            Err(Box::new(report))
+        }
+    }
+}
+
+/// The service is already set to the release's revision. When that deployment has not completed
+/// (an earlier run crashed or timed out mid-wait), finish that job — follow the deployment, and
+/// return to the revision it is replacing if it fails — instead of reporting `unchanged`.
+fn follow_or_unchanged(
+    ui: &Ui,
+    svc: &aws_sdk_ecs::types::Service,
+    sref: &ServiceRef,
+    target: &str,
+    mut report: ServiceReport,
+    timeline: &Timeline,
+) -> StartResult {
+    let name = sref.to_string();
+    let running = rollback::primary(svc);
+    if let Some(p) = running.filter(|p| p.task_definition() == Some(target))
         && let Some(id) = p.id()
-        && !deployment_settled(&svc, p)
+        && !deployment_settled(svc, p)
     {
-        let replacing = replaced_revision(&svc, &target).unwrap_or_else(|| target.clone());
+        let replacing = replaced_revision(svc, target).unwrap_or_else(|| target.to_string());
         report.previous_task_definition_arn = Some(replacing.clone());
         report.deployment_id = Some(id.to_string());
         let step = format!(
             "already set to {}, deployment {id} still {}: following it (rollback target {})",
-            short_name(&target),
+            short_name(target),
             p.rollout_state()
                 .map(|r| r.as_str())
                 .unwrap_or("in progress"),
@@ -458,83 +533,76 @@ async fn start_deployment(
         timeline.push(&name, step);
         return Ok((report, replacing, Some(Track::DeploymentId(id.to_string()))));
     }
-    if previous == target && !force {
-        ui.info(&format!(
-            "{name}: already runs {}; nothing to roll",
-            short_name(&target)
-        ));
-        timeline.push(
-            &name,
-            format!("unchanged: already runs {}", short_name(&target)),
-        );
-        report.deployment_id = running.and_then(|p| p.id()).map(str::to_owned);
-        report.result = ServiceResult::Unchanged;
-        return Err(Box::new(report));
-    }
+    ui.info(&format!(
+        "{name}: already runs {}; nothing to roll",
+        short_name(target)
+    ));
+    timeline.push(
+        &name,
+        format!("unchanged: already runs {}", short_name(target)),
+    );
+    report.deployment_id = running.and_then(|p| p.id()).map(str::to_owned);
+    report.result = ServiceResult::Unchanged;
+    Err(Box::new(report))
+}
+
+/// Warn when the revision about to become the rollback target never completed its deployment.
+fn warn_if_unsettled(ui: &Ui, sref: &ServiceRef, running: Option<&aws_sdk_ecs::types::Deployment>) {
     if let Some(p) = running
         && p.rollout_state().is_some_and(|r| r.as_str() != "COMPLETED")
     {
         ui.warn(&format!(
-            "{name}: deployment {} of {} is still {} — it becomes the rollback target without having completed",
+            "{sref}: deployment {} of {} is still {} — it becomes the rollback target without having completed",
             p.id().unwrap_or("?"),
             short_name(p.task_definition().unwrap_or("?")),
             p.rollout_state().map(|r| r.as_str()).unwrap_or("?")
         ));
     }
-    let started = match update_service(
-        ecs,
-        &s.sref,
-        &target,
-        force,
-        &rollback::deployment_ids(&svc),
-        args.wait.timeout(),
-        args.wait.interval(),
-    )
-    .await
-    {
-        Ok(started) => started,
-        Err(e) => {
-            report.reason = Some(e.message().to_string());
-            timeline.push(&name, format!("UpdateService failed: {}", e.message()));
-            return Err(Box::new(report));
+}
+
+/// What UpdateService started, as the deployment to follow: ours by id; ECS's own return to
+/// `previous` when it rolled ours back before the first fresh read; nothing when it never showed
+/// (the report is then unverified).
+fn track_started(
+    ui: &Ui,
+    sref: &ServiceRef,
+    started: Started,
+    previous: String,
+    target: &str,
+    mut report: ServiceReport,
+    timeline: &Timeline,
+) -> (ServiceReport, String, Option<Track>) {
+    let name = sref.to_string();
+    let change = format!(
+        "UpdateService {} → {}",
+        short_name(&previous),
+        short_name(target)
+    );
+    let (step, track) = match started {
+        Started::Deployment(id) => {
+            report.deployment_id = Some(id.clone());
+            let step = format!("{change}, deployment {id}");
+            ui.info(&format!("{name}: {step}"));
+            timeline.push(&name, step);
+            return (report, previous, Some(Track::DeploymentId(id)));
         }
-    };
-    let deployment_id = match started {
-        Started::Deployment(id) => id,
         Started::RolledBackByEcs(rollback) => {
             let why = format!(
-                "UpdateService {} → {}: the new deployment failed and ECS is already rolling it back (deployment {rollback}) by the first fresh read",
-                short_name(&previous),
-                short_name(&target)
+                "{change}: the new deployment failed and ECS is already rolling it back (deployment {rollback}) by the first fresh read"
             );
-            ui.warn(&format!("{name}: {why}"));
-            timeline.push(&name, why.clone());
-            report.reason = Some(why);
             report.rollback_deployment_id = Some(rollback);
-            return Ok((report, previous.clone(), Some(Track::Return(previous))));
+            (why, Some(Track::Return(previous.clone())))
         }
         Started::NotSeen(why) => {
-            let why = format!(
-                "UpdateService {} → {} succeeded, but {why}",
-                short_name(&previous),
-                short_name(&target)
-            );
-            ui.warn(&format!("{name}: {why}"));
-            timeline.push(&name, why.clone());
-            report.reason = Some(why.clone());
-            report.unverified = Some(why);
-            return Ok((report, previous, None));
+            let why = format!("{change} succeeded, but {why}");
+            report.unverified = Some(why.clone());
+            (why, None)
         }
     };
-    report.deployment_id = Some(deployment_id.clone());
-    let step = format!(
-        "UpdateService {} → {}, deployment {deployment_id}",
-        short_name(&previous),
-        short_name(&target),
-    );
-    ui.info(&format!("{name}: {step}"));
-    timeline.push(&name, step);
-    Ok((report, previous, Some(Track::DeploymentId(deployment_id))))
+    ui.warn(&format!("{name}: {step}"));
+    timeline.push(&name, step.clone());
+    report.reason = Some(step);
+    (report, previous, track)
 }
 
 /// Whether the PRIMARY deployment `p` is done: COMPLETED, or (no rolloutState, Classic Load

@@ -25,8 +25,7 @@ pub async fn wait_for(
     allow_empty: bool,
 ) -> Result<ServiceOutcome> {
     let targets = [Target {
-        cluster: sref.cluster.clone(),
-        service: sref.name.clone(),
+        sref: sref.clone(),
         track,
     }];
     let opts = WaitOptions {
@@ -61,11 +60,7 @@ pub async fn wait_for_all(
     let n = targets.len();
     let targets: Vec<Target> = targets
         .into_iter()
-        .map(|(sref, track)| Target {
-            cluster: sref.cluster,
-            service: sref.name,
-            track,
-        })
+        .map(|(sref, track)| Target { sref, track })
         .collect();
     let opts = WaitOptions {
         deadline: Deadline::after(timeout),

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use dk_core::retry::{Backoff, Transient, retry};
-use dk_core::{Error, Result, Secret};
+use dk_core::github::ApiError;
+use dk_core::poll::Deadline;
+use dk_core::retry::Backoff;
+use dk_core::{Error, Result, Secret, Ui};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use octocrab::Octocrab;
 use serde::Deserialize;
@@ -25,12 +27,18 @@ use crate::redact::neutralise;
 /// Largest secret GitHub takes (48 KB).
 pub const MAX_VALUE: usize = 48 * 1024;
 
+/// How long one GitHub call may take, rate-limit waits and retries included: a limit asking
+/// for longer is given up at once (exit 3), not waited for.
+pub const CALL_BUDGET: Duration = Duration::from_secs(120);
+
 pub struct GithubSecrets {
     crab: Octocrab,
     /// `/repos/o/r/actions/secrets` or `/repos/o/r/environments/e/secrets`.
     path: String,
     /// `o/r` or `o/r:e`, for messages.
     what: String,
+    /// Where waits for GitHub are said.
+    ui: Ui,
 }
 
 /// A GitHub name rule: `[A-Za-z0-9_]`, not starting with a digit or `GITHUB_`.
@@ -87,18 +95,6 @@ struct PutSecret<'a> {
     key_id: &'a str,
 }
 
-/// A failed call: the error to report and whether trying again may help.
-struct Failure {
-    err: Error,
-    transient: bool,
-}
-
-impl Transient for Failure {
-    fn is_transient(&self) -> bool {
-        self.transient
-    }
-}
-
 /// Encrypt for a GitHub public key (base64 X25519): a libsodium sealed box, base64.
 pub fn seal(public_key_b64: &str, value: &Secret<String>) -> Result<String> {
     let bytes: [u8; 32] = B64
@@ -115,6 +111,7 @@ pub fn seal(public_key_b64: &str, value: &Secret<String>) -> Result<String> {
 
 impl GithubSecrets {
     pub fn new(
+        ui: &Ui,
         api_url: &str,
         token: &Secret<String>,
         owner: &str,
@@ -132,7 +129,13 @@ impl GithubSecrets {
                 format!("{owner}/{repo} environment {e}"),
             ),
         };
-        Ok(GithubSecrets { crab, path, what })
+        let ui = ui.clone();
+        Ok(GithubSecrets {
+            crab,
+            path,
+            what,
+            ui,
+        })
     }
 
     /// Names of every secret there (upper case).
@@ -194,6 +197,9 @@ impl GithubSecrets {
         Ok(done)
     }
 
+    /// One GitHub call through core's [`dk_core::github::call_keeping_source`]: rate limits
+    /// waited out as GitHub asks (said on stderr), 5xx and unreachable retried with backoff, all
+    /// within [`CALL_BUDGET`]; the last answer explained with the fix.
     async fn call<T, F, Fut>(&self, doing: &str, op: F) -> Result<T>
     where
         F: Fn() -> Fut,
@@ -204,44 +210,42 @@ impl GithubSecrets {
             max: Duration::from_secs(5),
             max_attempts: 4,
         };
-        retry(backoff, None, |_| {
-            let fut = op();
-            async move { fut.await.map_err(|e| self.failure(doing, &e)) }
-        })
-        .await
-        .map_err(|f| f.err)
+        let deadline = Deadline::after(CALL_BUDGET);
+        let on_wait = |e: &ApiError, wait: Duration| {
+            self.ui.info(&format!(
+                "GitHub {}: {doing}: {}; trying again in {:.1} s",
+                self.what,
+                e.describe(),
+                wait.as_secs_f64()
+            ));
+        };
+        dk_core::github::call_keeping_source(&deadline, backoff, on_wait, op)
+            .await
+            .map_err(|(e, source)| self.failure(doing, &e, source.as_ref()))
     }
 
-    fn failure(&self, doing: &str, e: &octocrab::Error) -> Failure {
+    /// The error for GitHub's last answer `e` (`source`, when there was one, for GitHub's whole
+    /// message: the redactor must see a value whole before anything shortens it).
+    fn failure(&self, doing: &str, e: &ApiError, source: Option<&octocrab::Error>) -> Error {
         let what = &self.what;
-        let octocrab::Error::GitHub { source, .. } = e else {
-            let detail = match e {
-                octocrab::Error::Hyper { source, .. } => source.to_string(),
-                octocrab::Error::Service { source, .. } => source.to_string(),
-                _ => "unexpected client error".to_string(),
-            };
-            return Failure {
-                err: Error::runtime(format!(
-                    "GitHub {what}: {doing}: cannot reach the GitHub API: {}",
-                    neutralise(&detail)
-                ))
-                .with_hint("check GITHUB_API_URL and the network"),
-                transient: true,
-            };
+        let (Some(status), Some(octocrab::Error::GitHub { source, .. })) = (e.status, source)
+        else {
+            return Error::runtime(format!(
+                "GitHub {what}: {doing}: cannot reach the GitHub API: {}",
+                neutralise(&e.message)
+            ))
+            .with_hint("check GITHUB_API_URL and the network");
         };
-        let status = source.status_code.as_u16();
         let message = neutralise(&source.message);
         let base = format!("GitHub {what}: {doing}: {status} {message}");
-        let (err, transient) = match status {
-            401 => (Error::runtime(base).with_hint("the token was refused: check GITHUB_TOKEN or --github-token"), false),
-            403 if message.to_ascii_lowercase().contains("rate limit") => (Error::runtime(base), true),
-            403 => (Error::runtime(base).with_hint("the token may not write secrets: a fine-grained token needs `Secrets: read and write` (environments: also `Environments: read`); a classic token needs `repo`. A workflow's own GITHUB_TOKEN cannot manage secrets"), false),
-            404 => (Error::runtime(base).with_hint("check OWNER/REPO and the environment name; GitHub also answers 404 when the token cannot see the repository"), false),
-            422 => (Error::failed(base).with_hint("GitHub refused the secret (name or encrypted value); a changed public key mid-run also causes this — run again"), false),
-            429 | 500..=599 => (Error::runtime(base), true),
-            _ => (Error::runtime(base), false),
-        };
-        Failure { err, transient }
+        match status {
+            401 => Error::runtime(base).with_hint("the token was refused: check GITHUB_TOKEN or --github-token"),
+            403 if e.rate_limited.is_some() => Error::runtime(base),
+            403 => Error::runtime(base).with_hint("the token may not write secrets: a fine-grained token needs `Secrets: read and write` (environments: also `Environments: read`); a classic token needs `repo`. A workflow's own GITHUB_TOKEN cannot manage secrets"),
+            404 => Error::runtime(base).with_hint("check OWNER/REPO and the environment name; GitHub also answers 404 when the token cannot see the repository"),
+            422 => Error::failed(base).with_hint("GitHub refused the secret (name or encrypted value); a changed public key mid-run also causes this — run again"),
+            _ => Error::runtime(base),
+        }
     }
 }
 

@@ -180,6 +180,7 @@ async fn connect(
             ui.mask(&token);
             r.remember(&token);
             let gh = GithubSecrets::new(
+                ui,
                 &dk_core::github::api_url(ctx),
                 &token,
                 owner,

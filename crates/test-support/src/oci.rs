@@ -174,36 +174,50 @@ pub fn docker_archive(path: &Path, seed: u64, sizes: &[usize]) -> Vec<String> {
         .map(|(i, &n)| layer_tar(seed.wrapping_mul(1000).wrapping_add(i as u64), n))
         .collect();
     let diff_ids: Vec<String> = layers.iter().map(|l| sha256(l)).collect();
-    let config = serde_json::to_vec(&json!({
+    let config = docker_config(&diff_ids);
+    let config_name = format!("{}.json", &sha256(&config)[7..]);
+    let layer_names = legacy_layer_paths(&diff_ids);
+    let manifest = docker_save_manifest(&config_name, "web:latest", &layer_names);
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    add_file(&mut b, &config_name, &config);
+    for (name, data) in layer_names.iter().zip(&layers) {
+        add_file(&mut b, name, data);
+    }
+    add_file(&mut b, "manifest.json", &manifest);
+    b.into_inner().unwrap().flush().unwrap();
+    diff_ids
+}
+
+/// An image config for linux/amd64 with these layers' diff-ids.
+fn docker_config(diff_ids: &[String]) -> Vec<u8> {
+    serde_json::to_vec(&json!({
         "architecture": "amd64", "os": "linux", "config": {},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }))
-    .unwrap();
-    let config_name = format!("{}.json", &sha256(&config)[7..]);
-    let layer_names: Vec<String> = diff_ids
+    .unwrap()
+}
+
+/// `docker save`'s legacy `<id>/layer.tar` path of each layer.
+fn legacy_layer_paths(diff_ids: &[String]) -> Vec<String> {
+    diff_ids
         .iter()
         .map(|d| format!("{}/layer.tar", &d[7..]))
-        .collect();
-    let manifest = serde_json::to_vec(
-        &json!([{"Config": config_name, "RepoTags": ["web:latest"], "Layers": layer_names}]),
-    )
-    .unwrap();
-    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add(&config_name, &config);
-    for (name, data) in layer_names.iter().zip(&layers) {
-        add(name, data);
-    }
-    add("manifest.json", &manifest);
-    b.into_inner().unwrap().flush().unwrap();
-    diff_ids
+        .collect()
+}
+
+/// `docker save`'s manifest.json: one image, its config, one tag and its layers.
+fn docker_save_manifest(config: &str, tag: &str, layers: &[String]) -> Vec<u8> {
+    serde_json::to_vec(&json!([{"Config": config, "RepoTags": [tag], "Layers": layers}])).unwrap()
+}
+
+/// Add a regular file (mode 644, mtime 0) to a tarball.
+fn add_file(b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_cksum();
+    b.append_data(&mut h, name, data).unwrap();
 }
 
 /// A Docker 25+ style `docker save` tarball: blobs under `blobs/sha256/`, legacy
@@ -217,29 +231,12 @@ pub fn docker_archive_v25(path: &Path, seed: u64) -> (Vec<String>, Vec<String>) 
     let diff_ids: Vec<String> = tars.iter().map(|l| sha256(l)).collect();
     let blobs = [tars[0].clone(), gzip(&tars[1])];
     let digests: Vec<String> = blobs.iter().map(|b| sha256(b)).collect();
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }))
-    .unwrap();
+    let config = docker_config(&diff_ids);
     let config_path = format!("blobs/sha256/{}", &sha256(&config)[7..]);
-    let links: Vec<String> = diff_ids
-        .iter()
-        .map(|d| format!("{}/layer.tar", &d[7..]))
-        .collect();
-    let manifest = serde_json::to_vec(
-        &json!([{"Config": config_path, "RepoTags": ["web:v25"], "Layers": links}]),
-    )
-    .unwrap();
+    let links = legacy_layer_paths(&diff_ids);
+    let manifest = docker_save_manifest(&config_path, "web:v25", &links);
     let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    let add = |b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
+    let add = add_file;
     add(&mut b, &config_path, &config);
     for (blob, digest) in blobs.iter().zip(&digests) {
         add(&mut b, &format!("blobs/sha256/{}", &digest[7..]), blob);

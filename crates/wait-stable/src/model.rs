@@ -4,15 +4,14 @@
 
 use std::time::Duration;
 
+use dk_core::ecs::ServiceRef;
 use serde::Serialize;
 
 /// One service to wait for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// Cluster name or ARN.
-    pub cluster: String,
-    /// Service name or ARN.
-    pub service: String,
+    /// The service and its cluster (names or ARNs), as core parses `--service`.
+    pub sref: ServiceRef,
     /// Which deployment of the service decides the result.
     pub track: Track,
 }

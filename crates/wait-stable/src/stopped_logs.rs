@@ -13,7 +13,7 @@ use aws_sdk_ecs::Client;
 use dk_core::Ui;
 use dk_core::ecs::last_segment;
 use dk_core::poll::Deadline;
-use dk_core::task_logs::{LogRead, TaskLogs};
+use dk_core::task_logs::{TailLabels, TaskLogs};
 
 use crate::model::{ServiceOutcome, StoppedTask, WaitResult};
 
@@ -67,21 +67,19 @@ pub async fn attach<'a>(
                     ui.info("task logs: reading them took too long; skipped the rest");
                     return;
                 };
-                let id = last_segment(&t.task_arn).to_string();
-                match read {
-                    LogRead::Lines(lines) => {
-                        let from = stream.map(|s| s.to_string()).unwrap_or_default();
-                        ui.info(&format!(
-                            "{label}: last {} log line(s) of task {id}, container {name} ({from}):",
-                            lines.len()
-                        ));
-                        for l in &lines {
-                            ui.info(&format!("  {name} | {l}"));
-                        }
-                        t.containers[i].log_tail = lines;
-                    }
-                    LogRead::Note(note) => ui.info(&format!("{label}: task {id}: {note}")),
-                }
+                let id = last_segment(&t.task_arn);
+                let heading = |n: usize, from: &str| {
+                    format!(
+                        "{label}: last {n} log line(s) of task {id}, container {name} ({from}):"
+                    )
+                };
+                let labels = TailLabels {
+                    heading: Some(&heading),
+                    line: &format!("  {name} | "),
+                    note: &format!("{label}: task {id}: "),
+                };
+                // Nothing kept after a note: the tail stays empty, as it started.
+                t.containers[i].log_tail = read.show(ui, stream.as_ref(), &labels);
             }
         }
     }

@@ -13,9 +13,8 @@ pub fn parse_services(
 ) -> Result<Vec<Target>> {
     Ok(dk_core::ecs::parse_services(cluster, services)?
         .into_iter()
-        .map(|r| Target {
-            cluster: r.cluster,
-            service: r.name,
+        .map(|sref| Target {
+            sref,
             track: track.clone(),
         })
         .collect())
@@ -60,8 +59,11 @@ mod tests {
 
     fn parse(cluster: Option<&str>, s: &[&str]) -> Result<Vec<(String, String)>> {
         let owned: Vec<String> = s.iter().map(|x| x.to_string()).collect();
-        parse_services(cluster, &owned, &Track::CurrentPrimary)
-            .map(|v| v.into_iter().map(|t| (t.cluster, t.service)).collect())
+        parse_services(cluster, &owned, &Track::CurrentPrimary).map(|v| {
+            v.into_iter()
+                .map(|t| (t.sref.cluster, t.sref.name))
+                .collect()
+        })
     }
 
     /// NAME, CLUSTER/NAME and ARNs (new and old form) all name a service and its cluster.

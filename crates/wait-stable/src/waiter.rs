@@ -91,7 +91,7 @@ pub async fn wait(
 
 /// One watch per target, and the log group the wait prints into.
 fn start_watches(ui: &Ui, targets: &[Target], opts: &WaitOptions) -> Vec<Watch> {
-    let clusters: BTreeSet<&str> = targets.iter().map(|t| t.cluster.as_str()).collect();
+    let clusters: BTreeSet<&str> = targets.iter().map(|t| t.sref.cluster.as_str()).collect();
     let watches: Vec<Watch> = targets
         .iter()
         .map(|t| Watch::new(t.clone(), label(t, clusters.len() > 1)))
@@ -133,8 +133,10 @@ async fn poll(
     round: &mut Round,
     started: Instant,
 ) -> Result<Flow> {
-    if read_services(ecs, ui, opts, watches, round, started).await? == Flow::Stop {
-        return Ok(Flow::Stop);
+    match read_services(ecs, ui, opts, watches, started).await? {
+        ServicesRead::Stop => return Ok(Flow::Stop),
+        ServicesRead::Read => round.retry_streak = 0,
+        ServicesRead::Retry(error) => warn_retrying(ui, round, &error),
     }
     if read_service_deployments(ecs, ui, opts, watches, round).await == Flow::Stop {
         return Ok(Flow::Stop);
@@ -169,6 +171,29 @@ async fn poll(
     Ok(Flow::Continue)
 }
 
+/// How one DescribeServices round went.
+enum ServicesRead {
+    /// The deadline passed while reading.
+    Stop,
+    /// Every answer was folded in.
+    Read,
+    /// A read failed in a way the next poll may not: this error.
+    Retry(Error),
+}
+
+/// Say that DescribeServices is being retried — on the first failure in a row and then ever
+/// more rarely (the 2nd, 4th, 8th…), so a long outage does not flood the log.
+fn warn_retrying(ui: &Ui, round: &mut Round, error: &Error) {
+    round.retry_streak += 1;
+    let streak = round.retry_streak;
+    if streak == 1 || streak.is_power_of_two() {
+        ui.warn(&format!(
+            "{} (poll {streak} in a row); retrying at the next poll, the deadline stands",
+            error.message()
+        ));
+    }
+}
+
 /// DescribeServices for the undecided services, folded into their watches. Request problems
 /// (a missing cluster or service) end the wait; a retryable failure waits for the next poll.
 async fn read_services(
@@ -176,9 +201,8 @@ async fn read_services(
     ui: &Ui,
     opts: &WaitOptions,
     watches: &mut [Watch],
-    round: &mut Round,
     started: Instant,
-) -> Result<Flow> {
+) -> Result<ServicesRead> {
     let pending: Vec<usize> = (0..watches.len())
         .filter(|&i| !watches[i].decided())
         .collect();
@@ -187,7 +211,7 @@ async fn read_services(
         .run(describe_round(ecs, watches, &pending))
         .await
     else {
-        return Ok(Flow::Stop);
+        return Ok(ServicesRead::Stop);
     };
     let mut problems = Problems::default();
     let mut retried = None;
@@ -214,20 +238,7 @@ async fn read_services(
     if !problems.is_empty() {
         return Err(problems.into_error(ecs, watches, &opts.deadline).await);
     }
-    match retried {
-        Some(error) => {
-            round.retry_streak += 1;
-            let streak = round.retry_streak;
-            if streak == 1 || streak.is_power_of_two() {
-                ui.warn(&format!(
-                    "{} (poll {streak} in a row); retrying at the next poll, the deadline stands",
-                    error.message()
-                ));
-            }
-        }
-        None => round.retry_streak = 0,
-    }
-    Ok(Flow::Continue)
+    Ok(retried.map_or(ServicesRead::Read, ServicesRead::Retry))
 }
 
 /// ServiceDeployments: the service's current one before choosing what to follow (a
@@ -361,8 +372,8 @@ fn never_appeared(w: &Watch) -> Error {
     ))
     .with_hint(format!(
         "the service may be deploying unwatched: check it in the console (aws ecs describe-services --cluster {} --services {}) and wait for it with wait-stable --deployment-id",
-        w.target.cluster,
-        short_name(&w.target.service)
+        w.target.sref.cluster,
+        short_name(&w.target.sref.name)
     ))
 }
 /// Stopped tasks kept per failed service.
@@ -380,13 +391,13 @@ fn check_targets(targets: &[Target]) -> Result<()> {
     }
     let mut seen = BTreeSet::new();
     for t in targets {
-        if t.cluster.is_empty() || t.service.is_empty() {
+        if t.sref.cluster.is_empty() || t.sref.name.is_empty() {
             return Err(Error::usage("a service and its cluster must both be named"));
         }
-        if !seen.insert((t.cluster.as_str(), short_name(&t.service))) {
+        if !seen.insert((t.sref.cluster.as_str(), short_name(&t.sref.name))) {
             return Err(Error::usage(format!(
                 "service {} in cluster {} is listed twice",
-                t.service, t.cluster
+                t.sref.name, t.sref.cluster
             )));
         }
     }
@@ -397,9 +408,9 @@ fn check_targets(targets: &[Target]) -> Result<()> {
 use dk_core::ecs::last_segment as short_name;
 
 fn label(t: &Target, with_cluster: bool) -> String {
-    let service = short_name(&t.service);
+    let service = short_name(&t.sref.name);
     if with_cluster {
-        format!("{}/{service}", short_name(&t.cluster))
+        format!("{}/{service}", short_name(&t.sref.cluster))
     } else {
         service.to_string()
     }
@@ -418,7 +429,7 @@ async fn describe_round(
     let mut by_cluster: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &i in pending {
         by_cluster
-            .entry(watches[i].target.cluster.as_str())
+            .entry(watches[i].target.sref.cluster.as_str())
             .or_default()
             .push(i);
     }
@@ -427,7 +438,7 @@ async fn describe_round(
             .map(|chunk| {
                 let ids: Vec<String> = chunk
                     .iter()
-                    .map(|&i| watches[i].target.service.clone())
+                    .map(|&i| watches[i].target.sref.name.clone())
                     .collect();
                 let chunk = chunk.to_vec();
                 async move {
@@ -474,13 +485,16 @@ impl Problems {
             let mut hints = Vec::new();
             for (i, reason) in &self.services {
                 let t = &watches[*i].target;
-                let name = short_name(&t.service);
+                let name = short_name(&t.sref.name);
                 if reason == "MISSING" {
-                    parts.push(format!("service {name} not found in cluster {}", t.cluster));
+                    parts.push(format!(
+                        "service {name} not found in cluster {}",
+                        t.sref.cluster
+                    ));
                     let known = deadline
                         .run(tokio::time::timeout(
                             Duration::from_secs(5),
-                            ecs_reads::service_names(ecs, &t.cluster),
+                            ecs_reads::service_names(ecs, &t.sref.cluster),
                         ))
                         .await
                         .and_then(|r| r.ok())
@@ -493,7 +507,7 @@ impl Problems {
                 } else {
                     parts.push(format!(
                         "service {name} in cluster {} is {reason}",
-                        t.cluster
+                        t.sref.cluster
                     ));
                     hints.push(format!("{name} is {reason}: it was deleted; re-create it or wait for another service"));
                 }
@@ -519,7 +533,7 @@ fn apply_snapshot(
 ) {
     for &i in idx {
         let w = &mut watches[i];
-        let wanted = w.target.service.as_str();
+        let wanted = w.target.sref.name.as_str();
         let found = snapshot.services.iter().find(|s| {
             s.view.arn == wanted
                 || s.view.name == wanted
@@ -559,8 +573,8 @@ async fn explain_failures(ecs: &Client, ui: &Ui, watches: &mut [Watch], idx: &[u
         if deployment.is_empty() {
             return None;
         }
-        let cluster = w.target.cluster.clone();
-        let service = w.target.service.clone();
+        let cluster = w.target.sref.cluster.clone();
+        let service = w.target.sref.name.clone();
         Some(async move {
             (
                 i,
@@ -921,8 +935,8 @@ impl Watch {
         }
         .unwrap_or((0, 0));
         ServiceOutcome {
-            cluster: self.target.cluster.clone(),
-            service: short_name(&self.target.service).to_string(),
+            cluster: self.target.sref.cluster.clone(),
+            service: short_name(&self.target.sref.name).to_string(),
             result,
             deployment_id: self
                 .tracked
@@ -968,8 +982,7 @@ mod tests {
     #[test]
     fn targets_are_checked() {
         let t = |c: &str, s: &str| Target {
-            cluster: c.into(),
-            service: s.into(),
+            sref: dk_core::ecs::ServiceRef::new(c, s),
             track: Track::CurrentPrimary,
         };
         assert!(check_targets(&[]).is_err());

@@ -89,8 +89,7 @@ async fn deadline_diagnostics_do_not_delay_the_exit() {
         false,
     ));
     let targets = [Target {
-        cluster: "prod".into(),
-        service: "web".into(),
+        sref: dk_core::ecs::ServiceRef::new("prod", "web"),
         track: Track::CurrentPrimary,
     }];
     let opts = WaitOptions {

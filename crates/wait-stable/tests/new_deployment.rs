@@ -100,8 +100,7 @@ async fn wait_for(s: &Setup, track: Track, timeout: Duration) -> dk_core::Result
         false,
     ));
     let targets = [Target {
-        cluster: "prod".into(),
-        service: "web".into(),
+        sref: dk_core::ecs::ServiceRef::new("prod", "web"),
         track,
     }];
     let opts = WaitOptions {

@@ -9,25 +9,15 @@ fn auth_registry_with_ecr_token_and_masking() {
     let dir = tempfile::tempdir().unwrap();
     let img = oci_layout(dir.path(), seed(), &[40_000], "v1");
     let repo = unique("auth");
-    let out = Cmd::bin("ecr-push")
-        .github_actions()
-        .envs(default_account_env())
-        .args([
-            "--source",
-            &format!("oci:{}", dir.path().display()),
-            "--repository",
-            &repo,
-            "--tag",
-            "v1",
-        ])
-        .args([
-            "--registry",
-            &format!("http://{}", standins().registry_auth),
-            "--create-repository",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = push_layout(
+        dir.path(),
+        &repo,
+        &format!("http://{}", standins().registry_auth),
+    )
+    .github_actions()
+    .envs(default_account_env())
+    .args(["--create-repository", "--output", "json"])
+    .run();
     out.assert_code(0);
     assert_eq!(out.output("digest"), img.manifest_digest);
     assert_eq!(
@@ -67,21 +57,13 @@ fn auth_registry_with_ecr_token_and_masking() {
     );
 
     // Outside Actions nothing registers masks, so the token must not be on stderr at all.
-    let out = Cmd::bin("ecr-push")
-        .envs(default_account_env())
-        .args([
-            "--source",
-            &format!("oci:{}", dir.path().display()),
-            "--repository",
-            &repo,
-            "--tag",
-            "v1",
-        ])
-        .args([
-            "--registry",
-            &format!("http://{}", standins().registry_auth),
-        ])
-        .run();
+    let out = push_layout(
+        dir.path(),
+        &repo,
+        &format!("http://{}", standins().registry_auth),
+    )
+    .envs(default_account_env())
+    .run();
     out.assert_code(0);
     assert!(
         !out.stderr.contains(MOTO_TOKEN_PASSWORD) && !out.stderr.contains(MOTO_TOKEN_B64),
@@ -102,23 +84,9 @@ fn bearer_challenge_is_answered_through_the_token_service() {
     };
     let proxy = fault_proxy::start_bearer(&registry(), gate);
     let repo = unique("bearer");
-    let out = Cmd::bin("ecr-push")
+    let out = push_layout(dir.path(), &repo, &format!("http://{}", proxy.addr))
         .envs(default_account_env())
-        .args([
-            "--source",
-            &format!("oci:{}", dir.path().display()),
-            "--repository",
-            &repo,
-            "--tag",
-            "v1",
-        ])
-        .args([
-            "--registry",
-            &format!("http://{}", proxy.addr),
-            "--create-repository",
-            "--output",
-            "json",
-        ])
+        .args(["--create-repository", "--output", "json"])
         .run();
     out.assert_code(0);
     assert_eq!(out.json()["digest"], img.manifest_digest.as_str());
@@ -141,18 +109,13 @@ fn bearer_challenge_is_answered_through_the_token_service() {
 fn missing_repository_needs_create_repository() {
     let dir = tempfile::tempdir().unwrap();
     oci_layout(dir.path(), seed(), &[5_000], "v1");
-    let out = Cmd::bin("ecr-push")
-        .envs(default_account_env())
-        .args([
-            "--source",
-            &format!("oci:{}", dir.path().display()),
-            "--repository",
-            &unique("absent"),
-            "--tag",
-            "v1",
-        ])
-        .args(["--registry", &format!("http://{}", registry())])
-        .run();
+    let out = push_layout(
+        dir.path(),
+        &unique("absent"),
+        &format!("http://{}", registry()),
+    )
+    .envs(default_account_env())
+    .run();
     out.assert_code(3).assert_no_panic();
     assert!(
         out.stderr.contains("does not exist") && out.stderr.contains("--create-repository"),
@@ -167,22 +130,14 @@ fn wrong_registry_password_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     oci_layout(dir.path(), seed(), &[10_000], "v1");
     let account = test_support::moto_account();
-    let out = Cmd::bin("ecr-push")
-        .aws(&account)
-        .args([
-            "--source",
-            &format!("oci:{}", dir.path().display()),
-            "--repository",
-            &unique("denied"),
-            "--tag",
-            "v1",
-        ])
-        .args([
-            "--registry",
-            &format!("http://{}", standins().registry_auth),
-            "--create-repository",
-        ])
-        .run();
+    let out = push_layout(
+        dir.path(),
+        &unique("denied"),
+        &format!("http://{}", standins().registry_auth),
+    )
+    .aws(&account)
+    .args(["--create-repository"])
+    .run();
     out.assert_code(3).assert_no_panic();
     assert!(
         out.stderr.contains("refused our credentials"),
@@ -201,21 +156,13 @@ fn unreachable_registry_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     oci_layout(dir.path(), seed(), &[10_000], "v1");
     let start = Instant::now();
-    let out = Cmd::bin("ecr-push")
-        .args([
-            "--source",
-            &format!("oci:{}", dir.path().display()),
-            "--repository",
-            "web",
-            "--tag",
-            "v1",
-        ])
-        .args([
-            "--registry",
-            &format!("http://127.0.0.1:{}", unused_port()),
-            "--no-ecr-auth",
-        ])
-        .run();
+    let out = push_layout(
+        dir.path(),
+        "web",
+        &format!("http://127.0.0.1:{}", unused_port()),
+    )
+    .args(["--no-ecr-auth"])
+    .run();
     out.assert_code(3).assert_no_panic();
     assert!(
         out.stderr.contains("cannot reach the registry"),

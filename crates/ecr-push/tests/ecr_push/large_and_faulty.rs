@@ -54,22 +54,8 @@ fn broken_large_upload_restarts_cleanly() {
     let img = oci_layout(dir.path(), seed(), &[24 << 20], "v1");
     let proxy = fault_proxy::start_truncating(&registry(), 1);
     let repo = unique("restart");
-    let out = Cmd::bin("ecr-push")
-        .args([
-            "--source",
-            &format!("oci:{}", dir.path().display()),
-            "--repository",
-            &repo,
-            "--tag",
-            "v1",
-        ])
-        .args([
-            "--registry",
-            &format!("http://{}", proxy.addr),
-            "--no-ecr-auth",
-            "--output",
-            "json",
-        ])
+    let out = push_layout(dir.path(), &repo, &format!("http://{}", proxy.addr))
+        .args(["--no-ecr-auth", "--output", "json"])
         .run();
     out.assert_code(0);
     assert_eq!(out.json()["digest"], img.manifest_digest.as_str());

@@ -49,6 +49,15 @@ fn push_open(source: &str, repo: &str, tags: &[&str]) -> Cmd {
     cmd
 }
 
+/// `ecr-push` of the OCI layout in `dir` to `repo:v1` at `registry` (a URL); callers add the
+/// credentials and the flags under test.
+fn push_layout(dir: &Path, repo: &str, registry: &str) -> Cmd {
+    let source = format!("oci:{}", dir.display());
+    Cmd::bin("ecr-push")
+        .args(["--source", &source, "--repository", repo, "--tag", "v1"])
+        .args(["--registry", registry])
+}
+
 fn num(out: &Output, key: &str) -> u64 {
     out.json()[key]
         .as_u64()

@@ -154,23 +154,9 @@ fn immutable_tags_same_digest_ok_different_digest_fails() {
     let second = oci_layout(dir2.path(), seed(), &[20_000], "v1");
     let repo = unique("immutable");
     let push = |dir: &Path| {
-        Cmd::bin("ecr-push")
+        push_layout(dir, &repo, &format!("http://{}", registry()))
             .envs(default_account_env())
-            .args([
-                "--source",
-                &format!("oci:{}", dir.display()),
-                "--repository",
-                &repo,
-                "--tag",
-                "v1",
-            ])
-            .args([
-                "--registry",
-                &format!("http://{}", registry()),
-                "--create-repository",
-                "--immutable-tags",
-                "--scan-on-push",
-            ])
+            .args(["--create-repository", "--immutable-tags", "--scan-on-push"])
             .args(["--output", "json"])
             .run()
     };

@@ -10,57 +10,46 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// `skopeo inspect --raw`'s bytes digest (the manifest digest the registry serves) for a ref.
-pub fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
+/// Run `skopeo ARGS [CREDS_FLAG CREDS] docker://REFERENCE [DEST]`, asserting it succeeds; its
+/// stdout.
+fn skopeo(args: &[&str], creds: Option<(&str, &str)>, reference: &str, dest: &[String]) -> Vec<u8> {
     let mut cmd = Command::new("skopeo");
-    cmd.args(["inspect", "--raw", "--tls-verify=false"]);
-    if let Some(c) = creds {
-        cmd.args(["--creds", c]);
+    cmd.args(args);
+    if let Some((flag, c)) = creds {
+        cmd.args([flag, c]);
     }
     let out = cmd
         .arg(format!("docker://{reference}"))
+        .args(dest)
         .output()
         .expect("run skopeo");
     assert!(
         out.status.success(),
-        "skopeo inspect {reference}: {}",
+        "skopeo {} {reference}: {}",
+        args[0],
         String::from_utf8_lossy(&out.stderr)
     );
-    sha256(&out.stdout)
+    out.stdout
+}
+
+const INSPECT_RAW: [&str; 3] = ["inspect", "--raw", "--tls-verify=false"];
+
+/// `skopeo inspect --raw`'s bytes digest (the manifest digest the registry serves) for a ref.
+pub fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
+    let creds = creds.map(|c| ("--creds", c));
+    sha256(&skopeo(&INSPECT_RAW, creds, reference, &[]))
 }
 
 /// `skopeo inspect --raw`, parsed.
 pub fn skopeo_inspect_raw(reference: &str) -> Value {
-    let out = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{reference}"))
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo inspect {reference}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&skopeo(&INSPECT_RAW, None, reference, &[])).unwrap()
 }
 
 /// `skopeo inspect` (not raw) succeeds and names the digest.
 pub fn skopeo_inspect(reference: &str, creds: Option<&str>) -> Value {
-    let mut cmd = Command::new("skopeo");
-    cmd.args(["inspect", "--tls-verify=false"]);
-    if let Some(c) = creds {
-        cmd.args(["--creds", c]);
-    }
-    let out = cmd
-        .arg(format!("docker://{reference}"))
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo inspect {reference}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let inspect = ["inspect", "--tls-verify=false"];
+    let creds = creds.map(|c| ("--creds", c));
+    serde_json::from_slice(&skopeo(&inspect, creds, reference, &[])).unwrap()
 }
 
 /// Copy an image back out of the registry into a fresh OCI layout with skopeo and return the
@@ -68,25 +57,18 @@ pub fn skopeo_inspect(reference: &str, creds: Option<&str>) -> Value {
 pub fn skopeo_roundtrip_oci(reference: &str, creds: Option<&str>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("out");
-    let mut cmd = Command::new("skopeo");
-    cmd.args([
+    let copy = [
         "copy",
         "--all",
         "--preserve-digests",
         "--src-tls-verify=false",
-    ]);
-    if let Some(c) = creds {
-        cmd.args(["--src-creds", c]);
-    }
-    let out = cmd
-        .arg(format!("docker://{reference}"))
-        .arg(format!("oci:{}:rt", dest.display()))
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo copy {reference}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    ];
+    let creds = creds.map(|c| ("--src-creds", c));
+    skopeo(
+        &copy,
+        creds,
+        reference,
+        &[format!("oci:{}:rt", dest.display())],
     );
     let index: Value =
         serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
@@ -101,16 +83,7 @@ pub fn skopeo_roundtrip_oci(reference: &str, creds: Option<&str>) -> String {
 pub fn skopeo_roundtrip_dir(reference: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("out");
-    let out = Command::new("skopeo")
-        .args(["copy", "--src-tls-verify=false"])
-        .arg(format!("docker://{reference}"))
-        .arg(format!("dir:{}", dest.display()))
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo copy {reference}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let copy = ["copy", "--src-tls-verify=false"];
+    skopeo(&copy, None, reference, &[format!("dir:{}", dest.display())]);
     sha256(&std::fs::read(dest.join("manifest.json")).unwrap())
 }

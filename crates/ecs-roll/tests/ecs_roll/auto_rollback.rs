@@ -11,14 +11,7 @@ fn crash_is_rolled_back_to_recorded_revision() {
     // A newer revision exists that the service never ran: "N-1" would be wrong.
     e.register("web", "app:v3");
     e.create_service("web", &v1, 1, breaker(true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:crash",
-        "--timeout",
-        "60s",
-    ]);
+    let out = e.deploy_web("app:crash", &["--timeout", "60s"]);
     out.assert_code(1).assert_no_panic();
     let json = out.json();
     assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
@@ -49,16 +42,8 @@ fn crash_is_rolled_back_to_recorded_revision() {
 #[test]
 fn timeout_is_rolled_back() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(false));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:slow",
-        "--timeout",
-        "2s",
-    ]);
+    let v1 = e.web_service("app:v1", breaker(false));
+    let out = e.deploy_web("app:slow", &["--timeout", "2s"]);
     out.assert_code(1);
     let json = out.json();
     assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
@@ -70,17 +55,8 @@ fn timeout_is_rolled_back() {
 #[test]
 fn timeout_without_rollback_exits_4() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(false));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:slow",
-        "--timeout",
-        "1s",
-        "--no-rollback",
-    ]);
+    e.web_service("app:v1", breaker(false));
+    let out = e.deploy_web("app:slow", &["--timeout", "1s", "--no-rollback"]);
     out.assert_code(4);
     assert_eq!(out.json()["result"], "timed_out");
     assert_eq!(short(&e.primary("web").1), "web:2");
@@ -91,20 +67,8 @@ fn timeout_without_rollback_exits_4() {
 #[test]
 fn one_failing_service_rolls_back_alone() {
     let e = env();
-    let web1 = e.register("web", "app:v1");
-    let job1 = e.register_container("worker", "job", "app:v1");
-    e.create_service("web", &web1, 1, breaker(true));
-    e.create_service("worker", &job1, 1, breaker(true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--service",
-        "worker",
-        "--image",
-        "app=app:v2",
-        "--image",
-        "job=app:crash",
-    ]);
+    let (_, job1) = e.web_and_worker(true);
+    let out = e.deploy_web_and_worker("app:v2", "app:crash", &[]);
     out.assert_code(1);
     let json = out.json();
     assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
@@ -122,21 +86,8 @@ fn one_failing_service_rolls_back_alone() {
 #[test]
 fn rollback_all_returns_every_changed_service() {
     let e = env();
-    let web1 = e.register("web", "app:v1");
-    let job1 = e.register_container("worker", "job", "app:v1");
-    e.create_service("web", &web1, 1, breaker(true));
-    e.create_service("worker", &job1, 1, breaker(true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--service",
-        "worker",
-        "--image",
-        "app=app:v2",
-        "--image",
-        "job=app:crash",
-        "--rollback-all",
-    ]);
+    let (web1, job1) = e.web_and_worker(true);
+    let out = e.deploy_web_and_worker("app:v2", "app:crash", &["--rollback-all"]);
     out.assert_code(1);
     let json = out.json();
     assert_eq!(json["result"], "rolled_back");
@@ -156,10 +107,7 @@ fn rollback_all_returns_every_changed_service() {
 #[test]
 fn failure_skips_services_not_started() {
     let e = env();
-    let web1 = e.register("web", "app:v1");
-    let job1 = e.register_container("worker", "job", "app:v1");
-    e.create_service("web", &web1, 1, breaker(true));
-    e.create_service("worker", &job1, 1, breaker(true));
+    e.web_and_worker(true);
     let before = e.primary("web");
     let out = e.deploy(&[
         "--service",
@@ -189,17 +137,8 @@ fn replaced_deployment_is_not_rolled_back() {
     e.create_service("web", &v1, 1, breaker(false));
     let cmd = e
         .cmd()
-        .args([
-            "deploy",
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
-            "--image",
-            "app=app:slow",
-            "--interval",
-            "200ms",
-        ])
+        .args(["deploy", "--cluster", "prod", "--service", "web"])
+        .args(["--image", "app=app:slow", "--interval", "200ms"])
         .args(["--timeout", "60s", "--output", "json"]);
     let run = std::thread::spawn(move || cmd.run());
     // Wait until ecs-roll's deployment is PRIMARY, then release v3 over it.
@@ -239,35 +178,10 @@ fn replaced_deployment_is_not_rolled_back() {
 #[test]
 fn failed_rollback_is_loud() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(false));
+    e.web_service("app:v1", breaker(false));
     // From now on app:v1 tasks crash too (the running one stays healthy): returning to v1 fails.
-    let mut scenario = Scenario::parse(SCENARIO).unwrap();
-    scenario.images.retain(|(k, _)| k != "app:v1");
-    scenario.images.insert(
-        0,
-        (
-            "app:v1".into(),
-            scenario
-                .images
-                .iter()
-                .find(|(k, _)| k == "app:crash")
-                .unwrap()
-                .1
-                .clone(),
-        ),
-    );
-    e.emulator.set_scenario(scenario);
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:slow",
-        "--timeout",
-        "1s",
-        "--rollback-timeout",
-        "2s",
-    ]);
+    e.image_behaves_like("app:v1", "app:crash");
+    let out = e.deploy_web("app:slow", &["--timeout", "1s", "--rollback-timeout", "2s"]);
     out.assert_code(1);
     let json = out.json();
     assert_eq!(json["result"], "rollback_failed", "{}", out.stderr);
@@ -298,22 +212,8 @@ fn failed_rollback_is_loud() {
 #[test]
 fn failed_service_is_rolled_back_before_its_wave_settles() {
     let e = env();
-    let web1 = e.register("web", "app:v1");
-    let job1 = e.register_container("worker", "job", "app:v1");
-    e.create_service("web", &web1, 1, breaker(false));
-    e.create_service("worker", &job1, 1, breaker(false));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--service",
-        "worker",
-        "--image",
-        "app=app:slow",
-        "--image",
-        "job=app:crash",
-        "--timeout",
-        "6s",
-    ]);
+    let (_, job1) = e.web_and_worker(false);
+    let out = e.deploy_web_and_worker("app:slow", "app:crash", &["--timeout", "6s"]);
     out.assert_code(1);
     let json = out.json();
     let steps = json["detail"]["timeline"].as_array().unwrap();
@@ -359,7 +259,7 @@ fn alarm_rollback_is_rolled_back_without_a_second_rollback() {
         .build();
     e.create_service("web", &v1, 1, config);
     e.emulator.set_alarm("web-5xx", "ALARM");
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    let out = e.deploy_web("app:v2", &[]);
     out.assert_code(1);
     let json = out.json();
     assert_eq!(json["result"], "rolled_back", "{}", out.stderr);

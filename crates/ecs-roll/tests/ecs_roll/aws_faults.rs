@@ -8,8 +8,7 @@ use super::*;
 fn retries_throttling_and_server_errors() {
     use ecs_emulator::{Fault, FaultKind};
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     for (operation, kind) in [
         ("DescribeTaskDefinition", FaultKind::Throttle),
         ("RegisterTaskDefinition", FaultKind::ServerError),
@@ -21,27 +20,13 @@ fn retries_throttling_and_server_errors() {
             kind,
         });
     }
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--env",
-        "app:MODE=canary",
-    ]);
+    let out = e.deploy_web("app:v2", &["--env", "app:MODE=canary"]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
     assert_eq!(e.revisions("web").len(), 2);
     assert!(e.emulator.calls().count("RegisterTaskDefinition") >= 3);
-    let td =
-        e.rt.block_on(
-            e.ecs
-                .describe_task_definition()
-                .task_definition("web:2")
-                .send(),
-        )
-        .unwrap();
-    let c = &td.task_definition().unwrap().container_definitions()[0];
+    let td = e.task_definition("web:2");
+    let c = &td.container_definitions()[0];
     assert_eq!(
         (c.image(), c.environment()[0].value()),
         (Some("app:v2"), Some("canary"))
@@ -55,8 +40,7 @@ fn retries_throttling_and_server_errors() {
 #[test]
 fn forced_deployment_with_stale_reads_is_followed_by_id() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     // New v1 tasks now crash (a bad config, say): the forced deployment must fail.
     e.image_behaves_like("app:v1", "app:crash");
     e.emulator.set_consistency(stale(3, true));
@@ -87,19 +71,9 @@ fn forced_deployment_with_stale_reads_is_followed_by_id() {
 #[test]
 fn deployment_never_visible_is_exit_3_not_rolled_back() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    let v1 = e.web_service("app:v1", breaker(true));
     e.emulator.set_consistency(stale(1_000_000, true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--timeout",
-        "2s",
-        "--rollback-timeout",
-        "2s",
-    ]);
+    let out = e.deploy_web("app:v2", &["--timeout", "2s", "--rollback-timeout", "2s"]);
     out.assert_code(3).assert_no_panic();
     let json = out.json();
     assert!(
@@ -124,8 +98,7 @@ fn deployment_never_visible_is_exit_3_not_rolled_back() {
 fn failed_read_after_update_keeps_reading() {
     use ecs_emulator::{Fault, FaultKind};
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     e.emulator.set_consistency(stale(0, true));
     // UpdateService is held 500 ms on its way, so the DescribeServices after it can be made to
     // fail from the test: every one after ecs-roll's render (1) and pre-update (2) reads fails,

@@ -10,16 +10,15 @@ fn deploys_one_service() {
     e.create_service("web", &v1, 2, breaker(true));
     let out = e
         .cmd()
+        .args(["deploy", "--cluster", "prod", "--service", "web"])
         .args([
-            "deploy",
-            "--cluster",
-            "prod",
+            "--image",
+            "app=app:v2",
             "--interval",
             "200ms",
             "--output",
             "json",
         ])
-        .args(["--service", "web", "--image", "app=app:v2"])
         .env("GITHUB_RUN_ID", "4242")
         .env("GITHUB_SHA", "0123abc")
         .github_actions()
@@ -74,8 +73,7 @@ fn deploys_one_service() {
 #[test]
 fn deploys_several_services_with_one_revision() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    let v1 = e.web_service("app:v1", breaker(true));
     e.create_service("worker", &v1, 1, breaker(true));
     let out = e.deploy(&[
         "--service",
@@ -107,10 +105,9 @@ fn deploys_several_services_with_one_revision() {
 #[test]
 fn unchanged_definition_is_not_registered_again() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let before = e.primary("web");
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v1"]);
+    let out = e.deploy_web("app:v1", &[]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "unchanged");
     assert_eq!(out.json()["deployment_id"], before.0.as_str());
@@ -123,8 +120,7 @@ fn unchanged_definition_is_not_registered_again() {
 #[test]
 fn deploys_from_a_file() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.json");
     std::fs::write(
@@ -145,17 +141,8 @@ fn deploys_from_a_file() {
     ]);
     out.assert_code(0);
     assert!(out.stderr.contains("someNewField"), "{}", out.stderr);
-    let td =
-        e.rt.block_on(
-            e.ecs
-                .describe_task_definition()
-                .task_definition("web:2")
-                .send(),
-        )
-        .unwrap();
-    let names: Vec<_> = td
-        .task_definition()
-        .unwrap()
+    let names: Vec<_> = e
+        .task_definition("web:2")
         .container_definitions()
         .iter()
         .map(|c| c.image().unwrap().to_string())
@@ -191,29 +178,13 @@ fn deploys_an_existing_revision_as_is() {
 #[test]
 fn rerun_during_in_progress_deployment_is_not_unchanged() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(false));
+    let v1 = e.web_service("app:v1", breaker(false));
     // The first run leaves its deployment in flight (as a crash would).
-    let first = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:slow",
-        "--timeout",
-        "1s",
-        "--no-rollback",
-    ]);
+    let first = e.deploy_web("app:slow", &["--timeout", "1s", "--no-rollback"]);
     first.assert_code(4);
     let (in_flight, td) = e.primary("web");
     assert_eq!(short(&td), "web:2");
-    let again = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:slow",
-        "--timeout",
-        "2s",
-    ]);
+    let again = e.deploy_web("app:slow", &["--timeout", "2s"]);
     again.assert_code(1);
     let json = again.json();
     assert_eq!(json["result"], "rolled_back", "{}", again.stderr);
@@ -256,12 +227,12 @@ fn empty_service_is_not_green_without_allow_empty() {
     let e = env();
     let v1 = e.register("web", "app:v1");
     e.create_service("web", &v1, 0, breaker(true));
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v2"]);
+    let out = e.deploy_web("app:v2", &[]);
     out.assert_code(1);
     let json = out.json();
     assert_ne!(json["result"], "succeeded", "{}", out.stderr);
     assert_eq!(json["detail"]["services"][0]["wait"]["result"], "no_tasks");
-    let out = e.deploy(&["--service", "web", "--image", "app=app:v2", "--allow-empty"]);
+    let out = e.deploy_web("app:v2", &["--allow-empty"]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
     assert_eq!(short(&e.primary("web").1), "web:2");

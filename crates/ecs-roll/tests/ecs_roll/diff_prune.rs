@@ -6,22 +6,12 @@ use super::*;
 #[test]
 fn diff_and_dry_run_change_nothing() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let before = e.primary("web");
     let out = e
         .cmd()
-        .args([
-            "diff",
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
-            "--image",
-            "app=app:v2",
-            "--env",
-            "app:MODE=canary",
-        ])
+        .args(["diff", "--cluster", "prod", "--service", "web"])
+        .args(["--image", "app=app:v2", "--env", "app:MODE=canary"])
         .run();
     out.assert_code(0);
     assert!(out.stdout.contains("--- web:1"), "{}", out.stdout);
@@ -46,17 +36,14 @@ fn diff_and_dry_run_change_nothing() {
         "{}",
         out.stdout
     );
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
+    let flags = [
         "--dry-run",
         "--migrate-container",
         "app",
         "--migrate-command",
         "x",
-    ]);
+    ];
+    let out = e.deploy_web("app:v2", &flags);
     out.assert_code(0);
     let json = out.json();
     assert_eq!(json["result"], "changed");
@@ -81,44 +68,13 @@ fn prune_keeps_in_use_and_rollback_revisions() {
         .map(|i| e.register("web", if i % 2 == 0 { "app:v2" } else { "app:v1" }))
         .collect();
     e.create_service("web", &arns[3], 1, breaker(true)); // web:4
-    let out = e
-        .cmd()
-        .args([
-            "prune",
-            "--family",
-            "web",
-            "--keep",
-            "1",
-            "--cluster",
-            "prod",
-            "--dry-run",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = e.prune_web(&["--dry-run"]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "dry_run");
     assert_eq!(e.revisions("web").len(), 6);
-    let out = e
-        .cmd()
-        .args([
-            "prune",
-            "--family",
-            "web",
-            "--keep",
-            "1",
-            "--cluster",
-            "prod",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = e.prune_web(&[]);
     out.assert_code(0);
-    let kept: Vec<String> = e
-        .revisions("web")
-        .iter()
-        .map(|a| short(a).to_string())
-        .collect();
+    let kept = e.revision_names("web");
     assert_eq!(kept, vec!["web:6", "web:4", "web:3"], "{}", out.stderr);
     assert_eq!(out.json()["deregistered_count"], 3);
 }
@@ -130,33 +86,13 @@ fn prune_keeps_in_use_and_rollback_revisions() {
 #[test]
 fn prune_keeps_what_rollback_would_return_to() {
     let e = env();
-    let v1 = e.register("web", "app:v1"); // web:1
-    e.create_service("web", &v1, 1, breaker(true));
-    e.deploy(&["--service", "web", "--image", "app=app:crash"])
-        .assert_code(1); // web:2, rolled back
-    e.deploy(&["--service", "web", "--image", "app=app:v2"])
-        .assert_code(0); // web:3
+    e.web_service("app:v1", breaker(true)); // web:1
+    e.deploy_web("app:crash", &[]).assert_code(1); // web:2, rolled back
+    e.deploy_web("app:v2", &[]).assert_code(0); // web:3
     assert_eq!(short(e.describe("web").task_definition().unwrap()), "web:3");
-    let out = e
-        .cmd()
-        .args([
-            "prune",
-            "--family",
-            "web",
-            "--keep",
-            "1",
-            "--cluster",
-            "prod",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = e.prune_web(&[]);
     out.assert_code(0);
-    let kept: Vec<String> = e
-        .revisions("web")
-        .iter()
-        .map(|a| short(a).to_string())
-        .collect();
+    let kept = e.revision_names("web");
     assert!(
         kept.contains(&"web:1".to_string()),
         "the rollback target web:1 was deregistered: {kept:?}\n{}",
@@ -164,15 +100,8 @@ fn prune_keeps_what_rollback_would_return_to() {
     );
     let rollback = e
         .cmd()
-        .args([
-            "rollback",
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
-            "--interval",
-            "200ms",
-        ])
+        .args(["rollback", "--cluster", "prod", "--service", "web"])
+        .args(["--interval", "200ms"])
         .run();
     rollback.assert_code(0);
     assert_eq!(short(e.describe("web").task_definition().unwrap()), "web:1");

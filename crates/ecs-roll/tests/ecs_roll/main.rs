@@ -185,17 +185,87 @@ impl Env {
             .timeout(Duration::from_secs(90))
     }
 
-    fn deploy(&self, extra: &[&str]) -> Output {
+    /// Service `web` (desired 1, `config`) running a new revision of family `web` with `image`,
+    /// waited stable; that revision's ARN.
+    fn web_service(&self, image: &str, config: DeploymentConfiguration) -> String {
+        let arn = self.register("web", image);
+        self.create_service("web", &arn, 1, config);
+        arn
+    }
+
+    /// Services `web` (container `app`) and `worker` (container `job`), both on `app:v1` under
+    /// [`breaker`]`(rollback)`, waited stable; their revisions' ARNs.
+    fn web_and_worker(&self, rollback: bool) -> (String, String) {
+        let web = self.web_service("app:v1", breaker(rollback));
+        let job = self.register_container("worker", "job", "app:v1");
+        self.create_service("worker", &job, 1, breaker(rollback));
+        (web, job)
+    }
+
+    /// `deploy --service web --image app=IMAGE` with `extra` flags (see [`Env::deploy`]).
+    fn deploy_web(&self, image: &str, extra: &[&str]) -> Output {
+        let app = format!("app={image}");
+        let mut args = vec!["--service", "web", "--image", app.as_str()];
+        args.extend_from_slice(extra);
+        self.deploy(&args)
+    }
+
+    /// `deploy` of both [`Env::web_and_worker`] services: `app` to `web_image`, `job` to
+    /// `job_image`, with `extra` flags.
+    fn deploy_web_and_worker(&self, web_image: &str, job_image: &str, extra: &[&str]) -> Output {
+        let (app, job) = (format!("app={web_image}"), format!("job={job_image}"));
+        let mut args = vec!["--service", "web", "--service", "worker"];
+        args.extend(["--image", app.as_str(), "--image", job.as_str()]);
+        args.extend_from_slice(extra);
+        self.deploy(&args)
+    }
+
+    /// `prune --family web --keep 1 --cluster prod --output json` with `extra` flags.
+    fn prune_web(&self, extra: &[&str]) -> Output {
         self.cmd()
             .args([
-                "deploy",
+                "prune",
+                "--family",
+                "web",
+                "--keep",
+                "1",
                 "--cluster",
                 "prod",
-                "--interval",
-                "200ms",
-                "--output",
-                "json",
             ])
+            .args(["--output", "json"])
+            .args(extra.iter().copied())
+            .run()
+    }
+
+    /// DescribeTaskDefinition of `revision` (`family:N` or an ARN).
+    fn task_definition(&self, revision: &str) -> aws_sdk_ecs::types::TaskDefinition {
+        let describe = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(revision);
+        let out = self.rt.block_on(describe.send()).unwrap();
+        out.task_definition().unwrap().clone()
+    }
+
+    /// ACTIVE revisions of a family as `family:N`, newest first.
+    fn revision_names(&self, family: &str) -> Vec<String> {
+        let arns = self.revisions(family);
+        arns.iter().map(|a| short(a).to_string()).collect()
+    }
+
+    /// Make `operation` answer with `kind` for the next `count` calls.
+    fn fail_calls(&self, operation: &str, count: u32, kind: ecs_emulator::FaultKind) {
+        self.emulator.inject_fault(ecs_emulator::Fault {
+            operation: operation.into(),
+            count,
+            kind,
+        });
+    }
+
+    fn deploy(&self, extra: &[&str]) -> Output {
+        self.cmd()
+            .args(["deploy", "--cluster", "prod", "--interval", "200ms"])
+            .args(["--output", "json"])
             .args(extra.iter().copied())
             .github_actions()
             .run()

@@ -6,18 +6,16 @@ use super::*;
 #[test]
 fn passing_migration_then_roll() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-container",
-        "app",
-        "--migrate-command",
-        "bin/rails db:migrate",
-    ]);
+    e.web_service("app:v1", breaker(true));
+    let out = e.deploy_web(
+        "app:v2",
+        &[
+            "--migrate-container",
+            "app",
+            "--migrate-command",
+            "bin/rails db:migrate",
+        ],
+    );
     out.assert_code(0);
     let json = out.json();
     assert_eq!(json["result"], "succeeded");
@@ -61,19 +59,17 @@ fn passing_migration_then_roll() {
 #[test]
 fn failing_migration_leaves_service_untouched() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
+    e.web_service("app:v1", breaker(true));
     let before = e.primary("web");
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-container",
-        "app",
-        "--migrate-command",
-        r#"["bin/migrate", "--fail"]"#,
-    ]);
+    let out = e.deploy_web(
+        "app:v2",
+        &[
+            "--migrate-container",
+            "app",
+            "--migrate-command",
+            r#"["bin/migrate", "--fail"]"#,
+        ],
+    );
     out.assert_code(1);
     let json = out.json();
     assert_eq!(json["result"], "failed");
@@ -96,16 +92,8 @@ fn failing_migration_leaves_service_untouched() {
 #[test]
 fn migrate_command_alone_runs_in_the_only_container() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-command",
-        "bin/migrate",
-    ]);
+    e.web_service("app:v1", breaker(true));
+    let out = e.deploy_web("app:v2", &["--migrate-command", "bin/migrate"]);
     out.assert_code(0);
     assert!(
         out.stderr.contains("container app exit code 0"),

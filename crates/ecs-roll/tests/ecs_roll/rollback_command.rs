@@ -6,45 +6,21 @@ use super::*;
 #[test]
 fn manual_rollback() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
-    e.deploy(&["--service", "web", "--image", "app=app:v2"])
-        .assert_code(0);
+    let v1 = e.web_service("app:v1", breaker(true));
+    e.deploy_web("app:v2", &[]).assert_code(0);
     e.wait_stable("web");
+    // The service named as --cluster + --service here, as prod/web below.
     let out = e
         .cmd()
-        .args([
-            "rollback",
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
-            "--interval",
-            "200ms",
-            "--output",
-            "json",
-        ])
+        .args(["rollback", "--cluster", "prod", "--service", "web"])
+        .args(["--interval", "200ms", "--output", "json"])
         .run();
     out.assert_code(0);
     let json = out.json();
     assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
     assert_eq!(json["task_definition_arn"], v1.as_str());
     assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
-    let out = e
-        .cmd()
-        .args([
-            "rollback",
-            "--service",
-            "prod/web",
-            "--to",
-            "web:2",
-            "--interval",
-            "200ms",
-            "--output",
-            "json",
-        ])
-        .run();
-    out.assert_code(0);
+    e.rollback("web", &["--to", "web:2"]).assert_code(0);
     assert_eq!(short(&e.primary("web").1), "web:2");
 }
 
@@ -53,10 +29,8 @@ fn manual_rollback() {
 #[test]
 fn rollback_dry_run_and_json_errors() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
-    e.deploy(&["--service", "web", "--image", "app=app:v2"])
-        .assert_code(0);
+    let v1 = e.web_service("app:v1", breaker(true));
+    e.deploy_web("app:v2", &[]).assert_code(0);
     let before = e.primary("web");
     let out = e
         .cmd()
@@ -74,17 +48,11 @@ fn rollback_dry_run_and_json_errors() {
     assert_eq!(json["result"], "dry_run");
     assert_eq!(json["task_definition_arn"], v1.as_str());
     assert_eq!(e.primary("web"), before);
+    // No --cluster and no cluster in the service name: a usage error.
     let out = e
         .cmd()
-        .args([
-            "deploy",
-            "--service",
-            "web",
-            "--image",
-            "app=app:v2",
-            "--output",
-            "json",
-        ])
+        .args(["deploy", "--service", "web", "--image", "app=app:v2"])
+        .args(["--output", "json"])
         .run();
     out.assert_code(2);
     let json = out.json();
@@ -99,10 +67,8 @@ fn rollback_dry_run_and_json_errors() {
 #[test]
 fn rollback_rerun_during_rollback_follows_it() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(false));
-    e.deploy(&["--service", "web", "--image", "app=app:v2"])
-        .assert_code(0);
+    let v1 = e.web_service("app:v1", breaker(false));
+    e.deploy_web("app:v2", &[]).assert_code(0);
     e.wait_stable("web");
     // v1 tasks now take minutes to start: the rollback to v1 stays in flight.
     e.image_behaves_like("app:v1", "app:slow");
@@ -128,12 +94,9 @@ fn rollback_rerun_during_rollback_follows_it() {
 #[test]
 fn rollback_after_rollback_goes_further_back() {
     let e = env();
-    let v0 = e.register("web", "app:v3");
-    e.create_service("web", &v0, 1, breaker(false));
-    e.deploy(&["--service", "web", "--image", "app=app:v1"])
-        .assert_code(0);
-    e.deploy(&["--service", "web", "--image", "app=app:v2"])
-        .assert_code(0);
+    let v0 = e.web_service("app:v3", breaker(false));
+    e.deploy_web("app:v1", &[]).assert_code(0);
+    e.deploy_web("app:v2", &[]).assert_code(0);
     let first = e.rollback("web", &[]);
     first.assert_code(0);
     assert_eq!(
@@ -157,26 +120,19 @@ fn rollback_after_rollback_goes_further_back() {
 /// permission and --to; the service is not touched.
 #[test]
 fn rollback_with_unreadable_history_refuses_to_guess() {
-    use ecs_emulator::{Fault, FaultKind};
+    use ecs_emulator::FaultKind;
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
-    e.deploy(&["--service", "web", "--image", "app=app:crash"])
-        .assert_code(1);
+    let v1 = e.web_service("app:v1", breaker(true));
+    e.deploy_web("app:crash", &[]).assert_code(1);
     e.wait_stable("web");
-    e.deploy(&["--service", "web", "--image", "app=app:v2"])
-        .assert_code(0);
+    e.deploy_web("app:v2", &[]).assert_code(0);
     let before = e.wait_stable("web");
     assert_eq!(short(before.task_definition().unwrap()), "web:3");
     // With the history readable, the target is web:1 (web:2 never completed).
     let readable = e.rollback("web", &["--dry-run"]);
     readable.assert_code(0);
     assert_eq!(readable.json()["task_definition_arn"], v1.as_str());
-    e.emulator.inject_fault(Fault {
-        operation: "ListServiceDeployments".into(),
-        count: 1000,
-        kind: FaultKind::ServerError,
-    });
+    e.fail_calls("ListServiceDeployments", 1000, FaultKind::ServerError);
     let out = e.rollback("web", &[]);
     out.assert_code(3).assert_no_panic();
     let json = out.json();
@@ -194,26 +150,20 @@ fn rollback_with_unreadable_history_refuses_to_guess() {
 #[test]
 fn rollback_reads_every_page_of_history() {
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
-    e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
+    let v1 = e.web_service("app:v1", breaker(true));
+    let migrate = [
         "--migrate-container",
         "app",
         "--migrate-command",
         "migrate --fail",
-    ])
-    .assert_code(1);
+    ];
+    e.deploy_web("app:v2", &migrate).assert_code(1);
     assert_eq!(
         e.revisions("web").len(),
         2,
         "web:2 registered, never deployed"
     );
-    e.deploy(&["--service", "web", "--image", "app=app:v3"])
-        .assert_code(0);
+    e.deploy_web("app:v3", &[]).assert_code(0);
     e.wait_stable("web");
     for _ in 0..21 {
         e.force_redeploy("web");
@@ -231,19 +181,13 @@ fn rollback_reads_every_page_of_history() {
 /// #9.4: a role without ecs:ListServiceDeployments gets exit 3 naming that permission and --to.
 #[test]
 fn rollback_without_history_permission_names_it() {
-    use ecs_emulator::{Fault, FaultKind};
+    use ecs_emulator::FaultKind;
     let e = env();
-    let v1 = e.register("web", "app:v1");
-    e.create_service("web", &v1, 1, breaker(true));
-    e.deploy(&["--service", "web", "--image", "app=app:v2"])
-        .assert_code(0);
+    e.web_service("app:v1", breaker(true));
+    e.deploy_web("app:v2", &[]).assert_code(0);
     for operation in ["ListServiceDeployments", "DescribeServiceRevisions"] {
         e.emulator.clear_faults();
-        e.emulator.inject_fault(Fault {
-            operation: operation.into(),
-            count: 1_000_000,
-            kind: FaultKind::AccessDenied,
-        });
+        e.fail_calls(operation, 1_000_000, FaultKind::AccessDenied);
         let out = e.rollback("web", &[]);
         out.assert_code(3);
         let json = out.json();

@@ -63,12 +63,12 @@ impl Env {
             .to_string()
     }
 
-    fn deploy_logged(&self, extra: &[&str]) -> Output {
+    fn deploy_logged(&self, release: &[&str], extra: &[&str]) -> Output {
         self.cmd()
             .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", standins().moto)
             .args(["deploy", "--cluster", "prod", "--interval", "200ms"])
             .args(["--output", "json"])
-            .args(extra.iter().copied())
+            .args(release.iter().chain(extra).copied())
             .github_actions()
             .run()
     }
@@ -209,15 +209,14 @@ fn failed_migration_shows_its_last_log_lines() {
     let v1 = e.register_logged("web", "app:v1", &group);
     e.create_service("web", &v1, 1, breaker(true));
     let writer = LogWriter::start(&e, &group);
-    let out = e.deploy_logged(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-command",
-        r#"["bin/migrate", "--fail"]"#,
-        "--migrate-logs",
-    ]);
+    let out = e.deploy_logged(
+        &["--service", "web", "--image", "app=app:v2"],
+        &[
+            "--migrate-command",
+            r#"["bin/migrate", "--fail"]"#,
+            "--migrate-logs",
+        ],
+    );
     assert!(writer.finish() >= 2, "the migration's task was seen");
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.json()["result"], "failed", "{}", out.stderr);
@@ -250,14 +249,10 @@ fn missing_log_group_is_one_line() {
     let e = env();
     let v1 = e.register_logged("web", "app:v1", "/ecs/never-created");
     e.create_service("web", &v1, 1, breaker(true));
-    let out = e.deploy_logged(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--migrate-command",
-        r#"["bin/migrate", "--fail"]"#,
-    ]);
+    let out = e.deploy_logged(
+        &["--service", "web", "--image", "app=app:v2"],
+        &["--migrate-command", r#"["bin/migrate", "--fail"]"#],
+    );
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.json()["result"], "failed");
     let notes: Vec<&str> = out
@@ -278,14 +273,10 @@ fn crash_looping_deployment_shows_its_tasks_last_lines() {
     let v1 = e.register_logged("web", "app:v1", &group);
     e.create_service("web", &v1, 1, breaker(true));
     let writer = LogWriter::start(&e, &group);
-    let out = e.deploy_logged(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:crash",
-        "--timeout",
-        "60s",
-    ]);
+    let out = e.deploy_logged(
+        &["--service", "web", "--image", "app=app:crash"],
+        &["--timeout", "60s"],
+    );
     writer.finish();
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.json()["result"], "rolled_back", "{}", out.stderr);

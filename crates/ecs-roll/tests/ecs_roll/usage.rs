@@ -20,169 +20,58 @@ fn bad_input_exits_2_without_calling_aws() {
     .unwrap();
     let good = good.to_str().unwrap().to_string();
     let broken = broken.to_str().unwrap().to_string();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    // Every case but one releases service `s` of cluster `c`: `deploy` puts that in front.
+    let deploy = |rest: &[&str]| -> Vec<String> {
+        let head = ["deploy", "--cluster", "c", "--service", "s"];
+        head.iter().chain(rest).map(|a| a.to_string()).collect()
+    };
+    let other = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--task-definition",
-                &good,
-                "--image",
-                "apq=app:v2",
-            ],
+            deploy(&["--task-definition", &good, "--image", "apq=app:v2"]),
             "did you mean `app`",
         ),
+        (deploy(&["--image", "app=App:V2"]), "lowercase"),
+        (deploy(&["--image", "app"]), "CONTAINER=IMAGE"),
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--image",
-                "app=App:V2",
-            ],
-            "lowercase",
-        ),
-        (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--image",
-                "app",
-            ],
-            "CONTAINER=IMAGE",
-        ),
-        (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--task-definition",
-                "missing/td.json",
-            ],
+            deploy(&["--task-definition", "missing/td.json"]),
             "cannot read task definition file",
         ),
+        (deploy(&["--task-definition", &broken]), "line 3, column"),
+        (deploy(&["--env", "app=X"]), "CONTAINER:NAME=VALUE"),
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--task-definition",
-                &broken,
-            ],
-            "line 3, column",
-        ),
-        (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--env",
-                "app=X",
-            ],
-            "CONTAINER:NAME=VALUE",
-        ),
-        (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--secret",
-                "app:X=arn:aws:s3:::b",
-            ],
+            deploy(&["--secret", "app:X=arn:aws:s3:::b"]),
             "Secrets Manager",
         ),
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--image",
-                "app=a:1",
-                "--image",
-                "app=a:2",
-            ],
+            deploy(&["--image", "app=a:1", "--image", "app=a:2"]),
             "two images",
         ),
         (
-            vec!["deploy", "--service", "s", "--image", "app=a:1"],
+            other(&["deploy", "--service", "s", "--image", "app=a:1"]),
             "needs a cluster",
         ),
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--smoke",
-                "/nonexistent/smoke.yml",
-            ],
+            deploy(&["--smoke", "/nonexistent/smoke.yml"]),
             "cannot read the spec /nonexistent/smoke.yml",
         ),
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--timeout",
-                "1s",
-                "--interval",
-                "5s",
-            ],
+            deploy(&["--timeout", "1s", "--interval", "5s"]),
             "--interval",
         ),
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--migrate-container",
-                "app",
-                "--migrate-command",
-                "echo 'x",
-            ],
+            deploy(&["--migrate-container", "app", "--migrate-command", "echo 'x"]),
             "unterminated",
         ),
         (
-            vec![
-                "deploy",
-                "--cluster",
-                "c",
-                "--service",
-                "s",
-                "--task-definition",
-                &good,
-                "--migrate-container",
-                "db",
-                "--migrate-command",
-                "x",
-            ],
+            deploy(&["--task-definition", &good, "--migrate-container", "db"])
+                .into_iter()
+                .chain(["--migrate-command".into(), "x".into()])
+                .collect(),
             "not in",
         ),
         (
-            vec![
+            other(&[
                 "rollback",
                 "--cluster",
                 "c",
@@ -190,18 +79,18 @@ fn bad_input_exits_2_without_calling_aws() {
                 "s",
                 "--to",
                 "web:zero",
-            ],
+            ]),
             "not a task definition",
         ),
         (
-            vec!["prune", "--family", "we b", "--keep", "2", "--cluster", "c"],
+            other(&["prune", "--family", "we b", "--keep", "2", "--cluster", "c"]),
             "not a task definition family",
         ),
     ];
     let endpoint = format!("http://127.0.0.1:{}", unused_port());
     for (args, needle) in cases {
         let out = Cmd::bin("ecs-roll")
-            .args(args.iter().copied())
+            .args(args.iter().map(String::as_str))
             .env("AWS_ENDPOINT_URL_ECS", &endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -217,36 +106,12 @@ fn bad_input_exits_2_without_calling_aws() {
     }
     // Conflicting flags are refused by the parser (exit 2 too).
     for args in [
-        vec![
-            "deploy",
-            "--cluster",
-            "c",
-            "--service",
-            "s",
-            "--no-rollback",
-            "--rollback-all",
-        ],
-        vec![
-            "deploy",
-            "--cluster",
-            "c",
-            "--service",
-            "s",
-            "--migrate-container",
-            "app",
-        ],
-        vec![
-            "deploy",
-            "--cluster",
-            "c",
-            "--service",
-            "s",
-            "--max-parallel",
-            "0",
-        ],
+        deploy(&["--no-rollback", "--rollback-all"]),
+        deploy(&["--migrate-container", "app"]),
+        deploy(&["--max-parallel", "0"]),
     ] {
         let out = Cmd::bin("ecs-roll")
-            .args(args.iter().copied())
+            .args(args.iter().map(String::as_str))
             .env("AWS_ENDPOINT_URL_ECS", &endpoint)
             .run();
         assert_eq!(out.code, 2, "{args:?}\n{}", out.stderr);

@@ -244,30 +244,13 @@ fn rules_violations_block_the_write() {
     assert!(f.listed(&p).is_empty(), "nothing may be written");
     // The TOML example says the same.
     let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rules.toml");
-    f.cmd()
-        .args([
-            "plan",
-            "--from",
-            &env,
-            "--to",
-            &format!("aws:{p}"),
-            "--rules",
-            toml.to_str().unwrap(),
-        ])
-        .run()
-        .assert_code(1);
+    let plan = |rules: &str| {
+        let to = format!("aws:{p}");
+        let cmd = f.cmd().args(["plan", "--from", &env, "--to", &to]);
+        cmd.args(["--rules", rules]).run()
+    };
+    plan(toml.to_str().unwrap()).assert_code(1);
     // A bad rules file is a usage error before any call.
     let bad = f.file("bad.yml", "keys: { A: { pattern: \"(\" } }");
-    f.cmd()
-        .args([
-            "plan",
-            "--from",
-            &env,
-            "--to",
-            &format!("aws:{p}"),
-            "--rules",
-            &bad,
-        ])
-        .run()
-        .assert_code(2);
+    plan(&bad).assert_code(2);
 }

@@ -61,16 +61,14 @@ fn export_masks_then_writes() {
     std::fs::write(&file, "old").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    f.cmd()
-        .args([
-            "export",
-            "--from",
-            &format!("aws:{name}"),
-            "--to",
-            &format!("dotenv:{}", file.display()),
-        ])
-        .run()
-        .assert_code(0);
+    let (from, to_file) = (format!("aws:{name}"), format!("dotenv:{}", file.display()));
+    let export = |args: &[&str]| {
+        f.cmd()
+            .args(["export", "--from", &from])
+            .args(args.iter().copied())
+            .run()
+    };
+    export(&["--to", &to_file]).assert_code(0);
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let back = secrets_sync::dotenv::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -81,34 +79,14 @@ fn export_masks_then_writes() {
     assert_eq!(back.len(), 3);
 
     // A key that is not there is named; --to github-env outside Actions is a usage error.
-    let out = f
-        .cmd()
-        .args([
-            "export",
-            "--from",
-            &format!("aws:{name}"),
-            "--keys",
-            "DB_UR",
-            "--to",
-            &format!("dotenv:{}", file.display()),
-        ])
-        .run();
+    let out = export(&["--keys", "DB_UR", "--to", &to_file]);
     out.assert_code(1);
     assert!(
         out.stderr.contains("did you mean `DB_URL`"),
         "{}",
         out.stderr
     );
-    f.cmd()
-        .args([
-            "export",
-            "--from",
-            &format!("aws:{name}"),
-            "--to",
-            "github-env",
-        ])
-        .run()
-        .assert_code(2);
+    export(&["--to", "github-env"]).assert_code(2);
 }
 
 fn task_definition(refs: &[(&str, &str)]) -> String {

@@ -71,121 +71,60 @@ fn canary_never_leaks() {
     let throttle = aws_proxy::start(&standins().moto, aws_proxy::Fault::Throttle, 1000, "");
     let to_p = format!("aws:{p}");
     let to_single = format!("aws:{single}");
+    let to_file = format!("dotenv:{}", out_file.display());
+    let echo_env = f.file("n.env", &format!("CANARY={canary}-2\n"));
+    let cli = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
     let runs: Vec<Run> = vec![
         (
             "plan",
-            vec![
-                "plan".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                to_p.clone(),
-            ],
+            cli(&["plan", "--from", &env, "--to", &to_p]),
             vec![],
         ),
         (
             "apply",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                to_p.clone(),
-            ],
+            cli(&["apply", "--from", &env, "--to", &to_p]),
             vec![],
         ),
         (
             "re-apply",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                to_p.clone(),
-                "--prune".into(),
-            ],
+            cli(&["apply", "--from", &env, "--to", &to_p, "--prune"]),
             vec![],
         ),
         (
             "single",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                to_single.clone(),
-            ],
+            cli(&["apply", "--from", &env, "--to", &to_single]),
             vec![],
         ),
         (
             "dry-run",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                to_p.clone(),
-                "--dry-run".into(),
-            ],
+            cli(&["apply", "--from", &env, "--to", &to_p, "--dry-run"]),
             vec![],
         ),
         (
             "rules",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                to_p.clone(),
-                "--rules".into(),
-                rules.clone(),
-            ],
+            cli(&["apply", "--from", &env, "--to", &to_p, "--rules", &rules]),
             vec![],
         ),
         (
             "export-env",
-            vec![
-                "export".into(),
-                "--from".into(),
-                to_single.clone(),
-                "--to".into(),
-                "github-env".into(),
-            ],
+            cli(&["export", "--from", &to_single, "--to", "github-env"]),
             vec![("GITHUB_ENV", genv.display().to_string())],
         ),
         (
             "export-file",
-            vec![
-                "export".into(),
-                "--from".into(),
-                to_p.clone(),
-                "--to".into(),
-                format!("dotenv:{}", out_file.display()),
-            ],
+            cli(&["export", "--from", &to_p, "--to", &to_file]),
             vec![],
         ),
         (
             "export-missing",
-            vec![
-                "export".into(),
-                "--from".into(),
-                to_p.clone(),
-                "--keys".into(),
-                "NOPE".into(),
-                "--to".into(),
-                format!("dotenv:{}", out_file.display()),
-            ],
+            cli(&[
+                "export", "--from", &to_p, "--keys", "NOPE", "--to", &to_file,
+            ]),
             vec![],
         ),
         (
             "github",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                "github:acme/web".into(),
-            ],
+            cli(&["apply", "--from", &env, "--to", "github:acme/web"]),
             vec![
                 ("GITHUB_API_URL", gh.url.clone()),
                 ("GITHUB_TOKEN", TOKEN.into()),
@@ -193,13 +132,7 @@ fn canary_never_leaks() {
         ),
         (
             "github-401",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                "github:acme/web".into(),
-            ],
+            cli(&["apply", "--from", &env, "--to", "github:acme/web"]),
             vec![
                 ("GITHUB_API_URL", gh.url.clone()),
                 ("GITHUB_TOKEN", "ghp_bad".into()),
@@ -207,26 +140,20 @@ fn canary_never_leaks() {
         ),
         (
             "echo-body",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                f.file("n.env", &format!("CANARY={canary}-2\n")),
-                "--to".into(),
-                to_p.clone(),
-            ],
+            cli(&["apply", "--from", &echo_env, "--to", &to_p]),
             vec![("AWS_ENDPOINT_URL", echo.url.clone())],
         ),
         (
             "throttled",
-            vec![
-                "apply".into(),
-                "--from".into(),
-                env.clone(),
-                "--to".into(),
-                format!("aws:{p}t/"),
-                "--max-attempts".into(),
-                "2".into(),
-            ],
+            cli(&[
+                "apply",
+                "--from",
+                &env,
+                "--to",
+                &format!("aws:{p}t/"),
+                "--max-attempts",
+                "2",
+            ]),
             vec![("AWS_ENDPOINT_URL", throttle.url.clone())],
         ),
     ];

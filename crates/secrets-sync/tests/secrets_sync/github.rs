@@ -1,6 +1,8 @@
 //! GitHub targets through the REST fake: repository and environment secrets, error answers.
 
 use super::*;
+use std::time::Duration;
+use test_support::github_fake::RateLimit;
 
 fn github_cmd(f: &Fx, gh: &GithubFake) -> Cmd {
     f.cmd()
@@ -145,4 +147,37 @@ fn github_error_answers() {
         gh.secret("acme/web", None, "API_KEY").unwrap().value,
         "gh-error-5566"
     );
+}
+
+/// GitHub's rate limits are waited out as GitHub asks (core's `github::call`): a 403 secondary
+/// limit with `retry-after: 2` is retried no sooner than 2 s later, and the write lands; the
+/// wait is said on stderr.
+#[test]
+fn github_rate_limit_waits_as_long_as_retry_after_says() {
+    let f = Fx::new();
+    let gh = GithubFake::start(TOKEN);
+    gh.add_repo("acme/web");
+    let env = f.file("r.env", "API_KEY=gh-limited-4411\n");
+    gh.rate_limit_next(Some("PUT"), 403, RateLimit::RetryAfter(2), 1);
+    let out = github_cmd(&f, &gh)
+        .args(["apply", "--from", &env, "--to", "github:acme/web"])
+        .run();
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(
+        gh.secret("acme/web", None, "API_KEY").unwrap().value,
+        "gh-limited-4411"
+    );
+    let puts: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 2, "one limited, then written");
+    let gap = puts[1].at - puts[0].at;
+    assert!(
+        gap >= Duration::from_secs(2),
+        "retry-after not honoured: {gap:?}"
+    );
+    assert!(out.stderr.contains("trying again in"), "{}", out.stderr);
+    assert_hidden(&out, &["gh-limited-4411"]);
 }

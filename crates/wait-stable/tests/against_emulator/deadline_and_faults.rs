@@ -10,17 +10,7 @@ async fn slow_rollout_times_out_at_the_deadline() {
     env.deploy("prod", "web", "web:slow").await;
     let out = env
         .run(
-            env.cmd()
-                .args([
-                    "--cluster",
-                    "prod",
-                    "--service",
-                    "web",
-                    "--timeout",
-                    "3s",
-                    "--output",
-                    "json",
-                ])
+            env.wait_web(&["--timeout", "3s", "--output", "json"])
                 .github_actions(),
         )
         .await;
@@ -50,16 +40,7 @@ async fn throttling_storm_is_ridden_out() {
         count: 6,
         kind: FaultKind::Throttle,
     });
-    let out = env
-        .run(env.cmd().args([
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
-            "--max-attempts",
-            "1",
-        ]))
-        .await;
+    let out = env.run(env.wait_web(&["--max-attempts", "1"])).await;
     out.assert_code(0).assert_no_panic();
     assert!(out.stderr.contains("ThrottlingException"), "{}", out.stderr);
     assert!(
@@ -80,12 +61,7 @@ async fn endless_throttling_still_ends_at_the_deadline() {
         count: 100_000,
         kind: FaultKind::Throttle,
     });
-    let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--timeout", "3s"]),
-        )
-        .await;
+    let out = env.run(env.wait_web(&["--timeout", "3s"])).await;
     out.assert_code(4).assert_no_panic();
     assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
 }

@@ -10,16 +10,7 @@ async fn crash_with_rollback_is_rolled_back_and_names_exit_code() {
     env.service("prod", "web", true).await;
     let (deployment, _) = env.deploy("prod", "web", "web:crash").await;
     let out = env
-        .run(env.cmd().args([
-            "--cluster",
-            "prod",
-            "--service",
-            "web",
-            "--timeout",
-            "60s",
-            "--output",
-            "json",
-        ]))
+        .run(env.wait_web(&["--timeout", "60s", "--output", "json"]))
         .await;
     out.assert_code(1).assert_no_panic();
     let json = out.json();
@@ -59,11 +50,7 @@ async fn circuit_breaker_without_rollback_is_failed() {
     env.service("prod", "web", false).await;
     env.deploy("prod", "web", "web:crash").await;
     let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--timeout", "60s"])
-                .github_actions(),
-        )
+        .run(env.wait_web(&["--timeout", "60s"]).github_actions())
         .await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.output("result"), "failed");
@@ -80,12 +67,7 @@ async fn tasks_failing_to_start_name_the_pull_error() {
     let env = env().await;
     env.service("prod", "web", true).await;
     env.deploy("prod", "web", "web:nopull").await;
-    let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--output", "json"]),
-        )
-        .await;
+    let out = env.run(env.wait_web(&["--output", "json"])).await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.json()["result"], "rolled_back");
     let d = &detail(&out)[0];
@@ -113,13 +95,9 @@ async fn deployment_replaced_mid_wait_is_replaced() {
     env.service("prod", "web", true).await;
     let (first, _) = env.deploy("prod", "web", "web:slow").await;
     let out = env
-        .run_with(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--output", "json"]),
-            async |env: &Env| {
-                env.deploy("prod", "web", "web:v3").await;
-            },
-        )
+        .run_with(env.wait_web(&["--output", "json"]), async |env: &Env| {
+            env.deploy("prod", "web", "web:v3").await;
+        })
         .await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.json()["result"], "replaced");
@@ -198,11 +176,7 @@ async fn failed_with_nothing_to_return_to_is_failed_and_stuck() {
     let env = env().await;
     env.service_on("web", "web:crash", 2).await;
     let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--timeout", "60s"])
-                .github_actions(),
-        )
+        .run(env.wait_web(&["--timeout", "60s"]).github_actions())
         .await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.output("result"), "failed", "{}", out.stderr);
@@ -222,11 +196,7 @@ async fn desired_zero_is_no_tasks_unless_allow_empty() {
     env.emulator.advance(Duration::from_secs(30));
     env.deploy("prod", "web", "web:v2").await;
     let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--output", "json"])
-                .github_actions(),
-        )
+        .run(env.wait_web(&["--output", "json"]).github_actions())
         .await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.output("result"), "no_tasks", "{}", out.stderr);
@@ -238,12 +208,7 @@ async fn desired_zero_is_no_tasks_unless_allow_empty() {
         "{}",
         out.stdout
     );
-    let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--allow-empty"]),
-        )
-        .await;
+    let out = env.run(env.wait_web(&["--allow-empty"])).await;
     out.assert_code(0).assert_no_panic();
 }
 
@@ -254,29 +219,14 @@ async fn desired_zero_is_no_tasks_unless_allow_empty() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_rollback_is_rollback_failed() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    env.ecs
-        .create_service()
-        .cluster("prod")
-        .service_name("web")
-        .task_definition(v1)
-        .desired_count(2)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .maximum_percent(200)
-                .minimum_healthy_percent(0)
-                .deployment_circuit_breaker(
-                    DeploymentCircuitBreaker::builder()
-                        .enable(true)
-                        .rollback(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    env.emulator.advance(Duration::from_secs(60));
+    let breaker = DeploymentCircuitBreaker::builder()
+        .enable(true)
+        .rollback(true);
+    let config = DeploymentConfiguration::builder()
+        .maximum_percent(200)
+        .minimum_healthy_percent(0)
+        .deployment_circuit_breaker(breaker.build());
+    env.web_service_with(config.build(), None).await;
     env.emulator.set_scenario(
         Scenario::parse(&format!(
             "{SCENARIO}rollback_tasks: {{ behavior: fail_to_start, start_seconds: 2 }}\n"
@@ -285,11 +235,7 @@ async fn failed_rollback_is_rollback_failed() {
     );
     env.deploy("prod", "web", "web:crash").await;
     let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--timeout", "60s"])
-                .github_actions(),
-        )
+        .run(env.wait_web(&["--timeout", "60s"]).github_actions())
         .await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.output("result"), "rollback_failed", "{}", out.stderr);
@@ -304,37 +250,13 @@ async fn failed_rollback_is_rollback_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_loop_without_rollout_state_is_never_green() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    env.ecs
-        .create_service()
-        .cluster("prod")
-        .service_name("web")
-        .task_definition(v1)
-        .desired_count(2)
-        .load_balancers(
-            LoadBalancer::builder()
-                .load_balancer_name("web-clb")
-                .container_name("app")
-                .container_port(80)
-                .build(),
-        )
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .maximum_percent(200)
-                .minimum_healthy_percent(0)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    env.emulator.advance(Duration::from_secs(60));
+    let config = DeploymentConfiguration::builder()
+        .maximum_percent(200)
+        .minimum_healthy_percent(0);
+    env.web_service_with(config.build(), Some("web-clb")).await;
     env.deploy("prod", "web", "web:crashloop").await;
     let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--timeout", "8s"])
-                .github_actions(),
-        )
+        .run(env.wait_web(&["--timeout", "8s"]).github_actions())
         .await;
     assert_ne!(out.code, 0, "a crash loop was green: {}", out.stderr);
     out.assert_no_panic();
@@ -346,37 +268,19 @@ async fn crash_loop_without_rollout_state_is_never_green() {
 async fn alarm_rollback_is_rolled_back() {
     use aws_sdk_ecs::types::DeploymentAlarms;
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    env.ecs
-        .create_service()
-        .cluster("prod")
-        .service_name("web")
-        .task_definition(v1)
-        .desired_count(2)
-        .deployment_configuration(
-            DeploymentConfiguration::builder()
-                .maximum_percent(200)
-                .minimum_healthy_percent(100)
-                .alarms(
-                    DeploymentAlarms::builder()
-                        .alarm_names("web-5xx")
-                        .enable(true)
-                        .rollback(true)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    env.emulator.advance(Duration::from_secs(60));
+    let alarms = DeploymentAlarms::builder()
+        .alarm_names("web-5xx")
+        .enable(true)
+        .rollback(true);
+    let config = DeploymentConfiguration::builder()
+        .maximum_percent(200)
+        .minimum_healthy_percent(100)
+        .alarms(alarms.build().unwrap());
+    env.web_service_with(config.build(), None).await;
     env.deploy("prod", "web", "web:slow").await;
     let out = env
         .run_with(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--timeout", "60s"])
-                .github_actions(),
+            env.wait_web(&["--timeout", "60s"]).github_actions(),
             async |env: &Env| env.emulator.set_alarm("web-5xx", "ALARM"),
         )
         .await;

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::types::LoadBalancer;
 use aws_sdk_ecs::types::{DeploymentCircuitBreaker, DeploymentConfiguration};
+use aws_sdk_ecs::types::{LoadBalancer, Service};
 use ecs_emulator::{Config, Consistency, Fault, FaultKind, Scenario, StaleWindow};
 use serde_json::Value;
 use test_support::ecs::{Container, EcsFixture, breaker};
@@ -63,19 +63,42 @@ impl Env {
         );
     }
 
-    /// UpdateService to `image`; returns the new deployment id and task definition ARN.
-    async fn deploy(&self, cluster: &str, name: &str, image: &str) -> (String, String) {
-        let td = self.register(image).await;
-        let out = self
+    /// Service `prod/web` of 2 tasks on `web:v1` with `config` (and `clb`, a Classic Load
+    /// Balancer, if given), created straight through the SDK and settled.
+    async fn web_service_with(&self, config: DeploymentConfiguration, clb: Option<&str>) {
+        let v1 = self.register("web:v1").await;
+        let create = self
             .ecs
-            .update_service()
-            .cluster(cluster)
-            .service(name)
-            .task_definition(&td)
+            .create_service()
+            .cluster("prod")
+            .service_name("web");
+        let lb = clb.map(|name| {
+            let lb = LoadBalancer::builder().load_balancer_name(name);
+            lb.container_name("app").container_port(80).build()
+        });
+        create
+            .task_definition(v1)
+            .desired_count(2)
+            .set_load_balancers(lb.map(|lb| vec![lb]))
+            .deployment_configuration(config)
             .send()
             .await
             .unwrap();
-        let svc = out.service().unwrap();
+        self.emulator.advance(Duration::from_secs(60));
+    }
+
+    /// Register `image` and UpdateService `cluster/name` to it; the service as answered and the
+    /// revision's ARN.
+    async fn update_to(&self, cluster: &str, name: &str, image: &str) -> (Service, String) {
+        let td = self.register(image).await;
+        let update = self.ecs.update_service().cluster(cluster).service(name);
+        let out = update.task_definition(&td).send().await.unwrap();
+        (out.service().unwrap().clone(), td)
+    }
+
+    /// UpdateService to `image`; returns the new deployment id and task definition ARN.
+    async fn deploy(&self, cluster: &str, name: &str, image: &str) -> (String, String) {
+        let (svc, td) = self.update_to(cluster, name, image).await;
         let primary = svc
             .deployments()
             .iter()
@@ -95,19 +118,8 @@ impl Env {
 
     /// UpdateService to `image`; returns the ServiceDeployment ARN the service reports.
     async fn deploy_service_deployment(&self, cluster: &str, name: &str, image: &str) -> String {
-        let td = self.register(image).await;
-        let out = self
-            .ecs
-            .update_service()
-            .cluster(cluster)
-            .service(name)
-            .task_definition(&td)
-            .send()
-            .await
-            .unwrap();
-        out.service()
-            .unwrap()
-            .current_service_deployment()
+        let (svc, _) = self.update_to(cluster, name, image).await;
+        svc.current_service_deployment()
             .expect("currentServiceDeployment")
             .to_string()
     }
@@ -137,6 +149,12 @@ impl Env {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .args(["--interval", "100ms"])
             .timeout(Duration::from_secs(120))
+    }
+
+    /// `wait-stable --cluster prod --service web` with `extra` flags.
+    fn wait_web(&self, extra: &[&str]) -> Cmd {
+        let cmd = self.cmd().args(["--cluster", "prod", "--service", "web"]);
+        cmd.args(extra.iter().copied())
     }
 
     /// Run `cmd` while emulated time moves one second per tick, starting after its first poll.

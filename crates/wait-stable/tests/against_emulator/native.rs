@@ -25,6 +25,19 @@ impl Env {
         self.emulator.advance(Duration::from_secs(30));
     }
 
+    /// A [`Env::native_service`] with `config` released to `web:v2`, followed with
+    /// `--service-deployment` (JSON, under Actions) while emulated time moves.
+    async fn release_natively(&self, config: DeploymentConfiguration) -> Output {
+        self.native_service(config).await;
+        let arn = self
+            .deploy_service_deployment("prod", "web", "web:v2")
+            .await;
+        let cmd = self
+            .cmd()
+            .args(["--service-deployment", &arn, "--output", "json"]);
+        self.run_advancing(cmd.github_actions()).await
+    }
+
     /// Run `cmd` while emulated time moves one second per tick.
     async fn run_advancing(&self, cmd: Cmd) -> Output {
         let job = tokio::task::spawn_blocking(move || cmd.run());
@@ -44,13 +57,7 @@ async fn service_deployment_followed_to_successful() {
         .strategy(DeploymentStrategy::BlueGreen)
         .bake_time_in_minutes(1)
         .build();
-    e.native_service(config).await;
-    let arn = e.deploy_service_deployment("prod", "web", "web:v2").await;
-    let cmd = e
-        .cmd()
-        .args(["--service-deployment", &arn, "--output", "json"])
-        .github_actions();
-    let out = e.run_advancing(cmd).await;
+    let out = e.release_natively(config).await;
     out.assert_code(0).assert_no_panic();
     assert_eq!(out.json()["result"], "succeeded", "{}", out.stderr);
     assert_eq!(out.output("status"), "SUCCESSFUL");
@@ -74,13 +81,7 @@ async fn rolled_back_service_deployment_is_a_failure() {
         .strategy(DeploymentStrategy::Canary)
         .lifecycle_hooks(hook)
         .build();
-    e.native_service(config).await;
-    let arn = e.deploy_service_deployment("prod", "web", "web:v2").await;
-    let cmd = e
-        .cmd()
-        .args(["--service-deployment", &arn, "--output", "json"])
-        .github_actions();
-    let out = e.run_advancing(cmd).await;
+    let out = e.release_natively(config).await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.json()["result"], "rolled_back", "{}", out.stderr);
     assert_eq!(out.output("status"), "ROLLBACK_SUCCESSFUL");

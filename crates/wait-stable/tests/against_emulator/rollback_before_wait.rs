@@ -12,15 +12,7 @@ async fn rollback_finished_before_the_wait_is_not_green() {
     env.emulator.advance(Duration::from_secs(120));
     let out = env
         .run(
-            env.cmd()
-                .args([
-                    "--cluster",
-                    "prod",
-                    "--service",
-                    "web",
-                    "--task-definition",
-                    td.as_str(),
-                ])
+            env.wait_web(&["--task-definition", td.as_str()])
                 .github_actions(),
         )
         .await;
@@ -44,11 +36,7 @@ async fn rollback_completed_before_the_wait_is_rolled_back_for_the_current_prima
     env.deploy("prod", "web", "web:crash").await;
     env.emulator.advance(Duration::from_secs(120));
     let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--output", "json"])
-                .github_actions(),
-        )
+        .run(env.wait_web(&["--output", "json"]).github_actions())
         .await;
     out.assert_code(1).assert_no_panic();
     assert_eq!(out.output("result"), "rolled_back", "{}", out.stderr);
@@ -89,8 +77,7 @@ async fn forced_deployment_rolled_back_to_its_twin_is_not_green() {
     for extra in [&["--task-definition", v1.as_str()][..], &[][..]] {
         let out = env
             .run(
-                env.cmd()
-                    .args(["--cluster", "prod", "--service", "web"])
+                env.wait_web(&[])
                     .args(extra.iter().copied())
                     .github_actions(),
             )

@@ -9,11 +9,7 @@ async fn healthy_rollout_succeeds_with_outputs_json_and_summary() {
     env.service("prod", "web", true).await;
     let (deployment, td) = env.deploy("prod", "web", "web:v2").await;
     let out = env
-        .run(
-            env.cmd()
-                .args(["--cluster", "prod", "--service", "web", "--output", "json"])
-                .github_actions(),
-        )
+        .run(env.wait_web(&["--output", "json"]).github_actions())
         .await;
     out.assert_code(0).assert_no_panic();
     assert_eq!(out.output("result"), "succeeded");
@@ -79,15 +75,7 @@ async fn follows_a_service_deployment_arn() {
     let arn = env.deploy_service_deployment("prod", "web", "web:v2").await;
     let out = env
         .run(
-            env.cmd()
-                .args([
-                    "--cluster",
-                    "prod",
-                    "--service",
-                    "web",
-                    "--deployment-id",
-                    arn.as_str(),
-                ])
+            env.wait_web(&["--deployment-id", arn.as_str()])
                 .github_actions(),
         )
         .await;
@@ -106,15 +94,7 @@ async fn follows_a_task_definition_by_family_revision() {
     let short = td.rsplit('/').next().unwrap().to_string();
     let out = env
         .run(
-            env.cmd()
-                .args([
-                    "--cluster",
-                    "prod",
-                    "--service",
-                    "web",
-                    "--task-definition",
-                    short.as_str(),
-                ])
+            env.wait_web(&["--task-definition", short.as_str()])
                 .github_actions(),
         )
         .await;
@@ -164,15 +144,7 @@ async fn deployment_id_not_yet_visible_is_waited_for() {
     let (deployment, _) = env.deploy("prod", "web", "web:v2").await;
     let out = env
         .run(
-            env.cmd()
-                .args([
-                    "--cluster",
-                    "prod",
-                    "--service",
-                    "web",
-                    "--deployment-id",
-                    deployment.as_str(),
-                ])
+            env.wait_web(&["--deployment-id", deployment.as_str()])
                 .github_actions(),
         )
         .await;
