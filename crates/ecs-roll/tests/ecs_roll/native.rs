@@ -1,16 +1,16 @@
 //! ECS-native strategies on the emulator: a canary gated by its smoke test on test traffic,
 //! `--wait-until`, a rollback during the bake time, and a job cancelled while the deployment
-//! waits at its PAUSE hook. The smoke spec points at real HTTP servers on loopback.
+//! waits at its PAUSE hook. The smoke spec points at real HTTP servers on loopback; in
+//! `process_mode` the service's tasks are real demo-api processes and the spec runs against the
+//! emulator's test listener while production is polled all along.
 
 use std::io::Read;
 use std::net::TcpListener;
 
 use aws_sdk_ecs::types::{CanaryConfiguration, DeploymentStrategy};
 
-use super::smoke_gate::{http, spec};
+use super::smoke_gate::{health_spec, http, spec};
 use super::*;
-
-const TEST_SPEC: &str = "checks:\n  - name: health\n    url: '{{test_url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
 
 /// A CANARY service (10 %, one-minute canary bake, one-minute bake) on `app:v1`.
 fn canary(e: &Env) -> String {
@@ -68,7 +68,7 @@ fn canary_passing_test_traffic_smoke_goes_to_production() {
     canary(&e);
     let server = http(200);
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, TEST_SPEC);
+    let s = spec(&dir, &health_spec("test_url"));
     let out = e.deploy(&[
         "--service",
         "web",
@@ -111,7 +111,7 @@ fn canary_failing_test_traffic_smoke_is_rolled_back_before_production() {
     let v1 = canary(&e);
     let server = http(503);
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, TEST_SPEC);
+    let s = spec(&dir, &health_spec("test_url"));
     let out = e.deploy(&[
         "--service",
         "web",
@@ -253,7 +253,7 @@ fn cancelled_job_while_paused_rolls_back() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, TEST_SPEC);
+    let s = spec(&dir, &health_spec("test_url"));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-roll"))
         .args([
             "deploy",
@@ -328,7 +328,7 @@ fn smoke_without_test_traffic_gate_is_refused_before_updating() {
     let v1 = canary(&e);
     let server = http(200);
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, super::smoke_gate::SPEC);
+    let s = spec(&dir, &health_spec("url"));
     let out = e.deploy(&[
         "--service",
         "web",
@@ -344,4 +344,174 @@ fn smoke_without_test_traffic_gate_is_refused_before_updating() {
     assert!(message.contains("--test-traffic-gate"), "{message}");
     assert_eq!(e.primary("web").1, v1);
     assert!(server.seen.lock().unwrap().is_empty());
+}
+
+/// Process mode: the service's tasks are demo-api processes (crates/demo-api, as `scripts/demo`
+/// runs it) behind the emulator's load balancer, whose test listener reaches the new revision
+/// once test traffic has shifted and whose production listener follows the traffic weights.
+/// `app:v1` answers 1.0.0, `app:v2` 2.0.0; `app:broken` (3.0.0) starts and passes its health
+/// checks but answers every API request 500 (`DEMO_BEHAVIOUR=errors`, the demo's broken release).
+mod process_mode {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use ecs_emulator::{Config, Scenario};
+    use serde_json::{Value, json};
+    use test_support::ecs::EcsFixture;
+
+    use super::super::smoke_gate::spec;
+    use super::{Env, canary, sd_arn};
+
+    const PASSWORD: &str = "smoke-pass";
+
+    /// Login through the test listener, then the recipes with the token.
+    const TEST_TRAFFIC_SPEC: &str = "checks:
+  - name: login
+    method: POST
+    url: '{{test_url}}/auth/login'
+    ready: false
+    json: {email: ci@example.com, password: smoke-pass}
+    expect: {status: 200}
+    capture:
+      token: {json: $.data.tokens.accessToken, secret: true}
+  - name: list recipes
+    url: '{{test_url}}/recipes'
+    headers: {authorization: 'Bearer {{token}}'}
+    expect: {status: 200}
+";
+
+    fn image(demo: &str, version: &str, broken: bool) -> Value {
+        let mut environment = json!({
+            "DEMO_VERSION": version, "JWT_SECRET": "jwt-test", "DB_PASSWORD": "db-test",
+            "DEMO_USER_PASSWORD": PASSWORD,
+        });
+        if broken {
+            environment["DEMO_BEHAVIOUR"] = json!("errors");
+            environment["DEMO_ERROR_RATE"] = json!("1");
+        }
+        json!({"command": [demo], "environment": environment})
+    }
+
+    fn process_env() -> Env {
+        let demo = test_support::bin_path("demo-api").display().to_string();
+        let doc = json!({"time_scale": 40, "processes": {
+            "health_check": {"interval_seconds": 0.1, "healthy_threshold": 2, "unhealthy_threshold": 3},
+            "deregistration_delay_seconds": 0.1,
+            "stop_timeout_seconds": 1,
+            "images": {
+                "app:v1": image(&demo, "1.0.0", false),
+                "app:v2": image(&demo, "2.0.0", false),
+                "app:broken": image(&demo, "3.0.0", true),
+            },
+        }});
+        let scenario = Scenario::parse(&doc.to_string()).unwrap();
+        let (EcsFixture { emulator, ecs }, rt) = EcsFixture::start_blocking(Config::new(scenario));
+        Env { emulator, ecs, rt }
+    }
+
+    /// The version that answered `GET /health`, or the status when it was not a 200.
+    fn version_at(url: &str) -> String {
+        let (status, body) = test_support::http_request(url, "GET", "/health", &[], b"");
+        match serde_json::from_str::<Value>(&body) {
+            Ok(doc) if status == 200 => doc["version"].as_str().unwrap_or("?").to_string(),
+            _ => format!("status {status}"),
+        }
+    }
+
+    /// GETs production's /health every 20 ms until stopped: every answer seen, in order.
+    struct Poller {
+        stop: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<Vec<String>>,
+    }
+
+    impl Poller {
+        fn start(url: &str) -> Poller {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (flag, url) = (stop.clone(), url.to_string());
+            let thread = std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !flag.load(Ordering::SeqCst) {
+                    seen.push(version_at(&url));
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                seen
+            });
+            Poller { stop, thread }
+        }
+
+        fn finish(self) -> Vec<String> {
+            self.stop.store(true, Ordering::SeqCst);
+            self.thread.join().unwrap()
+        }
+    }
+
+    fn deploy_canary(e: &Env, image: &str) -> (test_support::Output, Vec<String>) {
+        canary(e);
+        let production = e.emulator.load_balancer_url("prod", "web").unwrap();
+        let test = e.emulator.test_listener_url("prod", "web").unwrap();
+        assert_eq!(version_at(&production), "1.0.0");
+        let dir = tempfile::tempdir().unwrap();
+        let s = spec(&dir, TEST_TRAFFIC_SPEC);
+        let poller = Poller::start(&production);
+        let out = e.deploy(&[
+            "--service",
+            "web",
+            "--image",
+            &format!("app={image}"),
+            "--smoke",
+            &s,
+            "--test-traffic-gate",
+            "--test-url",
+            &test,
+        ]);
+        (out, poller.finish())
+    }
+
+    /// The broken release fails its smoke test on the test listener (its own 500s): rolled back
+    /// before any production traffic, exit 1, cause `smoke`; production, polled all along,
+    /// never answered from the new version and still answers 1.0.0.
+    #[test]
+    fn broken_canary_never_reaches_production() {
+        let e = process_env();
+        let (out, seen) = deploy_canary(&e, "app:broken");
+        // Not assert_no_panic: the failing check's body is demo-api's `"internal error"`.
+        out.assert_code(1);
+        assert!(!out.stderr.contains("panicked at"), "{}", out.stderr);
+        let json = out.json();
+        assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
+        assert_eq!(out.output("cause"), "smoke");
+        let message = json["message"].as_str().unwrap();
+        assert!(
+            message.contains("list recipes") && message.contains("500"),
+            "{message}"
+        );
+        assert_eq!(e.sd_status(&sd_arn(&json)).0, "ROLLBACK_SUCCESSFUL");
+        assert!(seen.len() > 10, "the poller ran all along: {seen:?}");
+        let not_old: Vec<_> = seen.iter().filter(|v| *v != "1.0.0").collect();
+        assert!(
+            not_old.is_empty(),
+            "production answered other than 1.0.0 during the release: {not_old:?}"
+        );
+        let production = e.emulator.load_balancer_url("prod", "web").unwrap();
+        assert_eq!(version_at(&production), "1.0.0");
+    }
+
+    /// A good release passes its smoke test on the test listener and goes to production:
+    /// production answers 2.0.0 at the end, and answered only 1.0.0 or 2.0.0 on the way.
+    #[test]
+    fn passing_canary_goes_to_production() {
+        let e = process_env();
+        let (out, seen) = deploy_canary(&e, "app:v2");
+        out.assert_code(0).assert_no_panic();
+        assert_eq!(out.output("result"), "succeeded", "{}", out.stderr);
+        let production = e.emulator.load_balancer_url("prod", "web").unwrap();
+        for _ in 0..5 {
+            assert_eq!(version_at(&production), "2.0.0");
+        }
+        assert!(
+            seen.iter().all(|v| v == "1.0.0" || v == "2.0.0"),
+            "{seen:?}"
+        );
+        assert_eq!(seen.first().map(String::as_str), Some("1.0.0"));
+    }
 }
