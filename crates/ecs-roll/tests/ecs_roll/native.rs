@@ -30,6 +30,25 @@ fn canary(e: &Env) -> String {
 }
 
 impl Env {
+    /// The service's current ServiceDeployment.
+    fn current_deployment(&self, name: &str) -> aws_sdk_ecs::types::ServiceDeployment {
+        let arn = self
+            .describe(name)
+            .current_service_deployment()
+            .unwrap()
+            .to_string();
+        let out = self
+            .rt
+            .block_on(
+                self.ecs
+                    .describe_service_deployments()
+                    .service_deployment_arns(arn)
+                    .send(),
+            )
+            .unwrap();
+        out.service_deployments()[0].clone()
+    }
+
     /// The status of a service deployment.
     fn sd_status(&self, arn: &str) -> (String, String) {
         let out = self
@@ -236,6 +255,77 @@ fn rollback_during_bake() {
     assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
 }
 
+/// `ecs-roll deploy` running in the background, as a workflow step does, its stderr streamed.
+struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Background {
+    /// `ecs-roll deploy --cluster prod` with `extra`, JSON output, against `e`'s emulator.
+    fn deploy(e: &Env, extra: &[&str]) -> Background {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-roll"))
+            .args(["deploy", "--cluster", "prod", "--interval", "200ms"])
+            .args(["--output", "json"])
+            .args(extra)
+            .env("AWS_ENDPOINT_URL_ECS", e.emulator.url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = tx.send(String::from_utf8_lossy(&buf[..n]).to_string());
+            }
+        });
+        Background {
+            child,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Until stderr shows `text`; panics if it does not within 60 s or ecs-roll exits first.
+    fn wait_for(&mut self, text: &str) {
+        let start = Instant::now();
+        while !self.seen.contains(text) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "`{text}` never shown:\n{}",
+                self.seen
+            );
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(chunk) => self.seen.push_str(&chunk),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(_) => panic!("ecs-roll exited before `{text}`:\n{}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the exit: its code, everything it printed on stderr, and stdout.
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        let status = self.child.wait().unwrap();
+        while let Ok(chunk) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push_str(&chunk);
+        }
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_string(&mut stdout);
+        }
+        (status.code(), self.seen, stdout)
+    }
+}
+
 /// SIGTERM while the deployment waits at its PAUSE hook (the smoke test hanging): ecs-roll
 /// rolls the deployment back before it exits, never leaving it paused.
 #[cfg(unix)]
@@ -254,52 +344,23 @@ fn cancelled_job_while_paused_rolls_back() {
     });
     let dir = tempfile::tempdir().unwrap();
     let s = spec(&dir, &health_spec("test_url"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-roll"))
-        .args([
-            "deploy",
-            "--cluster",
-            "prod",
-            "--interval",
-            "200ms",
-            "--output",
-            "json",
-        ])
-        .args(["--service", "web", "--image", "app=app:v2", "--smoke", &s])
-        .args(["--test-traffic-gate", "--test-url", &url])
-        .env("AWS_ENDPOINT_URL_ECS", e.emulator.url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        let mut all = String::new();
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.push_str(&String::from_utf8_lossy(&buf[..n]));
-            let _ = tx.send(all.clone());
-        }
-    });
-    let start = Instant::now();
-    let mut seen = String::new();
-    while !seen.contains("smoke test on test traffic") {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "never paused:\n{seen}"
-        );
-        if let Ok(s) = rx.recv_timeout(Duration::from_millis(100)) {
-            seen = s;
-        }
-    }
+    let mut run = Background::deploy(
+        &e,
+        &[
+            "--service",
+            "web",
+            "--image",
+            "app=app:v2",
+            "--smoke",
+            &s,
+            "--test-traffic-gate",
+            "--test-url",
+            &url,
+        ],
+    );
+    run.wait_for("smoke test on test traffic");
     std::thread::sleep(Duration::from_millis(300));
-    let pid = child.id().to_string();
+    let pid = run.child.id().to_string();
     assert!(
         std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -307,17 +368,95 @@ fn cancelled_job_while_paused_rolls_back() {
             .unwrap()
             .success()
     );
-    let status = child.wait().unwrap();
-    while let Ok(s) = rx.recv_timeout(Duration::from_millis(500)) {
-        seen = s;
-    }
-    assert_eq!(status.code(), Some(1), "{seen}");
+    let (code, seen, _) = run.finish();
+    assert_eq!(code, Some(1), "{seen}");
     assert!(seen.contains("cancelled"), "{seen}");
     assert!(
         seen.contains("ContinueServiceDeployment ROLLBACK"),
         "{seen}"
     );
     assert_eq!(e.wait_stable("web").task_definition(), Some(v1.as_str()));
+}
+
+/// A user's PAUSE hook at PRE_SCALE_UP is not the smoke gate's: ecs-roll reports where the
+/// deployment waits and the command that continues it, never CONTINUEs it, and runs the smoke
+/// test only at its own hook at POST_TEST_TRAFFIC_SHIFT once the user has continued theirs.
+#[test]
+fn a_pause_hook_at_another_stage_is_reported_and_never_continued_by_the_gate() {
+    let e = env();
+    let v1 = e.register("web", "app:v1");
+    let config = DeploymentConfiguration::builder()
+        .strategy(DeploymentStrategy::Canary)
+        .canary_configuration(
+            CanaryConfiguration::builder()
+                .canary_percent(10.0)
+                .canary_bake_time_in_minutes(1)
+                .build(),
+        )
+        .lifecycle_hooks(
+            aws_sdk_ecs::types::DeploymentLifecycleHook::builder()
+                .target_type(aws_sdk_ecs::types::DeploymentLifecycleHookTargetType::Pause)
+                .lifecycle_stages(aws_sdk_ecs::types::DeploymentLifecycleHookStage::PreScaleUp)
+                .build(),
+        )
+        .build();
+    e.create_service("web", &v1, 2, config);
+    let server = http(200);
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, &health_spec("test_url"));
+    let mut run = Background::deploy(
+        &e,
+        &[
+            "--service",
+            "web",
+            "--image",
+            "app=app:v2",
+            "--smoke",
+            &s,
+            "--test-traffic-gate",
+            "--test-url",
+            &server.url,
+            // The gate hook's timeout follows: 5 emulated minutes are 7.5 s here.
+            "--timeout",
+            "5m",
+        ],
+    );
+    run.wait_for("paused at PRE_SCALE_UP by PAUSE hook");
+    // 40 emulated seconds later the user's hook still waits, untouched, and no smoke ran.
+    std::thread::sleep(Duration::from_secs(1));
+    let sd = e.current_deployment("web");
+    assert_eq!(
+        sd.lifecycle_stage().map(|s| s.as_str()),
+        Some("PRE_SCALE_UP")
+    );
+    let hook = sd.lifecycle_hook_details()[0].clone();
+    assert_eq!(hook.status().map(|s| s.as_str()), Some("AWAITING_ACTION"));
+    let hook_id = hook.hook_id().unwrap().to_string();
+    assert_eq!(e.emulator.calls().count("ContinueServiceDeployment"), 0);
+    assert!(server.seen.lock().unwrap().is_empty());
+    for shown in [
+        hook_id.as_str(),
+        "ContinueServiceDeployment",
+        "aws ecs continue-service-deployment --service-deployment-arn",
+    ] {
+        assert!(run.seen.contains(shown), "{shown} missing:\n{}", run.seen);
+    }
+    // Its owner continues it; the release goes on to the gate's own hook.
+    e.rt.block_on(
+        e.ecs
+            .continue_service_deployment()
+            .service_deployment_arn(sd.service_deployment_arn().unwrap())
+            .hook_id(&hook_id)
+            .send(),
+    )
+    .unwrap();
+    let (code, seen, stdout) = run.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["result"], "succeeded", "{seen}");
+    assert_eq!(server.seen.lock().unwrap().len(), 1, "one smoke run");
+    assert_eq!(e.emulator.calls().count("ContinueServiceDeployment"), 2);
+    assert!(seen.contains("paused at POST_TEST_TRAFFIC_SHIFT"), "{seen}");
 }
 
 /// `--smoke` on a CANARY service without the test-traffic gate is refused before the
