@@ -87,7 +87,8 @@ pub fn traffic(service: &Service) -> Option<Traffic> {
         .iter()
         .find(|sd| sd.arn == primary.service_deployment_arn)?;
     let run = sd.progressive.as_ref()?;
-    let rolled_back = sd.rollback.is_some() || sd.status.starts_with("ROLLBACK");
+    // The same rule as the weights DescribeServiceDeployments shows (`render.rs`).
+    let rolled_back = sd.rollback.is_some();
     let weight = |w: f64| if rolled_back { 0.0 } else { w };
     Some(Traffic {
         green_deployment: sd.deployment_id.clone(),
