@@ -436,10 +436,15 @@ fn foreign_pause_notice(name: &str, arn: &str, stage: Option<&str>, hook: &Hook)
     let clean = |t: &str| dk_core::untrusted::neutralise_capped(t, 200);
     let stage = clean(stage.unwrap_or("an unknown stage"));
     let id = clean(&hook.id);
+    let arn = clean(arn);
     let timeout = hook
         .timeout_action
         .as_deref()
-        .map(|a| format!("; at its timeout ECS will {}", clean(a)))
+        .map(|a| match a {
+            "ROLLBACK" => "; at its timeout ECS rolls the deployment back".to_string(),
+            "CONTINUE" => "; at its timeout ECS continues the deployment".to_string(),
+            other => format!("; its timeout action is {}", clean(other)),
+        })
         .unwrap_or_default();
     format!(
         "{name}: paused at {stage} by PAUSE hook {id}, which ecs-roll does not act on (the smoke \
@@ -646,6 +651,30 @@ mod tests {
     /// Only a pause at POST_TEST_TRAFFIC_SHIFT runs the gate, and only once; a PAUSE hook at
     /// any other stage (PRE_PRODUCTION_TRAFFIC_SHIFT shows as PRODUCTION_TRAFFIC_SHIFT) is
     /// reported and left to whoever owns it.
+    /// The notice names the stage, the hook, whose action it waits for and the command, all
+    /// AWS text neutralised.
+    #[test]
+    fn foreign_pause_notice_says_where_and_how_to_go_on() {
+        let hook = Hook {
+            id: "ecs-pause-1\n::set-output name=x::y".into(),
+            target_type: "PAUSE".into(),
+            status: "AWAITING_ACTION".into(),
+            timeout_action: Some("ROLLBACK".into()),
+            expires_at: None,
+        };
+        let n = foreign_pause_notice("prod/web", "arn:sd", Some("PRE_SCALE_UP"), &hook);
+        for part in [
+            "prod/web: paused at PRE_SCALE_UP by PAUSE hook ecs-pause-1",
+            "ecs-roll does not act on",
+            "waits for someone's ContinueServiceDeployment",
+            "ECS rolls the deployment back",
+            "aws ecs continue-service-deployment --service-deployment-arn arn:sd --hook-id ecs-pause-1",
+        ] {
+            assert!(n.contains(part), "{part} missing from {n}");
+        }
+        assert!(dk_core::gha::runner_commands(&n).is_empty(), "{n}");
+    }
+
     #[test]
     fn gate_acts_only_on_the_post_test_traffic_shift_hook() {
         let cases = [
