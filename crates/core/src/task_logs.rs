@@ -31,6 +31,8 @@ use crate::untrusted::{neutralise_capped, split_lines};
 pub const LOG_LINE_LIMIT: usize = 512;
 /// GetLogEvents pages read for one tail or one follow step.
 const MAX_PAGES: usize = 10;
+/// The most events one GetLogEvents returns (`limit`'s maximum).
+pub const MAX_PAGE_EVENTS: usize = 10_000;
 
 /// Where one container of one task logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +208,13 @@ impl TaskLogs {
 
     /// The last `n` lines of a stream (oldest first).
     pub async fn last_lines(&self, s: &LogStream, n: usize) -> LogRead {
+        self.last_lines_paged(s, n, n).await
+    }
+
+    /// [`TaskLogs::last_lines`] asking at most `page` events of each GetLogEvents (clamped to
+    /// 1..=[`MAX_PAGE_EVENTS`]): a page smaller than `n` makes the tail cross page boundaries,
+    /// as a stream of more than 10 000 events or a 1 MB page does on AWS.
+    pub async fn last_lines_paged(&self, s: &LogStream, n: usize, page: usize) -> LogRead {
         let client = self.client(s.region.as_deref());
         let mut lines: VecDeque<String> = VecDeque::new();
         let mut token: Option<String> = None;
@@ -215,7 +224,7 @@ impl TaskLogs {
                 .log_group_name(&s.group)
                 .log_stream_name(&s.stream)
                 .start_from_head(false)
-                .limit(n.clamp(1, 10_000) as i32)
+                .limit(page.clamp(1, MAX_PAGE_EVENTS) as i32)
                 .set_next_token(token.clone())
                 .send()
                 .await;

@@ -217,12 +217,22 @@ impl RunningEmulator {
         control::state_snapshot(&state, self.shared.manual_forced)
     }
 
-    /// Process mode: `http://127.0.0.1:PORT` of a service's load balancer, once one of its
-    /// tasks ran as a process.
+    /// Process mode: `http://127.0.0.1:PORT` of a service's load balancer (its production
+    /// listener), once one of its tasks ran as a process.
     pub fn load_balancer_url(&self, cluster: &str, service: &str) -> Option<String> {
+        self.listener_url(cluster, service, lb::Listener::Production)
+    }
+
+    /// Process mode: the test listener of a service's load balancer (green once an ECS-native
+    /// deployment shifted test traffic, blue otherwise).
+    pub fn test_listener_url(&self, cluster: &str, service: &str) -> Option<String> {
+        self.listener_url(cluster, service, lb::Listener::Test)
+    }
+
+    fn listener_url(&self, cluster: &str, service: &str, which: lb::Listener) -> Option<String> {
         let processes = self.shared.lock().processes.clone()?;
         processes
-            .load_balancer(cluster, service)
+            .listener(cluster, service, which)
             .map(|addr| format!("http://{addr}"))
     }
 

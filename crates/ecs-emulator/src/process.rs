@@ -1,7 +1,9 @@
 //! Process mode's supervisor: a service task whose image the scenario's `processes:` names is a
 //! real child process of the emulator, started with the task definition's environment and
 //! resolved secrets plus `PORT`, health-checked on loopback, and put behind its service's
-//! loopback load balancer (`lb.rs`).
+//! loopback load balancer (`lb.rs`): its production and test listeners send each request to
+//! the blue or the green target group by the weights of the service's ECS-native deployment
+//! (`progressive::traffic`), published after every clock step and every rollback.
 //!
 //! The emulated task lifecycle stays in charge (`task_lifecycle.rs`): at every clock step
 //! [`Supervisor::sync_cluster`] rewrites a process task's plan from what really happened —
@@ -23,10 +25,12 @@ use serde_json::{Value, json};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
+use crate::lb::{Listener, Pools};
 use crate::model::{Cluster, Task, TaskDefinition, TaskPlan, resolve_task_definition};
 use crate::process_config::{HealthCheck, ProcessMode};
 pub(crate) use crate::process_state::Supervisor;
-use crate::process_state::{Inner, Proc, ProcState, TargetHealth, lock};
+use crate::process_state::{Inner, Proc, ProcState, Route, TargetHealth, lock};
+use crate::progressive::traffic;
 use crate::secrets::{self, SecretRef};
 use crate::{http_client, lb};
 
@@ -191,6 +195,7 @@ impl Supervisor {
                     passes: 0,
                     failures: 0,
                     draining: false,
+                    green: false,
                     stop_sent: false,
                 },
             );
@@ -217,22 +222,50 @@ impl Supervisor {
         }
         let inner = self.inner.clone();
         let members = key.clone();
-        let targets: lb::Targets = Arc::new(move || {
-            lock(&inner)
-                .procs
-                .values()
-                .filter(|p| (&p.cluster, &p.service) == (&members.0, &members.1))
-                .filter(|p| p.state == ProcState::Running && !p.draining)
-                .filter(|p| p.health == TargetHealth::Healthy)
-                .map(|p| p.port)
-                .collect()
-        });
+        let routes: lb::Routes = Arc::new(move |listener| pools(&lock(&inner), &members, listener));
         let _entered = self.runtime.enter();
-        match lb::start(targets, self.shutdown.subscribe()) {
-            Ok(addr) => {
-                lock(&self.inner).load_balancers.insert(key, addr);
+        match lb::start(routes, self.shutdown.subscribe()) {
+            Ok(addresses) => {
+                lock(&self.inner).load_balancers.insert(key, addresses);
             }
             Err(e) => eprintln!("ecs-emulator: cannot start the load balancer of {service}: {e}"),
+        }
+    }
+
+    /// Publishes where the cluster's load balancers send traffic now: each service's green
+    /// weights, which target group each process task is in, and tasks asked to stop leave the
+    /// rotation at once (their process is stopped by the next `sync_cluster`).
+    pub fn route_cluster(&self, cluster: &Cluster) {
+        let mut inner = lock(&self.inner);
+        for service in cluster.services.values() {
+            let key = (cluster.name.clone(), service.name.clone());
+            let traffic = traffic(service);
+            match &traffic {
+                Some(t) => inner.routes.insert(
+                    key,
+                    Route {
+                        test_weight: t.test_weight,
+                        production_weight: t.production_weight,
+                    },
+                ),
+                None => inner.routes.remove(&key),
+            };
+            let green = traffic.map(|t| t.green_deployment);
+            let own = |t: &&Task| t.service.as_ref() == Some(&service.name);
+            for task in cluster.tasks.iter().filter(own) {
+                if let Some(p) = inner.procs.get_mut(&task.arn) {
+                    p.green = green.is_some() && task.deployment_id == green;
+                }
+            }
+        }
+        for task in cluster
+            .tasks
+            .iter()
+            .filter(|t| t.desired_status == "STOPPED")
+        {
+            if let Some(p) = inner.procs.get_mut(&task.arn) {
+                p.draining = true;
+            }
         }
     }
 
@@ -262,10 +295,15 @@ impl Supervisor {
         }
     }
 
-    /// The load balancer of a service, once one of its tasks ran in process mode.
-    pub fn load_balancer(&self, cluster: &str, service: &str) -> Option<SocketAddr> {
+    /// The production (or test) listener of a service, once one of its tasks ran in process
+    /// mode.
+    pub fn listener(&self, cluster: &str, service: &str, which: Listener) -> Option<SocketAddr> {
         let key = (cluster.to_string(), service.to_string());
-        lock(&self.inner).load_balancers.get(&key).copied()
+        let addresses = lock(&self.inner).load_balancers.get(&key).copied()?;
+        Some(match which {
+            Listener::Production => addresses.production,
+            Listener::Test => addresses.test,
+        })
     }
 
     /// Every pid started so far.
@@ -273,20 +311,29 @@ impl Supervisor {
         lock(&self.inner).started_pids.clone()
     }
 
-    /// `GET /_emulator/load-balancers`: each service's address and its targets.
+    /// `GET /_emulator/load-balancers`: each service's listeners, weights and targets.
     pub fn control_view(&self) -> Value {
         let inner = lock(&self.inner);
         let lbs: Vec<Value> = inner
             .load_balancers
             .iter()
-            .map(|((cluster, service), addr)| {
+            .map(|(key, addresses)| {
+                let (cluster, service) = key;
                 let targets: Vec<Value> = inner
                     .procs
                     .iter()
                     .filter(|(_, p)| (&p.cluster, &p.service) == (cluster, service))
                     .map(|(arn, p)| target_view(arn, p))
                     .collect();
-                json!({"cluster": cluster, "service": service, "url": format!("http://{addr}"), "targets": targets})
+                let route = inner.routes.get(key);
+                json!({
+                    "cluster": cluster, "service": service,
+                    "url": format!("http://{}", addresses.production),
+                    "productionUrl": format!("http://{}", addresses.production),
+                    "testUrl": format!("http://{}", addresses.test),
+                    "greenWeights": route.map(|r| json!({"production": r.production_weight, "test": r.test_weight})),
+                    "targets": targets,
+                })
             })
             .collect();
         json!({"loadBalancers": lbs, "startedPids": inner.started_pids})
@@ -345,6 +392,34 @@ impl Supervisor {
     }
 }
 
+/// The target groups of one listener of `service` now: healthy, running, not draining ports,
+/// blue and green, and the listener's green weight (0 when no ECS-native deployment owns the
+/// service's traffic: every target is then in blue).
+fn pools(inner: &Inner, service: &(String, String), listener: Listener) -> Pools {
+    let route = inner.routes.get(service);
+    let mut pools = Pools {
+        green_weight: route.map_or(0.0, |r| match listener {
+            Listener::Production => r.production_weight,
+            Listener::Test => r.test_weight,
+        }),
+        ..Pools::default()
+    };
+    let members = inner
+        .procs
+        .values()
+        .filter(|p| (&p.cluster, &p.service) == (&service.0, &service.1))
+        .filter(|p| p.state == ProcState::Running && !p.draining)
+        .filter(|p| p.health == TargetHealth::Healthy);
+    for p in members {
+        if p.green && route.is_some() {
+            pools.green.push(p.port);
+        } else {
+            pools.blue.push(p.port);
+        }
+    }
+    pools
+}
+
 fn target_view(arn: &str, p: &Proc) -> Value {
     let (state, exit_code, reason) = match &p.state {
         ProcState::Starting => ("starting", None, None),
@@ -361,6 +436,7 @@ fn target_view(arn: &str, p: &Proc) -> Value {
     json!({
         "taskArn": arn, "taskId": p.task_id, "port": p.port, "pid": p.pid,
         "process": state, "exitCode": exit_code, "stoppedReason": reason, "health": health,
+        "targetGroup": if p.green { "green" } else { "blue" },
     })
 }
 
@@ -573,6 +649,7 @@ mod tests {
             passes: 0,
             failures: 0,
             draining: false,
+            green: false,
             stop_sent: false,
         }
     }

@@ -1,13 +1,15 @@
 //! The state of the process-mode children (`process.rs` drives them): which task runs as which
 //! process, its target health, and the load balancers. A leaf, so `model::State` can hold the
-//! supervisor without `model` and `process` importing each other.
+//! supervisor without `model` and `process` importing each other (it imports only `lb`'s
+//! plain address type).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::runtime::Handle;
 use tokio::sync::watch;
+
+use crate::lb::Addresses;
 
 /// What became of a task's process.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,15 +46,28 @@ pub(crate) struct Proc {
     pub(crate) failures: u32,
     /// Deregistered: takes no new requests.
     pub(crate) draining: bool,
+    /// In the alternate (green) target group: the task belongs to the revision an ECS-native
+    /// deployment brings in; else in the primary (blue) one.
+    pub(crate) green: bool,
     pub(crate) stop_sent: bool,
+}
+
+/// The green weights of a service's listeners (percent); `None`: no ECS-native deployment owns
+/// its traffic, every healthy target is in the primary (blue) target group.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Route {
+    pub(crate) test_weight: f64,
+    pub(crate) production_weight: f64,
 }
 
 #[derive(Default)]
 pub(crate) struct Inner {
     /// Task ARN → its process.
     pub(crate) procs: BTreeMap<String, Proc>,
-    /// (cluster, service) → the load balancer's address.
-    pub(crate) load_balancers: BTreeMap<(String, String), SocketAddr>,
+    /// (cluster, service) → the load balancer's listener addresses.
+    pub(crate) load_balancers: BTreeMap<(String, String), Addresses>,
+    /// (cluster, service) → the green weights while an ECS-native deployment owns its traffic.
+    pub(crate) routes: BTreeMap<(String, String), Route>,
     /// Every pid ever started (tests check none survives).
     pub(crate) started_pids: Vec<u32>,
     /// Shut down: nothing starts any more.

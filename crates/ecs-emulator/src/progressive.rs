@@ -66,6 +66,37 @@ pub fn drives(service: &Service) -> bool {
     })
 }
 
+/// Where an ECS-native deployment sends a service's traffic: the deployment whose tasks form
+/// the green (alternate) target group and the percentage of test and production traffic green
+/// gets. Test traffic moves at TEST_TRAFFIC_SHIFT, production by the strategy's steps; once
+/// rolled back (whatever rolled it back) both return to blue; once SUCCESSFUL green is the
+/// production revision (100 %).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traffic {
+    pub green_deployment: String,
+    pub test_weight: f64,
+    pub production_weight: f64,
+}
+
+/// The traffic of the service deployment behind the service's PRIMARY, if that is an
+/// ECS-native one; `None` for rolling deployments (every healthy target takes traffic).
+pub fn traffic(service: &Service) -> Option<Traffic> {
+    let primary = service.primary()?;
+    let sd = service
+        .service_deployments
+        .iter()
+        .find(|sd| sd.arn == primary.service_deployment_arn)?;
+    let run = sd.progressive.as_ref()?;
+    // The same rule as the weights DescribeServiceDeployments shows (`render.rs`).
+    let rolled_back = sd.rollback.is_some();
+    let weight = |w: f64| if rolled_back { 0.0 } else { w };
+    Some(Traffic {
+        green_deployment: sd.deployment_id.clone(),
+        test_weight: weight(run.test_weight),
+        production_weight: weight(run.production_weight),
+    })
+}
+
 /// One emulated second of an ECS-native deployment. True in CLEAN_UP: the caller then runs
 /// the rolling controller's completion check, which ends the deployment SUCCESSFUL once blue
 /// is gone (kept there so this module does not import the scheduler).

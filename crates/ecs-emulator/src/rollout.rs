@@ -72,6 +72,10 @@ pub fn step(state: &mut State, real_now: f64) {
             rng,
         );
     }
+    // Process mode: the load balancers follow this second's traffic weights.
+    if let Some(supervisor) = processes.as_deref() {
+        clusters.values().for_each(|c| supervisor.route_cluster(c));
+    }
 }
 
 fn step_cluster(

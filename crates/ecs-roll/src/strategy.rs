@@ -18,6 +18,12 @@
 //! ROLLBACK with the failing check as the reason (cause `smoke`): production traffic never
 //! reaches a revision that failed its smoke test. The hook times out into ROLLBACK, and a job
 //! cancelled while paused (SIGTERM, ctrl-c) rolls the deployment back before it exits.
+//!
+//! The gate acts only on a hook holding the deployment at POST_TEST_TRAFFIC_SHIFT (its own, or
+//! a user's PAUSE hook there). A PAUSE hook at any other stage (PRE_SCALE_UP,
+//! PRE_PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT…) belongs to someone else: it
+//! is reported as a warning — the stage, that it waits for their ContinueServiceDeployment,
+//! the command — and waited out, never continued by ecs-roll.
 
 use std::time::{Duration, SystemTime};
 
@@ -30,7 +36,7 @@ use aws_sdk_ecs::types::{
 use aws_smithy_types::Document;
 use dk_core::Ui;
 use dk_core::poll::Deadline;
-use wait_stable::lifecycle::{self, End, Final, Follow, Milestone, Snapshot, Step};
+use wait_stable::lifecycle::{self, End, Final, Follow, Hook, Milestone, Snapshot, Step};
 
 use crate::DeployArgs;
 use crate::register::ServiceTarget;
@@ -227,11 +233,13 @@ pub async fn follow_release(
     let deadline = Deadline::after(args.wait.timeout());
     let mut gate_pending = args.native.test_traffic_gate;
     loop {
+        // Every PAUSE hook stops the follower: the gate's runs the smoke test, any other is
+        // reported and waited out (`on_pause`).
         let f = Follow {
             label: &name,
             arn: &arn,
             until: args.native.wait_until,
-            stop_at_pause: gate_pending,
+            stop_at_pause: true,
             interval: args.wait.interval(),
         };
         let (end, snap) = match lifecycle::follow(ecs, ui, &f, &deadline).await {
@@ -243,6 +251,32 @@ pub async fn follow_release(
             }
         };
         match end {
+            End::Step(Step::Paused(hook))
+                if on_pause(snap.stage.as_deref(), gate_pending) == OnPause::Report =>
+            {
+                // Where a caller's --wait-until already holds, that is the answer.
+                if let Step::Reached(stage) =
+                    lifecycle::decide(&snap, args.native.wait_until, false)
+                {
+                    return reached(ui, args, &arn, &stage, report, timeline, &name);
+                }
+                if let Some(h) = snap.awaiting() {
+                    let notice = foreign_pause_notice(&name, &arn, snap.stage.as_deref(), h);
+                    ui.warn(&notice);
+                    timeline.push(&name, notice);
+                }
+                match wait_out_pause(ecs, &arn, &hook, &deadline, args.wait.interval()).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return timed_out(ecs, ui, args, &arn, snap, report, timeline, &name).await;
+                    }
+                    Err(e) => {
+                        report.reason = Some(format!("following {arn} failed: {}", e.message()));
+                        report.result = ServiceResult::Failed;
+                        return report;
+                    }
+                }
+            }
             End::Step(Step::Paused(hook)) => {
                 gate_pending = false;
                 let cx = GateRun {
@@ -262,21 +296,34 @@ pub async fn follow_release(
             End::Step(Step::Wait) => {}
             End::Step(Step::Finished(f)) => return finished(report, f, timeline, &name),
             End::Step(Step::Reached(stage)) => {
-                let step = format!(
-                    "left running at {stage} (--wait-until {}); follow it with: wait-stable --service-deployment {arn}",
-                    args.native.wait_until.as_str()
-                );
-                ui.info(&format!("{name}: {step}"));
-                timeline.push(&name, step.clone());
-                report.result = ServiceResult::InProgress;
-                report.reason = Some(step);
-                return report;
+                return reached(ui, args, &arn, &stage, report, timeline, &name);
             }
             End::TimedOut => {
                 return timed_out(ecs, ui, args, &arn, snap, report, timeline, &name).await;
             }
         }
     }
+}
+
+/// The `--wait-until` milestone holds: the release is left running (in_progress).
+fn reached(
+    ui: &Ui,
+    args: &DeployArgs,
+    arn: &str,
+    stage: &str,
+    mut report: ServiceReport,
+    timeline: &Timeline,
+    name: &str,
+) -> ServiceReport {
+    let step = format!(
+        "left running at {stage} (--wait-until {}); follow it with: wait-stable --service-deployment {arn}",
+        args.native.wait_until.as_str()
+    );
+    ui.info(&format!("{name}: {step}"));
+    timeline.push(name, step.clone());
+    report.result = ServiceResult::InProgress;
+    report.reason = Some(step);
+    report
 }
 
 fn finished(mut report: ServiceReport, f: Final, timeline: &Timeline, name: &str) -> ServiceReport {
@@ -361,6 +408,74 @@ pub async fn stop_with_rollback(ecs: &Client, arn: &str) -> Result<(), String> {
                 .message()
                 .to_string()
         })
+}
+
+/// What a release does about a PAUSE hook awaiting action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnPause {
+    /// The smoke gate runs on test traffic, then CONTINUE or ROLLBACK on this hook.
+    Gate,
+    /// Someone else's hook: reported, never acted on; the release waits for their
+    /// ContinueServiceDeployment (or the hook's timeout).
+    Report,
+}
+
+/// The gate acts only on a hook holding the deployment at POST_TEST_TRAFFIC_SHIFT (ecs-roll's
+/// `--test-traffic-gate` hook, or a user's PAUSE hook there), once.
+fn on_pause(stage: Option<&str>, gate_pending: bool) -> OnPause {
+    if gate_pending && stage == Some(GATE_STAGE) {
+        OnPause::Gate
+    } else {
+        OnPause::Report
+    }
+}
+
+/// The notice for a PAUSE hook the gate does not act on: where the deployment waits, and the
+/// command its owner runs. Stage and hook id come from AWS and are neutralised.
+fn foreign_pause_notice(name: &str, arn: &str, stage: Option<&str>, hook: &Hook) -> String {
+    let clean = |t: &str| dk_core::untrusted::neutralise_capped(t, 200);
+    let stage = clean(stage.unwrap_or("an unknown stage"));
+    let id = clean(&hook.id);
+    let arn = clean(arn);
+    let timeout = hook
+        .timeout_action
+        .as_deref()
+        .map(|a| match a {
+            "ROLLBACK" => "; at its timeout ECS rolls the deployment back".to_string(),
+            "CONTINUE" => "; at its timeout ECS continues the deployment".to_string(),
+            other => format!("; its timeout action is {}", clean(other)),
+        })
+        .unwrap_or_default();
+    format!(
+        "{name}: paused at {stage} by PAUSE hook {id}, which ecs-roll does not act on (the smoke \
+         gate only acts at {GATE_STAGE}): the deployment waits for someone's \
+         ContinueServiceDeployment{timeout}. To go on: aws ecs continue-service-deployment \
+         --service-deployment-arn {arn} --hook-id {id} --action CONTINUE (or ROLLBACK)"
+    )
+}
+
+/// Waits while `hook` still awaits action (someone else's ContinueServiceDeployment or its
+/// timeout ends it). `Ok(None)` when the deadline passed first, with the last snapshot.
+async fn wait_out_pause(
+    ecs: &Client,
+    arn: &str,
+    hook: &str,
+    deadline: &Deadline,
+    interval: Duration,
+) -> dk_core::Result<Option<Snapshot>> {
+    loop {
+        if deadline.expired() {
+            return Ok(None);
+        }
+        tokio::time::sleep(dk_core::poll::jittered(interval, deadline)).await;
+        let Some(snap) = deadline.run(lifecycle::read(ecs, arn)).await else {
+            return Ok(None);
+        };
+        let snap = snap?;
+        if snap.awaiting().is_none_or(|h| h.id != hook) {
+            return Ok(Some(snap));
+        }
+    }
 }
 
 /// What the test-traffic gate acts on.
@@ -531,6 +646,59 @@ mod tests {
             .hook_target_arn("arn:aws:lambda:us-east-1:123456789012:function:check")
             .lifecycle_stages(DeploymentLifecycleHookStage::PreScaleUp)
             .build()
+    }
+
+    /// Only a pause at POST_TEST_TRAFFIC_SHIFT runs the gate, and only once; a PAUSE hook at
+    /// any other stage (PRE_PRODUCTION_TRAFFIC_SHIFT shows as PRODUCTION_TRAFFIC_SHIFT) is
+    /// reported and left to whoever owns it.
+    /// The notice names the stage, the hook, whose action it waits for and the command, all
+    /// AWS text neutralised.
+    #[test]
+    fn foreign_pause_notice_says_where_and_how_to_go_on() {
+        let hook = Hook {
+            id: "ecs-pause-1\n::set-output name=x::y".into(),
+            target_type: "PAUSE".into(),
+            status: "AWAITING_ACTION".into(),
+            timeout_action: Some("ROLLBACK".into()),
+            expires_at: None,
+        };
+        let n = foreign_pause_notice("prod/web", "arn:sd", Some("PRE_SCALE_UP"), &hook);
+        for part in [
+            "prod/web: paused at PRE_SCALE_UP by PAUSE hook ecs-pause-1",
+            "ecs-roll does not act on",
+            "waits for someone's ContinueServiceDeployment",
+            "ECS rolls the deployment back",
+            "aws ecs continue-service-deployment --service-deployment-arn arn:sd --hook-id ecs-pause-1",
+        ] {
+            assert!(n.contains(part), "{part} missing from {n}");
+        }
+        assert!(dk_core::gha::runner_commands(&n).is_empty(), "{n}");
+    }
+
+    #[test]
+    fn gate_acts_only_on_the_post_test_traffic_shift_hook() {
+        let cases = [
+            (Some("POST_TEST_TRAFFIC_SHIFT"), true, OnPause::Gate),
+            (Some("POST_TEST_TRAFFIC_SHIFT"), false, OnPause::Report),
+            (Some("PRE_SCALE_UP"), true, OnPause::Report),
+            (Some("POST_SCALE_UP"), true, OnPause::Report),
+            (Some("RECONCILE_SERVICE"), true, OnPause::Report),
+            (Some("PRODUCTION_TRAFFIC_SHIFT"), true, OnPause::Report),
+            (Some("POST_PRODUCTION_TRAFFIC_SHIFT"), true, OnPause::Report),
+            (
+                Some("POST_PRODUCTION_TRAFFIC_SHIFT"),
+                false,
+                OnPause::Report,
+            ),
+            (None, true, OnPause::Report),
+        ];
+        for (stage, pending, want) in cases {
+            assert_eq!(
+                on_pause(stage, pending),
+                want,
+                "{stage:?}, gate pending {pending}"
+            );
+        }
     }
 
     /// The gate's hook is added once, marked, replaced on the next run, and removed without the

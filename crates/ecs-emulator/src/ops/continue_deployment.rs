@@ -1,6 +1,7 @@
 //! ContinueServiceDeployment: acts on a PAUSE lifecycle hook in AWAITING_ACTION, continuing
 //! the deployment to its next stage or rolling it back (Developer Guide "Continuing service
-//! deployments"; the API reference: `action` CONTINUE (default) or ROLLBACK).
+//! deployments"; the API reference: `action` CONTINUE (default) or ROLLBACK). In process mode
+//! a rollback moves the load balancers' traffic back to blue before the call returns.
 
 use serde_json::{Value, json};
 
@@ -69,6 +70,10 @@ pub fn continue_deployment(
         let reason = format!("Rollback requested by ContinueServiceDeployment on hook {hook_id}.");
         roll_back_progressive(service, tasks, reason, now, real_now, rng)
             .map_err(EcsError::conflict)?;
+        // Production and test traffic return to blue now, not at the next clock step.
+        if let Some(supervisor) = &state.processes {
+            supervisor.route_cluster(&state.clusters[&cluster_name]);
+        }
     }
     Ok(json!({"serviceDeploymentArn": arn}))
 }

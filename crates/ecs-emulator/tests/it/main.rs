@@ -1,7 +1,8 @@
 //! Integration tests of the ECS emulator: the official SDK against the server (`rollouts`, `operations`, set up by `sdk`), the
 //! control API over plain HTTP (`control`), and the binary's flags, exit codes and signals
 //! (`binary`), the behaviours of real ECS that tools must survive (`hostile`), and process mode's real
-//! processes behind a loopback load balancer (`processes`).
+//! processes behind a loopback load balancer (`processes`), whose production and test listeners follow
+//! an ECS-native deployment's traffic weights (`traffic`).
 
 mod binary;
 mod control;
@@ -11,3 +12,4 @@ mod operations;
 mod processes;
 mod rollouts;
 mod sdk;
+mod traffic;

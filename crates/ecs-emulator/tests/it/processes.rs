@@ -22,7 +22,7 @@ const SERVE: &str = r#"d=$(mktemp -d); printf '%s %s' "$APP_VERSION" "$JWT_SECRE
 const SICK: &str =
     r#"d=$(mktemp -d); cd "$d"; exec python3 -m http.server "$PORT" --bind 127.0.0.1"#;
 
-fn scenario(marker: &str, secrets_manager_url: Option<&str>) -> Scenario {
+pub(super) fn scenario(marker: &str, secrets_manager_url: Option<&str>) -> Scenario {
     let doc = serde_json::json!({"processes": {
         "health_check": {"interval_seconds": 0.1, "healthy_threshold": 2, "unhealthy_threshold": 2, "grace_seconds": 600},
         "deregistration_delay_seconds": 0.1,
@@ -39,13 +39,13 @@ fn scenario(marker: &str, secrets_manager_url: Option<&str>) -> Scenario {
 
 /// A unique `sleep` argument (nextest runs each test in its own process; the counter covers
 /// other runners): finding it in /proc means a grandchild survived.
-fn marker() -> String {
+pub(super) fn marker() -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(10);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     format!("4242.{}{n}", std::process::id())
 }
 
-async fn start(scenario: Scenario) -> Env {
+pub(super) async fn start(scenario: Scenario) -> Env {
     let emulator = Emulator::start(Config::manual().with_scenario(scenario))
         .await
         .unwrap();
@@ -58,7 +58,7 @@ async fn start(scenario: Scenario) -> Env {
     Env { emulator, ecs }
 }
 
-async fn register(
+pub(super) async fn register(
     ecs: &aws_sdk_ecs::Client,
     image: &str,
     version: &str,
@@ -103,7 +103,7 @@ async fn register(
 }
 
 /// Steps the clock a second per 50 ms of real time until `done` (or panics after `limit`).
-async fn wait_for(
+pub(super) async fn wait_for(
     env: &Env,
     name: &str,
     limit: Duration,
@@ -126,7 +126,7 @@ async fn wait_for(
 }
 
 /// GET through a base URL: status and body as text.
-async fn get(url: &str, path: &str) -> (u16, String) {
+pub(super) async fn get(url: &str, path: &str) -> (u16, String) {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let (status, body) = raw_get(port, path).await;
     (status, body)
@@ -151,7 +151,7 @@ async fn raw_get(port: u16, path: &str) -> (u16, String) {
     (status, body.to_string())
 }
 
-fn load_balancer(env: &Env, service: &str) -> String {
+pub(super) fn load_balancer(env: &Env, service: &str) -> String {
     env.emulator
         .load_balancer_url("prod", service)
         .unwrap_or_else(|| panic!("no load balancer for {service}"))
@@ -206,7 +206,7 @@ fn with_marker(marker: &str) -> Vec<u32> {
         .collect()
 }
 
-async fn assert_all_gone(pids: &[u32], marker: &str) {
+pub(super) async fn assert_all_gone(pids: &[u32], marker: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();

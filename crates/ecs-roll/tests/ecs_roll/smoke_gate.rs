@@ -53,7 +53,13 @@ pub(crate) fn spec(dir: &tempfile::TempDir, yaml: &str) -> String {
     p.display().to_string()
 }
 
-pub(crate) const SPEC: &str = "checks:\n  - name: health\n    url: '{{url}}/{{service}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{path: $.status, equals: ok}]\n";
+/// One health check of `{{URL_VAR}}/{{service}}/health` (`url` for `--smoke-var url=…`,
+/// `test_url` for the test listener), retried once: the spec the gate tests share.
+pub(crate) fn health_spec(url_var: &str) -> String {
+    format!(
+        "checks:\n  - name: health\n    url: '{{{{{url_var}}}}}/{{{{service}}}}/health'\n    ready: false\n    retries: 1\n    retry_delay: 50ms\n    expect:\n      json: [{{path: $.status, equals: ok}}]\n"
+    )
+}
 
 /// The deployment completes, the smoke spec fails: rolled back to the recorded revision, exit 1,
 /// cause `smoke` in the outputs and the summary.
@@ -64,7 +70,7 @@ fn failing_smoke_test_rolls_back() {
     e.create_service("web", &v1, 1, breaker(true));
     let server = http(503);
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, SPEC);
+    let s = spec(&dir, &health_spec("url"));
     let out = e.deploy(&[
         "--service",
         "web",
@@ -109,7 +115,7 @@ fn passing_smoke_test_stays_green() {
     e.create_service("web", &v1, 1, breaker(true));
     let server = http(200);
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, SPEC);
+    let s = spec(&dir, &health_spec("url"));
     let out = e.deploy(&[
         "--service",
         "web",
@@ -138,7 +144,7 @@ fn bad_smoke_input_exits_2() {
         "checks:\n  - name: a\n    url: '{{url}}/x'\n    expect: {status: 42}\n",
     );
     let good = dir.path().join("good.yml");
-    std::fs::write(&good, SPEC).unwrap();
+    std::fs::write(&good, health_spec("url")).unwrap();
     let good = good.display().to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
