@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use dk_core::{Error, Result, Secret, Ui};
-use futures_util::StreamExt;
 use reqwest::{Client, Url};
 use serde::Serialize;
 
@@ -254,12 +253,7 @@ impl<'a> Run<'a> {
     }
 
     fn render(&self, text: &str) -> std::result::Result<String, String> {
-        let ctx = self.ui.context();
-        template::render(
-            text,
-            |n| self.vars.get(n).cloned(),
-            |n| ctx.var(n).map(str::to_owned),
-        )
+        render_with(&self.vars, self.ui.context(), text)
     }
 
     async fn check(&mut self, check: &Check, deadline: Instant) -> CheckResult {
@@ -511,35 +505,44 @@ impl<'a> Run<'a> {
             "{}: {} requests, {} at a time",
             check.name, l.requests, l.concurrency
         ));
+        let job = std::sync::Arc::new(LoadJob {
+            client: self.client.clone(),
+            prepared: p.clone(),
+            expect: check.expect.clone(),
+            vars: self.vars.clone(),
+            ctx: self.ui.context().clone(),
+            timeout,
+            deadline,
+            requests: l.requests,
+            next: std::sync::atomic::AtomicU32::new(0),
+        });
         let started = Instant::now();
-        let this = &*self;
-        let outcomes: Vec<(Duration, Option<String>, bool)> =
-            futures_util::stream::iter(0..l.requests)
-                .map(|_| async move {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    let sent = Instant::now();
-                    match http::send(&this.client, p, timeout.min(left)).await {
-                        Ok(r) => {
-                            let render = |s: &str| this.render(s);
-                            let f = assert::evaluate(&check.expect, &r, &render, false);
-                            (r.latency, f.into_iter().next(), true)
-                        }
-                        Err(e) => (sent.elapsed(), Some(e.to_string()), false),
-                    }
-                })
-                .buffer_unordered(l.concurrency as usize)
-                .collect()
-                .await;
+        // One task per concurrency slot, so the runtime's worker threads share the checking.
+        let mut slots = tokio::task::JoinSet::new();
+        for _ in 0..l.concurrency.clamp(1, l.requests.max(1)) {
+            slots.spawn(std::sync::Arc::clone(&job).slot());
+        }
+        let mut outcomes: Vec<LoadOutcome> = Vec::with_capacity(l.requests as usize);
+        while let Some(done) = slots.join_next().await {
+            match done {
+                Ok(mut part) => outcomes.append(&mut part),
+                Err(e) => outcomes.push(LoadOutcome {
+                    latency: Duration::ZERO,
+                    failure: Some(format!("a load worker stopped: {e}")),
+                    answered: false,
+                }),
+            }
+        }
         let wall = started.elapsed();
-        let errors = outcomes.iter().filter(|o| o.1.is_some()).count() as u32;
+        let errors = outcomes.iter().filter(|o| o.failure.is_some()).count() as u32;
         let mut first_errors: Vec<String> = Vec::new();
-        for why in outcomes.iter().filter_map(|o| o.1.clone()) {
+        for why in outcomes.iter().filter_map(|o| o.failure.clone()) {
             if first_errors.len() < 3 && !first_errors.contains(&why) {
                 first_errors.push(why);
             }
         }
-        self.any_response |= outcomes.iter().any(|o| o.2);
-        let latencies: Vec<Duration> = outcomes.iter().map(|o| o.0).collect();
+        self.any_response |= outcomes.iter().any(|o| o.answered);
+        let latencies: Vec<Duration> = outcomes.iter().map(|o| o.latency).collect();
         self.latencies.extend(&latencies);
         self.requests += u64::from(l.requests);
         self.errors += u64::from(errors);
@@ -622,6 +625,72 @@ impl<'a> Run<'a> {
             requests: self.requests,
             errors: self.errors,
             p95_ms: (p95.as_secs_f64() * 10_000.0).round() / 10.0,
+        }
+    }
+}
+
+/// Render `text` with the run's variables and the environment (`{{env.NAME}}`).
+fn render_with(
+    vars: &BTreeMap<String, String>,
+    ctx: &dk_core::Context,
+    text: &str,
+) -> std::result::Result<String, String> {
+    template::render(
+        text,
+        |n| vars.get(n).cloned(),
+        |n| ctx.var(n).map(str::to_owned),
+    )
+}
+
+/// One load request: its latency, its first failure (unmasked), whether anything answered.
+struct LoadOutcome {
+    latency: Duration,
+    failure: Option<String>,
+    answered: bool,
+}
+
+/// What every slot of a load block shares: the request, its expectations, and the counter that
+/// hands out the `requests` sends.
+struct LoadJob {
+    client: Client,
+    prepared: Prepared,
+    expect: crate::model::Expect,
+    vars: BTreeMap<String, String>,
+    ctx: dk_core::Context,
+    timeout: Duration,
+    deadline: Instant,
+    requests: u32,
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl LoadJob {
+    /// One concurrency slot: send and check until the block's requests are handed out.
+    async fn slot(self: std::sync::Arc<Self>) -> Vec<LoadOutcome> {
+        let mut out = Vec::new();
+        while self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < self.requests {
+            out.push(self.one().await);
+        }
+        out
+    }
+
+    async fn one(&self) -> LoadOutcome {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let sent = Instant::now();
+        match http::send(&self.client, &self.prepared, self.timeout.min(left)).await {
+            Ok(r) => {
+                let render = |s: &str| render_with(&self.vars, &self.ctx, s);
+                let f = assert::evaluate(&self.expect, &r, &render, false);
+                LoadOutcome {
+                    latency: r.latency,
+                    failure: f.into_iter().next(),
+                    answered: true,
+                }
+            }
+            Err(e) => LoadOutcome {
+                latency: sent.elapsed(),
+                failure: Some(e.to_string()),
+                answered: false,
+            },
         }
     }
 }
