@@ -1,7 +1,8 @@
 //! `scripts/demo` keeps working: it runs the whole pipeline on its own fresh stand-ins and must
 //! show each stage's result — a successful release answering on the load balancer, a broken one
-//! rolled back by itself (its 500s seen, then v2 answering again), a manual rollback, a
-//! restore, and no task process left behind.
+//! rolled back by itself (its 500s seen, then v2 answering again), a release stopped by its
+//! failing migration (the migration process's own lines shown), a manual rollback, a restore,
+//! and no task process left behind.
 
 use std::process::Command;
 
@@ -30,6 +31,12 @@ fn demo_runs_end_to_end() {
         r#"/health → 200 {"status":"ok","version":"2.0.0"}"#,
         "500 3.0.0:",
         "smoke test passed (5 check(s))",
+        // The migrations are demo-api processes: v2's passes, the broken one's own lines are
+        // read back from CloudWatch Logs and nothing is changed.
+        "migration: container web exit code 0",
+        r#"migration | ERROR: column "tags" of relation "recipes" already exists"#,
+        "no service was changed",
+        "exit 1, failed, version 2.0.0 answers (expected)",
         "0 left",
         "every expected outcome happened",
     ] {
