@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_ecs::types::{
     ContainerDefinition, ContainerOverride, LogConfiguration, LogDriver, Task, TaskOverride,
 };
-use ecs_emulator::{Config, Emulator, Scenario};
+use ecs_emulator::Scenario;
 use serde_json::{Value, json};
 
-use super::sdk::{Env, client};
+use super::processes::{alive, start};
+use super::sdk::Env;
 
 /// `job:*` exits 9 unless its command names the `migrate` program, which prints a line on
 /// each stream and exits with its first argument; `job:sleep` runs until stopped.
@@ -32,19 +33,6 @@ fn scenario(logs_url: Option<&str>) -> Scenario {
         },
     }});
     Scenario::parse(&doc.to_string()).unwrap()
-}
-
-async fn start(scenario: Scenario) -> Env {
-    let emulator = Emulator::start(Config::manual().with_scenario(scenario))
-        .await
-        .unwrap();
-    let ecs = client(&emulator.url(), false).await;
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    Env { emulator, ecs }
 }
 
 async fn register(env: &Env, image: &str, log_group: Option<&str>) -> String {
@@ -124,13 +112,6 @@ async fn until_stopped(env: &Env, arn: &str) -> Task {
         assert!(Instant::now() < deadline, "never stopped: {task:#?}");
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-    })
 }
 
 /// The task stops with the process's own exit code: the image's command without an override,
