@@ -50,3 +50,39 @@ fn demo_runs_end_to_end() {
         "{stdout}"
     );
 }
+
+/// `scripts/demo --pipeline kit|peer` (what `scripts/bench` times): each releases v2 on its
+/// own stand-ins — the kit, and the teams' aws CLI + skopeo + curl + jq script — and both end
+/// with v2 answering on the load balancer, said in a JSON last line of stdout.
+#[test]
+fn pipeline_modes_end_with_v2_answering() {
+    test_support::bin_path("ecs-emulator");
+    test_support::bin_path("demo-api");
+    for mode in ["kit", "peer"] {
+        let out = Command::new(workspace_root().join("scripts/demo"))
+            .args(["--pipeline", mode])
+            .env("DK_DEMO_NO_BUILD", "1")
+            .env("DK_STANDINS_STATE", "")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{mode} failed:\n{stderr}");
+        let last: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{mode}: last line is not JSON ({e}):\n{stdout}"));
+        assert_eq!(last["pipeline"], mode, "{last}");
+        assert_eq!(last["ok"], true, "{last}\n{stderr}");
+        assert_eq!(last["version"], "2.0.0", "{last}");
+        assert_eq!(last["exit_code"], 0, "{last}");
+        assert!(last["seconds"].as_f64().is_some_and(|s| s > 0.0), "{last}");
+        let marker = match mode {
+            "kit" => "smoke test passed (5 check(s))",
+            _ => "teams-release: released",
+        };
+        assert!(
+            stderr.contains(marker),
+            "{mode}: `{marker}` missing:\n{stderr}"
+        );
+    }
+}
