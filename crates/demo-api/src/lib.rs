@@ -8,6 +8,7 @@
 //! response carries the version (`x-app-version` header; `version` in `/health`), so a caller
 //! behind a load balancer sees which release answered.
 
+pub mod migrate;
 mod routes;
 
 use std::net::SocketAddr;

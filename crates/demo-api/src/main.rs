@@ -1,5 +1,7 @@
 //! `demo-api`: the teams' API as a "container" for the ECS emulator's process mode and
-//! `scripts/demo`. Everything comes from the environment, as in a task definition:
+//! `scripts/demo`. `demo-api [serve]` serves it; `demo-api migrate [--broken]` is its schema
+//! migration, the release's one-off task (`migrate.rs`). Everything else comes from the
+//! environment, as in a task definition:
 //!
 //! | Variable | Meaning |
 //! |---|---|
@@ -12,9 +14,11 @@
 //! | `DEMO_LATENCY_MS` | `slow`: added to every response (default 300) |
 //! | `DEMO_START_DELAY_MS` | `slow`: wait before listening (default 3000) |
 //! | `DEMO_EXIT_CODE` | `crash`: the exit code (default 1) |
+//! | `DEMO_DB_FILE` | `migrate`: the "database", one applied migration per line |
 //!
-//! Exit codes: 0 after SIGTERM/SIGINT (in-flight requests finish first); `DEMO_EXIT_CODE` for
-//! `crash`; 2 bad flags or values; 3 the port cannot be bound; 78 a required secret is missing.
+//! Exit codes: 0 after SIGTERM/SIGINT (in-flight requests finish first), or a migration that
+//! applied; 1 a migration that failed; `DEMO_EXIT_CODE` for `crash`; 2 bad flags or values; 3
+//! the port cannot be bound; 78 a required secret is missing (`migrate` needs `DB_PASSWORD`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,6 +31,14 @@ use demo_api::{Behaviour, Config};
 #[derive(Debug, Parser)]
 #[command(name = "demo-api", version)]
 struct Cli {
+    /// `serve` the API, or `migrate` the database and exit
+    #[arg(value_parser = ["serve", "migrate"], default_value = "serve")]
+    command: String,
+    /// `migrate`: the release's last migration fails (exit 1)
+    #[arg(long)]
+    broken: bool,
+    #[arg(long, env = "DEMO_DB_FILE")]
+    db_file: Option<std::path::PathBuf>,
     #[arg(long, env = "PORT", default_value_t = 8080)]
     port: u16,
     #[arg(long, env = "DEMO_VERSION", default_value = "0.0.0-dev")]
@@ -69,6 +81,9 @@ async fn main() -> ExitCode {
     };
     let behaviour = Behaviour::parse(&cli.behaviour).unwrap_or_default();
     let version = cli.app_version.clone();
+    if cli.command == "migrate" {
+        return migrate(&cli);
+    }
     if behaviour == Behaviour::Crash {
         eprintln!(
             "demo-api {version}: crashing on start (DEMO_BEHAVIOUR=crash), exit {}",
@@ -112,6 +127,26 @@ async fn main() -> ExitCode {
     demo_api::serve(listener, config, Arc::default(), signal()).await;
     eprintln!("demo-api {version}: stopped");
     ExitCode::SUCCESS
+}
+
+/// `demo-api migrate`: the database password is the secret it needs.
+fn migrate(cli: &Cli) -> ExitCode {
+    let version = &cli.app_version;
+    if cli.db_password.is_none() {
+        eprintln!(
+            "demo-api {version}: migrate: DB_PASSWORD must be set (the task definition's secrets)"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let done = demo_api::migrate::run(
+        version,
+        cli.db_file.as_deref(),
+        cli.broken,
+        Duration::from_millis(100),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    ExitCode::from(done.exit_code)
 }
 
 async fn signal() {

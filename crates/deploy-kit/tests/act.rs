@@ -441,4 +441,49 @@ fn deploy_workflow_dispatch_to_staging() {
         "{log}"
     );
     assert!(!log.contains(token), "the token reached the log");
+
+    // The release manager's rollback job: back to web:1, recorded as a GitHub deployment (task
+    // `rollback`) that succeeds, the release it undid marked inactive.
+    let released = d.id;
+    extra[1] = "action=rollback";
+    let (code, log) = act(
+        ".github/workflows/deploy.yml",
+        "rollback",
+        &env,
+        &extra,
+        app_scripts,
+    );
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        world
+            .service_task_definition("app")
+            .ends_with(":task-definition/web:1"),
+        "the service should run web:1 again:\n{log}"
+    );
+    let deployments = github.deployments("acme/app");
+    assert_eq!(deployments.len(), 2, "{deployments:?}\n{log}");
+    let rollback = deployments.iter().find(|d| d.id != released).unwrap();
+    assert_eq!(
+        (rollback.task.as_str(), rollback.environment.as_str()),
+        ("rollback", "staging")
+    );
+    assert_eq!(rollback.states(), ["in_progress", "success"], "{log}");
+    let undone = deployments.iter().find(|d| d.id == released).unwrap();
+    assert_eq!(
+        undone.states(),
+        ["in_progress", "success", "inactive"],
+        "{log}"
+    );
+    let summary = log
+        .lines()
+        .find(|l| l.contains("rollback summary: staging rolled_back "))
+        .unwrap_or_else(|| panic!("no rollback summary:\n{log}"));
+    assert!(
+        summary.ends_with(&format!(
+            ":task-definition/web:1, GitHub deployment {}",
+            rollback.id
+        )),
+        "{summary}"
+    );
+    assert!(!log.contains(token), "the token reached the log");
 }

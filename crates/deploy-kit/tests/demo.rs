@@ -1,7 +1,8 @@
 //! `scripts/demo` keeps working: it runs the whole pipeline on its own fresh stand-ins and must
 //! show each stage's result — a successful release answering on the load balancer, a broken one
-//! rolled back by itself (its 500s seen, then v2 answering again), a manual rollback, a
-//! restore, and no task process left behind.
+//! rolled back by itself (its 500s seen, then v2 answering again), a release stopped by its
+//! failing migration (the migration process's own lines shown), a manual rollback, a restore,
+//! and no task process left behind.
 
 use std::process::Command;
 
@@ -30,6 +31,12 @@ fn demo_runs_end_to_end() {
         r#"/health → 200 {"status":"ok","version":"2.0.0"}"#,
         "500 3.0.0:",
         "smoke test passed (5 check(s))",
+        // The migrations are demo-api processes: v2's passes, the broken one's own lines are
+        // read back from CloudWatch Logs and nothing is changed.
+        "migration: container web exit code 0",
+        r#"migration | ERROR: column "tags" of relation "recipes" already exists"#,
+        "no service was changed",
+        "exit 1, failed, version 2.0.0 answers (expected)",
         "0 left",
         "every expected outcome happened",
     ] {
@@ -42,4 +49,40 @@ fn demo_runs_end_to_end() {
         stdout.contains("pre-release-broken") && stdout.contains("aws (automated)"),
         "{stdout}"
     );
+}
+
+/// `scripts/demo --pipeline kit|peer` (what `scripts/bench` times): each releases v2 on its
+/// own stand-ins — the kit, and the teams' aws CLI + skopeo + curl + jq script — and both end
+/// with v2 answering on the load balancer, said in a JSON last line of stdout.
+#[test]
+fn pipeline_modes_end_with_v2_answering() {
+    test_support::bin_path("ecs-emulator");
+    test_support::bin_path("demo-api");
+    for mode in ["kit", "peer"] {
+        let out = Command::new(workspace_root().join("scripts/demo"))
+            .args(["--pipeline", mode])
+            .env("DK_DEMO_NO_BUILD", "1")
+            .env("DK_STANDINS_STATE", "")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{mode} failed:\n{stderr}");
+        let last: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{mode}: last line is not JSON ({e}):\n{stdout}"));
+        assert_eq!(last["pipeline"], mode, "{last}");
+        assert_eq!(last["ok"], true, "{last}\n{stderr}");
+        assert_eq!(last["version"], "2.0.0", "{last}");
+        assert_eq!(last["exit_code"], 0, "{last}");
+        assert!(last["seconds"].as_f64().is_some_and(|s| s > 0.0), "{last}");
+        let marker = match mode {
+            "kit" => "smoke test passed (5 check(s))",
+            _ => "teams-release: released",
+        };
+        assert!(
+            stderr.contains(marker),
+            "{mode}: `{marker}` missing:\n{stderr}"
+        );
+    }
 }

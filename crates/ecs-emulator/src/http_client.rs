@@ -71,3 +71,68 @@ pub async fn get_status(port: u16, path: &str, timeout: Duration) -> Result<u16,
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     Ok(send(addr, request, timeout).await?.status().as_u16())
 }
+
+/// An AWS JSON 1.1 call (`X-Amz-Target: target`) to a loopback stand-in at `endpoint`
+/// (`http://IP:PORT`, moto), unsigned but for a dummy authorization header moto accepts.
+/// `Ok` is the answer's JSON; `Err` is `Code: message status code: N`, or why there was none.
+pub async fn aws_json(
+    endpoint: &str,
+    target: &str,
+    service: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, AwsError> {
+    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let addr: SocketAddr = authority.parse().map_err(|_| AwsError {
+        code: None,
+        message: format!("the endpoint {endpoint} is not http://IP:PORT"),
+    })?;
+    let request = Request::post("/")
+        .header("host", authority)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", target)
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential=ecs-emulator/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"),
+        )
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| AwsError {
+            code: None,
+            message: e.to_string(),
+        })?;
+    let response = send(addr, request, Duration::from_secs(10))
+        .await
+        .map_err(|e| AwsError {
+            code: None,
+            message: format!("RequestError: send request failed: {e}"),
+        })?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if status == 200 {
+        return Ok(doc);
+    }
+    let code = doc["__type"].as_str().unwrap_or("UnknownError");
+    let code = code.rsplit('#').next().unwrap_or(code).to_string();
+    let message = doc["message"]
+        .as_str()
+        .or(doc["Message"].as_str())
+        .unwrap_or("");
+    Err(AwsError {
+        message: format!("{code}: {message} status code: {status}"),
+        code: Some(code),
+    })
+}
+
+/// A refused or failed [`aws_json`] call.
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    /// The service's error code (`ResourceNotFoundException`), when it answered.
+    pub code: Option<String>,
+    /// One line for a stopped reason.
+    pub message: String,
+}

@@ -24,6 +24,7 @@ mod http_client;
 mod ids;
 mod inject;
 mod lb;
+mod log_driver;
 mod model;
 mod ops;
 mod patterns;
@@ -39,6 +40,7 @@ mod secrets;
 mod server;
 mod strategy;
 mod task_lifecycle;
+mod task_process;
 
 use std::sync::Arc;
 use std::time::Duration;

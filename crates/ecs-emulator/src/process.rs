@@ -35,14 +35,14 @@ use crate::secrets::{self, SecretRef};
 use crate::{http_client, lb};
 
 /// What to run for one task.
-struct Launch {
-    command: Vec<String>,
-    environment: Vec<(String, String)>,
-    secrets: Vec<SecretRef>,
+pub(crate) struct Launch {
+    pub(crate) command: Vec<String>,
+    pub(crate) environment: Vec<(String, String)>,
+    pub(crate) secrets: Vec<SecretRef>,
 }
 
 /// The emulated plan of a process task until something real happens: nothing moves.
-fn waiting_plan(containers: usize) -> TaskPlan {
+pub(crate) fn waiting_plan(containers: usize) -> TaskPlan {
     TaskPlan::Run {
         running_at: f64::INFINITY,
         healthy_at: None,
@@ -52,7 +52,7 @@ fn waiting_plan(containers: usize) -> TaskPlan {
     }
 }
 
-fn cluster_name(cluster_arn: &str) -> String {
+pub(crate) fn cluster_name(cluster_arn: &str) -> String {
     cluster_arn
         .rsplit_once("cluster/")
         .map_or(cluster_arn, |(_, name)| name)
@@ -77,7 +77,18 @@ fn name_value_pairs(list: Option<&Value>, value_key: &str) -> Vec<(String, Strin
 
 /// The first container whose image the mode runs: its index and what to start.
 fn launch_for(definition: &TaskDefinition, mode: &ProcessMode) -> Option<(usize, Launch)> {
+    launch_for_task(definition, mode, &Value::Null)
+}
+
+/// [`launch_for`] with a task's `overrides` (RunTask's): the container's command, overridden
+/// or not, picks one of the image's `programs`.
+pub(crate) fn launch_for_task(
+    definition: &TaskDefinition,
+    mode: &ProcessMode,
+    overrides: &Value,
+) -> Option<(usize, Launch)> {
     let containers = definition.body.get("containerDefinitions")?.as_array()?;
+    let specs = definition.containers();
     containers.iter().enumerate().find_map(|(i, c)| {
         let image = c.get("image")?.as_str()?;
         let process = mode.image(image)?;
@@ -92,10 +103,14 @@ fn launch_for(definition: &TaskDefinition, mode: &ProcessMode) -> Option<(usize,
             .into_iter()
             .map(|(name, value_from)| SecretRef { name, value_from })
             .collect();
+        let command = specs
+            .get(i)
+            .map(|spec| crate::task_lifecycle::effective_command(spec, overrides))
+            .unwrap_or_default();
         Some((
             i,
             Launch {
-                command: process.command.clone(),
+                command: process.argv(&command),
                 environment,
                 secrets,
             },
@@ -269,7 +284,7 @@ impl Supervisor {
         }
     }
 
-    fn sync_task(&self, task: &mut Task, mode: &ProcessMode, now: f64) {
+    pub(crate) fn sync_task(&self, task: &mut Task, mode: &ProcessMode, now: f64) {
         let mut inner = lock(&self.inner);
         let Some(proc) = inner.procs.get_mut(&task.arn) else {
             return;
@@ -480,7 +495,7 @@ fn apply_to_plan(task: &mut Task, proc: &Proc, now: f64) {
     }
 }
 
-fn set_state(inner: &Mutex<Inner>, arn: &str, state: ProcState) {
+pub(crate) fn set_state(inner: &Mutex<Inner>, arn: &str, state: ProcState) {
     if let Some(p) = lock(inner).procs.get_mut(arn) {
         p.state = state;
     }
@@ -495,49 +510,8 @@ async fn run_process(
     mode: ProcessMode,
     shutdown: watch::Receiver<bool>,
 ) {
-    let secrets = match secrets::resolve(mode.secrets_manager_url.as_deref(), &launch.secrets).await
-    {
-        Ok(s) => s,
-        Err(reason) => return set_state(&inner, &arn, ProcState::FailedToStart(reason)),
-    };
-    let mut command = tokio::process::Command::new(&launch.command[0]);
-    command
-        .args(&launch.command[1..])
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .envs(launch.environment)
-        .envs(secrets)
-        .env("PORT", port.to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = {
-        let mut guard = lock(&inner);
-        let closed = guard.closed;
-        let Some(proc) = guard.procs.get_mut(&arn) else {
-            return;
-        };
-        if closed || proc.stop_sent {
-            return;
-        }
-        match command.spawn() {
-            Ok(child) => {
-                proc.pid = child.id();
-                proc.state = ProcState::Running;
-                if let Some(pid) = child.id() {
-                    guard.started_pids.push(pid);
-                }
-                child
-            }
-            Err(e) => {
-                proc.state = ProcState::FailedToStart(format!(
-                    "CannotStartContainerError: {}: {e}",
-                    launch.command[0]
-                ));
-                return;
-            }
-        }
+    let Some(mut child) = spawn(&inner, &arn, launch, &mode, Some(port), false).await else {
+        return;
     };
     tokio::spawn(check_health(
         inner.clone(),
@@ -553,7 +527,71 @@ async fn run_process(
     set_state(&inner, &arn, ProcState::Exited(code));
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+/// Resolves the secrets and spawns the process of task `arn` in its own group, with the
+/// environment, secrets and `PORT`; stdout (and stderr) piped when `capture`, else stdout
+/// discarded and stderr the emulator's. Marks it Running with its pid, or FailedToStart with
+/// ECS's reason; `None` when it did not start (or the task was stopped meanwhile).
+pub(crate) async fn spawn(
+    inner: &Arc<Mutex<Inner>>,
+    arn: &str,
+    launch: Launch,
+    mode: &ProcessMode,
+    port: Option<u16>,
+    capture: bool,
+) -> Option<tokio::process::Child> {
+    let secrets = match secrets::resolve(mode.secrets_manager_url.as_deref(), &launch.secrets).await
+    {
+        Ok(s) => s,
+        Err(reason) => {
+            set_state(inner, arn, ProcState::FailedToStart(reason));
+            return None;
+        }
+    };
+    let mut command = tokio::process::Command::new(&launch.command[0]);
+    command
+        .args(&launch.command[1..])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .envs(launch.environment)
+        .envs(secrets)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(port) = port {
+        command.env("PORT", port.to_string());
+    }
+    if capture {
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
+    let mut guard = lock(inner);
+    let closed = guard.closed;
+    let proc = guard.procs.get_mut(arn)?;
+    if closed || proc.stop_sent {
+        return None;
+    }
+    match command.spawn() {
+        Ok(child) => {
+            proc.pid = child.id();
+            proc.state = ProcState::Running;
+            if let Some(pid) = child.id() {
+                guard.started_pids.push(pid);
+            }
+            Some(child)
+        }
+        Err(e) => {
+            proc.state = ProcState::FailedToStart(format!(
+                "CannotStartContainerError: {}: {e}",
+                launch.command[0]
+            ));
+            None
+        }
+    }
+}
+
+pub(crate) fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
         .code()

@@ -29,6 +29,11 @@ pub struct ProcessMode {
     /// Real seconds between SIGTERM and SIGKILL (ECS `stopTimeout`).
     #[serde(default = "default_stop_timeout")]
     pub stop_timeout_seconds: f64,
+    /// CloudWatch Logs endpoint (moto's URL): one-off tasks whose container logs with the
+    /// `awslogs` driver write their output there (`task_logs.rs`). Without it their output is
+    /// not kept.
+    #[serde(default)]
+    pub cloudwatch_logs_url: Option<String>,
 }
 
 /// How an image runs: a command and the environment baked into the image (the task
@@ -39,6 +44,25 @@ pub struct ProcessImage {
     pub command: Vec<String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Programs in the image: a container whose `command` (task definition, or RunTask's
+    /// override) starts with one of these words runs the mapped command instead, with the
+    /// command's other words appended (`/app/migrate.sh --dry-run` → `demo-api migrate
+    /// --dry-run`). Any other command runs `command`.
+    #[serde(default)]
+    pub programs: BTreeMap<String, Vec<String>>,
+}
+
+impl ProcessImage {
+    /// What runs for a container whose command is `container_command` (empty: none given).
+    pub fn argv(&self, container_command: &[String]) -> Vec<String> {
+        match container_command.split_first() {
+            Some((program, rest)) => match self.programs.get(program) {
+                Some(mapped) => mapped.iter().chain(rest).cloned().collect(),
+                None => self.command.clone(),
+            },
+            None => self.command.clone(),
+        }
+    }
 }
 
 /// An ALB target group health check, in real seconds.
@@ -121,6 +145,13 @@ impl ProcessMode {
         if let Some((image, _)) = self.images.iter().find(|(_, p)| p.command.is_empty()) {
             return Err(format!("processes.images.{image}: command is empty"));
         }
+        for (image, p) in &self.images {
+            if let Some((program, _)) = p.programs.iter().find(|(_, argv)| argv.is_empty()) {
+                return Err(format!(
+                    "processes.images.{image}.programs.{program}: command is empty"
+                ));
+            }
+        }
         let h = &mut self.health_check;
         if !h.path.starts_with('/') {
             return Err(format!(
@@ -170,6 +201,30 @@ images:
         assert_eq!(m.image("api:v3").unwrap().command, ["crash"]);
         assert!(m.image("web:v2").is_none());
         assert_eq!(m.health_check.path, "/health");
+    }
+
+    /// A container command naming one of the image's programs runs it with the other words
+    /// appended; any other command, or none, runs the image's command.
+    #[test]
+    fn programs_map_container_commands() {
+        let m = mode(
+            r#"
+images:
+  "web:*": {command: [api], programs: {/app/migrate.sh: [api, migrate]}}
+"#,
+        )
+        .unwrap();
+        let image = m.image("web:v2").unwrap();
+        let argv =
+            |words: &[&str]| image.argv(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>());
+        assert_eq!(argv(&["/app/migrate.sh"]), ["api", "migrate"]);
+        assert_eq!(
+            argv(&["/app/migrate.sh", "--broken"]),
+            ["api", "migrate", "--broken"]
+        );
+        assert_eq!(argv(&["/app/start.sh", "--x"]), ["api"]);
+        assert_eq!(argv(&[]), ["api"]);
+        assert!(mode("images: {a: {command: [x], programs: {m: []}}}").is_err());
     }
 
     /// An empty command, a relative health path and typos are refused.

@@ -59,6 +59,7 @@ pub fn step(state: &mut State, real_now: f64) {
     if let (Some(supervisor), Some(mode)) = (processes.as_deref(), &scenario.processes) {
         for cluster in clusters.values_mut() {
             supervisor.sync_cluster(cluster, task_definitions, mode, *now);
+            supervisor.sync_one_off(cluster, task_definitions, mode, *now);
         }
     }
     for cluster in clusters.values_mut() {

@@ -2,12 +2,6 @@
 //! Secrets Manager (moto) before the process starts. Any failure stops the task with ECS's
 //! stopped reason, `ResourceInitializationError: unable to pull secrets or registry auth: …`.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Request;
 use serde_json::{Value, json};
 
 use crate::http_client;
@@ -115,10 +109,6 @@ async fn resolve_one(endpoint: Option<&str>, secret: &SecretRef) -> Result<Strin
 /// `GetSecretValue` (JSON 1.1). The stage is always named: moto without a stage can return a
 /// stale version (standins.md §2.4).
 async fn get_secret_string(endpoint: &str, location: &SecretLocation) -> Result<String, String> {
-    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let addr: SocketAddr = authority
-        .parse()
-        .map_err(|_| format!("the Secrets Manager endpoint {endpoint} is not http://IP:PORT"))?;
     let mut body = json!({"SecretId": location.secret_id});
     match &location.version_id {
         Some(id) => body["VersionId"] = json!(id),
@@ -126,34 +116,14 @@ async fn get_secret_string(endpoint: &str, location: &SecretLocation) -> Result<
             body["VersionStage"] = json!(location.version_stage.as_deref().unwrap_or("AWSCURRENT"))
         }
     }
-    let request = Request::post("/")
-        .header("host", authority)
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "secretsmanager.GetSecretValue")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=ecs-emulator/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| e.to_string())?;
-    let response = http_client::send(addr, request, Duration::from_secs(10))
-        .await
-        .map_err(|e| format!("RequestError: send request failed: {e}"))?;
-    let status = response.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let doc: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if status != 200 {
-        let code = doc["__type"].as_str().unwrap_or("UnknownError");
-        let code = code.rsplit('#').next().unwrap_or(code);
-        let message = doc["message"]
-            .as_str()
-            .or(doc["Message"].as_str())
-            .unwrap_or("");
-        return Err(format!("{code}: {message} status code: {status}"));
-    }
+    let doc = http_client::aws_json(
+        endpoint,
+        "secretsmanager.GetSecretValue",
+        "secretsmanager",
+        &body,
+    )
+    .await
+    .map_err(|e| e.message)?;
     doc["SecretString"]
         .as_str()
         .map(str::to_string)

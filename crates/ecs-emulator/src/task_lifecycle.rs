@@ -145,7 +145,7 @@ pub fn launch_task(
 }
 
 /// The command a one-off container runs: its override, else the task definition's.
-fn effective_command(spec: &ContainerSpec, overrides: &Value) -> Vec<String> {
+pub(crate) fn effective_command(spec: &ContainerSpec, overrides: &Value) -> Vec<String> {
     overrides
         .get("containerOverrides")
         .and_then(Value::as_array)

@@ -61,6 +61,31 @@ pub struct GithubDeploymentArgs {
     pub github_token: Option<String>,
 }
 
+/// What the GitHub deployment records: a release, or a rollback to an earlier revision (a
+/// deployment whose `task` is `rollback`; on success it replaces the release that was running,
+/// as a release does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Deploy,
+    Rollback,
+}
+
+impl Kind {
+    fn task(self) -> &'static str {
+        match self {
+            Kind::Deploy => "deploy",
+            Kind::Rollback => "rollback",
+        }
+    }
+
+    fn doing(self) -> &'static str {
+        match self {
+            Kind::Deploy => "deploying",
+            Kind::Rollback => "rolling back",
+        }
+    }
+}
+
 /// What the flags and the run's environment resolve to.
 struct Target {
     environment: String,
@@ -155,6 +180,7 @@ impl GithubDeploymentArgs {
 pub struct Tracker {
     crab: Octocrab,
     target: Target,
+    kind: Kind,
     id: u64,
     replaced: Option<u64>,
 }
@@ -177,7 +203,12 @@ struct StatusState {
 
 /// Create the deployment and post `in_progress`; `None` without `--github-deployment` or on a
 /// dry run. An error here is exit 3 and nothing has been touched.
-pub async fn begin(ui: &Ui, args: &GithubDeploymentArgs, dry_run: bool) -> Result<Option<Tracker>> {
+pub async fn begin(
+    ui: &Ui,
+    args: &GithubDeploymentArgs,
+    dry_run: bool,
+    kind: Kind,
+) -> Result<Option<Tracker>> {
     if args.github_deployment.is_none() {
         return Ok(None);
     }
@@ -185,7 +216,8 @@ pub async fn begin(ui: &Ui, args: &GithubDeploymentArgs, dry_run: bool) -> Resul
     let target = args.target(ctx)?;
     if dry_run {
         ui.info(&format!(
-            "would record a GitHub deployment of {} to {} in {}",
+            "would record a GitHub {} deployment of {} to {} in {}",
+            kind.task(),
             short_sha(&target.sha),
             target.environment,
             target.repository
@@ -195,17 +227,23 @@ pub async fn begin(ui: &Ui, args: &GithubDeploymentArgs, dry_run: bool) -> Resul
     let token = args.token(ctx)?;
     ui.mask(&token);
     let crab = github::client(&github::api_url(ctx), &token)?;
-    let id = create(&crab, ui, &target).await?;
+    let id = create(&crab, ui, &target, kind).await?;
     let mut tracker = Tracker {
         crab,
         target,
+        kind,
         id,
         replaced: None,
     };
     tracker.replaced = tracker.find_replaced(ui).await;
-    tracker.post(ui, "in_progress", "ecs-roll: deploying").await;
+    let doing = format!("ecs-roll: {}", kind.doing());
+    tracker.post(ui, "in_progress", &doing).await;
     ui.info(&format!(
-        "GitHub deployment {id} of {} to {}: in_progress{}",
+        "GitHub deployment {id}{} of {} to {}: in_progress{}",
+        match kind {
+            Kind::Deploy => "",
+            Kind::Rollback => " (a rollback)",
+        },
         short_sha(&tracker.target.sha),
         tracker.target.environment,
         tracker
@@ -227,8 +265,11 @@ pub async fn finish(tracker: Option<Tracker>, ui: &Ui, result: Result<Outcome>) 
     if state == "success"
         && let Some(old) = t.replaced
     {
-        t.post_to(ui, old, "inactive", "ecs-roll: replaced by a newer release")
-            .await;
+        let why = match t.kind {
+            Kind::Deploy => "ecs-roll: replaced by a newer release",
+            Kind::Rollback => "ecs-roll: rolled back",
+        };
+        t.post_to(ui, old, "inactive", why).await;
     }
     result.map(|o| o.output("github_deployment_id", t.id.to_string()))
 }
@@ -279,15 +320,15 @@ fn on_wait(ui: &Ui, doing: &str) -> impl FnMut(&ApiError, Duration) {
 }
 
 /// POST the deployment. Refusals are exit 3 with the fix named.
-async fn create(crab: &Octocrab, ui: &Ui, t: &Target) -> Result<u64> {
+async fn create(crab: &Octocrab, ui: &Ui, t: &Target, kind: Kind) -> Result<u64> {
     let route = format!("/repos/{}/deployments", t.repository);
     let body = json!({
         "ref": t.sha,
         "environment": t.environment,
-        "task": "deploy",
+        "task": kind.task(),
         "auto_merge": false,
         "required_contexts": [],
-        "description": "ecs-roll deploy",
+        "description": format!("ecs-roll {}", kind.task()),
     });
     let deadline = Deadline::after(CALL_BUDGET);
     let created: Created = github::call(

@@ -42,6 +42,7 @@ use dk_core::duration::Timeout;
 use dk_core::wait::{DeploymentWait, WaitArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
+use crate::github_deployment::Kind;
 pub use crate::plan::DeployPlan;
 use crate::plan::plan_render;
 
@@ -88,6 +89,7 @@ Examples:
   # `github.token` with `permissions: deployments: write`)
   ecs-roll deploy --cluster prod --service web --image web=web:v2 \\
       --github-deployment production --environment-url https://www.example.com
+  ecs-roll rollback --cluster prod --service web --github-deployment production
 
   # Deregister old revisions, keeping the newest 10, those in use and their rollback targets
   ecs-roll prune --family web --keep 10 --cluster prod --cluster staging --dry-run
@@ -111,7 +113,8 @@ Policies:
               is exit 3: no release without its record), posts in_progress, then success, or
               failure for a release that did not go out (rolled back included), and marks the
               deployment it replaced inactive. A status update failing after the roll is a
-              warning: it never changes the release's result.";
+              warning: it never changes the release's result. `rollback --github-deployment`
+              records the rollback the same way, as a deployment whose task is `rollback`.";
 
 #[derive(Debug, Parser)]
 #[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
@@ -319,6 +322,11 @@ pub struct RollbackArgs {
     /// Say which revision it would return to; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// `--github-deployment ENV`: the rollback recorded as a GitHub deployment (task
+    /// `rollback`) of GITHUB_SHA, in_progress then success or failure; on success the
+    /// deployment that was running is marked inactive
+    #[command(flatten)]
+    pub github: github_deployment::GithubDeploymentArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -371,6 +379,7 @@ impl Tool for EcsRoll {
                     register::parse_revision_ref(to)?;
                 }
                 r.wait.validate()?;
+                r.github.validate(ctx)?;
                 Ok(Validated::Other)
             }
             Command::Prune(p) => {
@@ -397,7 +406,8 @@ impl Tool for EcsRoll {
                 let secrets =
                     (!args.no_verify_secrets).then(|| aws_sdk_secretsmanager::Client::new(&config));
                 // Recorded on GitHub before any service is touched; its final state after.
-                let deployment = github_deployment::begin(&ui, &args.github, args.dry_run).await?;
+                let deployment =
+                    github_deployment::begin(&ui, &args.github, args.dry_run, Kind::Deploy).await?;
                 let logs = dk_core::task_logs::TaskLogs::new(&config);
                 let result = roll::deploy(
                     &ecs,
@@ -414,7 +424,13 @@ impl Tool for EcsRoll {
             (Command::Diff(args), Validated::Diff(plan)) => {
                 diff::diff(&ecs, &ui, &plan, args.render.pin_digests).await
             }
-            (Command::Rollback(args), _) => rollback::rollback_command(&ecs, &ui, args).await,
+            (Command::Rollback(args), _) => {
+                let deployment =
+                    github_deployment::begin(&ui, &args.github, args.dry_run, Kind::Rollback)
+                        .await?;
+                let result = rollback::rollback_command(&ecs, &ui, args).await;
+                github_deployment::finish(deployment, &ui, result).await
+            }
             (Command::Prune(args), _) => prune::prune(&ecs, &ui, args).await,
             (_, _) => Err(Error::runtime(
                 "internal error: the validated plan does not match the command",

@@ -74,6 +74,8 @@ pub struct FakeDeployment {
     pub sha: String,
     pub git_ref: String,
     pub environment: String,
+    /// `deploy` unless the creator named another task (e.g. `rollback`).
+    pub task: String,
     pub description: Option<String>,
     pub transient_environment: bool,
     pub production_environment: bool,
@@ -702,6 +704,7 @@ fn new_deployment(
         sha: sha.to_string(),
         git_ref: git_ref.to_string(),
         environment: environment.to_string(),
+        task: "deploy".to_string(),
         description,
         transient_environment: transient.unwrap_or(false),
         // GitHub: `true` when the environment is `production`, else `false`.
@@ -715,7 +718,7 @@ fn deployment_json(repo: &str, d: &FakeDeployment) -> Value {
     let url = format!("/repos/{repo}/deployments/{}", d.id);
     json!({
         "url": url, "id": d.id, "node_id": format!("DE_fake{}", d.id), "sha": d.sha, "ref": d.git_ref,
-        "task": "deploy", "payload": {}, "original_environment": d.environment,
+        "task": d.task, "payload": {}, "original_environment": d.environment,
         "environment": d.environment, "description": d.description,
         "creator": { "login": "github-actions[bot]", "id": 41898282, "type": "Bot" },
         "created_at": d.created_at, "updated_at": d.created_at,
@@ -840,7 +843,7 @@ fn create_deployment(r: &mut Repo, repo: &str, id: u64, body: &str, now: String)
         .get("environment")
         .and_then(Value::as_str)
         .unwrap_or("production");
-    let d = new_deployment(
+    let mut d = new_deployment(
         id,
         git_ref,
         git_ref,
@@ -852,6 +855,9 @@ fn create_deployment(r: &mut Repo, repo: &str, id: u64, body: &str, now: String)
         b.get("production_environment").and_then(Value::as_bool),
         now,
     );
+    if let Some(task) = b.get("task").and_then(Value::as_str) {
+        d.task = task.to_string();
+    }
     let answer = deployment_json(repo, &d);
     r.deployments.push(d);
     (201, Some(answer))

@@ -1,7 +1,8 @@
 //! ListTasks, DescribeTasks, RunTask, StopTask.
 //!
 //! RunTask starts one-off tasks (migrations and the like) whose exit code comes from the
-//! scenario's `run_task` section; service tasks are started by the rollout controller.
+//! scenario's `run_task` section — or, in process mode, from a real process
+//! (`task_process.rs`); service tasks are started by the rollout controller.
 
 use serde_json::{Value, json};
 

@@ -8,6 +8,7 @@ mod binary;
 mod control;
 mod hostile;
 mod http;
+mod one_off;
 mod operations;
 mod processes;
 mod rollouts;

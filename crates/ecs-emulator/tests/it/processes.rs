@@ -184,7 +184,7 @@ async fn tasks(env: &Env, service: &str, status: &str) -> Vec<aws_sdk_ecs::types
 }
 
 /// A process is gone: no /proc entry, or only a zombie's.
-fn alive(pid: u32) -> bool {
+pub(super) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         stat.rsplit_once(')')
             .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))

@@ -308,3 +308,52 @@ fn rate_limits_are_waited_out_inside_the_deadline() {
     );
     assert!(short(&e.primary("web").1).starts_with("web:2"));
 }
+
+/// `rollback --github-deployment`: the rollback is recorded as a deployment of GITHUB_SHA whose
+/// task is `rollback`, in_progress → success, and the deployment that was running is marked
+/// inactive; a refused create changes no service; the token is never shown.
+#[test]
+fn rollback_is_recorded_as_a_rollback_deployment() {
+    let e = env();
+    e.web_v1();
+    e.deploy(&["--service", "web", "--image", "app=app:v2"])
+        .assert_code(0);
+    let gh = github();
+    let recorded = |token: &str| {
+        e.cmd()
+            .env("GITHUB_API_URL", &gh.fake.url)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_SHA", SHA)
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_TOKEN", token)
+            .args(["rollback", "--service", "prod/web", "--interval", "200ms"])
+            .args(["--output", "json", "--github-deployment", "production"])
+            .github_actions()
+            .run()
+    };
+    let refused = recorded("ghs_readonly");
+    refused.assert_code(3).assert_no_panic();
+    assert_eq!(short(&e.primary("web").1), "web:2", "nothing rolled back");
+
+    let out = recorded(TOKEN);
+    out.assert_code(0).assert_no_panic();
+    assert_eq!(short(&e.primary("web").1), "web:1", "{}", out.stderr);
+    let d = ours(&gh.fake);
+    assert_eq!(d.task, "rollback");
+    assert_eq!(d.environment, "production");
+    assert_eq!(d.states(), ["in_progress", "success"], "{}", out.stderr);
+    assert_eq!(
+        d.statuses[0].log_url,
+        "https://github.example/acme/web/actions/runs/4242"
+    );
+    assert_eq!(out.output("github_deployment_id"), d.id.to_string());
+    let all = gh.fake.deployments(REPO);
+    let state_of = |id| all.iter().find(|d| d.id == id).unwrap().states();
+    assert_eq!(
+        state_of(gh.previous),
+        ["in_progress", "success", "inactive"]
+    );
+    assert_eq!(state_of(gh.staging), ["in_progress", "success"]);
+    assert_token_hidden(&out, TOKEN);
+}

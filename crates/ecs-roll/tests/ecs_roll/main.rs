@@ -294,6 +294,7 @@ mod diff_prune;
 mod github_deployment;
 mod migration;
 mod native;
+mod process_migration;
 mod rollback_command;
 mod task_logs;
 mod usage;
