@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_ecs::types::DesiredStatus;
 use ecs_emulator::{Consistency, Fault, FaultKind, StaleWindow};
 
 use super::sdk::*;
@@ -13,8 +14,9 @@ use super::sdk::*;
 async fn settled_v1(env: &Env) -> (String, String, String) {
     let v1 = env.register("web:v1").await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    let done = env.step_until("web", 60, |_, _| {}, completed).await;
+    let done = env
+        .create_settled("web", &v1, 2, with_breaker(true), 60)
+        .await;
     (primary(&done).id().unwrap().to_string(), v1, v2)
 }
 
@@ -194,23 +196,6 @@ async fn service_deployment_history_paginates() {
     assert!(seen.windows(2).all(|w| w[0].0 >= w[1].0), "{seen:?}");
 }
 
-/// The ServiceDeployment a service currently reports.
-async fn current_service_deployment(
-    env: &Env,
-    name: &str,
-) -> aws_sdk_ecs::types::ServiceDeployment {
-    let service = env.describe(name).await;
-    let arn = service.current_service_deployment().unwrap().to_string();
-    env.ecs
-        .describe_service_deployments()
-        .service_deployment_arns(arn)
-        .send()
-        .await
-        .unwrap()
-        .service_deployments()[0]
-        .clone()
-}
-
 /// A rollback whose target cannot start either (scenario `rollback_tasks`): the rollback
 /// deployment FAILS in turn, the ServiceDeployment ends ROLLBACK_FAILED, and the service stays
 /// stuck half-way (fewer tasks than desired, nothing launched any more).
@@ -223,18 +208,8 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
         .set_scenario(ecs_emulator::Scenario::parse(&scenario).unwrap());
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    let config = aws_sdk_ecs::types::DeploymentConfiguration::builder()
-        .minimum_healthy_percent(50)
-        .maximum_percent(200)
-        .deployment_circuit_breaker(
-            aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
-    env.create_service("web", &v1, 2, config).await;
-    let first = env.step_until("web", 60, |_, _| {}, completed).await;
+    let config = rolling_with_breaker(50, 200, true);
+    let first = env.create_settled("web", &v1, 2, config, 60).await;
     let good_id = primary(&first).id().unwrap().to_string();
     env.update("web", &crash).await;
     let failed = env
@@ -254,7 +229,7 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
         p.rollout_state_reason(),
         Some("ECS deployment circuit breaker: tasks failed to start.")
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_FAILED");
     assert!(
         sd.status_reason()
@@ -269,11 +244,7 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
     assert!(later.running_count() < 2, "{later:?}");
     assert_eq!(primary(&later).id(), p.id());
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "ROLLBACK_FAILED"
     );
 }
@@ -284,18 +255,8 @@ async fn rollback_succeeds_without_the_scenario() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    let config = aws_sdk_ecs::types::DeploymentConfiguration::builder()
-        .minimum_healthy_percent(50)
-        .maximum_percent(200)
-        .deployment_circuit_breaker(
-            aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
-    env.create_service("web", &v1, 2, config).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
+    let config = rolling_with_breaker(50, 200, true);
+    env.create_settled("web", &v1, 2, config, 60).await;
     env.update("web", &crash).await;
     let done = env
         .step_until(
@@ -307,11 +268,7 @@ async fn rollback_succeeds_without_the_scenario() {
         .await;
     assert_eq!(done.running_count(), 2);
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "ROLLBACK_SUCCESSFUL"
     );
 }
@@ -325,8 +282,8 @@ async fn breaker_with_nothing_to_return_to_stalls() {
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
     let nopull = env.register("web:nopull").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 2, with_breaker(true), 60)
+        .await;
     env.update("web", &crash).await;
     // The rollback to D1 starts (a PRIMARY on v1, IN_PROGRESS)…
     env.step_until(
@@ -343,24 +300,14 @@ async fn breaker_with_nothing_to_return_to_stalls() {
     // …and D3 arrives before it completes.
     let d3 = env.update("web", &nopull).await;
     let d3_id = primary(&d3).id().unwrap().to_string();
-    let failed = env
-        .step_until(
-            "web",
-            300,
-            |_, _| {},
-            |s| {
-                primary(s).rollout_state()
-                    == Some(&aws_sdk_ecs::types::DeploymentRolloutState::Failed)
-            },
-        )
-        .await;
+    let failed = env.step_until("web", 300, |_, _| {}, primary_failed).await;
     assert_eq!(primary(&failed).id(), Some(d3_id.as_str()));
     assert_eq!(
         failed.task_definition(),
         Some(nopull.as_str()),
         "no rollback happened"
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_FAILED");
     assert!(
         sd.status_reason()
@@ -382,8 +329,8 @@ async fn desired_zero_deployment_completes_without_running_anything() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    env.create_service("web", &v1, 0, with_breaker(true)).await;
-    env.step_until("web", 30, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 0, with_breaker(true), 30)
+        .await;
     let updated = env.update("web", &crash).await;
     let new_id = primary(&updated).id().unwrap().to_string();
     let done = env.step_until("web", 30, |_, _| {}, completed).await;
@@ -392,23 +339,11 @@ async fn desired_zero_deployment_completes_without_running_anything() {
     assert_eq!(done.running_count(), 0);
     assert_eq!(primary(&done).failed_tasks(), 0);
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "SUCCESSFUL"
     );
-    let ran = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    assert!(ran.task_arns().is_empty(), "no task ever ran");
+    let ran = env.task_arns("web", Some(DesiredStatus::Stopped)).await;
+    assert!(ran.is_empty(), "no task ever ran");
 }
 
 /// A service scaled to 0 in the middle of a rollout: the PRIMARY's and the old tasks stop, and
@@ -418,8 +353,8 @@ async fn scaled_to_zero_mid_rollout_completes_empty() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let sick = env.register("web:sick").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 2, with_breaker(true), 60)
+        .await;
     let updated = env.update("web", &sick).await;
     let new_id = primary(&updated).id().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(3));
@@ -436,11 +371,7 @@ async fn scaled_to_zero_mid_rollout_completes_empty() {
     assert_eq!(done.desired_count(), 0);
     assert_eq!(done.running_count(), 0);
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "SUCCESSFUL"
     );
 }
@@ -453,16 +384,7 @@ async fn classic_load_balancer_has_no_rollout_state() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    let config = aws_sdk_ecs::types::DeploymentConfiguration::builder()
-        .minimum_healthy_percent(0)
-        .maximum_percent(200)
-        .deployment_circuit_breaker(
-            aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
+    let config = rolling_with_breaker(0, 200, true);
     env.ecs
         .create_service()
         .cluster("prod")
@@ -512,7 +434,7 @@ async fn classic_load_balancer_has_no_rollout_state() {
         primary(&s).failed_tasks() > 3,
         "failedTasks counts past the breaker's threshold"
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "IN_PROGRESS");
     assert_eq!(
         sd.deployment_circuit_breaker()
@@ -547,8 +469,9 @@ async fn alarm_during_deployment_fails_and_rolls_back() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, alarm_config(true)).await;
-    let first = env.step_until("web", 60, |_, _| {}, completed).await;
+    let first = env
+        .create_settled("web", &v1, 2, alarm_config(true), 60)
+        .await;
     let good_id = primary(&first).id().unwrap().to_string();
     let updated = env.update("web", &v2).await;
     let bad_id = primary(&updated).id().unwrap().to_string();
@@ -579,7 +502,7 @@ async fn alarm_during_deployment_fails_and_rolls_back() {
         )),
         "{events:?}"
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
     assert_eq!(
         sd.status_reason(),
@@ -605,7 +528,7 @@ async fn alarm_without_rollback_fails_and_ok_alarms_do_nothing() {
     env.create_service("web", &v1, 2, alarm_config(false)).await;
     env.emulator.set_alarm("web-5xx", "OK");
     env.step_until("web", 60, |_, _| {}, completed).await;
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "SUCCESSFUL");
     assert_eq!(
         sd.alarms().unwrap().status().unwrap().as_str(),
@@ -613,23 +536,13 @@ async fn alarm_without_rollback_fails_and_ok_alarms_do_nothing() {
     );
     env.update("web", &v2).await;
     env.emulator.set_alarm("web-5xx", "ALARM");
-    let failed = env
-        .step_until(
-            "web",
-            30,
-            |_, _| {},
-            |s| {
-                primary(s).rollout_state()
-                    == Some(&aws_sdk_ecs::types::DeploymentRolloutState::Failed)
-            },
-        )
-        .await;
+    let failed = env.step_until("web", 30, |_, _| {}, primary_failed).await;
     assert_eq!(failed.task_definition(), Some(v2.as_str()));
     assert_eq!(
         primary(&failed).rollout_state_reason(),
         Some("ECS deployment alarms: web-5xx in ALARM state.")
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "STOPPED");
 }
 
@@ -643,8 +556,8 @@ async fn alarm_during_bake_time_fails_the_deployment() {
         .set_scenario(ecs_emulator::Scenario::parse(&scenario).unwrap());
     let v1 = env.register("web:v1").await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, alarm_config(true)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 2, alarm_config(true), 120)
+        .await;
     env.update("web", &v2).await;
     // Tasks of v2 are in place after ~10 s; the deployment is still baking.
     env.emulator.advance(Duration::from_secs(30));
@@ -671,8 +584,8 @@ async fn stopped_tasks_are_forgotten_after_an_hour() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    env.create_service("web", &v1, 1, with_breaker(true)).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 1, with_breaker(true), 60)
+        .await;
     env.update("web", &crash).await;
     env.step_until(
         "web",
@@ -681,18 +594,7 @@ async fn stopped_tasks_are_forgotten_after_an_hour() {
         |s| completed(s) && s.task_definition() == Some(v1.as_str()),
     )
     .await;
-    let stopped = || async {
-        env.ecs
-            .list_tasks()
-            .cluster("prod")
-            .service_name("web")
-            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-            .send()
-            .await
-            .unwrap()
-            .task_arns()
-            .to_vec()
-    };
+    let stopped = || env.task_arns("web", Some(DesiredStatus::Stopped));
     let arns = stopped().await;
     assert!(!arns.is_empty());
     env.emulator.advance(Duration::from_secs(3000));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::types::DeploymentRolloutState;
+use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus};
 use ecs_emulator::{Config, Emulator, Scenario};
 
 use super::sdk::*;
@@ -67,37 +67,14 @@ async fn healthy_rollout_completes() {
             .any(|m| m.starts_with("(service web) has stopped 2 running tasks: (task "))
     );
 
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    let sd = &sd.service_deployments()[0];
+    let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "SUCCESSFUL");
     assert!(sd.finished_at().is_some());
 
     // Old tasks were stopped by the scheduler, with the reason ECS gives.
-    let stopped = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    let tasks = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(stopped.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tasks.tasks().len(), 2);
-    for t in tasks.tasks() {
+    let tasks = env.tasks("web", Some(DesiredStatus::Stopped)).await;
+    assert_eq!(tasks.len(), 2);
+    for t in &tasks {
         assert_eq!(t.stop_code().unwrap().as_str(), "ServiceSchedulerInitiated");
         assert_eq!(
             t.stopped_reason(),
@@ -115,8 +92,9 @@ async fn crash_with_circuit_breaker_rolls_back() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let bad = env.register("web:crash").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    let first = env.step_until("web", 120, |_, _| {}, completed).await;
+    let first = env
+        .create_settled("web", &v1, 2, with_breaker(true), 120)
+        .await;
     let good_id = primary(&first).id().unwrap().to_string();
     let updated = env.update("web", &bad).await;
     let bad_id = primary(&updated).id().unwrap().to_string();
@@ -154,36 +132,14 @@ async fn crash_with_circuit_breaker_rolls_back() {
     )));
     // The rollback kept the old revision's tasks (minimumHealthyPercent 100 never let them
     // stop) instead of replacing them.
-    let running = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .send()
-        .await
-        .unwrap();
-    let running = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(running.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(running.tasks().len(), 2);
-    for t in running.tasks() {
+    let running = env.tasks("web", None).await;
+    assert_eq!(running.len(), 2);
+    for t in &running {
         assert_eq!(t.started_by(), Some(good_id.as_str()));
         assert_eq!(t.task_definition_arn(), Some(v1.as_str()));
     }
 
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    let sd = &sd.service_deployments()[0];
+    let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
     assert!(sd.rollback().is_some());
     let cb = sd.deployment_circuit_breaker().unwrap();
@@ -194,25 +150,8 @@ async fn crash_with_circuit_breaker_rolls_back() {
 
     // The crashed tasks are describable with their exit code (startedBy must be ListTasks' only
     // filter, so list the service's stopped tasks and pick the failed deployment's).
-    let stopped = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    let tasks = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(stopped.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
+    let tasks = env.tasks("web", Some(DesiredStatus::Stopped)).await;
     let crashed: Vec<_> = tasks
-        .tasks()
         .iter()
         .filter(|t| t.started_by() == Some(bad_id.as_str()))
         .filter(|t| t.stop_code().map(|c| c.as_str()) == Some("EssentialContainerExited"))
@@ -278,19 +217,12 @@ async fn breaker_without_rollback_fails_and_stops() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let bad = env.register("web:crash").await;
-    env.create_service("web", &v1, 1, with_breaker(false)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 1, with_breaker(false), 120)
+        .await;
     let updated = env.update("web", &bad).await;
     let bad_id = primary(&updated).id().unwrap().to_string();
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
-    let failed = env
-        .step_until(
-            "web",
-            200,
-            |_, _| {},
-            |s| primary(s).rollout_state() == Some(&DeploymentRolloutState::Failed),
-        )
-        .await;
+    let failed = env.step_until("web", 200, |_, _| {}, primary_failed).await;
     let p = primary(&failed);
     assert_eq!(p.id(), Some(bad_id.as_str()));
     assert_eq!(p.failed_tasks(), 3);
@@ -317,14 +249,7 @@ async fn breaker_without_rollback_fails_and_stops() {
         primary(&still).rollout_state(),
         Some(&DeploymentRolloutState::Failed)
     );
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    let sd = &sd.service_deployments()[0];
+    let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "STOPPED");
     assert!(sd.stopped_at().is_some());
 }
@@ -347,42 +272,17 @@ async fn fail_to_start_tasks_are_counted() {
                     seen.push(n);
                 }
             },
-            |s| primary(s).rollout_state() == Some(&DeploymentRolloutState::Failed),
+            primary_failed,
         )
         .await;
     assert_eq!(seen, vec![0, 1, 2, 3]);
     assert_eq!(failed.running_count(), 0);
     // Nothing ever completed, so there is nothing to roll back to: the deployment stalls.
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        sd.service_deployments()[0].status().unwrap().as_str(),
-        "ROLLBACK_FAILED"
-    );
-    let stopped = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    let tasks = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(stopped.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tasks.tasks().len(), 3);
-    for t in tasks.tasks() {
+    let sd = env.service_deployment(&sd_arn).await;
+    assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_FAILED");
+    let tasks = env.tasks("web", Some(DesiredStatus::Stopped)).await;
+    assert_eq!(tasks.len(), 3);
+    for t in &tasks {
         assert_eq!(t.stop_code().unwrap().as_str(), "TaskFailedToStart");
         assert!(
             t.stopped_reason()
@@ -402,8 +302,8 @@ async fn deployment_replaced_mid_rollout() {
     let v1 = env.register("web:v1").await;
     let v2 = env.register("web:v2").await;
     let v3 = env.register("web:v3").await;
-    env.create_service("web", &v1, 2, rolling(100, 200)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 2, rolling(100, 200), 120)
+        .await;
     let second = env.update("web", &v2).await;
     let second_id = primary(&second).id().unwrap().to_string();
     let second_sd = second.current_service_deployment().unwrap().to_string();
@@ -418,17 +318,8 @@ async fn deployment_replaced_mid_rollout() {
         .unwrap();
     assert_eq!(replaced.status(), Some("ACTIVE"));
     assert_ne!(third.current_service_deployment(), Some(second_sd.as_str()));
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&second_sd)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        sd.service_deployments()[0].status().unwrap().as_str(),
-        "STOPPED"
-    );
+    let sd = env.service_deployment(&second_sd).await;
+    assert_eq!(sd.status().unwrap().as_str(), "STOPPED");
     let done = env.step_until("web", 300, |_, _| {}, completed).await;
     assert_eq!(primary(&done).id(), Some(third_id.as_str()));
     assert_eq!(primary(&done).task_definition(), Some(v3.as_str()));
@@ -474,8 +365,8 @@ async fn impossible_bounds_stall_with_event() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, rolling(100, 100)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 2, rolling(100, 100), 120)
+        .await;
     env.update("web", &v2).await;
     env.emulator.advance(Duration::from_secs(60));
     let s = env.describe("web").await;
@@ -493,8 +384,8 @@ async fn stop_service_deployment_rolls_back() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 1, rolling(100, 200)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
+    env.create_settled("web", &v1, 1, rolling(100, 200), 120)
+        .await;
     let updated = env.update("web", &v2).await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(2));
@@ -507,17 +398,8 @@ async fn stop_service_deployment_rolls_back() {
         .unwrap();
     let done = env.step_until("web", 200, |_, _| {}, completed).await;
     assert_eq!(primary(&done).task_definition(), Some(v1.as_str()));
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        sd.service_deployments()[0].status().unwrap().as_str(),
-        "ROLLBACK_SUCCESSFUL"
-    );
+    let sd = env.service_deployment(&sd_arn).await;
+    assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
     let listed = env
         .ecs
         .list_service_deployments()

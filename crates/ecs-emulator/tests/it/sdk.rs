@@ -11,7 +11,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::config::Credentials;
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
-    Service,
+    DesiredStatus, Service, ServiceDeployment, Task,
 };
 use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
 
@@ -130,6 +130,73 @@ impl Env {
         out.services()[0].clone()
     }
 
+    /// Creates the service and steps until its first deployment completes (within `limit` s).
+    pub async fn create_settled(
+        &self,
+        name: &str,
+        task_definition: &str,
+        desired: i32,
+        config: DeploymentConfiguration,
+        limit: u32,
+    ) -> Service {
+        self.create_service(name, task_definition, desired, config)
+            .await;
+        self.step_until(name, limit, |_, _| {}, completed).await
+    }
+
+    /// The ServiceDeployment with this ARN.
+    pub async fn service_deployment(&self, arn: &str) -> ServiceDeployment {
+        self.ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .unwrap()
+            .service_deployments()[0]
+            .clone()
+    }
+
+    /// The ServiceDeployment the service currently reports.
+    pub async fn current_service_deployment(&self, name: &str) -> ServiceDeployment {
+        let service = self.describe(name).await;
+        let arn = service.current_service_deployment().unwrap().to_string();
+        self.service_deployment(&arn).await
+    }
+
+    /// The status of the ServiceDeployment the service currently reports.
+    pub async fn current_service_deployment_status(&self, name: &str) -> String {
+        let sd = self.current_service_deployment(name).await;
+        sd.status().unwrap().as_str().to_string()
+    }
+
+    /// ListTasks of the service's tasks with this desired status (ListTasks' default: none).
+    pub async fn task_arns(&self, name: &str, desired: Option<DesiredStatus>) -> Vec<String> {
+        self.ecs
+            .list_tasks()
+            .cluster("prod")
+            .service_name(name)
+            .set_desired_status(desired)
+            .send()
+            .await
+            .unwrap()
+            .task_arns()
+            .to_vec()
+    }
+
+    /// DescribeTasks of what [`Env::task_arns`] lists.
+    pub async fn tasks(&self, name: &str, desired: Option<DesiredStatus>) -> Vec<Task> {
+        let arns = self.task_arns(name, desired).await;
+        self.ecs
+            .describe_tasks()
+            .cluster("prod")
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .unwrap()
+            .tasks()
+            .to_vec()
+    }
+
     /// Steps the clock a second at a time until `done` holds (or panics after `limit` seconds),
     /// calling `check` after every step.
     pub async fn step_until(
@@ -172,6 +239,20 @@ pub fn with_breaker(rollback: bool) -> DeploymentConfiguration {
         .build()
 }
 
+/// Rolling bounds with the circuit breaker on.
+pub fn rolling_with_breaker(min: i32, max: i32, rollback: bool) -> DeploymentConfiguration {
+    DeploymentConfiguration::builder()
+        .minimum_healthy_percent(min)
+        .maximum_percent(max)
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(rollback)
+                .build(),
+        )
+        .build()
+}
+
 pub fn primary(service: &Service) -> &aws_sdk_ecs::types::Deployment {
     service
         .deployments()
@@ -183,6 +264,10 @@ pub fn primary(service: &Service) -> &aws_sdk_ecs::types::Deployment {
 pub fn completed(service: &Service) -> bool {
     service.deployments().len() == 1
         && primary(service).rollout_state() == Some(&DeploymentRolloutState::Completed)
+}
+
+pub fn primary_failed(service: &Service) -> bool {
+    primary(service).rollout_state() == Some(&DeploymentRolloutState::Failed)
 }
 
 pub fn messages(service: &Service) -> Vec<String> {
