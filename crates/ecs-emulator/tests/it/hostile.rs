@@ -10,13 +10,10 @@ use ecs_emulator::{Consistency, Fault, FaultKind, StaleWindow};
 
 use super::sdk::*;
 
-/// After a settled v1 service, UpdateService to v2; returns the v1 deployment id.
-async fn settled_v1(env: &Env) -> (String, String, String) {
-    let v1 = env.register("web:v1").await;
+/// A settled v1 service with v2 registered; returns the v1 deployment id, v1 and v2.
+async fn settled_with_v2(env: &Env) -> (String, String, String) {
+    let (v1, done) = env.settled_v1(2, with_breaker(true), 60).await;
     let v2 = env.register("web:v2").await;
-    let done = env
-        .create_settled("web", &v1, 2, with_breaker(true), 60)
-        .await;
     (primary(&done).id().unwrap().to_string(), v1, v2)
 }
 
@@ -25,7 +22,7 @@ async fn settled_v1(env: &Env) -> (String, String, String) {
 #[tokio::test]
 async fn describe_services_is_stale_for_n_calls_after_update_service() {
     let env = env().await;
-    let (old_id, v1, v2) = settled_v1(&env).await;
+    let (old_id, v1, v2) = settled_with_v2(&env).await;
     env.emulator.set_consistency(Consistency {
         describe_services: StaleWindow {
             calls: 2,
@@ -57,7 +54,7 @@ async fn describe_services_is_stale_for_n_calls_after_update_service() {
 #[tokio::test]
 async fn describe_services_is_stale_for_t_seconds() {
     let env = env().await;
-    let (old_id, _, v2) = settled_v1(&env).await;
+    let (old_id, _, v2) = settled_with_v2(&env).await;
     env.emulator.set_consistency(Consistency {
         describe_services: StaleWindow {
             calls: 0,
@@ -85,7 +82,7 @@ async fn describe_services_is_stale_for_t_seconds() {
 #[tokio::test]
 async fn update_service_response_can_be_stale() {
     let env = env().await;
-    let (old_id, v1, v2) = settled_v1(&env).await;
+    let (old_id, v1, v2) = settled_with_v2(&env).await;
     let fresh_update = env.update("web", &v1).await;
     assert_eq!(
         fresh_update.deployments().len(),
@@ -109,7 +106,7 @@ async fn update_service_response_can_be_stale() {
 #[tokio::test]
 async fn consistent_by_default() {
     let env = env().await;
-    let (old_id, _, v2) = settled_v1(&env).await;
+    let (old_id, _, v2) = settled_with_v2(&env).await;
     let response = env.update("web", &v2).await;
     assert_ne!(primary(&response).id(), Some(old_id.as_str()));
     assert_ne!(
@@ -122,7 +119,7 @@ async fn consistent_by_default() {
 #[tokio::test]
 async fn history_reads_can_be_denied() {
     let env = env().await;
-    settled_v1(&env).await;
+    settled_with_v2(&env).await;
     for op in ["ListServiceDeployments", "DescribeServiceRevisions"] {
         env.emulator.inject_fault(Fault {
             operation: op.into(),
@@ -159,7 +156,7 @@ async fn history_reads_can_be_denied() {
 #[tokio::test]
 async fn service_deployment_history_paginates() {
     let env = env().await;
-    let (_, v1, v2) = settled_v1(&env).await;
+    let (_, v1, v2) = settled_with_v2(&env).await;
     for i in 0..4 {
         env.update("web", if i % 2 == 0 { &v2 } else { &v1 }).await;
         env.step_until("web", 60, |_, _| {}, completed).await;
@@ -279,11 +276,9 @@ async fn rollback_succeeds_without_the_scenario() {
 #[tokio::test]
 async fn breaker_with_nothing_to_return_to_stalls() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    let (v1, _) = env.settled_v1(2, with_breaker(true), 60).await;
     let crash = env.register("web:crash").await;
     let nopull = env.register("web:nopull").await;
-    env.create_settled("web", &v1, 2, with_breaker(true), 60)
-        .await;
     env.update("web", &crash).await;
     // The rollback to D1 starts (a PRIMARY on v1, IN_PROGRESS)…
     env.step_until(
@@ -327,10 +322,8 @@ async fn breaker_with_nothing_to_return_to_stalls() {
 #[tokio::test]
 async fn desired_zero_deployment_completes_without_running_anything() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    env.settled_v1(0, with_breaker(true), 30).await;
     let crash = env.register("web:crash").await;
-    env.create_settled("web", &v1, 0, with_breaker(true), 30)
-        .await;
     let updated = env.update("web", &crash).await;
     let new_id = primary(&updated).id().unwrap().to_string();
     let done = env.step_until("web", 30, |_, _| {}, completed).await;
@@ -351,10 +344,8 @@ async fn desired_zero_deployment_completes_without_running_anything() {
 #[tokio::test]
 async fn scaled_to_zero_mid_rollout_completes_empty() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    env.settled_v1(2, with_breaker(true), 60).await;
     let sick = env.register("web:sick").await;
-    env.create_settled("web", &v1, 2, with_breaker(true), 60)
-        .await;
     let updated = env.update("web", &sick).await;
     let new_id = primary(&updated).id().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(3));
@@ -467,11 +458,8 @@ fn alarm_config(rollback: bool) -> aws_sdk_ecs::types::DeploymentConfiguration {
 #[tokio::test]
 async fn alarm_during_deployment_fails_and_rolls_back() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    let (v1, first) = env.settled_v1(2, alarm_config(true), 60).await;
     let v2 = env.register("web:v2").await;
-    let first = env
-        .create_settled("web", &v1, 2, alarm_config(true), 60)
-        .await;
     let good_id = primary(&first).id().unwrap().to_string();
     let updated = env.update("web", &v2).await;
     let bad_id = primary(&updated).id().unwrap().to_string();
@@ -554,10 +542,8 @@ async fn alarm_during_bake_time_fails_the_deployment() {
     let scenario = format!("{SCENARIO}alarm_bake_seconds: 60\n");
     env.emulator
         .set_scenario(ecs_emulator::Scenario::parse(&scenario).unwrap());
-    let v1 = env.register("web:v1").await;
+    let (v1, _) = env.settled_v1(2, alarm_config(true), 120).await;
     let v2 = env.register("web:v2").await;
-    env.create_settled("web", &v1, 2, alarm_config(true), 120)
-        .await;
     env.update("web", &v2).await;
     // Tasks of v2 are in place after ~10 s; the deployment is still baking.
     env.emulator.advance(Duration::from_secs(30));
@@ -582,10 +568,8 @@ async fn alarm_during_bake_time_fails_the_deployment() {
 #[tokio::test]
 async fn stopped_tasks_are_forgotten_after_an_hour() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    let (v1, _) = env.settled_v1(1, with_breaker(true), 60).await;
     let crash = env.register("web:crash").await;
-    env.create_settled("web", &v1, 1, with_breaker(true), 60)
-        .await;
     env.update("web", &crash).await;
     env.step_until(
         "web",

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus};
-use ecs_emulator::{Config, Emulator, Scenario};
+use ecs_emulator::{Config, Scenario};
 
 use super::sdk::*;
 
@@ -90,11 +90,8 @@ async fn healthy_rollout_completes() {
 #[tokio::test]
 async fn crash_with_circuit_breaker_rolls_back() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    let (v1, first) = env.settled_v1(2, with_breaker(true), 120).await;
     let bad = env.register("web:crash").await;
-    let first = env
-        .create_settled("web", &v1, 2, with_breaker(true), 120)
-        .await;
     let good_id = primary(&first).id().unwrap().to_string();
     let updated = env.update("web", &bad).await;
     let bad_id = primary(&updated).id().unwrap().to_string();
@@ -215,10 +212,8 @@ async fn rollout_bounds_hold_at_every_step() {
 #[tokio::test]
 async fn breaker_without_rollback_fails_and_stops() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    env.settled_v1(1, with_breaker(false), 120).await;
     let bad = env.register("web:crash").await;
-    env.create_settled("web", &v1, 1, with_breaker(false), 120)
-        .await;
     let updated = env.update("web", &bad).await;
     let bad_id = primary(&updated).id().unwrap().to_string();
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
@@ -299,11 +294,9 @@ async fn fail_to_start_tasks_are_counted() {
 #[tokio::test]
 async fn deployment_replaced_mid_rollout() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    env.settled_v1(2, rolling(100, 200), 120).await;
     let v2 = env.register("web:v2").await;
     let v3 = env.register("web:v3").await;
-    env.create_settled("web", &v1, 2, rolling(100, 200), 120)
-        .await;
     let second = env.update("web", &v2).await;
     let second_id = primary(&second).id().unwrap().to_string();
     let second_sd = second.current_service_deployment().unwrap().to_string();
@@ -363,10 +356,8 @@ async fn never_healthy_tasks_are_replaced() {
 #[tokio::test]
 async fn impossible_bounds_stall_with_event() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    env.settled_v1(2, rolling(100, 100), 120).await;
     let v2 = env.register("web:v2").await;
-    env.create_settled("web", &v1, 2, rolling(100, 100), 120)
-        .await;
     env.update("web", &v2).await;
     env.emulator.advance(Duration::from_secs(60));
     let s = env.describe("web").await;
@@ -382,10 +373,8 @@ async fn impossible_bounds_stall_with_event() {
 #[tokio::test]
 async fn stop_service_deployment_rolls_back() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    let (v1, _) = env.settled_v1(1, rolling(100, 200), 120).await;
     let v2 = env.register("web:v2").await;
-    env.create_settled("web", &v1, 1, rolling(100, 200), 120)
-        .await;
     let updated = env.update("web", &v2).await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(2));
@@ -426,14 +415,7 @@ async fn stop_service_deployment_rolls_back() {
 async fn background_clock_runs_a_rollout() {
     let mut scenario = Scenario::parse(SCENARIO).unwrap();
     scenario.time_scale = 2000.0;
-    let emulator = Emulator::start(Config::new(scenario)).await.unwrap();
-    let ecs = client(&emulator.url(), false).await;
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    let env = Env { emulator, ecs };
+    let env = env_with(Config::new(scenario)).await;
     let v1 = env.register("web:v1").await;
     env.create_service("web", &v1, 3, rolling(100, 200)).await;
     let started = std::time::Instant::now();

@@ -48,7 +48,11 @@ pub async fn client(url: &str, retries: bool) -> Client {
 }
 
 pub async fn env() -> Env {
-    let config = Config::manual().with_scenario(Scenario::parse(SCENARIO).unwrap());
+    env_with(Config::manual().with_scenario(Scenario::parse(SCENARIO).unwrap())).await
+}
+
+/// An emulator started with `config`, an SDK client without retries, and the cluster `prod`.
+pub async fn env_with(config: Config) -> Env {
     let emulator = Emulator::start(config).await.unwrap();
     let ecs = client(&emulator.url(), false).await;
     ecs.create_cluster()
@@ -142,6 +146,21 @@ impl Env {
         self.create_service(name, task_definition, desired, config)
             .await;
         self.step_until(name, limit, |_, _| {}, completed).await
+    }
+
+    /// Registers `web:v1` and creates the service `web` on it, settled as [`Env::create_settled`]
+    /// leaves it; returns v1's task definition ARN and the settled service.
+    pub async fn settled_v1(
+        &self,
+        desired: i32,
+        config: DeploymentConfiguration,
+        limit: u32,
+    ) -> (String, Service) {
+        let v1 = self.register("web:v1").await;
+        let settled = self
+            .create_settled("web", &v1, desired, config, limit)
+            .await;
+        (v1, settled)
     }
 
     /// The ServiceDeployment with this ARN.
