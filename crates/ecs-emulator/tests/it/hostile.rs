@@ -14,7 +14,7 @@ use super::sdk::*;
 async fn settled_with_v2(env: &Env) -> (String, String, String) {
     let (v1, done) = env.settled_v1(2, with_breaker(true), 60).await;
     let v2 = env.register("web:v2").await;
-    (primary(&done).id().unwrap().to_string(), v1, v2)
+    (primary_id(&done), v1, v2)
 }
 
 /// Stale DescribeServices for N calls: no new deployment, old PRIMARY, old task definition;
@@ -36,7 +36,7 @@ async fn describe_services_is_stale_for_n_calls_after_update_service() {
         Some(v2.as_str()),
         "response is fresh"
     );
-    let new_id = primary(&updated).id().unwrap().to_string();
+    let new_id = primary_id(&updated);
     assert_ne!(new_id, old_id);
     for _ in 0..2 {
         let stale = env.describe("web").await;
@@ -207,7 +207,7 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
     let crash = env.register("web:crash").await;
     let config = rolling_with_breaker(50, 200, true);
     let first = env.create_settled("web", &v1, 2, config, 60).await;
-    let good_id = primary(&first).id().unwrap().to_string();
+    let good_id = primary_id(&first);
     env.update("web", &crash).await;
     let failed = env
         .step_until(
@@ -294,7 +294,7 @@ async fn breaker_with_nothing_to_return_to_stalls() {
     .await;
     // …and D3 arrives before it completes.
     let d3 = env.update("web", &nopull).await;
-    let d3_id = primary(&d3).id().unwrap().to_string();
+    let d3_id = primary_id(&d3);
     let failed = env.step_until("web", 300, |_, _| {}, primary_failed).await;
     assert_eq!(primary(&failed).id(), Some(d3_id.as_str()));
     assert_eq!(
@@ -325,7 +325,7 @@ async fn desired_zero_deployment_completes_without_running_anything() {
     env.settled_v1(0, with_breaker(true), 30).await;
     let crash = env.register("web:crash").await;
     let updated = env.update("web", &crash).await;
-    let new_id = primary(&updated).id().unwrap().to_string();
+    let new_id = primary_id(&updated);
     let done = env.step_until("web", 30, |_, _| {}, completed).await;
     assert_eq!(primary(&done).id(), Some(new_id.as_str()));
     assert_eq!(primary(&done).task_definition(), Some(crash.as_str()));
@@ -347,7 +347,7 @@ async fn scaled_to_zero_mid_rollout_completes_empty() {
     env.settled_v1(2, with_breaker(true), 60).await;
     let sick = env.register("web:sick").await;
     let updated = env.update("web", &sick).await;
-    let new_id = primary(&updated).id().unwrap().to_string();
+    let new_id = primary_id(&updated);
     env.emulator.advance(Duration::from_secs(3));
     env.ecs
         .update_service()
@@ -460,9 +460,9 @@ async fn alarm_during_deployment_fails_and_rolls_back() {
     let env = env().await;
     let (v1, first) = env.settled_v1(2, alarm_config(true), 60).await;
     let v2 = env.register("web:v2").await;
-    let good_id = primary(&first).id().unwrap().to_string();
+    let good_id = primary_id(&first);
     let updated = env.update("web", &v2).await;
-    let bad_id = primary(&updated).id().unwrap().to_string();
+    let bad_id = primary_id(&updated);
     env.emulator.advance(Duration::from_secs(3));
     env.emulator.set_alarm("web-latency", "ALARM");
     let rolled = env
@@ -606,7 +606,7 @@ async fn list_tasks_started_by_must_be_alone() {
     let v1 = env.register("web:v1").await;
     let service = env.create_service("web", &v1, 1, with_breaker(true)).await;
     env.step_until("web", 60, |_, _| {}, completed).await;
-    let id = primary(&service).id().unwrap().to_string();
+    let id = primary_id(&service);
     let alone = env
         .ecs
         .list_tasks()

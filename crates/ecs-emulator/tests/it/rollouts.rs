@@ -25,7 +25,7 @@ async fn healthy_rollout_completes() {
     let updated = env.update("web", &v2).await;
     assert_eq!(updated.task_definition(), Some(v2.as_str()));
     assert_eq!(updated.deployments().len(), 2);
-    let new_id = primary(&updated).id().unwrap().to_string();
+    let new_id = primary_id(&updated);
     assert!(new_id.starts_with("ecs-svc/") && new_id.len() == "ecs-svc/".len() + 19);
     assert_eq!(
         primary(&updated).rollout_state_reason(),
@@ -92,9 +92,9 @@ async fn crash_with_circuit_breaker_rolls_back() {
     let env = env().await;
     let (v1, first) = env.settled_v1(2, with_breaker(true), 120).await;
     let bad = env.register("web:crash").await;
-    let good_id = primary(&first).id().unwrap().to_string();
+    let good_id = primary_id(&first);
     let updated = env.update("web", &bad).await;
-    let bad_id = primary(&updated).id().unwrap().to_string();
+    let bad_id = primary_id(&updated);
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
 
     let mut saw_failed = false;
@@ -215,7 +215,7 @@ async fn breaker_without_rollback_fails_and_stops() {
     env.settled_v1(1, with_breaker(false), 120).await;
     let bad = env.register("web:crash").await;
     let updated = env.update("web", &bad).await;
-    let bad_id = primary(&updated).id().unwrap().to_string();
+    let bad_id = primary_id(&updated);
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     let failed = env.step_until("web", 200, |_, _| {}, primary_failed).await;
     let p = primary(&failed);
@@ -298,11 +298,11 @@ async fn deployment_replaced_mid_rollout() {
     let v2 = env.register("web:v2").await;
     let v3 = env.register("web:v3").await;
     let second = env.update("web", &v2).await;
-    let second_id = primary(&second).id().unwrap().to_string();
+    let second_id = primary_id(&second);
     let second_sd = second.current_service_deployment().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(4));
     let third = env.update("web", &v3).await;
-    let third_id = primary(&third).id().unwrap().to_string();
+    let third_id = primary_id(&third);
     assert_eq!(third.deployments().len(), 3);
     let replaced = third
         .deployments()

@@ -249,12 +249,7 @@ pub fn rolling(min: i32, max: i32) -> DeploymentConfiguration {
 
 pub fn with_breaker(rollback: bool) -> DeploymentConfiguration {
     DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(rollback)
-                .build(),
-        )
+        .deployment_circuit_breaker(breaker(rollback))
         .build()
 }
 
@@ -263,12 +258,14 @@ pub fn rolling_with_breaker(min: i32, max: i32, rollback: bool) -> DeploymentCon
     DeploymentConfiguration::builder()
         .minimum_healthy_percent(min)
         .maximum_percent(max)
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(rollback)
-                .build(),
-        )
+        .deployment_circuit_breaker(breaker(rollback))
+        .build()
+}
+
+fn breaker(rollback: bool) -> DeploymentCircuitBreaker {
+    DeploymentCircuitBreaker::builder()
+        .enable(true)
+        .rollback(rollback)
         .build()
 }
 
@@ -283,6 +280,11 @@ pub fn primary(service: &Service) -> &aws_sdk_ecs::types::Deployment {
 pub fn completed(service: &Service) -> bool {
     service.deployments().len() == 1
         && primary(service).rollout_state() == Some(&DeploymentRolloutState::Completed)
+}
+
+/// The PRIMARY deployment's id.
+pub fn primary_id(service: &Service) -> String {
+    primary(service).id().unwrap().to_string()
 }
 
 pub fn primary_failed(service: &Service) -> bool {
