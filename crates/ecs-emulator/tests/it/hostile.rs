@@ -323,8 +323,7 @@ async fn breaker_with_nothing_to_return_to_stalls() {
 async fn desired_zero_deployment_completes_without_running_anything() {
     let env = env().await;
     env.settled_v1(0, with_breaker(true), 30).await;
-    let crash = env.register("web:crash").await;
-    let updated = env.update("web", &crash).await;
+    let (crash, updated) = env.deploy("web:crash").await;
     let new_id = primary_id(&updated);
     let done = env.step_until("web", 30, |_, _| {}, completed).await;
     assert_eq!(primary(&done).id(), Some(new_id.as_str()));
@@ -345,8 +344,7 @@ async fn desired_zero_deployment_completes_without_running_anything() {
 async fn scaled_to_zero_mid_rollout_completes_empty() {
     let env = env().await;
     env.settled_v1(2, with_breaker(true), 60).await;
-    let sick = env.register("web:sick").await;
-    let updated = env.update("web", &sick).await;
+    let (_, updated) = env.deploy("web:sick").await;
     let new_id = primary_id(&updated);
     env.emulator.advance(Duration::from_secs(3));
     env.ecs
@@ -459,9 +457,8 @@ fn alarm_config(rollback: bool) -> aws_sdk_ecs::types::DeploymentConfiguration {
 async fn alarm_during_deployment_fails_and_rolls_back() {
     let env = env().await;
     let (v1, first) = env.settled_v1(2, alarm_config(true), 60).await;
-    let v2 = env.register("web:v2").await;
     let good_id = primary_id(&first);
-    let updated = env.update("web", &v2).await;
+    let (_, updated) = env.deploy("web:v2").await;
     let bad_id = primary_id(&updated);
     env.emulator.advance(Duration::from_secs(3));
     env.emulator.set_alarm("web-latency", "ALARM");

@@ -91,9 +91,8 @@ async fn healthy_rollout_completes() {
 async fn crash_with_circuit_breaker_rolls_back() {
     let env = env().await;
     let (v1, first) = env.settled_v1(2, with_breaker(true), 120).await;
-    let bad = env.register("web:crash").await;
     let good_id = primary_id(&first);
-    let updated = env.update("web", &bad).await;
+    let (_, updated) = env.deploy("web:crash").await;
     let bad_id = primary_id(&updated);
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
 
@@ -213,8 +212,7 @@ async fn rollout_bounds_hold_at_every_step() {
 async fn breaker_without_rollback_fails_and_stops() {
     let env = env().await;
     env.settled_v1(1, with_breaker(false), 120).await;
-    let bad = env.register("web:crash").await;
-    let updated = env.update("web", &bad).await;
+    let (_, updated) = env.deploy("web:crash").await;
     let bad_id = primary_id(&updated);
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     let failed = env.step_until("web", 200, |_, _| {}, primary_failed).await;
@@ -374,8 +372,7 @@ async fn impossible_bounds_stall_with_event() {
 async fn stop_service_deployment_rolls_back() {
     let env = env().await;
     let (v1, _) = env.settled_v1(1, rolling(100, 200), 120).await;
-    let v2 = env.register("web:v2").await;
-    let updated = env.update("web", &v2).await;
+    let (_, updated) = env.deploy("web:v2").await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(2));
     env.ecs

@@ -163,6 +163,14 @@ impl Env {
         (v1, settled)
     }
 
+    /// Registers `image` and UpdateService `web` to it; returns its task definition ARN and
+    /// UpdateService's response.
+    pub async fn deploy(&self, image: &str) -> (String, Service) {
+        let task_definition = self.register(image).await;
+        let updated = self.update("web", &task_definition).await;
+        (task_definition, updated)
+    }
+
     /// The ServiceDeployment with this ARN.
     pub async fn service_deployment(&self, arn: &str) -> ServiceDeployment {
         self.ecs
