@@ -73,8 +73,22 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Fresh cache, prefix and certificate directories.
+fn temp_dirs() -> (tempfile::TempDir, tempfile::TempDir, tempfile::TempDir) {
+    let dir = || tempfile::tempdir().unwrap();
+    (dir(), dir(), dir())
+}
+
 fn https(rel: &Release, certs: &Path) -> Server {
     serve(rel.served.path(), certs, "https")
+}
+
+/// Tampers with a file after its sum was recorded.
+fn flip_middle_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(path, bytes).unwrap();
 }
 
 fn assert_nothing_installed(prefix: &Path, stderr: &str) {
@@ -95,11 +109,7 @@ fn assert_nothing_installed(prefix: &Path, stderr: &str) {
 fn verified_release_installs_and_is_cached() {
     let rel = release();
     let co = checkout(Some(&rel.sums));
-    let (cache, prefix, certs) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (cache, prefix, certs) = temp_dirs();
     let server = https(&rel, certs.path());
     let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
     assert_eq!(code, Some(0), "{err}");
@@ -119,16 +129,13 @@ fn verified_release_installs_and_is_cached() {
     let url = server.url.clone();
     drop(server);
 
-    // Cached: the server is gone, the verified archive in the cache is enough.
+    // Cached: the server is gone, the verified archive in the cache is enough. (A live server
+    // only lends the runs below its CA bundle; they name the dead URL.)
+    let lender = https(&rel, certs.path());
     let again = tempfile::tempdir().unwrap();
-    let (code, err) = Run::new(
-        co.path(),
-        cache.path(),
-        again.path(),
-        &https(&rel, certs.path()),
-    )
-    .set("DK_RELEASE_BASE_URL", &url)
-    .run();
+    let (code, err) = Run::new(co.path(), cache.path(), again.path(), &lender)
+        .set("DK_RELEASE_BASE_URL", &url)
+        .run();
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("unpacked from the verified"), "{err}");
     assert!(!err.contains("downloading"), "{err}");
@@ -139,19 +146,11 @@ fn verified_release_installs_and_is_cached() {
         .join("downloads")
         .join(archive_name(triple()).trim_end_matches(".tar.gz"))
         .join("deploy-kit");
-    let mut bytes = std::fs::read(&unpacked).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(&unpacked, bytes).unwrap();
+    flip_middle_byte(&unpacked);
     let third = tempfile::tempdir().unwrap();
-    let (code, err) = Run::new(
-        co.path(),
-        cache.path(),
-        third.path(),
-        &https(&rel, certs.path()),
-    )
-    .set("DK_RELEASE_BASE_URL", &url)
-    .run();
+    let (code, err) = Run::new(co.path(), cache.path(), third.path(), &lender)
+        .set("DK_RELEASE_BASE_URL", &url)
+        .run();
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("using the verified"), "{err}");
     assert!(!err.contains("unpacked from"), "{err}");
@@ -162,13 +161,8 @@ fn verified_release_installs_and_is_cached() {
     );
 
     // --if-missing: already there, nothing downloaded, nothing replaced.
-    let mut run = Run::new(
-        co.path(),
-        cache.path(),
-        again.path(),
-        &https(&rel, certs.path()),
-    )
-    .set("DK_RELEASE_BASE_URL", "https://127.0.0.1:9");
+    let mut run = Run::new(co.path(), cache.path(), again.path(), &lender)
+        .set("DK_RELEASE_BASE_URL", "https://127.0.0.1:9");
     run.args.push("--if-missing");
     let (code, err) = run.run();
     assert_eq!(code, Some(0), "{err}");
@@ -180,22 +174,10 @@ fn verified_release_installs_and_is_cached() {
 fn tampered_archive_fails_closed() {
     let rel = release();
     let co = checkout(Some(&rel.sums));
-    let mut bytes = std::fs::read(&rel.archive).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(&rel.archive, bytes).unwrap();
-    let (cache, prefix, certs) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (code, err) = Run::new(
-        co.path(),
-        cache.path(),
-        prefix.path(),
-        &https(&rel, certs.path()),
-    )
-    .run();
+    flip_middle_byte(&rel.archive);
+    let (cache, prefix, certs) = temp_dirs();
+    let server = https(&rel, certs.path());
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");
     assert_nothing_installed(prefix.path(), &err);
@@ -215,18 +197,9 @@ fn truncated_archive_fails_closed() {
     let co = checkout(Some(&rel.sums));
     let bytes = std::fs::read(&rel.archive).unwrap();
     std::fs::write(&rel.archive, &bytes[..bytes.len() / 3]).unwrap();
-    let (cache, prefix, certs) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (code, err) = Run::new(
-        co.path(),
-        cache.path(),
-        prefix.path(),
-        &https(&rel, certs.path()),
-    )
-    .run();
+    let (cache, prefix, certs) = temp_dirs();
+    let server = https(&rel, certs.path());
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");
     assert_nothing_installed(prefix.path(), &err);
@@ -240,11 +213,7 @@ fn wrong_platform_fails_closed() {
     let other = "aarch64-apple-darwin";
     let sums = rel.sums.replace(triple(), other);
     let co = checkout(Some(&sums));
-    let (cache, prefix, certs) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (cache, prefix, certs) = temp_dirs();
     let server = https(&rel, certs.path());
     let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
     assert_eq!(code, Some(2), "{err}");
@@ -281,18 +250,9 @@ fn wrong_platform_fails_closed() {
 fn missing_checksums_fail_closed() {
     let rel = release();
     let co = checkout(None);
-    let (cache, prefix, certs) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let (code, err) = Run::new(
-        co.path(),
-        cache.path(),
-        prefix.path(),
-        &https(&rel, certs.path()),
-    )
-    .run();
+    let (cache, prefix, certs) = temp_dirs();
+    let server = https(&rel, certs.path());
+    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains(&format!("no sha256 sums for {} are committed", tag())),
@@ -307,11 +267,7 @@ fn missing_checksums_fail_closed() {
 fn plain_http_fails_closed() {
     let rel = release();
     let co = checkout(Some(&rel.sums));
-    let (cache, prefix, certs) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (cache, prefix, certs) = temp_dirs();
     let plain = serve(rel.served.path(), certs.path(), "http");
     let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &plain).run();
     assert_eq!(code, Some(2), "{err}");
@@ -334,11 +290,7 @@ fn plain_http_fails_closed() {
 fn default_version_follows_the_action_ref() {
     let rel = release();
     let co = checkout(Some(&rel.sums));
-    let (cache, prefix, certs) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (cache, prefix, certs) = temp_dirs();
     let server = https(&rel, certs.path());
     let major = tag().split('.').next().unwrap().to_string();
     let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 use test_support::{
-    AwsAccount, Cmd, DelayProxy, DelayRule, moto_account, standins, unique, unused_port,
+    AwsAccount, Cmd, DelayProxy, DelayRule, Output, moto_account, standins, unique, unused_port,
 };
 
 struct Fixture {
@@ -96,6 +96,23 @@ impl Fixture {
     fn cmd(&self) -> Cmd {
         Cmd::bin("rds-snapshot").aws(&self.account)
     }
+
+    /// `create --db DB --snapshot-id ID EXTRA…`, which must succeed (set-up for later steps).
+    fn create(&self, db: &str, id: &str, extra: &[&str]) {
+        self.cmd()
+            .args(["create", "--db", db, "--snapshot-id", id])
+            .args(extra.iter().copied())
+            .run()
+            .assert_code(0);
+    }
+
+    /// Runs the tool with `args` and `--output json`.
+    fn run_json(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .args(args.iter().copied())
+            .args(["--output", "json"])
+            .run()
+    }
 }
 
 /// Creating a snapshot of an instance waits until available, tags it as ours and reports it.
@@ -103,20 +120,15 @@ impl Fixture {
 fn create_instance_snapshot() {
     let f = Fixture::new();
     f.instance("app-db");
-    let out = f
-        .cmd()
-        .args([
-            "create",
-            "--db",
-            "app-db",
-            "--snapshot-id",
-            "pre-1",
-            "--tag",
-            "release=42",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = f.run_json(&[
+        "create",
+        "--db",
+        "app-db",
+        "--snapshot-id",
+        "pre-1",
+        "--tag",
+        "release=42",
+    ]);
     out.assert_code(0).assert_no_panic();
     let j = out.json();
     assert_eq!(j["result"], "created");
@@ -161,18 +173,7 @@ fn create_instance_snapshot() {
 fn create_cluster_snapshot() {
     let f = Fixture::new();
     f.cluster("app-cluster");
-    let out = f
-        .cmd()
-        .args([
-            "create",
-            "--db",
-            "app-cluster",
-            "--snapshot-id",
-            "pre-c1",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = f.run_json(&["create", "--db", "app-cluster", "--snapshot-id", "pre-c1"]);
     out.assert_code(0);
     let j = out.json();
     assert_eq!(j["kind"], "cluster");
@@ -199,23 +200,9 @@ fn create_cluster_snapshot() {
 fn rerun_is_idempotent() {
     let f = Fixture::new();
     f.instance("app-db");
-    f.cmd()
-        .args(["create", "--db", "app-db", "--snapshot-id", "pre-2"])
-        .run()
-        .assert_code(0);
+    f.create("app-db", "pre-2", &[]);
     let before = f.snapshot_ids("app-db");
-    let out = f
-        .cmd()
-        .args([
-            "create",
-            "--db",
-            "app-db",
-            "--snapshot-id",
-            "pre-2",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = f.run_json(&["create", "--db", "app-db", "--snapshot-id", "pre-2"]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "exists");
     assert_eq!(f.snapshot_ids("app-db"), before);
@@ -227,10 +214,7 @@ fn id_of_another_database_is_refused() {
     let f = Fixture::new();
     f.instance("app-db");
     f.instance("billing-db");
-    f.cmd()
-        .args(["create", "--db", "billing-db", "--snapshot-id", "shared-id"])
-        .run()
-        .assert_code(0);
+    f.create("billing-db", "shared-id", &[]);
     let out = f
         .cmd()
         .args(["create", "--db", "app-db", "--snapshot-id", "shared-id"])
@@ -249,30 +233,8 @@ fn id_of_another_database_is_refused() {
 fn quota_refusal() {
     let f = Fixture::new();
     f.instance("app-db");
-    f.cmd()
-        .args([
-            "create",
-            "--db",
-            "app-db",
-            "--snapshot-id",
-            "q1",
-            "--snapshot-quota",
-            "2",
-        ])
-        .run()
-        .assert_code(0);
-    f.cmd()
-        .args([
-            "create",
-            "--db",
-            "app-db",
-            "--snapshot-id",
-            "q2",
-            "--snapshot-quota",
-            "2",
-        ])
-        .run()
-        .assert_code(0);
+    f.create("app-db", "q1", &["--snapshot-quota", "2"]);
+    f.create("app-db", "q2", &["--snapshot-quota", "2"]);
     let before = f.snapshot_ids("app-db");
     let out = f
         .cmd()
@@ -397,10 +359,7 @@ fn prune_keeps_n_and_spares_others() {
     f.instance("app-db");
     f.foreign_snapshot("app-db", "terraform-snap");
     for id in ["ours-1", "ours-2", "ours-3", "ours-4"] {
-        f.cmd()
-            .args(["create", "--db", "app-db", "--snapshot-id", id])
-            .run()
-            .assert_code(0);
+        f.create("app-db", id, &[]);
         std::thread::sleep(Duration::from_millis(20)); // distinct creation times
     }
     let automated: Vec<String> = f
@@ -414,19 +373,7 @@ fn prune_keeps_n_and_spares_others() {
         "moto makes one automated snapshot per instance"
     );
 
-    let dry = f
-        .cmd()
-        .args([
-            "prune",
-            "--db",
-            "app-db",
-            "--keep",
-            "2",
-            "--dry-run",
-            "--output",
-            "json",
-        ])
-        .run();
+    let dry = f.run_json(&["prune", "--db", "app-db", "--keep", "2", "--dry-run"]);
     dry.assert_code(0);
     assert_eq!(dry.json()["deleted"], "ours-2,ours-1");
     assert_eq!(
@@ -451,10 +398,7 @@ fn prune_keeps_n_and_spares_others() {
     expect.sort();
     assert_eq!(f.snapshot_ids("app-db"), expect);
     // Running again deletes nothing more.
-    let again = f
-        .cmd()
-        .args(["prune", "--db", "app-db", "--keep", "2", "--output", "json"])
-        .run();
+    let again = f.run_json(&["prune", "--db", "app-db", "--keep", "2"]);
     assert_eq!(again.json()["deleted_count"], 0);
 }
 
@@ -463,15 +407,9 @@ fn prune_keeps_n_and_spares_others() {
 fn list_newest_first() {
     let f = Fixture::new();
     f.instance("app-db");
-    f.cmd()
-        .args(["create", "--db", "app-db", "--snapshot-id", "older"])
-        .run()
-        .assert_code(0);
+    f.create("app-db", "older", &[]);
     std::thread::sleep(Duration::from_millis(20));
-    f.cmd()
-        .args(["create", "--db", "app-db", "--snapshot-id", "newer"])
-        .run()
-        .assert_code(0);
+    f.create("app-db", "newer", &[]);
     let out = f.cmd().args(["list", "--db", "app-db"]).run();
     out.assert_code(0);
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -483,11 +421,7 @@ fn list_newest_first() {
     );
     assert!(lines[2].starts_with("older"), "{}", out.stdout);
     assert!(out.stdout.contains("aws (automated)"), "{}", out.stdout);
-    let j = f
-        .cmd()
-        .args(["list", "--db", "app-db", "--output", "json"])
-        .run()
-        .json();
+    let j = f.run_json(&["list", "--db", "app-db"]).json();
     assert_eq!(j["count"], 3);
     assert_eq!(j["detail"][0]["id"], "newer");
     assert_eq!(j["detail"][0]["owned"], true);
@@ -498,10 +432,7 @@ fn list_newest_first() {
 fn restore_to_new_instance_only() {
     let f = Fixture::new();
     f.instance("app-db");
-    f.cmd()
-        .args(["create", "--db", "app-db", "--snapshot-id", "pre-r"])
-        .run()
-        .assert_code(0);
+    f.create("app-db", "pre-r", &[]);
     let out = f
         .cmd()
         .github_actions()
@@ -531,18 +462,13 @@ fn restore_to_new_instance_only() {
         refused.stderr
     );
     // Re-running the same restore is recognised as ours and just waits for it.
-    let again = f
-        .cmd()
-        .args([
-            "restore",
-            "--snapshot-id",
-            "pre-r",
-            "--target",
-            "app-db-restored",
-            "--output",
-            "json",
-        ])
-        .run();
+    let again = f.run_json(&[
+        "restore",
+        "--snapshot-id",
+        "pre-r",
+        "--target",
+        "app-db-restored",
+    ]);
     again.assert_code(0);
     assert_eq!(again.json()["result"], "exists");
 }
@@ -553,10 +479,7 @@ fn restore_to_new_instance_only() {
 fn restore_cluster_with_writer() {
     let f = Fixture::new();
     f.cluster("app-cluster");
-    f.cmd()
-        .args(["create", "--db", "app-cluster", "--snapshot-id", "pre-cr"])
-        .run()
-        .assert_code(0);
+    f.create("app-cluster", "pre-cr", &[]);
     let args = [
         "restore",
         "--snapshot-id",
@@ -596,26 +519,18 @@ fn dry_run_changes_nothing() {
     let f = Fixture::new();
     f.instance("app-db");
     let before = f.snapshot_ids("app-db");
-    let out = f
-        .cmd()
-        .args([
-            "create",
-            "--db",
-            "app-db",
-            "--snapshot-id",
-            "dry",
-            "--dry-run",
-            "--output",
-            "json",
-        ])
-        .run();
+    let out = f.run_json(&[
+        "create",
+        "--db",
+        "app-db",
+        "--snapshot-id",
+        "dry",
+        "--dry-run",
+    ]);
     out.assert_code(0);
     assert_eq!(out.json()["result"], "dry_run");
     assert_eq!(f.snapshot_ids("app-db"), before);
-    f.cmd()
-        .args(["create", "--db", "app-db", "--snapshot-id", "real"])
-        .run()
-        .assert_code(0);
+    f.create("app-db", "real", &[]);
     let r = f
         .cmd()
         .args([
@@ -708,10 +623,7 @@ fn unreachable_endpoint_exits_3() {
 fn wait_past_deadline_exits_4() {
     let f = Fixture::new();
     f.instance("app-db");
-    f.cmd()
-        .args(["create", "--db", "app-db", "--snapshot-id", "pre-t"])
-        .run()
-        .assert_code(0);
+    f.create("app-db", "pre-t", &[]);
     // The first DescribeDBInstances (does the target exist?) goes through; the wait's do not.
     let proxy = DelayProxy::start(
         &standins().moto,

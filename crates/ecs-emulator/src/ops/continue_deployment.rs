@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::input::Input;
-use super::service_deployments::locate;
+use super::service_deployments::{Target, target};
 use crate::error::EcsError;
 use crate::model::State;
 use crate::progressive::roll_back_progressive;
@@ -27,19 +27,13 @@ pub fn continue_deployment(
             ));
         }
     };
-    let (cluster_name, service_name) = locate(&arn)
-        .map(|(c, s)| (c.to_string(), s.to_string()))
-        .ok_or_else(EcsError::service_deployment_not_found)?;
     let now = state.now;
-    let State { clusters, rng, .. } = state;
-    let cluster = clusters
-        .get_mut(&cluster_name)
-        .ok_or_else(EcsError::service_deployment_not_found)?;
-    let tasks = &mut cluster.tasks;
-    let service = cluster
-        .services
-        .get_mut(&service_name)
-        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let Target {
+        cluster: cluster_name,
+        service,
+        tasks,
+        rng,
+    } = target(state, &arn)?;
     let sd = service
         .service_deployment_mut(&arn)
         .ok_or_else(EcsError::service_deployment_not_found)?;

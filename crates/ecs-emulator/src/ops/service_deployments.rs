@@ -7,7 +7,7 @@ use super::input::{Input, cluster};
 use crate::deployments;
 use crate::error::EcsError;
 use crate::ids;
-use crate::model::{RevisionRef, RolloutState, Service, State};
+use crate::model::{RevisionRef, RolloutState, Service, State, Task};
 use crate::render::{render_service_deployment, render_service_deployment_brief};
 
 /// ARNs per DescribeServiceDeployments call (API limit).
@@ -18,6 +18,34 @@ pub(super) fn locate(arn: &str) -> Option<(&str, &str)> {
     let (_, tail) = arn.split_once(":service-deployment/")?;
     let mut parts = tail.split('/');
     Some((parts.next()?, parts.next()?))
+}
+
+/// What an action on a ServiceDeployment changes: the service its ARN names, that cluster's
+/// tasks and the RNG (ServiceDeploymentNotFoundException when the cluster or service is gone).
+pub(super) struct Target<'s> {
+    pub cluster: String,
+    pub service: &'s mut Service,
+    pub tasks: &'s mut Vec<Task>,
+    pub rng: &'s mut fastrand::Rng,
+}
+
+pub(super) fn target<'s>(state: &'s mut State, arn: &str) -> Result<Target<'s>, EcsError> {
+    let (cluster_name, service_name) =
+        locate(arn).ok_or_else(EcsError::service_deployment_not_found)?;
+    let State { clusters, rng, .. } = state;
+    let cluster = clusters
+        .get_mut(cluster_name)
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let service = cluster
+        .services
+        .get_mut(service_name)
+        .ok_or_else(EcsError::service_deployment_not_found)?;
+    Ok(Target {
+        cluster: cluster_name.to_string(),
+        service,
+        tasks: &mut cluster.tasks,
+        rng,
+    })
 }
 
 fn find_service<'s>(state: &'s State, arn: &str) -> Option<&'s Service> {
@@ -97,19 +125,13 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
             return Err(EcsError::invalid_parameter("stopType must be ROLLBACK."));
         }
     }
-    let (cluster_name, service_name) = locate(&arn)
-        .map(|(c, s)| (c.to_string(), s.to_string()))
-        .ok_or_else(EcsError::service_deployment_not_found)?;
     let now = state.now;
-    let State { clusters, rng, .. } = state;
-    let cluster = clusters
-        .get_mut(&cluster_name)
-        .ok_or_else(EcsError::service_deployment_not_found)?;
-    let tasks = &mut cluster.tasks;
-    let service = cluster
-        .services
-        .get_mut(&service_name)
-        .ok_or_else(EcsError::service_deployment_not_found)?;
+    let Target {
+        service,
+        tasks,
+        rng,
+        ..
+    } = target(state, &arn)?;
     let sd = service
         .service_deployments
         .iter()

@@ -5,17 +5,16 @@
 
 use std::time::Duration;
 
+use aws_sdk_ecs::types::DesiredStatus;
 use ecs_emulator::{Consistency, Fault, FaultKind, StaleWindow};
 
 use super::sdk::*;
 
-/// After a settled v1 service, UpdateService to v2; returns the v1 deployment id.
-async fn settled_v1(env: &Env) -> (String, String, String) {
-    let v1 = env.register("web:v1").await;
+/// A settled v1 service with v2 registered; returns the v1 deployment id, v1 and v2.
+async fn settled_with_v2(env: &Env) -> (String, String, String) {
+    let (v1, done) = env.settled_v1(2, with_breaker(true), 60).await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    let done = env.step_until("web", 60, |_, _| {}, completed).await;
-    (primary(&done).id().unwrap().to_string(), v1, v2)
+    (primary_id(&done), v1, v2)
 }
 
 /// Stale DescribeServices for N calls: no new deployment, old PRIMARY, old task definition;
@@ -23,7 +22,7 @@ async fn settled_v1(env: &Env) -> (String, String, String) {
 #[tokio::test]
 async fn describe_services_is_stale_for_n_calls_after_update_service() {
     let env = env().await;
-    let (old_id, v1, v2) = settled_v1(&env).await;
+    let (old_id, v1, v2) = settled_with_v2(&env).await;
     env.emulator.set_consistency(Consistency {
         describe_services: StaleWindow {
             calls: 2,
@@ -37,7 +36,7 @@ async fn describe_services_is_stale_for_n_calls_after_update_service() {
         Some(v2.as_str()),
         "response is fresh"
     );
-    let new_id = primary(&updated).id().unwrap().to_string();
+    let new_id = primary_id(&updated);
     assert_ne!(new_id, old_id);
     for _ in 0..2 {
         let stale = env.describe("web").await;
@@ -55,7 +54,7 @@ async fn describe_services_is_stale_for_n_calls_after_update_service() {
 #[tokio::test]
 async fn describe_services_is_stale_for_t_seconds() {
     let env = env().await;
-    let (old_id, _, v2) = settled_v1(&env).await;
+    let (old_id, _, v2) = settled_with_v2(&env).await;
     env.emulator.set_consistency(Consistency {
         describe_services: StaleWindow {
             calls: 0,
@@ -83,7 +82,7 @@ async fn describe_services_is_stale_for_t_seconds() {
 #[tokio::test]
 async fn update_service_response_can_be_stale() {
     let env = env().await;
-    let (old_id, v1, v2) = settled_v1(&env).await;
+    let (old_id, v1, v2) = settled_with_v2(&env).await;
     let fresh_update = env.update("web", &v1).await;
     assert_eq!(
         fresh_update.deployments().len(),
@@ -107,7 +106,7 @@ async fn update_service_response_can_be_stale() {
 #[tokio::test]
 async fn consistent_by_default() {
     let env = env().await;
-    let (old_id, _, v2) = settled_v1(&env).await;
+    let (old_id, _, v2) = settled_with_v2(&env).await;
     let response = env.update("web", &v2).await;
     assert_ne!(primary(&response).id(), Some(old_id.as_str()));
     assert_ne!(
@@ -120,7 +119,7 @@ async fn consistent_by_default() {
 #[tokio::test]
 async fn history_reads_can_be_denied() {
     let env = env().await;
-    settled_v1(&env).await;
+    settled_with_v2(&env).await;
     for op in ["ListServiceDeployments", "DescribeServiceRevisions"] {
         env.emulator.inject_fault(Fault {
             operation: op.into(),
@@ -157,7 +156,7 @@ async fn history_reads_can_be_denied() {
 #[tokio::test]
 async fn service_deployment_history_paginates() {
     let env = env().await;
-    let (_, v1, v2) = settled_v1(&env).await;
+    let (_, v1, v2) = settled_with_v2(&env).await;
     for i in 0..4 {
         env.update("web", if i % 2 == 0 { &v2 } else { &v1 }).await;
         env.step_until("web", 60, |_, _| {}, completed).await;
@@ -194,23 +193,6 @@ async fn service_deployment_history_paginates() {
     assert!(seen.windows(2).all(|w| w[0].0 >= w[1].0), "{seen:?}");
 }
 
-/// The ServiceDeployment a service currently reports.
-async fn current_service_deployment(
-    env: &Env,
-    name: &str,
-) -> aws_sdk_ecs::types::ServiceDeployment {
-    let service = env.describe(name).await;
-    let arn = service.current_service_deployment().unwrap().to_string();
-    env.ecs
-        .describe_service_deployments()
-        .service_deployment_arns(arn)
-        .send()
-        .await
-        .unwrap()
-        .service_deployments()[0]
-        .clone()
-}
-
 /// A rollback whose target cannot start either (scenario `rollback_tasks`): the rollback
 /// deployment FAILS in turn, the ServiceDeployment ends ROLLBACK_FAILED, and the service stays
 /// stuck half-way (fewer tasks than desired, nothing launched any more).
@@ -223,19 +205,9 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
         .set_scenario(ecs_emulator::Scenario::parse(&scenario).unwrap());
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    let config = aws_sdk_ecs::types::DeploymentConfiguration::builder()
-        .minimum_healthy_percent(50)
-        .maximum_percent(200)
-        .deployment_circuit_breaker(
-            aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
-    env.create_service("web", &v1, 2, config).await;
-    let first = env.step_until("web", 60, |_, _| {}, completed).await;
-    let good_id = primary(&first).id().unwrap().to_string();
+    let config = rolling_with_breaker(50, 200, true);
+    let first = env.create_settled("web", &v1, 2, config, 60).await;
+    let good_id = primary_id(&first);
     env.update("web", &crash).await;
     let failed = env
         .step_until(
@@ -254,7 +226,7 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
         p.rollout_state_reason(),
         Some("ECS deployment circuit breaker: tasks failed to start.")
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_FAILED");
     assert!(
         sd.status_reason()
@@ -269,11 +241,7 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
     assert!(later.running_count() < 2, "{later:?}");
     assert_eq!(primary(&later).id(), p.id());
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "ROLLBACK_FAILED"
     );
 }
@@ -284,18 +252,8 @@ async fn rollback_succeeds_without_the_scenario() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    let config = aws_sdk_ecs::types::DeploymentConfiguration::builder()
-        .minimum_healthy_percent(50)
-        .maximum_percent(200)
-        .deployment_circuit_breaker(
-            aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
-    env.create_service("web", &v1, 2, config).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
+    let config = rolling_with_breaker(50, 200, true);
+    env.create_settled("web", &v1, 2, config, 60).await;
     env.update("web", &crash).await;
     let done = env
         .step_until(
@@ -307,11 +265,7 @@ async fn rollback_succeeds_without_the_scenario() {
         .await;
     assert_eq!(done.running_count(), 2);
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "ROLLBACK_SUCCESSFUL"
     );
 }
@@ -322,11 +276,9 @@ async fn rollback_succeeds_without_the_scenario() {
 #[tokio::test]
 async fn breaker_with_nothing_to_return_to_stalls() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    let (v1, _) = env.settled_v1(2, with_breaker(true), 60).await;
     let crash = env.register("web:crash").await;
     let nopull = env.register("web:nopull").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
     env.update("web", &crash).await;
     // The rollback to D1 starts (a PRIMARY on v1, IN_PROGRESS)…
     env.step_until(
@@ -342,25 +294,15 @@ async fn breaker_with_nothing_to_return_to_stalls() {
     .await;
     // …and D3 arrives before it completes.
     let d3 = env.update("web", &nopull).await;
-    let d3_id = primary(&d3).id().unwrap().to_string();
-    let failed = env
-        .step_until(
-            "web",
-            300,
-            |_, _| {},
-            |s| {
-                primary(s).rollout_state()
-                    == Some(&aws_sdk_ecs::types::DeploymentRolloutState::Failed)
-            },
-        )
-        .await;
+    let d3_id = primary_id(&d3);
+    let failed = env.step_until("web", 300, |_, _| {}, primary_failed).await;
     assert_eq!(primary(&failed).id(), Some(d3_id.as_str()));
     assert_eq!(
         failed.task_definition(),
         Some(nopull.as_str()),
         "no rollback happened"
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_FAILED");
     assert!(
         sd.status_reason()
@@ -380,35 +322,20 @@ async fn breaker_with_nothing_to_return_to_stalls() {
 #[tokio::test]
 async fn desired_zero_deployment_completes_without_running_anything() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let crash = env.register("web:crash").await;
-    env.create_service("web", &v1, 0, with_breaker(true)).await;
-    env.step_until("web", 30, |_, _| {}, completed).await;
-    let updated = env.update("web", &crash).await;
-    let new_id = primary(&updated).id().unwrap().to_string();
+    env.settled_v1(0, with_breaker(true), 30).await;
+    let (crash, updated) = env.deploy("web:crash").await;
+    let new_id = primary_id(&updated);
     let done = env.step_until("web", 30, |_, _| {}, completed).await;
     assert_eq!(primary(&done).id(), Some(new_id.as_str()));
     assert_eq!(primary(&done).task_definition(), Some(crash.as_str()));
     assert_eq!(done.running_count(), 0);
     assert_eq!(primary(&done).failed_tasks(), 0);
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "SUCCESSFUL"
     );
-    let ran = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    assert!(ran.task_arns().is_empty(), "no task ever ran");
+    let ran = env.task_arns("web", Some(DesiredStatus::Stopped)).await;
+    assert!(ran.is_empty(), "no task ever ran");
 }
 
 /// A service scaled to 0 in the middle of a rollout: the PRIMARY's and the old tasks stop, and
@@ -416,12 +343,9 @@ async fn desired_zero_deployment_completes_without_running_anything() {
 #[tokio::test]
 async fn scaled_to_zero_mid_rollout_completes_empty() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let sick = env.register("web:sick").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
-    let updated = env.update("web", &sick).await;
-    let new_id = primary(&updated).id().unwrap().to_string();
+    env.settled_v1(2, with_breaker(true), 60).await;
+    let (_, updated) = env.deploy("web:sick").await;
+    let new_id = primary_id(&updated);
     env.emulator.advance(Duration::from_secs(3));
     env.ecs
         .update_service()
@@ -436,11 +360,7 @@ async fn scaled_to_zero_mid_rollout_completes_empty() {
     assert_eq!(done.desired_count(), 0);
     assert_eq!(done.running_count(), 0);
     assert_eq!(
-        current_service_deployment(&env, "web")
-            .await
-            .status()
-            .unwrap()
-            .as_str(),
+        env.current_service_deployment_status("web").await,
         "SUCCESSFUL"
     );
 }
@@ -453,16 +373,7 @@ async fn classic_load_balancer_has_no_rollout_state() {
     let env = env().await;
     let v1 = env.register("web:v1").await;
     let crash = env.register("web:crash").await;
-    let config = aws_sdk_ecs::types::DeploymentConfiguration::builder()
-        .minimum_healthy_percent(0)
-        .maximum_percent(200)
-        .deployment_circuit_breaker(
-            aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
+    let config = rolling_with_breaker(0, 200, true);
     env.ecs
         .create_service()
         .cluster("prod")
@@ -512,7 +423,7 @@ async fn classic_load_balancer_has_no_rollout_state() {
         primary(&s).failed_tasks() > 3,
         "failedTasks counts past the breaker's threshold"
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "IN_PROGRESS");
     assert_eq!(
         sd.deployment_circuit_breaker()
@@ -545,13 +456,10 @@ fn alarm_config(rollback: bool) -> aws_sdk_ecs::types::DeploymentConfiguration {
 #[tokio::test]
 async fn alarm_during_deployment_fails_and_rolls_back() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, alarm_config(true)).await;
-    let first = env.step_until("web", 60, |_, _| {}, completed).await;
-    let good_id = primary(&first).id().unwrap().to_string();
-    let updated = env.update("web", &v2).await;
-    let bad_id = primary(&updated).id().unwrap().to_string();
+    let (v1, first) = env.settled_v1(2, alarm_config(true), 60).await;
+    let good_id = primary_id(&first);
+    let (_, updated) = env.deploy("web:v2").await;
+    let bad_id = primary_id(&updated);
     env.emulator.advance(Duration::from_secs(3));
     env.emulator.set_alarm("web-latency", "ALARM");
     let rolled = env
@@ -579,7 +487,7 @@ async fn alarm_during_deployment_fails_and_rolls_back() {
         )),
         "{events:?}"
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
     assert_eq!(
         sd.status_reason(),
@@ -605,7 +513,7 @@ async fn alarm_without_rollback_fails_and_ok_alarms_do_nothing() {
     env.create_service("web", &v1, 2, alarm_config(false)).await;
     env.emulator.set_alarm("web-5xx", "OK");
     env.step_until("web", 60, |_, _| {}, completed).await;
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "SUCCESSFUL");
     assert_eq!(
         sd.alarms().unwrap().status().unwrap().as_str(),
@@ -613,23 +521,13 @@ async fn alarm_without_rollback_fails_and_ok_alarms_do_nothing() {
     );
     env.update("web", &v2).await;
     env.emulator.set_alarm("web-5xx", "ALARM");
-    let failed = env
-        .step_until(
-            "web",
-            30,
-            |_, _| {},
-            |s| {
-                primary(s).rollout_state()
-                    == Some(&aws_sdk_ecs::types::DeploymentRolloutState::Failed)
-            },
-        )
-        .await;
+    let failed = env.step_until("web", 30, |_, _| {}, primary_failed).await;
     assert_eq!(failed.task_definition(), Some(v2.as_str()));
     assert_eq!(
         primary(&failed).rollout_state_reason(),
         Some("ECS deployment alarms: web-5xx in ALARM state.")
     );
-    let sd = current_service_deployment(&env, "web").await;
+    let sd = env.current_service_deployment("web").await;
     assert_eq!(sd.status().unwrap().as_str(), "STOPPED");
 }
 
@@ -641,10 +539,8 @@ async fn alarm_during_bake_time_fails_the_deployment() {
     let scenario = format!("{SCENARIO}alarm_bake_seconds: 60\n");
     env.emulator
         .set_scenario(ecs_emulator::Scenario::parse(&scenario).unwrap());
-    let v1 = env.register("web:v1").await;
+    let (v1, _) = env.settled_v1(2, alarm_config(true), 120).await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, alarm_config(true)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
     env.update("web", &v2).await;
     // Tasks of v2 are in place after ~10 s; the deployment is still baking.
     env.emulator.advance(Duration::from_secs(30));
@@ -669,10 +565,8 @@ async fn alarm_during_bake_time_fails_the_deployment() {
 #[tokio::test]
 async fn stopped_tasks_are_forgotten_after_an_hour() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    let (v1, _) = env.settled_v1(1, with_breaker(true), 60).await;
     let crash = env.register("web:crash").await;
-    env.create_service("web", &v1, 1, with_breaker(true)).await;
-    env.step_until("web", 60, |_, _| {}, completed).await;
     env.update("web", &crash).await;
     env.step_until(
         "web",
@@ -681,18 +575,7 @@ async fn stopped_tasks_are_forgotten_after_an_hour() {
         |s| completed(s) && s.task_definition() == Some(v1.as_str()),
     )
     .await;
-    let stopped = || async {
-        env.ecs
-            .list_tasks()
-            .cluster("prod")
-            .service_name("web")
-            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-            .send()
-            .await
-            .unwrap()
-            .task_arns()
-            .to_vec()
-    };
+    let stopped = || env.task_arns("web", Some(DesiredStatus::Stopped));
     let arns = stopped().await;
     assert!(!arns.is_empty());
     env.emulator.advance(Duration::from_secs(3000));
@@ -720,7 +603,7 @@ async fn list_tasks_started_by_must_be_alone() {
     let v1 = env.register("web:v1").await;
     let service = env.create_service("web", &v1, 1, with_breaker(true)).await;
     env.step_until("web", 60, |_, _| {}, completed).await;
-    let id = primary(&service).id().unwrap().to_string();
+    let id = primary_id(&service);
     let alone = env
         .ecs
         .list_tasks()

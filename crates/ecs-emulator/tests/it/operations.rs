@@ -370,20 +370,10 @@ async fn task_definitions_tags_and_listing() {
 #[tokio::test]
 async fn service_revisions_name_the_task_definitions() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 1, rolling(100, 200)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
-    let updated = env.update("web", &v2).await;
+    let (v1, _) = env.settled_v1(1, rolling(100, 200), 120).await;
+    let (v2, updated) = env.deploy("web:v2").await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    let sd = &sd.service_deployments()[0];
+    let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "PENDING");
     let source = sd.source_service_revisions()[0].arn().unwrap().to_string();
     let target = sd

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::types::DeploymentRolloutState;
-use ecs_emulator::{Config, Emulator, Scenario};
+use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus};
+use ecs_emulator::{Config, Scenario};
 
 use super::sdk::*;
 
@@ -25,7 +25,7 @@ async fn healthy_rollout_completes() {
     let updated = env.update("web", &v2).await;
     assert_eq!(updated.task_definition(), Some(v2.as_str()));
     assert_eq!(updated.deployments().len(), 2);
-    let new_id = primary(&updated).id().unwrap().to_string();
+    let new_id = primary_id(&updated);
     assert!(new_id.starts_with("ecs-svc/") && new_id.len() == "ecs-svc/".len() + 19);
     assert_eq!(
         primary(&updated).rollout_state_reason(),
@@ -67,37 +67,14 @@ async fn healthy_rollout_completes() {
             .any(|m| m.starts_with("(service web) has stopped 2 running tasks: (task "))
     );
 
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    let sd = &sd.service_deployments()[0];
+    let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "SUCCESSFUL");
     assert!(sd.finished_at().is_some());
 
     // Old tasks were stopped by the scheduler, with the reason ECS gives.
-    let stopped = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    let tasks = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(stopped.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tasks.tasks().len(), 2);
-    for t in tasks.tasks() {
+    let tasks = env.tasks("web", Some(DesiredStatus::Stopped)).await;
+    assert_eq!(tasks.len(), 2);
+    for t in &tasks {
         assert_eq!(t.stop_code().unwrap().as_str(), "ServiceSchedulerInitiated");
         assert_eq!(
             t.stopped_reason(),
@@ -113,13 +90,10 @@ async fn healthy_rollout_completes() {
 #[tokio::test]
 async fn crash_with_circuit_breaker_rolls_back() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let bad = env.register("web:crash").await;
-    env.create_service("web", &v1, 2, with_breaker(true)).await;
-    let first = env.step_until("web", 120, |_, _| {}, completed).await;
-    let good_id = primary(&first).id().unwrap().to_string();
-    let updated = env.update("web", &bad).await;
-    let bad_id = primary(&updated).id().unwrap().to_string();
+    let (v1, first) = env.settled_v1(2, with_breaker(true), 120).await;
+    let good_id = primary_id(&first);
+    let (_, updated) = env.deploy("web:crash").await;
+    let bad_id = primary_id(&updated);
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
 
     let mut saw_failed = false;
@@ -154,36 +128,14 @@ async fn crash_with_circuit_breaker_rolls_back() {
     )));
     // The rollback kept the old revision's tasks (minimumHealthyPercent 100 never let them
     // stop) instead of replacing them.
-    let running = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .send()
-        .await
-        .unwrap();
-    let running = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(running.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(running.tasks().len(), 2);
-    for t in running.tasks() {
+    let running = env.tasks("web", None).await;
+    assert_eq!(running.len(), 2);
+    for t in &running {
         assert_eq!(t.started_by(), Some(good_id.as_str()));
         assert_eq!(t.task_definition_arn(), Some(v1.as_str()));
     }
 
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    let sd = &sd.service_deployments()[0];
+    let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
     assert!(sd.rollback().is_some());
     let cb = sd.deployment_circuit_breaker().unwrap();
@@ -194,25 +146,8 @@ async fn crash_with_circuit_breaker_rolls_back() {
 
     // The crashed tasks are describable with their exit code (startedBy must be ListTasks' only
     // filter, so list the service's stopped tasks and pick the failed deployment's).
-    let stopped = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    let tasks = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(stopped.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
+    let tasks = env.tasks("web", Some(DesiredStatus::Stopped)).await;
     let crashed: Vec<_> = tasks
-        .tasks()
         .iter()
         .filter(|t| t.started_by() == Some(bad_id.as_str()))
         .filter(|t| t.stop_code().map(|c| c.as_str()) == Some("EssentialContainerExited"))
@@ -276,21 +211,11 @@ async fn rollout_bounds_hold_at_every_step() {
 #[tokio::test]
 async fn breaker_without_rollback_fails_and_stops() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let bad = env.register("web:crash").await;
-    env.create_service("web", &v1, 1, with_breaker(false)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
-    let updated = env.update("web", &bad).await;
-    let bad_id = primary(&updated).id().unwrap().to_string();
+    env.settled_v1(1, with_breaker(false), 120).await;
+    let (_, updated) = env.deploy("web:crash").await;
+    let bad_id = primary_id(&updated);
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
-    let failed = env
-        .step_until(
-            "web",
-            200,
-            |_, _| {},
-            |s| primary(s).rollout_state() == Some(&DeploymentRolloutState::Failed),
-        )
-        .await;
+    let failed = env.step_until("web", 200, |_, _| {}, primary_failed).await;
     let p = primary(&failed);
     assert_eq!(p.id(), Some(bad_id.as_str()));
     assert_eq!(p.failed_tasks(), 3);
@@ -317,14 +242,7 @@ async fn breaker_without_rollback_fails_and_stops() {
         primary(&still).rollout_state(),
         Some(&DeploymentRolloutState::Failed)
     );
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    let sd = &sd.service_deployments()[0];
+    let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "STOPPED");
     assert!(sd.stopped_at().is_some());
 }
@@ -347,42 +265,17 @@ async fn fail_to_start_tasks_are_counted() {
                     seen.push(n);
                 }
             },
-            |s| primary(s).rollout_state() == Some(&DeploymentRolloutState::Failed),
+            primary_failed,
         )
         .await;
     assert_eq!(seen, vec![0, 1, 2, 3]);
     assert_eq!(failed.running_count(), 0);
     // Nothing ever completed, so there is nothing to roll back to: the deployment stalls.
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        sd.service_deployments()[0].status().unwrap().as_str(),
-        "ROLLBACK_FAILED"
-    );
-    let stopped = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name("web")
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    let tasks = env
-        .ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(stopped.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tasks.tasks().len(), 3);
-    for t in tasks.tasks() {
+    let sd = env.service_deployment(&sd_arn).await;
+    assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_FAILED");
+    let tasks = env.tasks("web", Some(DesiredStatus::Stopped)).await;
+    assert_eq!(tasks.len(), 3);
+    for t in &tasks {
         assert_eq!(t.stop_code().unwrap().as_str(), "TaskFailedToStart");
         assert!(
             t.stopped_reason()
@@ -399,17 +292,15 @@ async fn fail_to_start_tasks_are_counted() {
 #[tokio::test]
 async fn deployment_replaced_mid_rollout() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    env.settled_v1(2, rolling(100, 200), 120).await;
     let v2 = env.register("web:v2").await;
     let v3 = env.register("web:v3").await;
-    env.create_service("web", &v1, 2, rolling(100, 200)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
     let second = env.update("web", &v2).await;
-    let second_id = primary(&second).id().unwrap().to_string();
+    let second_id = primary_id(&second);
     let second_sd = second.current_service_deployment().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(4));
     let third = env.update("web", &v3).await;
-    let third_id = primary(&third).id().unwrap().to_string();
+    let third_id = primary_id(&third);
     assert_eq!(third.deployments().len(), 3);
     let replaced = third
         .deployments()
@@ -418,17 +309,8 @@ async fn deployment_replaced_mid_rollout() {
         .unwrap();
     assert_eq!(replaced.status(), Some("ACTIVE"));
     assert_ne!(third.current_service_deployment(), Some(second_sd.as_str()));
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&second_sd)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        sd.service_deployments()[0].status().unwrap().as_str(),
-        "STOPPED"
-    );
+    let sd = env.service_deployment(&second_sd).await;
+    assert_eq!(sd.status().unwrap().as_str(), "STOPPED");
     let done = env.step_until("web", 300, |_, _| {}, completed).await;
     assert_eq!(primary(&done).id(), Some(third_id.as_str()));
     assert_eq!(primary(&done).task_definition(), Some(v3.as_str()));
@@ -472,10 +354,8 @@ async fn never_healthy_tasks_are_replaced() {
 #[tokio::test]
 async fn impossible_bounds_stall_with_event() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
+    env.settled_v1(2, rolling(100, 100), 120).await;
     let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 2, rolling(100, 100)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
     env.update("web", &v2).await;
     env.emulator.advance(Duration::from_secs(60));
     let s = env.describe("web").await;
@@ -491,11 +371,8 @@ async fn impossible_bounds_stall_with_event() {
 #[tokio::test]
 async fn stop_service_deployment_rolls_back() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let v2 = env.register("web:v2").await;
-    env.create_service("web", &v1, 1, rolling(100, 200)).await;
-    env.step_until("web", 120, |_, _| {}, completed).await;
-    let updated = env.update("web", &v2).await;
+    let (v1, _) = env.settled_v1(1, rolling(100, 200), 120).await;
+    let (_, updated) = env.deploy("web:v2").await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(2));
     env.ecs
@@ -507,17 +384,8 @@ async fn stop_service_deployment_rolls_back() {
         .unwrap();
     let done = env.step_until("web", 200, |_, _| {}, completed).await;
     assert_eq!(primary(&done).task_definition(), Some(v1.as_str()));
-    let sd = env
-        .ecs
-        .describe_service_deployments()
-        .service_deployment_arns(&sd_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        sd.service_deployments()[0].status().unwrap().as_str(),
-        "ROLLBACK_SUCCESSFUL"
-    );
+    let sd = env.service_deployment(&sd_arn).await;
+    assert_eq!(sd.status().unwrap().as_str(), "ROLLBACK_SUCCESSFUL");
     let listed = env
         .ecs
         .list_service_deployments()
@@ -544,14 +412,7 @@ async fn stop_service_deployment_rolls_back() {
 async fn background_clock_runs_a_rollout() {
     let mut scenario = Scenario::parse(SCENARIO).unwrap();
     scenario.time_scale = 2000.0;
-    let emulator = Emulator::start(Config::new(scenario)).await.unwrap();
-    let ecs = client(&emulator.url(), false).await;
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    let env = Env { emulator, ecs };
+    let env = env_with(Config::new(scenario)).await;
     let v1 = env.register("web:v1").await;
     env.create_service("web", &v1, 3, rolling(100, 200)).await;
     let started = std::time::Instant::now();

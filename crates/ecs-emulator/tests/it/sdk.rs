@@ -11,7 +11,7 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::config::Credentials;
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
-    Service,
+    DesiredStatus, Service, ServiceDeployment, Task,
 };
 use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
 
@@ -48,7 +48,11 @@ pub async fn client(url: &str, retries: bool) -> Client {
 }
 
 pub async fn env() -> Env {
-    let config = Config::manual().with_scenario(Scenario::parse(SCENARIO).unwrap());
+    env_with(Config::manual().with_scenario(Scenario::parse(SCENARIO).unwrap())).await
+}
+
+/// An emulator started with `config`, an SDK client without retries, and the cluster `prod`.
+pub async fn env_with(config: Config) -> Env {
     let emulator = Emulator::start(config).await.unwrap();
     let ecs = client(&emulator.url(), false).await;
     ecs.create_cluster()
@@ -130,6 +134,96 @@ impl Env {
         out.services()[0].clone()
     }
 
+    /// Creates the service and steps until its first deployment completes (within `limit` s).
+    pub async fn create_settled(
+        &self,
+        name: &str,
+        task_definition: &str,
+        desired: i32,
+        config: DeploymentConfiguration,
+        limit: u32,
+    ) -> Service {
+        self.create_service(name, task_definition, desired, config)
+            .await;
+        self.step_until(name, limit, |_, _| {}, completed).await
+    }
+
+    /// Registers `web:v1` and creates the service `web` on it, settled as [`Env::create_settled`]
+    /// leaves it; returns v1's task definition ARN and the settled service.
+    pub async fn settled_v1(
+        &self,
+        desired: i32,
+        config: DeploymentConfiguration,
+        limit: u32,
+    ) -> (String, Service) {
+        let v1 = self.register("web:v1").await;
+        let settled = self
+            .create_settled("web", &v1, desired, config, limit)
+            .await;
+        (v1, settled)
+    }
+
+    /// Registers `image` and UpdateService `web` to it; returns its task definition ARN and
+    /// UpdateService's response.
+    pub async fn deploy(&self, image: &str) -> (String, Service) {
+        let task_definition = self.register(image).await;
+        let updated = self.update("web", &task_definition).await;
+        (task_definition, updated)
+    }
+
+    /// The ServiceDeployment with this ARN.
+    pub async fn service_deployment(&self, arn: &str) -> ServiceDeployment {
+        self.ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .unwrap()
+            .service_deployments()[0]
+            .clone()
+    }
+
+    /// The ServiceDeployment the service currently reports.
+    pub async fn current_service_deployment(&self, name: &str) -> ServiceDeployment {
+        let service = self.describe(name).await;
+        let arn = service.current_service_deployment().unwrap().to_string();
+        self.service_deployment(&arn).await
+    }
+
+    /// The status of the ServiceDeployment the service currently reports.
+    pub async fn current_service_deployment_status(&self, name: &str) -> String {
+        let sd = self.current_service_deployment(name).await;
+        sd.status().unwrap().as_str().to_string()
+    }
+
+    /// ListTasks of the service's tasks with this desired status (ListTasks' default: none).
+    pub async fn task_arns(&self, name: &str, desired: Option<DesiredStatus>) -> Vec<String> {
+        self.ecs
+            .list_tasks()
+            .cluster("prod")
+            .service_name(name)
+            .set_desired_status(desired)
+            .send()
+            .await
+            .unwrap()
+            .task_arns()
+            .to_vec()
+    }
+
+    /// DescribeTasks of what [`Env::task_arns`] lists.
+    pub async fn tasks(&self, name: &str, desired: Option<DesiredStatus>) -> Vec<Task> {
+        let arns = self.task_arns(name, desired).await;
+        self.ecs
+            .describe_tasks()
+            .cluster("prod")
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .unwrap()
+            .tasks()
+            .to_vec()
+    }
+
     /// Steps the clock a second at a time until `done` holds (or panics after `limit` seconds),
     /// calling `check` after every step.
     pub async fn step_until(
@@ -163,12 +257,23 @@ pub fn rolling(min: i32, max: i32) -> DeploymentConfiguration {
 
 pub fn with_breaker(rollback: bool) -> DeploymentConfiguration {
     DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(rollback)
-                .build(),
-        )
+        .deployment_circuit_breaker(breaker(rollback))
+        .build()
+}
+
+/// Rolling bounds with the circuit breaker on.
+pub fn rolling_with_breaker(min: i32, max: i32, rollback: bool) -> DeploymentConfiguration {
+    DeploymentConfiguration::builder()
+        .minimum_healthy_percent(min)
+        .maximum_percent(max)
+        .deployment_circuit_breaker(breaker(rollback))
+        .build()
+}
+
+fn breaker(rollback: bool) -> DeploymentCircuitBreaker {
+    DeploymentCircuitBreaker::builder()
+        .enable(true)
+        .rollback(rollback)
         .build()
 }
 
@@ -183,6 +288,15 @@ pub fn primary(service: &Service) -> &aws_sdk_ecs::types::Deployment {
 pub fn completed(service: &Service) -> bool {
     service.deployments().len() == 1
         && primary(service).rollout_state() == Some(&DeploymentRolloutState::Completed)
+}
+
+/// The PRIMARY deployment's id.
+pub fn primary_id(service: &Service) -> String {
+    primary(service).id().unwrap().to_string()
+}
+
+pub fn primary_failed(service: &Service) -> bool {
+    primary(service).rollout_state() == Some(&DeploymentRolloutState::Failed)
 }
 
 pub fn messages(service: &Service) -> Vec<String> {
