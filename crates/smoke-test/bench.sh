@@ -9,7 +9,8 @@
 #       Goal within 10 %.
 #
 # Needs nginx and wrk (apt-get install nginx-light wrk) and hurl 8.0.1, built once into
-# $DK_CACHE/hurl (cargo install hurl@8.0.1 --locked; needs libclang-dev and libcurl4-openssl-dev).
+# $DK_CACHE/hurl (cargo install hurl@8.0.1 --locked; needs libclang-dev and libcurl4-openssl-dev);
+# oha 1.16.0 in $DK_CACHE/oha (cargo install oha@1.16.0 --locked) adds a second p95 peer.
 #
 #   DK_BIN_DIR=target/release crates/smoke-test/bench.sh       # N=20000 by default
 #   NO_HURL=1 N=5000 crates/smoke-test/bench.sh                 # without hurl (no build)
@@ -85,6 +86,15 @@ if [ -n "$hurl" ]; then
 else
   figure smoke-rps "smoke-test checked requests/s at concurrency 50, $n requests (nginx)" req/s "$ours_rps" \
     "hurl 8.0.1 (same checks)" "" --goal "ratio>=3" --note "hurl not built"
+fi
+# The same p95 from oha 1.16.0 (a Rust load generator on hyper and tokio, as smoke-test is), when
+# scripts/bench has installed it into $DK_CACHE/oha: ratios against both peers are shown.
+oha="$cache/oha/bin/oha"
+if [ -x "$oha" ]; then
+  oha_p95=$("$oha" -n "$n" -c 50 --no-tui --output-format json "$url" |
+    python3 -c 'import json,sys;print("%.1f" % (json.load(sys.stdin)["latencyPercentiles"]["p95"] * 1000))')
+  figure smoke-p95-oha "smoke-test p95 latency at concurrency 50 (nginx, same URL)" ms "$ours_p95" "oha 1.16.0" "$oha_p95" \
+    --goal "ratio~0.10"
 fi
 if command -v wrk >/dev/null; then
   cat > "$work/p95.lua" <<'LUA'
