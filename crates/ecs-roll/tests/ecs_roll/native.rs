@@ -9,7 +9,7 @@ use std::net::TcpListener;
 
 use aws_sdk_ecs::types::{CanaryConfiguration, DeploymentStrategy};
 
-use super::smoke_gate::{health_spec, http, spec};
+use super::smoke_gate::{Smoke, health_spec, spec};
 use super::*;
 
 /// A CANARY service (10 %, one-minute canary bake, one-minute bake) on `app:v1`.
@@ -85,20 +85,9 @@ use serde_json::Value;
 fn canary_passing_test_traffic_smoke_goes_to_production() {
     let e = env();
     canary(&e);
-    let server = http(200);
-    let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, &health_spec("test_url"));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--smoke",
-        &s,
-        "--test-traffic-gate",
-        "--test-url",
-        &server.url,
-    ]);
+    let smoke = Smoke::new(200, "test_url");
+    let out = smoke.deploy_web_v2(&e, &[]);
+    let server = &smoke.server;
     out.assert_code(0).assert_no_panic();
     assert_eq!(out.output("result"), "succeeded", "{}", out.stderr);
     assert_eq!(short(&e.primary("web").1), "web:2");
@@ -128,20 +117,8 @@ fn canary_passing_test_traffic_smoke_goes_to_production() {
 fn canary_failing_test_traffic_smoke_is_rolled_back_before_production() {
     let e = env();
     let v1 = canary(&e);
-    let server = http(503);
-    let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, &health_spec("test_url"));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--smoke",
-        &s,
-        "--test-traffic-gate",
-        "--test-url",
-        &server.url,
-    ]);
+    let smoke = Smoke::new(503, "test_url");
+    let out = smoke.deploy_web_v2(&e, &[]);
     out.assert_code(1).assert_no_panic();
     let json = out.json();
     assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
@@ -401,26 +378,14 @@ fn a_pause_hook_at_another_stage_is_reported_and_never_continued_by_the_gate() {
         )
         .build();
     e.create_service("web", &v1, 2, config);
-    let server = http(200);
-    let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, &health_spec("test_url"));
-    let mut run = Background::deploy(
-        &e,
-        &[
-            "--service",
-            "web",
-            "--image",
-            "app=app:v2",
-            "--smoke",
-            &s,
-            "--test-traffic-gate",
-            "--test-url",
-            &server.url,
-            // The gate hook's timeout follows: 5 emulated minutes are 7.5 s here.
-            "--timeout",
-            "5m",
-        ],
-    );
+    let smoke = Smoke::new(200, "test_url");
+    let server = &smoke.server;
+    let gate = smoke.args();
+    let mut args = vec!["--service", "web", "--image", "app=app:v2"];
+    args.extend(gate.iter().map(String::as_str));
+    // The gate hook's timeout follows: 5 emulated minutes are 7.5 s here.
+    args.extend(["--timeout", "5m"]);
+    let mut run = Background::deploy(&e, &args);
     run.wait_for("paused at PRE_SCALE_UP by PAUSE hook");
     // 40 emulated seconds later the user's hook still waits, untouched, and no smoke ran.
     std::thread::sleep(Duration::from_secs(1));
@@ -465,19 +430,9 @@ fn a_pause_hook_at_another_stage_is_reported_and_never_continued_by_the_gate() {
 fn smoke_without_test_traffic_gate_is_refused_before_updating() {
     let e = env();
     let v1 = canary(&e);
-    let server = http(200);
-    let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, &health_spec("url"));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--smoke",
-        &s,
-        "--smoke-var",
-        &format!("url={}", server.url),
-    ]);
+    let smoke = Smoke::new(200, "url");
+    let out = smoke.deploy_web_v2(&e, &[]);
+    let server = &smoke.server;
     out.assert_code(1).assert_no_panic();
     let message = out.json()["message"].as_str().unwrap().to_string();
     assert!(message.contains("--test-traffic-gate"), "{message}");

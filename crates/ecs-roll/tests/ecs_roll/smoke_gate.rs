@@ -53,6 +53,51 @@ pub(crate) fn spec(dir: &tempfile::TempDir, yaml: &str) -> String {
     p.display().to_string()
 }
 
+/// The set-up every gate test shares: a server answering `status`, [`health_spec`] for
+/// `url_var` written to a file, and the flags that point ecs-roll at both — `--smoke-var url=…`
+/// for `url`, `--test-traffic-gate --test-url …` for `test_url`.
+pub(crate) struct Smoke {
+    pub(crate) server: Http,
+    spec: String,
+    url_var: &'static str,
+    _dir: tempfile::TempDir,
+}
+
+impl Smoke {
+    pub(crate) fn new(status: u16, url_var: &'static str) -> Smoke {
+        let dir = tempfile::tempdir().unwrap();
+        Smoke {
+            server: http(status),
+            spec: spec(&dir, &health_spec(url_var)),
+            url_var,
+            _dir: dir,
+        }
+    }
+
+    /// `--smoke SPEC` and the flags naming the server.
+    pub(crate) fn args(&self) -> Vec<String> {
+        let mut args = vec!["--smoke".to_string(), self.spec.clone()];
+        if self.url_var == "test_url" {
+            args.extend(["--test-traffic-gate".into(), "--test-url".into()]);
+            args.push(self.server.url.clone());
+        } else {
+            args.extend([
+                "--smoke-var".into(),
+                format!("{}={}", self.url_var, self.server.url),
+            ]);
+        }
+        args
+    }
+
+    /// `deploy --service web --image app=app:v2` with [`Smoke::args`] and `extra`.
+    pub(crate) fn deploy_web_v2(&self, e: &Env, extra: &[&str]) -> Output {
+        let args = self.args();
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend_from_slice(extra);
+        e.deploy_web("app:v2", &all)
+    }
+}
+
 /// One health check of `{{URL_VAR}}/{{service}}/health` (`url` for `--smoke-var url=…`,
 /// `test_url` for the test listener), retried once: the spec the gate tests share.
 pub(crate) fn health_spec(url_var: &str) -> String {
@@ -68,19 +113,9 @@ fn failing_smoke_test_rolls_back() {
     let e = env();
     let v1 = e.register("web", "app:v1");
     e.create_service("web", &v1, 1, breaker(true));
-    let server = http(503);
-    let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, &health_spec("url"));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--smoke",
-        &s,
-        "--smoke-var",
-        &format!("url={}", server.url),
-    ]);
+    let smoke = Smoke::new(503, "url");
+    let out = smoke.deploy_web_v2(&e, &[]);
+    let server = &smoke.server;
     out.assert_code(1).assert_no_panic();
     let json = out.json();
     assert_eq!(json["result"], "rolled_back", "{}", out.stderr);
@@ -113,19 +148,9 @@ fn passing_smoke_test_stays_green() {
     let e = env();
     let v1 = e.register("web", "app:v1");
     e.create_service("web", &v1, 1, breaker(true));
-    let server = http(200);
-    let dir = tempfile::tempdir().unwrap();
-    let s = spec(&dir, &health_spec("url"));
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--smoke",
-        &s,
-        "--smoke-var",
-        &format!("url={}", server.url),
-    ]);
+    let smoke = Smoke::new(200, "url");
+    let out = smoke.deploy_web_v2(&e, &[]);
+    let server = &smoke.server;
     out.assert_code(0).assert_no_panic();
     assert_eq!(out.output("result"), "succeeded");
     assert_eq!(out.output("cause"), "");
