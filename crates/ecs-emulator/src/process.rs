@@ -198,21 +198,14 @@ impl Supervisor {
             }
             inner.procs.insert(
                 task.arn.clone(),
-                Proc {
-                    task_id: task.id.clone(),
-                    cluster: cluster.clone(),
-                    service: service.clone(),
+                Proc::new(
+                    task.id.clone(),
+                    cluster.clone(),
+                    service.clone(),
                     container,
                     port,
-                    pid: None,
-                    state: state.clone(),
-                    health: TargetHealth::Initial,
-                    passes: 0,
-                    failures: 0,
-                    draining: false,
-                    green: false,
-                    stop_sent: false,
-                },
+                    state.clone(),
+                ),
             );
         }
         task.plan = waiting_plan(task.containers.len());
@@ -676,19 +669,8 @@ mod tests {
 
     fn proc(state: ProcState, health: TargetHealth) -> Proc {
         Proc {
-            task_id: "t".into(),
-            cluster: "c".into(),
-            service: "s".into(),
-            container: 0,
-            port: 1,
-            pid: None,
-            state,
             health,
-            passes: 0,
-            failures: 0,
-            draining: false,
-            green: false,
-            stop_sent: false,
+            ..Proc::new("t".into(), "c".into(), "s".into(), 0, 1, state)
         }
     }
 

@@ -52,6 +52,34 @@ pub(crate) struct Proc {
     pub(crate) stop_sent: bool,
 }
 
+impl Proc {
+    /// A task's process before it is spawned: no pid, no health checks yet, in rotation, blue.
+    pub(crate) fn new(
+        task_id: String,
+        cluster: String,
+        service: String,
+        container: usize,
+        port: u16,
+        state: ProcState,
+    ) -> Proc {
+        Proc {
+            task_id,
+            cluster,
+            service,
+            container,
+            port,
+            pid: None,
+            state,
+            health: TargetHealth::Initial,
+            passes: 0,
+            failures: 0,
+            draining: false,
+            green: false,
+            stop_sent: false,
+        }
+    }
+}
+
 /// The green weights of a service's listeners (percent); `None`: no ECS-native deployment owns
 /// its traffic, every healthy target is in the primary (blue) target group.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

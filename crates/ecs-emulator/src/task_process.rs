@@ -23,7 +23,7 @@ use crate::process::{
     Launch, cluster_name, exit_code, launch_for_task, set_state, spawn, waiting_plan,
 };
 use crate::process_config::ProcessMode;
-use crate::process_state::{Inner, Proc, ProcState, Supervisor, TargetHealth, lock};
+use crate::process_state::{Inner, Proc, ProcState, Supervisor, lock};
 
 /// How long the output pipes may stay open after the process exited (a grandchild holding
 /// them), and how long the last log lines may take to be written.
@@ -79,22 +79,15 @@ impl Supervisor {
             }
             inner.procs.insert(
                 task.arn.clone(),
-                Proc {
-                    task_id: task.id.clone(),
-                    cluster: cluster_name(&task.cluster_arn),
-                    // No service: never a load balancer's target.
-                    service: String::new(),
+                // No service and no port: never a load balancer's target.
+                Proc::new(
+                    task.id.clone(),
+                    cluster_name(&task.cluster_arn),
+                    String::new(),
                     container,
-                    port: 0,
-                    pid: None,
-                    state: ProcState::Starting,
-                    health: TargetHealth::Initial,
-                    passes: 0,
-                    failures: 0,
-                    draining: false,
-                    green: false,
-                    stop_sent: false,
-                },
+                    0,
+                    ProcState::Starting,
+                ),
             );
         }
         task.plan = waiting_plan(task.containers.len());
