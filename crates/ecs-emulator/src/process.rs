@@ -34,6 +34,9 @@ use crate::progressive::traffic;
 use crate::secrets::{self, SecretRef};
 use crate::{http_client, lb};
 
+/// How long a shutdown waits for the processes it killed to be reaped.
+const REAP_WAIT: Duration = Duration::from_secs(5);
+
 /// What to run for one task.
 pub(crate) struct Launch {
     pub(crate) command: Vec<String>,
@@ -367,7 +370,9 @@ impl Supervisor {
     }
 
     /// Graceful: SIGTERM to every group, SIGKILL to those still running after `grace`; then the
-    /// load balancers stop.
+    /// load balancers stop. Returns once every killed process is reaped (bounded by
+    /// [`REAP_WAIT`]): a container's PID 1 often reaps no orphan, so a process the emulator
+    /// exits without waiting for stays a zombie that `kill -0` still finds.
     pub async fn shutdown(&self, grace: Duration) {
         let running: Vec<u32> = {
             let mut inner = lock(&self.inner);
@@ -385,11 +390,16 @@ impl Supervisor {
         for &pid in &running {
             signal_group(pid, Signal::Term);
         }
-        let deadline = Instant::now() + grace;
+        self.until_none_running(grace).await;
+        self.kill_all(true);
+        self.until_none_running(REAP_WAIT).await;
+    }
+
+    async fn until_none_running(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
         while Instant::now() < deadline && self.any_running() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.kill_all(true);
     }
 
     fn any_running(&self) -> bool {

@@ -32,6 +32,7 @@ pub(super) fn scenario(marker: &str, secrets_manager_url: Option<&str>) -> Scena
             "web:v*": {"command": ["sh", "-c", SERVE], "environment": {"MARK": marker}},
             "web:sick": {"command": ["sh", "-c", SICK]},
             "web:crash": {"command": ["sh", "-c", "exit 3"]},
+            "web:stubborn": {"command": ["sh", "-c", format!("trap '' TERM; {SERVE}")], "environment": {"MARK": marker}},
         },
     }});
     Scenario::parse(&doc.to_string()).unwrap()
@@ -432,7 +433,10 @@ async fn without_processes_nothing_is_started() {
     assert!(env.emulator.load_balancer_url("prod", "api").is_none());
 }
 
-/// SIGTERM to the emulator binary stops every task process and whatever it forked.
+/// SIGTERM to the emulator binary stops every task process and whatever it forked — also
+/// tasks that ignore SIGTERM and are killed after the stop timeout — and it exits only after it
+/// has reaped them: a container's PID 1 often reaps no orphan, so a task process the emulator
+/// did not wait for stays a zombie, and `kill -0` (the demo's check) still finds it.
 #[tokio::test]
 async fn no_process_survives_sigterm_to_the_binary() {
     let mark = marker();
@@ -468,7 +472,7 @@ async fn no_process_survives_sigterm_to_the_binary() {
         .send()
         .await
         .unwrap();
-    let td = register(&ecs, "web:v1", "1.0.0", None).await;
+    let td = register(&ecs, "web:stubborn", "1.0.0", None).await;
     ecs.create_service()
         .cluster("prod")
         .service_name("api")
@@ -503,8 +507,42 @@ async fn no_process_survives_sigterm_to_the_binary() {
         .await
         .unwrap();
     assert_eq!(code.code(), Some(0));
+    let unreaped: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        .collect();
+    assert!(
+        unreaped.is_empty(),
+        "the emulator exited before reaping task processes {unreaped:?}"
+    );
     assert_all_gone(&pids, &mark).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A graceful shutdown returns only once every task process is reaped, also those that ignore
+/// SIGTERM and are killed after the stop timeout: here the test process is their parent, so
+/// one not waited for would still be in /proc as a zombie.
+#[tokio::test]
+async fn shutdown_reaps_tasks_that_ignore_sigterm() {
+    let mark = marker();
+    let env = start(scenario(&mark, None)).await;
+    let td = register(&env.ecs, "web:stubborn", "1.0.0", None).await;
+    env.create_service("api", &td, 2, with_breaker(true)).await;
+    wait_for(&env, "api", Duration::from_secs(30), |s| {
+        s.running_count() == 2
+    })
+    .await;
+    let pids = env.emulator.started_pids();
+    assert_eq!(pids.len(), 2);
+    env.emulator.shutdown().await;
+    let unreaped: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        .collect();
+    assert!(unreaped.is_empty(), "not reaped: {unreaped:?}");
+    assert_all_gone(&pids, &mark).await;
 }
 
 /// Dropping the emulator (as a failing test does while unwinding) kills every process group.
