@@ -26,8 +26,13 @@ use crate::process_config::ProcessMode;
 use crate::process_state::{Inner, Proc, ProcState, Supervisor, lock};
 
 /// How long the output pipes may stay open after the process exited (a grandchild holding
-/// them), and how long the last log lines may take to be written.
+/// them).
 const DRAIN: Duration = Duration::from_secs(2);
+/// How long the last log lines may take to be written. Docker's awslogs driver flushes what
+/// it holds when the container stops, however slow CloudWatch Logs answers; this bound is only
+/// against an endpoint that never answers, and generous because a loaded CI machine can make
+/// the moto server take seconds per PutLogEvents.
+const SHIP_DRAIN: Duration = Duration::from_secs(15);
 
 impl Supervisor {
     /// The clock step's hook for one-off tasks: start a process for each new one whose image
@@ -144,7 +149,7 @@ async fn run_one_off(
     }
     if let Some(shipper) = shipper {
         let abort = shipper.abort_handle();
-        if tokio::time::timeout(DRAIN, shipper).await.is_err() {
+        if tokio::time::timeout(SHIP_DRAIN, shipper).await.is_err() {
             abort.abort();
         }
     }
