@@ -27,9 +27,11 @@ fn demo_runs_end_to_end() {
         "ecs-roll exit code: 1, result: rolled_back",
         "rolled back to demo-web:1 and stable",
         "is available at app-db-restored.",
-        // The HTTP answers through the emulator's load balancer: v2, v3 failing, v2 again.
+        // The HTTP answers through the emulator's load balancer: v2, v3 failing, v2 again. v3's
+        // 500s are asserted as the smoke gate measured them (200 requests, exactly half fail),
+        // not from the demo's watcher, whose few samples may all land on v3's good half.
         r#"/health → 200 {"status":"ok","version":"2.0.0"}"#,
-        "500 3.0.0:",
+        "is above the threshold 1%",
         "smoke test passed (5 check(s))",
         // The migrations are demo-api processes: v2's passes, the broken one's own lines are
         // read back from CloudWatch Logs and nothing is changed.
