@@ -45,14 +45,9 @@ pub fn create_cluster(state: &mut State, input: &Input) -> Result<Value, EcsErro
                     .cloned()
                     .unwrap_or_else(|| json!([{"name": "containerInsights", "value": "disabled"}])),
                 configuration: input.value("configuration").cloned(),
-                capacity_providers: input
-                    .value("capacityProviders")
-                    .cloned()
-                    .unwrap_or_else(|| json!([])),
+                capacity_providers: input.value_or_empty_list("capacityProviders"),
                 default_capacity_provider_strategy: input
-                    .value("defaultCapacityProviderStrategy")
-                    .cloned()
-                    .unwrap_or_else(|| json!([])),
+                    .value_or_empty_list("defaultCapacityProviderStrategy"),
                 services: BTreeMap::new(),
                 tasks: Vec::new(),
             },

@@ -38,6 +38,14 @@ impl<'a> Input<'a> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
+    /// The raw value cloned, or `[]` when absent: the default ECS echoes for list fields a
+    /// request leaves out (load balancers, placement, capacity providers).
+    pub fn value_or_empty_list(&self, key: &str) -> Value {
+        self.value(key)
+            .cloned()
+            .unwrap_or_else(|| Value::Array(Vec::new()))
+    }
+
     pub fn str(&self, key: &str) -> Result<Option<&'a str>, EcsError> {
         match self.value(key) {
             None => Ok(None),

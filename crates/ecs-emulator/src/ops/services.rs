@@ -213,27 +213,15 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
         capacity_provider_strategy,
         platform_version,
         network_configuration: input.value("networkConfiguration").cloned(),
-        load_balancers: input
-            .value("loadBalancers")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-        service_registries: input
-            .value("serviceRegistries")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
+        load_balancers: input.value_or_empty_list("loadBalancers"),
+        service_registries: input.value_or_empty_list("serviceRegistries"),
         scheduling_strategy: scheduling.to_string(),
         propagate_tags: input.str("propagateTags")?.unwrap_or("NONE").to_string(),
         enable_ecs_managed_tags: input.bool("enableECSManagedTags")?.unwrap_or(false),
         enable_execute_command: input.bool("enableExecuteCommand")?.unwrap_or(false),
         health_check_grace_period_seconds: input.value("healthCheckGracePeriodSeconds").cloned(),
-        placement_constraints: input
-            .value("placementConstraints")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-        placement_strategy: input
-            .value("placementStrategy")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
+        placement_constraints: input.value_or_empty_list("placementConstraints"),
+        placement_strategy: input.value_or_empty_list("placementStrategy"),
         volume_configurations: input.value("volumeConfigurations").cloned(),
         role_arn: input.str("role")?.map(str::to_string),
         created_at: now,
