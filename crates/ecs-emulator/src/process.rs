@@ -42,7 +42,7 @@ pub(crate) struct Launch {
 }
 
 /// The emulated plan of a process task until something real happens: nothing moves.
-pub(crate) fn waiting_plan(containers: usize) -> TaskPlan {
+fn waiting_plan(containers: usize) -> TaskPlan {
     TaskPlan::Run {
         running_at: f64::INFINITY,
         healthy_at: None,
@@ -191,24 +191,17 @@ impl Supervisor {
             ));
             0
         });
-        {
-            let mut inner = lock(&self.inner);
-            if inner.closed {
-                return;
-            }
-            inner.procs.insert(
-                task.arn.clone(),
-                Proc::new(
-                    task.id.clone(),
-                    cluster.clone(),
-                    service.clone(),
-                    container,
-                    port,
-                    state.clone(),
-                ),
-            );
+        let proc = Proc::new(
+            task.id.clone(),
+            cluster.clone(),
+            service.clone(),
+            container,
+            port,
+            state.clone(),
+        );
+        if !self.admit(task, proc) {
+            return;
         }
-        task.plan = waiting_plan(task.containers.len());
         self.ensure_load_balancer(&cluster, &service);
         if state == ProcState::Starting {
             let run = run_process(
@@ -221,6 +214,20 @@ impl Supervisor {
             );
             self.runtime.spawn(run);
         }
+    }
+
+    /// Records `task`'s process before it is spawned and sets the task's containers waiting
+    /// for it; false once the supervisor has shut down (nothing starts any more).
+    pub(crate) fn admit(&self, task: &mut Task, proc: Proc) -> bool {
+        {
+            let mut inner = lock(&self.inner);
+            if inner.closed {
+                return false;
+            }
+            inner.procs.insert(task.arn.clone(), proc);
+        }
+        task.plan = waiting_plan(task.containers.len());
+        true
     }
 
     fn ensure_load_balancer(&self, cluster: &str, service: &str) {
