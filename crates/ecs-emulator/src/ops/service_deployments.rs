@@ -7,7 +7,7 @@ use super::input::{Input, cluster};
 use crate::deployments;
 use crate::error::EcsError;
 use crate::ids;
-use crate::model::{RevisionRef, RolloutState, Service, State, Task};
+use crate::model::{Service, State, Task};
 use crate::render::{render_service_deployment, render_service_deployment_brief};
 
 /// ARNs per DescribeServiceDeployments call (API limit).
@@ -149,25 +149,12 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
         }
     }
     let tracked = sd.deployment_id.clone();
-    let sources = sd.source_revisions.clone();
     if service.primary().is_none_or(|p| p.id != tracked) {
         return Err(EcsError::conflict(
             "The service deployment is not the service's current deployment.",
         ));
     }
-    // Roll back to the last completed deployment, else to the revision the deployment replaced.
-    let target = service.last_completed.take().or_else(|| {
-        service
-            .deployments
-            .iter()
-            .find(|d| sources.first() == Some(&d.service_revision_arn) && d.id != tracked)
-            .map(|d| RevisionRef {
-                deployment_id: d.id.clone(),
-                task_definition: d.task_definition.clone(),
-                revision_arn: d.service_revision_arn.clone(),
-            })
-    });
-    let Some(target) = target else {
+    let Some(target) = deployments::rollback_target(service, &arn) else {
         return Err(EcsError::conflict(
             "There is no previous service revision to roll back to.",
         ));
@@ -177,13 +164,11 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
             "The service deployment is not the service's current deployment.",
         ));
     };
-    primary.rollout_state = RolloutState::Failed;
-    primary.rollout_state_reason =
-        format!("ECS deployment {tracked} stopped: rollback requested by StopServiceDeployment.");
-    primary.stalled = true;
-    primary.updated_at = now;
-    primary.finished_emulated = Some(now);
-    primary.finished_real = Some(real_now);
+    primary.fail(
+        format!("ECS deployment {tracked} stopped: rollback requested by StopServiceDeployment."),
+        now,
+        real_now,
+    );
     let reason = format!(
         "Service deployment rolled back to deploymentId {} by StopServiceDeployment.",
         target.deployment_id
