@@ -681,19 +681,23 @@ mod tests {
         }
     }
 
-    fn plan_after(state: ProcState, health: TargetHealth) -> TaskPlan {
-        let definition = TaskDefinition {
+    /// Revision 1 of family `f`, ACTIVE, with `body`.
+    fn definition(body: Value) -> TaskDefinition {
+        TaskDefinition {
             family: "f".into(),
             revision: 1,
             arn: crate::ids::task_definition_arn("f", 1),
             status: "ACTIVE".into(),
             registered_at: 0.0,
             deregistered_at: None,
-            body: json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i"}]})
-                .as_object()
-                .unwrap()
-                .clone(),
-        };
+            body: body.as_object().unwrap().clone(),
+        }
+    }
+
+    fn plan_after(state: ProcState, health: TargetHealth) -> TaskPlan {
+        let definition = definition(
+            json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i"}]}),
+        );
         let mut task = crate::task_lifecycle::launch_task(
             &mut fastrand::Rng::with_seed(1),
             10.0,
@@ -758,23 +762,12 @@ mod tests {
             "images: {'web:*': {command: [app], environment: {A: image, B: image}}}",
         )
         .unwrap();
-        let definition = TaskDefinition {
-            family: "f".into(),
-            revision: 1,
-            arn: crate::ids::task_definition_arn("f", 1),
-            status: "ACTIVE".into(),
-            registered_at: 0.0,
-            deregistered_at: None,
-            body: json!({"containerDefinitions": [
-                {"name": "side", "image": "envoy:1"},
-                {"name": "app", "image": "web:v2",
-                 "environment": [{"name": "B", "value": "taskdef"}],
-                 "secrets": [{"name": "JWT_SECRET", "valueFrom": "arn:x"}]}
-            ]})
-            .as_object()
-            .unwrap()
-            .clone(),
-        };
+        let definition = definition(json!({"containerDefinitions": [
+            {"name": "side", "image": "envoy:1"},
+            {"name": "app", "image": "web:v2",
+             "environment": [{"name": "B", "value": "taskdef"}],
+             "secrets": [{"name": "JWT_SECRET", "valueFrom": "arn:x"}]}
+        ]}));
         let (index, launch) = launch_for(&definition, &mode).unwrap();
         assert_eq!(index, 1);
         assert_eq!(launch.command, ["app"]);
