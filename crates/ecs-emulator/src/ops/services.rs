@@ -243,12 +243,7 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
     apply_tags(state, &arn, tags);
     let c = cluster_mut(state, &cluster_name)?;
     c.services.insert(name.to_string(), service);
-    let c = cluster(state, &cluster_name)?;
-    let s = c
-        .services
-        .get(name)
-        .ok_or_else(EcsError::service_not_found)?;
-    Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+    service_response(state, &cluster_name, name)
 }
 
 /// The cluster and service a request names (`service` may be an ARN carrying the cluster).
@@ -354,12 +349,7 @@ pub fn update_service(state: &mut State, input: &Input, real_now: f64) -> Result
     {
         return Ok(json!({"service": without_tags(snapshot)}));
     }
-    let c = cluster(state, &cluster_name)?;
-    let s = c
-        .services
-        .get(&name)
-        .ok_or_else(EcsError::service_not_found)?;
-    Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+    service_response(state, &cluster_name, &name)
 }
 
 /// The service as it really is just before an UpdateService (tags included), when stale reads
@@ -451,10 +441,16 @@ pub fn delete_service(state: &mut State, input: &Input) -> Result<Value, EcsErro
     }
     service.desired_count = 0;
     service.status = "DRAINING".to_string();
-    let c = cluster(state, &cluster_name)?;
+    service_response(state, &cluster_name, &name)
+}
+
+/// `{"service": …}` as CreateService, UpdateService and DeleteService answer: the service as
+/// it now is, tags left out.
+fn service_response(state: &State, cluster_name: &str, name: &str) -> Result<Value, EcsError> {
+    let c = cluster(state, cluster_name)?;
     let s = c
         .services
-        .get(&name)
+        .get(name)
         .ok_or_else(EcsError::service_not_found)?;
     Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
 }
