@@ -322,9 +322,11 @@ async fn breaker_with_nothing_to_return_to_stalls() {
 #[tokio::test]
 async fn desired_zero_deployment_completes_without_running_anything() {
     let env = env().await;
-    env.settled_v1(0, with_breaker(true), 30).await;
-    let (crash, updated) = env.deploy("web:crash").await;
-    let new_id = primary_id(&updated);
+    let Redeploy {
+        next: crash,
+        new_id,
+        ..
+    } = env.redeploy(0, with_breaker(true), 30, "web:crash").await;
     let done = env.step_until("web", 30, |_, _| {}, completed).await;
     assert_eq!(primary(&done).id(), Some(new_id.as_str()));
     assert_eq!(primary(&done).task_definition(), Some(crash.as_str()));
@@ -343,9 +345,7 @@ async fn desired_zero_deployment_completes_without_running_anything() {
 #[tokio::test]
 async fn scaled_to_zero_mid_rollout_completes_empty() {
     let env = env().await;
-    env.settled_v1(2, with_breaker(true), 60).await;
-    let (_, updated) = env.deploy("web:sick").await;
-    let new_id = primary_id(&updated);
+    let Redeploy { new_id, .. } = env.redeploy(2, with_breaker(true), 60, "web:sick").await;
     env.emulator.advance(Duration::from_secs(3));
     env.ecs
         .update_service()
@@ -456,10 +456,12 @@ fn alarm_config(rollback: bool) -> aws_sdk_ecs::types::DeploymentConfiguration {
 #[tokio::test]
 async fn alarm_during_deployment_fails_and_rolls_back() {
     let env = env().await;
-    let (v1, first) = env.settled_v1(2, alarm_config(true), 60).await;
-    let good_id = primary_id(&first);
-    let (_, updated) = env.deploy("web:v2").await;
-    let bad_id = primary_id(&updated);
+    let Redeploy {
+        v1,
+        old_id: good_id,
+        new_id: bad_id,
+        ..
+    } = env.redeploy(2, alarm_config(true), 60, "web:v2").await;
     env.emulator.advance(Duration::from_secs(3));
     env.emulator.set_alarm("web-latency", "ALARM");
     let rolled = env

@@ -8,12 +8,12 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{
-    ContainerDefinition, DeploymentRolloutState, KeyValuePair, Secret, Service,
+    ContainerDefinition, DeploymentRolloutState, DesiredStatus, KeyValuePair, Secret, Service,
 };
-use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
+use ecs_emulator::{Config, RunningEmulator, Scenario};
 
 use super::http::request;
-use super::sdk::{Env, client, completed, primary, with_breaker};
+use super::sdk::{Env, client, completed, env_with, primary, register_container, with_breaker};
 
 /// Serves `/health` = "$APP_VERSION $JWT_SECRET" on $PORT; a `sleep` grandchild carries a
 /// marker so a test can find it in /proc.
@@ -45,19 +45,13 @@ pub(super) fn marker() -> String {
     format!("4242.{}{n}", std::process::id())
 }
 
+/// The emulator on a manual clock with `scenario`, as [`env_with`] sets it up.
 pub(super) async fn start(scenario: Scenario) -> Env {
-    let emulator = Emulator::start(Config::manual().with_scenario(scenario))
-        .await
-        .unwrap();
-    let ecs = client(&emulator.url(), false).await;
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    Env { emulator, ecs }
+    env_with(Config::manual().with_scenario(scenario)).await
 }
 
+/// Registers `web` running `image` with `APP_VERSION` = `version` and `JWT_SECRET` from the
+/// secret `secret` (Secrets Manager ARN), else the plain value `plain`.
 pub(super) async fn register(
     ecs: &aws_sdk_ecs::Client,
     image: &str,
@@ -89,17 +83,7 @@ pub(super) async fn register(
                 .build(),
         ),
     };
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(container.build())
-        .send()
-        .await
-        .unwrap()
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_string()
+    register_container(ecs, "web", container.build()).await
 }
 
 /// Steps the clock a second per 50 ms of real time until `done` (or panics after `limit`).
@@ -155,32 +139,6 @@ pub(super) fn load_balancer(env: &Env, service: &str) -> String {
     env.emulator
         .load_balancer_url("prod", service)
         .unwrap_or_else(|| panic!("no load balancer for {service}"))
-}
-
-async fn tasks(env: &Env, service: &str, status: &str) -> Vec<aws_sdk_ecs::types::Task> {
-    let arns = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name(service)
-        .desired_status(status.into())
-        .send()
-        .await
-        .unwrap()
-        .task_arns()
-        .to_vec();
-    if arns.is_empty() {
-        return Vec::new();
-    }
-    env.ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(arns))
-        .send()
-        .await
-        .unwrap()
-        .tasks()
-        .to_vec()
 }
 
 /// A process is gone: no /proc entry, or only a zombie's.
@@ -320,7 +278,7 @@ async fn crashing_process_stops_its_task_and_the_deployment_rolls_back() {
             .contains("deployment failed: tasks failed to start")
     });
     assert!(failed, "{rolled_back:#?}");
-    let stopped = tasks(&env, "api", "STOPPED").await;
+    let stopped = env.tasks("api", Some(DesiredStatus::Stopped)).await;
     let crashed: Vec<_> = stopped
         .iter()
         .filter(|t| t.task_definition_arn() == Some(crash.as_str()))
@@ -390,7 +348,7 @@ async fn secrets_are_resolved_and_a_missing_one_stops_the_task() {
         primary(s).failed_tasks() >= 1
     })
     .await;
-    let stopped = tasks(&env, "broken", "STOPPED").await;
+    let stopped = env.tasks("broken", Some(DesiredStatus::Stopped)).await;
     let reason = stopped[0].stopped_reason().unwrap_or_default();
     assert!(
         reason

@@ -61,17 +61,6 @@ async fn deploy_canary(env: &Env) -> String {
         .to_string()
 }
 
-async fn describe(env: &Env, arn: &str) -> ServiceDeployment {
-    env.ecs
-        .describe_service_deployments()
-        .service_deployment_arns(arn)
-        .send()
-        .await
-        .unwrap()
-        .service_deployments()[0]
-        .clone()
-}
-
 /// Steps the clock a second per 50 ms of real time until the deployment satisfies `done`.
 async fn step_until(
     env: &Env,
@@ -80,7 +69,7 @@ async fn step_until(
 ) -> ServiceDeployment {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let sd = describe(env, arn).await;
+        let sd = env.service_deployment(arn).await;
         if done(&sd) {
             return sd;
         }
