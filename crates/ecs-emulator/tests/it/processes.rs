@@ -86,6 +86,24 @@ pub(super) async fn register(
     register_container(ecs, "web", container.build()).await
 }
 
+/// `api` serving `web:v1` ("1.0.0 plain") from `desired` processes, its first deployment
+/// completed; v1's task definition ARN.
+pub(super) async fn serving_v1(env: &Env, desired: i32) -> String {
+    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
+    env.create_service("api", &v1, desired, with_breaker(true))
+        .await;
+    wait_for(env, "api", Duration::from_secs(30), completed).await;
+    v1
+}
+
+/// Drops the emulator, then asserts that no process it started survives, nor a grandchild
+/// carrying `mark`.
+pub(super) async fn shut_down(env: Env, mark: &str) {
+    let pids = env.emulator.started_pids();
+    drop(env);
+    assert_all_gone(&pids, mark).await;
+}
+
 /// Steps the clock a second per 50 ms of real time until `done` (or panics after `limit`).
 pub(super) async fn wait_for(
     env: &Env,
@@ -186,21 +204,12 @@ pub(super) async fn assert_all_gone(pids: &[u32], marker: &str) {
 async fn tasks_answer_on_their_ports_behind_the_load_balancer() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let td = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &td, 2, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    serving_v1(&env, 2).await;
     let url = load_balancer(&env, "api");
     for _ in 0..4 {
         assert_eq!(get(&url, "/health").await, (200, "1.0.0 plain".into()));
     }
-    let port = env
-        .emulator
-        .url()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = env.emulator.port();
     let (status, view) = request(port, "GET", "/_emulator/load-balancers", "").await;
     assert_eq!(status, 200);
     let lb = &view["loadBalancers"][0];
@@ -228,9 +237,7 @@ async fn tasks_answer_on_their_ports_behind_the_load_balancer() {
 async fn load_balancer_forwards_only_to_healthy_tasks() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &v1, 1, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    serving_v1(&env, 1).await;
     let url = load_balancer(&env, "api");
     let sick = register(&env.ecs, "web:sick", "2.0.0", None).await;
     env.update("api", &sick).await;
@@ -252,9 +259,7 @@ async fn load_balancer_forwards_only_to_healthy_tasks() {
     .await;
     let lonely = load_balancer(&env, "lonely");
     assert_eq!(get(&lonely, "/health").await.0, 503);
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }
 
 /// A process that exits stops its task with the exit code; the circuit breaker counts the
@@ -263,9 +268,7 @@ async fn load_balancer_forwards_only_to_healthy_tasks() {
 async fn crashing_process_stops_its_task_and_the_deployment_rolls_back() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &v1, 1, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    let v1 = serving_v1(&env, 1).await;
     let crash = register(&env.ecs, "web:crash", "3.0.0", None).await;
     env.update("api", &crash).await;
     let rolled_back = wait_for(&env, "api", Duration::from_secs(60), |s| {
@@ -306,9 +309,7 @@ async fn crashing_process_stops_its_task_and_the_deployment_rolls_back() {
     );
     let url = load_balancer(&env, "api");
     assert_eq!(get(&url, "/health").await, (200, "1.0.0 plain".into()));
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }
 
 /// Secrets come from moto's Secrets Manager: a task whose secret exists gets its value in the
@@ -495,9 +496,7 @@ async fn no_process_survives_the_emulator_being_dropped() {
 async fn rolling_deployment_drops_no_request() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &v1, 2, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    serving_v1(&env, 2).await;
     let port: u16 = load_balancer(&env, "api")
         .rsplit(':')
         .next()
@@ -547,7 +546,5 @@ async fn rolling_deployment_drops_no_request() {
             && seen.last().unwrap().1.starts_with("2.0.0"),
         "{seen:?}"
     );
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }
