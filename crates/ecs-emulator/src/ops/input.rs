@@ -1,7 +1,7 @@
 //! Typed reads of request fields, with the errors ECS gives for wrong types and bad values,
 //! plus the lookups most operations share (cluster by name or ARN, paging tokens).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::EcsError;
 use crate::ids;
@@ -161,6 +161,32 @@ impl<'a> Input<'a> {
 }
 
 /// The cluster, or ClusterNotFoundException.
+/// A Describe… by ARN (service deployments, service revisions): 1 to `max` ARNs in `key`,
+/// each rendered or reported MISSING; the found ones are listed under `out`.
+pub fn describe_by_arn(
+    input: &Input,
+    key: &str,
+    max: usize,
+    out: &str,
+    mut render: impl FnMut(&str) -> Option<Value>,
+) -> Result<Value, EcsError> {
+    let arns = input.strings(key)?.unwrap_or_default();
+    if arns.is_empty() || arns.len() > max {
+        return Err(EcsError::invalid_parameter(format!(
+            "{key} must have 1 to {max} items."
+        )));
+    }
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for arn in arns {
+        match render(arn) {
+            Some(v) => found.push(v),
+            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({out: found, "failures": failures}))
+}
+
 pub fn cluster<'s>(state: &'s State, name: &str) -> Result<&'s Cluster, EcsError> {
     state
         .clusters

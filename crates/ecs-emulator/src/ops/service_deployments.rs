@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::input::{Input, cluster};
+use super::input::{Input, cluster, describe_by_arn};
 use crate::deployments;
 use crate::error::EcsError;
 use crate::ids;
@@ -91,16 +91,13 @@ pub fn list(state: &mut State, input: &Input) -> Result<Value, EcsError> {
 }
 
 pub fn describe(state: &mut State, input: &Input) -> Result<Value, EcsError> {
-    let arns = input.strings("serviceDeploymentArns")?.unwrap_or_default();
-    if arns.is_empty() || arns.len() > MAX_DESCRIBE {
-        return Err(EcsError::invalid_parameter(format!(
-            "serviceDeploymentArns must have 1 to {MAX_DESCRIBE} items."
-        )));
-    }
-    let mut found = Vec::new();
-    let mut failures = Vec::new();
-    for arn in arns {
-        let rendered = find_service(state, arn).and_then(|service| {
+    describe_by_arn(
+        input,
+        "serviceDeploymentArns",
+        MAX_DESCRIBE,
+        "serviceDeployments",
+        |arn| {
+            let service = find_service(state, arn)?;
             let (cluster_name, _) = locate(arn)?;
             let tasks = &state.clusters.get(cluster_name)?.tasks;
             let sd = service
@@ -108,13 +105,8 @@ pub fn describe(state: &mut State, input: &Input) -> Result<Value, EcsError> {
                 .iter()
                 .find(|sd| sd.arn == arn)?;
             Some(render_service_deployment(service, sd, tasks))
-        });
-        match rendered {
-            Some(v) => found.push(v),
-            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
-        }
-    }
-    Ok(json!({"serviceDeployments": found, "failures": failures}))
+        },
+    )
 }
 
 pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, EcsError> {
