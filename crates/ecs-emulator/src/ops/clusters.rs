@@ -16,12 +16,7 @@ use crate::render::render_cluster;
 
 pub fn create_cluster(state: &mut State, input: &Input) -> Result<Value, EcsError> {
     let name = input.str("clusterName")?.unwrap_or("default").to_string();
-    if name.is_empty()
-        || name.len() > 255
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !ids::valid_name(&name) {
         return Err(EcsError::invalid_parameter(
             "Cluster name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.",
         ));

@@ -112,19 +112,11 @@ fn merged_deployment_configuration(
     Ok(out)
 }
 
-fn valid_service_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result<Value, EcsError> {
     let cluster_name = input.cluster_name()?;
     cluster(state, &cluster_name)?;
     let name = input.required_str("serviceName")?;
-    if !valid_service_name(name) {
+    if !ids::valid_name(name) {
         return Err(EcsError::invalid_parameter(
             "Service name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.",
         ));
