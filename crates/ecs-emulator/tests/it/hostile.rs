@@ -203,12 +203,12 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
         format!("{SCENARIO}rollback_tasks: {{behavior: fail_to_start, start_seconds: 2}}\n");
     env.emulator
         .set_scenario(ecs_emulator::Scenario::parse(&scenario).unwrap());
-    let v1 = env.register("web:v1").await;
-    let crash = env.register("web:crash").await;
     let config = rolling_with_breaker(50, 200, true);
-    let first = env.create_settled("web", &v1, 2, config, 60).await;
-    let good_id = primary_id(&first);
-    env.update("web", &crash).await;
+    let Redeploy {
+        v1,
+        old_id: good_id,
+        ..
+    } = env.redeploy(2, config, 60, "web:crash").await;
     let failed = env
         .step_until(
             "web",
@@ -250,11 +250,8 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
 #[tokio::test]
 async fn rollback_succeeds_without_the_scenario() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let crash = env.register("web:crash").await;
     let config = rolling_with_breaker(50, 200, true);
-    env.create_settled("web", &v1, 2, config, 60).await;
-    env.update("web", &crash).await;
+    let Redeploy { v1, .. } = env.redeploy(2, config, 60, "web:crash").await;
     let done = env
         .step_until(
             "web",
