@@ -14,6 +14,7 @@
 //! - [`wait`]: `--timeout`/`--interval` of every waiting command ([`wait::WaitArgs`]), one set
 //!   of bounds.
 //! - [`secret`]: `Secret<T>`, which never prints its value.
+//! - [`shutdown`]: waiting for SIGTERM/SIGINT, for the binaries that serve until asked to stop.
 //! - [`aws`] (feature `aws`): the `--region/--profile/--endpoint-url/--role-arn` flags and the one
 //!   function that turns them into an `SdkConfig`, GitHub OIDC included.
 //! - [`github`] (feature `github`): the one octocrab client and how GitHub's error answers and
@@ -40,6 +41,7 @@ pub mod poll;
 pub mod report;
 pub mod retry;
 pub mod secret;
+pub mod shutdown;
 #[cfg(feature = "logs")]
 pub mod task_logs;
 pub mod tool;

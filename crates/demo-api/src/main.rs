@@ -124,7 +124,13 @@ async fn main() -> ExitCode {
         "demo-api {version} ({}) listening on http://127.0.0.1:{}",
         cli.behaviour, cli.port
     );
-    demo_api::serve(listener, config, Arc::default(), signal()).await;
+    demo_api::serve(
+        listener,
+        config,
+        Arc::default(),
+        dk_core::shutdown::requested(),
+    )
+    .await;
     eprintln!("demo-api {version}: stopped");
     ExitCode::SUCCESS
 }
@@ -147,22 +153,4 @@ fn migrate(cli: &Cli) -> ExitCode {
         &mut std::io::stderr(),
     );
     ExitCode::from(done.exit_code)
-}
-
-async fn signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

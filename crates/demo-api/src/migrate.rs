@@ -99,6 +99,15 @@ pub fn run(
 mod tests {
     use super::*;
 
+    /// A scratch directory for this test (`name`) and the database file in it, not yet there.
+    fn fresh_db(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("db");
+        let _ = std::fs::remove_file(&db);
+        (dir, db)
+    }
+
     fn migrate(db: &Path, broken: bool) -> (Migrated, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let m = run(
@@ -119,10 +128,7 @@ mod tests {
     /// Pending migrations are applied once and recorded; a second run has nothing to do.
     #[test]
     fn applies_what_is_pending_once() {
-        let dir = std::env::temp_dir().join(format!("demo-api-migrate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("db");
-        let _ = std::fs::remove_file(&db);
+        let (dir, db) = fresh_db("demo-api-migrate");
         let (m, out, _) = migrate(&db, false);
         assert_eq!((m.exit_code, m.applied.len()), (0, 3));
         assert!(out.contains("== 0003_create_meal_plans: migrated"), "{out}");
@@ -137,10 +143,7 @@ mod tests {
     /// before it recorded, nothing of it.
     #[test]
     fn broken_fails_the_last_migration() {
-        let dir = std::env::temp_dir().join(format!("demo-api-broken-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("db");
-        let _ = std::fs::remove_file(&db);
+        let (dir, db) = fresh_db("demo-api-broken");
         let (m, _, err) = migrate(&db, true);
         assert_eq!((m.exit_code, m.applied.len()), (1, 3));
         assert!(err.contains(BROKEN.1), "{err}");

@@ -46,12 +46,11 @@ pub fn check_alarms(
     let sd_arn = primary.service_deployment_arn.clone();
     let failed_id = primary.id.clone();
     if let Some(p) = service.primary_mut() {
-        p.rollout_state = RolloutState::Failed;
-        p.rollout_state_reason = format!("ECS deployment alarms: {list} in ALARM state.");
-        p.stalled = true;
-        p.updated_at = now;
-        p.finished_emulated = Some(now);
-        p.finished_real = Some(real_now);
+        p.fail(
+            format!("ECS deployment alarms: {list} in ALARM state."),
+            now,
+            real_now,
+        );
     }
     service.emit(
         rng,

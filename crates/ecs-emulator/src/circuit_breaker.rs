@@ -40,12 +40,7 @@ pub fn check_circuit_breaker(
     let Some(primary) = service.primary_mut() else {
         return;
     };
-    primary.rollout_state = RolloutState::Failed;
-    primary.rollout_state_reason = BREAKER_FAILED_REASON.to_string();
-    primary.stalled = true;
-    primary.updated_at = now;
-    primary.finished_emulated = Some(now);
-    primary.finished_real = Some(real_now);
+    primary.fail(BREAKER_FAILED_REASON.to_string(), now, real_now);
     let failed_id = primary.id.clone();
     // A rollback deployment that trips the breaker in turn: the rollback itself failed.
     let failed_rollback = primary.rollback_of.clone();

@@ -38,6 +38,24 @@ pub fn finish_service_deployment(
     }
 }
 
+/// The revision a rollback of service deployment `sd_arn` returns to: the last completed one
+/// (taken from the service), else the revision the deployment replaced.
+pub fn rollback_target(service: &mut Service, sd_arn: &str) -> Option<RevisionRef> {
+    if let Some(target) = service.last_completed.take() {
+        return Some(target);
+    }
+    let sd = service
+        .service_deployments
+        .iter()
+        .find(|sd| sd.arn == sd_arn)?;
+    let (tracked, source) = (&sd.deployment_id, sd.source_revisions.first()?);
+    service
+        .deployments
+        .iter()
+        .find(|d| &d.service_revision_arn == source && &d.id != tracked)
+        .map(Deployment::revision)
+}
+
 /// Makes a new PRIMARY that runs `target`'s task definition again; the current PRIMARY becomes
 /// ACTIVE and its tasks are replaced. The failed deployment's service deployment tracks it.
 ///

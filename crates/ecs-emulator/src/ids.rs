@@ -16,6 +16,17 @@ fn arn(resource: &str) -> String {
     format!("arn:aws:ecs:{REGION}:{ACCOUNT_ID}:{resource}")
 }
 
+/// ECS's rule for cluster and service names and task definition families: 1 to 255 letters,
+/// numbers, hyphens and underscores. The emulator keeps its own copy of the rule (not core's):
+/// it stands for what AWS accepts, so the tools' own check is tested against it, not with it.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 pub fn cluster_arn(cluster: &str) -> String {
     arn(&format!("cluster/{cluster}"))
 }

@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::http_client::{self, SendError};
+use crate::server::next_connection;
 
 /// The two listeners of a service's load balancer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,15 +103,7 @@ fn listen(
     let listener = TcpListener::from_std(std_listener)?;
     let counters = Arc::new(Counters::default());
     tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                _ = shutdown.changed() => break,
-            };
-            let Ok((stream, peer)) = accepted else {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
+        while let Some((stream, peer)) = next_connection(&listener, &mut shutdown).await {
             let (routes, counters) = (routes.clone(), counters.clone());
             let mut conn_shutdown = shutdown.clone();
             tokio::spawn(async move {

@@ -100,31 +100,7 @@ async fn main() -> ExitCode {
         }
     }
     eprintln!("ecs-emulator listening on {}", emulator.url());
-    wait_for_signal().await;
+    dk_core::shutdown::requested().await;
     emulator.shutdown().await;
     ExitCode::SUCCESS
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }

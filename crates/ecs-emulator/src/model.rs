@@ -234,6 +234,14 @@ impl StaleView {
     }
 }
 
+/// `(task a) (task b)`: task ids as service events list them.
+fn task_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("(task {id})"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What a rollback returns to.
 #[derive(Debug, Clone)]
 pub struct RevisionRef {
@@ -350,6 +358,32 @@ impl Service {
             message,
         });
     }
+
+    /// The scheduler's event for the tasks (ids) it just stopped; none when it stopped none.
+    pub fn emit_stopped(&mut self, rng: &mut fastrand::Rng, now: f64, ids: &[String]) {
+        if !ids.is_empty() {
+            let message = format!(
+                "(service {}) has stopped {} running tasks: {}.",
+                self.name,
+                ids.len(),
+                task_list(ids)
+            );
+            self.emit(rng, now, message);
+        }
+    }
+
+    /// The scheduler's event for the tasks (ids) it just started; none when it started none.
+    pub fn emit_started(&mut self, rng: &mut fastrand::Rng, now: f64, ids: &[String]) {
+        if !ids.is_empty() {
+            let message = format!(
+                "(service {}) has started {} tasks: {}.",
+                self.name,
+                ids.len(),
+                task_list(ids)
+            );
+            self.emit(rng, now, message);
+        }
+    }
 }
 
 /// Circuit breaker settings of a service.
@@ -449,6 +483,28 @@ pub struct Deployment {
     /// Emulated and real (epoch seconds) time it became COMPLETED or FAILED.
     pub finished_emulated: Option<f64>,
     pub finished_real: Option<f64>,
+}
+
+impl Deployment {
+    /// Ends the deployment FAILED with `reason` at `now` (emulated) and `real_now` (epoch
+    /// seconds); a stalled deployment launches and stops nothing more.
+    pub fn fail(&mut self, reason: String, now: f64, real_now: f64) {
+        self.rollout_state = RolloutState::Failed;
+        self.rollout_state_reason = reason;
+        self.stalled = true;
+        self.updated_at = now;
+        self.finished_emulated = Some(now);
+        self.finished_real = Some(real_now);
+    }
+
+    /// What a rollback to this deployment returns to.
+    pub fn revision(&self) -> RevisionRef {
+        RevisionRef {
+            deployment_id: self.id.clone(),
+            task_definition: self.task_definition.clone(),
+            revision_arn: self.service_revision_arn.clone(),
+        }
+    }
 }
 
 /// A ServiceDeployment (the 2024 API that tracks one deployment to its outcome).

@@ -45,7 +45,7 @@ pub(crate) struct Launch {
 }
 
 /// The emulated plan of a process task until something real happens: nothing moves.
-pub(crate) fn waiting_plan(containers: usize) -> TaskPlan {
+fn waiting_plan(containers: usize) -> TaskPlan {
     TaskPlan::Run {
         running_at: f64::INFINITY,
         healthy_at: None,
@@ -194,24 +194,17 @@ impl Supervisor {
             ));
             0
         });
-        {
-            let mut inner = lock(&self.inner);
-            if inner.closed {
-                return;
-            }
-            inner.procs.insert(
-                task.arn.clone(),
-                Proc::new(
-                    task.id.clone(),
-                    cluster.clone(),
-                    service.clone(),
-                    container,
-                    port,
-                    state.clone(),
-                ),
-            );
+        let proc = Proc::new(
+            task.id.clone(),
+            cluster.clone(),
+            service.clone(),
+            container,
+            port,
+            state.clone(),
+        );
+        if !self.admit(task, proc) {
+            return;
         }
-        task.plan = waiting_plan(task.containers.len());
         self.ensure_load_balancer(&cluster, &service);
         if state == ProcState::Starting {
             let run = run_process(
@@ -224,6 +217,20 @@ impl Supervisor {
             );
             self.runtime.spawn(run);
         }
+    }
+
+    /// Records `task`'s process before it is spawned and sets the task's containers waiting
+    /// for it; false once the supervisor has shut down (nothing starts any more).
+    pub(crate) fn admit(&self, task: &mut Task, proc: Proc) -> bool {
+        {
+            let mut inner = lock(&self.inner);
+            if inner.closed {
+                return false;
+            }
+            inner.procs.insert(task.arn.clone(), proc);
+        }
+        task.plan = waiting_plan(task.containers.len());
+        true
     }
 
     fn ensure_load_balancer(&self, cluster: &str, service: &str) {
@@ -684,19 +691,23 @@ mod tests {
         }
     }
 
-    fn plan_after(state: ProcState, health: TargetHealth) -> TaskPlan {
-        let definition = TaskDefinition {
+    /// Revision 1 of family `f`, ACTIVE, with `body`.
+    fn definition(body: Value) -> TaskDefinition {
+        TaskDefinition {
             family: "f".into(),
             revision: 1,
             arn: crate::ids::task_definition_arn("f", 1),
             status: "ACTIVE".into(),
             registered_at: 0.0,
             deregistered_at: None,
-            body: json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i"}]})
-                .as_object()
-                .unwrap()
-                .clone(),
-        };
+            body: body.as_object().unwrap().clone(),
+        }
+    }
+
+    fn plan_after(state: ProcState, health: TargetHealth) -> TaskPlan {
+        let definition = definition(
+            json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i"}]}),
+        );
         let mut task = crate::task_lifecycle::launch_task(
             &mut fastrand::Rng::with_seed(1),
             10.0,
@@ -761,23 +772,12 @@ mod tests {
             "images: {'web:*': {command: [app], environment: {A: image, B: image}}}",
         )
         .unwrap();
-        let definition = TaskDefinition {
-            family: "f".into(),
-            revision: 1,
-            arn: crate::ids::task_definition_arn("f", 1),
-            status: "ACTIVE".into(),
-            registered_at: 0.0,
-            deregistered_at: None,
-            body: json!({"containerDefinitions": [
-                {"name": "side", "image": "envoy:1"},
-                {"name": "app", "image": "web:v2",
-                 "environment": [{"name": "B", "value": "taskdef"}],
-                 "secrets": [{"name": "JWT_SECRET", "valueFrom": "arn:x"}]}
-            ]})
-            .as_object()
-            .unwrap()
-            .clone(),
-        };
+        let definition = definition(json!({"containerDefinitions": [
+            {"name": "side", "image": "envoy:1"},
+            {"name": "app", "image": "web:v2",
+             "environment": [{"name": "B", "value": "taskdef"}],
+             "secrets": [{"name": "JWT_SECRET", "valueFrom": "arn:x"}]}
+        ]}));
         let (index, launch) = launch_for(&definition, &mode).unwrap();
         assert_eq!(index, 1);
         assert_eq!(launch.command, ["app"]);

@@ -13,11 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::deployments::roll_back;
+use crate::deployments::{roll_back, rollback_target};
 use crate::ids;
-use crate::model::{
-    RevisionRef, RolloutState, Service, ServiceEvent, Task, TaskDefinition, resolve_task_definition,
-};
+use crate::model::{Service, Task, TaskDefinition, resolve_task_definition};
 use crate::scenario::Scenario;
 use crate::strategy::{HOOK_STAGES, HookRun, ProgressiveRun, STAGES, Shift};
 use crate::task_lifecycle::{self, Launch, Placement};
@@ -36,14 +34,6 @@ enum Next {
     Stay,
     Advance,
     RollBack(String),
-}
-
-fn event(service: &mut Service, rng: &mut fastrand::Rng, now: f64, message: String) {
-    service.push_event(ServiceEvent {
-        id: ids::uuid(rng),
-        created_at: now,
-        message,
-    });
 }
 
 fn tracked_arn(service: &Service) -> Option<String> {
@@ -291,13 +281,6 @@ fn green_healthy(service: &Service, tasks: &[Task]) -> usize {
         .count()
 }
 
-fn task_list(ids: &[String]) -> String {
-    ids.iter()
-        .map(|id| format!("(task {id})"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Keeps `desiredCount` green tasks launched (replacing failed ones) whatever
 /// maximumPercent says: blue/green runs both revisions in full.
 fn top_up_green(service: &mut Service, tasks: &mut Vec<Task>, env: &Env, rng: &mut fastrand::Rng) {
@@ -316,12 +299,7 @@ fn top_up_green(service: &mut Service, tasks: &mut Vec<Task>, env: &Env, rng: &m
     else {
         return;
     };
-    let placement = Placement {
-        launch_type: primary.launch_type.clone(),
-        capacity_provider_strategy: primary.capacity_provider_strategy.clone(),
-        platform_version: primary.platform_version.clone(),
-        network_configuration: primary.network_configuration.clone(),
-    };
+    let placement = Placement::of(primary);
     let launch = Launch::Service {
         service: service.name.clone(),
         deployment_id: primary.id.clone(),
@@ -341,13 +319,7 @@ fn top_up_green(service: &mut Service, tasks: &mut Vec<Task>, env: &Env, rng: &m
         tasks.push(task);
     }
     service.steady = false;
-    let message = format!(
-        "(service {}) has started {} tasks: {}.",
-        service.name,
-        started.len(),
-        task_list(&started)
-    );
-    event(service, rng, env.now, message);
+    service.emit_started(rng, env.now, &started);
 }
 
 /// CLEAN_UP: the blue revision's tasks stop.
@@ -355,47 +327,18 @@ fn stop_blue(service: &mut Service, tasks: &mut [Task], now: f64, rng: &mut fast
     let Some(primary_id) = service.primary().map(|p| p.id.clone()) else {
         return;
     };
-    let reason = format!("Scaling activity initiated by (deployment {primary_id})");
     let mut stopped = Vec::new();
     for t in tasks.iter_mut() {
         let blue = t.service.as_deref() == Some(service.name.as_str())
             && t.deployment_id.as_deref() != Some(primary_id.as_str());
         if blue && t.is_live() {
-            task_lifecycle::request_stop(t, now, "ServiceSchedulerInitiated", &reason);
-            stopped.push(t.id.clone());
+            stopped.push(task_lifecycle::stop_for_deployment(t, now, &primary_id));
         }
     }
     if !stopped.is_empty() {
         service.steady = false;
-        let message = format!(
-            "(service {}) has stopped {} running tasks: {}.",
-            service.name,
-            stopped.len(),
-            task_list(&stopped)
-        );
-        event(service, rng, now, message);
     }
-}
-
-/// The revision a rollback returns to: the last completed one, else the one replaced.
-fn rollback_target(service: &mut Service, sd_arn: &str) -> Option<RevisionRef> {
-    if let Some(target) = service.last_completed.take() {
-        return Some(target);
-    }
-    let sd = service
-        .service_deployments
-        .iter()
-        .find(|sd| sd.arn == sd_arn)?;
-    let (tracked, source) = (sd.deployment_id.clone(), sd.source_revisions.first()?);
-    service
-        .deployments
-        .iter()
-        .find(|d| &d.service_revision_arn == source && d.id != tracked)
-        .map(|d| RevisionRef {
-            deployment_id: d.id.clone(),
-            task_definition: d.task_definition.clone(),
-            revision_arn: d.service_revision_arn.clone(),
-        })
+    service.emit_stopped(rng, now, &stopped);
 }
 
 /// Rolls the current ECS-native deployment back to blue (ContinueServiceDeployment ROLLBACK,
@@ -415,12 +358,8 @@ pub fn roll_back_progressive(
     let primary = service
         .primary_mut()
         .ok_or("The service deployment is not in progress.")?;
-    primary.rollout_state = RolloutState::Failed;
-    primary.rollout_state_reason = format!("ECS deployment {} rolled back: {reason}", primary.id);
-    primary.stalled = true;
-    primary.updated_at = now;
-    primary.finished_emulated = Some(now);
-    primary.finished_real = Some(real_now);
+    let failed_reason = format!("ECS deployment {} rolled back: {reason}", primary.id);
+    primary.fail(failed_reason, now, real_now);
     let message = format!(
         "Service deployment rolled back to deploymentId {}.",
         target.deployment_id

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use crate::model::State;
 use crate::ops::dispatch;
+use crate::ops::testing::{call, create_service, register, service, state_with_cluster};
 use crate::rollout::advance;
-use crate::scenario::Scenario;
 
 const SCENARIO: &str = r#"
 images:
@@ -14,26 +14,12 @@ images:
   green: {behavior: healthy, start_seconds: 2, healthy_after_seconds: 3}
 "#;
 
-fn call(state: &mut State, op: &str, body: Value) -> Value {
-    dispatch(state, op, &body, 0.0).unwrap_or_else(|e| panic!("{op}: {e}"))
-}
-
 /// A service running `blue` (rolled out), then updated to `green` with `config`.
 fn deploy(config: Value) -> (State, String) {
-    let mut state = State::new(Scenario::parse(SCENARIO).unwrap(), 1000.0);
-    call(&mut state, "CreateCluster", json!({"clusterName": "c"}));
-    for (family, image) in [("blue", "blue"), ("green", "green")] {
-        call(
-            &mut state,
-            "RegisterTaskDefinition",
-            json!({"family": family, "containerDefinitions": [{"name": "a", "image": image}]}),
-        );
-    }
-    call(
-        &mut state,
-        "CreateService",
-        json!({"cluster": "c", "serviceName": "s", "taskDefinition": "blue", "desiredCount": 2}),
-    );
+    let mut state = state_with_cluster(SCENARIO);
+    register(&mut state, "blue", "blue");
+    register(&mut state, "green", "green");
+    create_service(&mut state, "blue", 2, Value::Null);
     advance(&mut state, 30.0, 0.0);
     let updated = call(
         &mut state,
@@ -54,15 +40,6 @@ fn describe(state: &mut State, arn: &str) -> Value {
         "DescribeServiceDeployments",
         json!({"serviceDeploymentArns": [arn]}),
     )["serviceDeployments"][0]
-        .clone()
-}
-
-fn service(state: &mut State) -> Value {
-    call(
-        state,
-        "DescribeServices",
-        json!({"cluster": "c", "services": ["s"]}),
-    )["services"][0]
         .clone()
 }
 
@@ -112,6 +89,12 @@ fn stage_is(stage: &'static str) -> impl Fn(&Value) -> bool {
     move |sd| sd["lifecycleStage"] == stage
 }
 
+/// Runs to PRODUCTION_TRAFFIC_SHIFT, then traces the shift until POST_PRODUCTION_TRAFFIC_SHIFT.
+fn production_shift(state: &mut State, arn: &str) -> Trace {
+    run_until(state, arn, 300, stage_is("PRODUCTION_TRAFFIC_SHIFT"));
+    run_until(state, arn, 400, stage_is("POST_PRODUCTION_TRAFFIC_SHIFT"))
+}
+
 const FULL_SEQUENCE: [&str; 9] = [
     "PRE_SCALE_UP",
     "SCALE_UP",
@@ -150,13 +133,7 @@ fn blue_green_stage_sequence() {
 fn canary_shifts_then_waits_then_shifts_the_rest() {
     let (mut state, arn) = deploy(json!({"strategy": "CANARY",
         "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2}}));
-    run_until(&mut state, &arn, 300, stage_is("PRODUCTION_TRAFFIC_SHIFT"));
-    let shift = run_until(
-        &mut state,
-        &arn,
-        400,
-        stage_is("POST_PRODUCTION_TRAFFIC_SHIFT"),
-    );
+    let shift = production_shift(&mut state, &arn);
     assert_eq!(shift.weights, [0.0, 10.0, 100.0]);
     assert!(
         (120..=123).contains(&shift.seconds),
@@ -175,13 +152,7 @@ fn canary_shifts_then_waits_then_shifts_the_rest() {
 fn linear_steps() {
     let (mut state, arn) = deploy(json!({"strategy": "LINEAR",
         "linearConfiguration": {"stepPercent": 30.0, "stepBakeTimeInMinutes": 1}}));
-    run_until(&mut state, &arn, 300, stage_is("PRODUCTION_TRAFFIC_SHIFT"));
-    let shift = run_until(
-        &mut state,
-        &arn,
-        400,
-        stage_is("POST_PRODUCTION_TRAFFIC_SHIFT"),
-    );
+    let shift = production_shift(&mut state, &arn);
     assert_eq!(shift.weights, [0.0, 30.0, 60.0, 90.0, 100.0]);
     assert!((180..=184).contains(&shift.seconds), "{} s", shift.seconds);
 }

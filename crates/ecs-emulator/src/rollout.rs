@@ -249,6 +249,7 @@ fn throttle_launches(service: &mut Service, now: f64, rng: &mut fastrand::Rng) {
 mod tests {
     use super::*;
     use crate::ops::dispatch;
+    use crate::ops::testing::{call, create_service, register, service, state_with_cluster};
     use serde_json::{Value, json};
 
     const SCENARIO: &str = r#"
@@ -259,34 +260,12 @@ images:
   nopull: {behavior: fail_to_start, start_seconds: 2}
 "#;
 
-    fn call(state: &mut State, op: &str, body: Value) -> Value {
-        dispatch(state, op, &body, 0.0).unwrap_or_else(|e| panic!("{op}: {e}"))
-    }
-
+    /// The service `s` on family `f` running `image`.
     fn setup(image: &str, desired: u32, config: Value) -> State {
-        let mut state = State::new(crate::scenario::Scenario::parse(SCENARIO).unwrap(), 1000.0);
-        call(&mut state, "CreateCluster", json!({"clusterName": "c"}));
-        call(
-            &mut state,
-            "RegisterTaskDefinition",
-            json!({"family": "f", "containerDefinitions": [{"name": "a", "image": image}]}),
-        );
-        call(
-            &mut state,
-            "CreateService",
-            json!({"cluster": "c", "serviceName": "s", "taskDefinition": "f",
-                   "desiredCount": desired, "deploymentConfiguration": config}),
-        );
+        let mut state = state_with_cluster(SCENARIO);
+        register(&mut state, "f", image);
+        create_service(&mut state, "f", desired, config);
         state
-    }
-
-    fn service(state: &mut State) -> Value {
-        call(
-            state,
-            "DescribeServices",
-            json!({"cluster": "c", "services": ["s"]}),
-        )["services"][0]
-            .clone()
     }
 
     fn events(state: &mut State) -> Vec<String> {

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::deployments::finish_service_deployment;
 use crate::model::{
-    DeploymentStatus, RevisionRef, RolloutState, Service, Task, TaskDefinition,
-    resolve_task_definition,
+    DeploymentStatus, RolloutState, Service, Task, TaskDefinition, resolve_task_definition,
 };
 use crate::scenario::Scenario;
 use crate::task_lifecycle::{self, Launch, Placement};
@@ -18,17 +17,6 @@ fn belongs_to(service: &Service, task: &Task) -> bool {
             .deployment_id
             .as_deref()
             .is_some_and(|id| service.deployments.iter().any(|d| d.id == id))
-}
-
-fn scheduler_stop_reason(deployment_id: &str) -> String {
-    format!("Scaling activity initiated by (deployment {deployment_id})")
-}
-
-fn task_list(ids: &[String]) -> String {
-    ids.iter()
-        .map(|id| format!("(task {id})"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Starts and stops tasks within the deployment configuration's bounds (reference §2.3):
@@ -54,7 +42,6 @@ pub fn schedule_service(
     let (min_percent, max_percent) = service.percent_bounds();
     let max_tasks = desired.saturating_mul(max_percent) / 100;
     let min_healthy = desired.saturating_mul(min_percent).div_ceil(100);
-    let stop_reason = scheduler_stop_reason(&primary_id);
 
     let mine: Vec<usize> = (0..tasks.len())
         .filter(|&i| belongs_to(service, &tasks[i]))
@@ -79,13 +66,11 @@ pub fn schedule_service(
         if tasks[i].is_healthy() {
             healthy_total -= 1;
         }
-        task_lifecycle::request_stop(
+        stopped.push(task_lifecycle::stop_for_deployment(
             &mut tasks[i],
             now,
-            "ServiceSchedulerInitiated",
-            &stop_reason,
-        );
-        stopped.push(tasks[i].id.clone());
+            &primary_id,
+        ));
     }
 
     // Old deployments' tasks: unhealthy ones go at once, healthy ones while the minimum holds.
@@ -103,13 +88,11 @@ pub fn schedule_service(
             }
             healthy_total -= 1;
         }
-        task_lifecycle::request_stop(
+        stopped.push(task_lifecycle::stop_for_deployment(
             &mut tasks[i],
             now,
-            "ServiceSchedulerInitiated",
-            &stop_reason,
-        );
-        stopped.push(tasks[i].id.clone());
+            &primary_id,
+        ));
     }
 
     // Start PRIMARY tasks up to desired, within maximumPercent.
@@ -128,12 +111,7 @@ pub fn schedule_service(
     let (definition, placement) = match service.primary() {
         Some(p) => (
             resolve_task_definition(definitions, &p.task_definition),
-            Placement {
-                launch_type: p.launch_type.clone(),
-                capacity_provider_strategy: p.capacity_provider_strategy.clone(),
-                platform_version: p.platform_version.clone(),
-                network_configuration: p.network_configuration.clone(),
-            },
+            Placement::of(p),
         ),
         None => (None, Placement::default()),
     };
@@ -167,26 +145,11 @@ pub fn schedule_service(
         }
     }
 
-    let name = service.name.clone();
     if !stopped.is_empty() || !started.is_empty() {
         service.steady = false;
     }
-    if !stopped.is_empty() {
-        let message = format!(
-            "(service {name}) has stopped {} running tasks: {}.",
-            stopped.len(),
-            task_list(&stopped)
-        );
-        service.emit(rng, now, message);
-    }
-    if !started.is_empty() {
-        let message = format!(
-            "(service {name}) has started {} tasks: {}.",
-            started.len(),
-            task_list(&started)
-        );
-        service.emit(rng, now, message);
-    }
+    service.emit_stopped(rng, now, &stopped);
+    service.emit_started(rng, now, &started);
 
     // Stuck: nothing may start (max) and nothing may stop (min), with nothing in flight.
     if started.is_empty() && stopped.is_empty() && need > 0 && room == 0 {
@@ -202,7 +165,8 @@ pub fn schedule_service(
                 p.stuck_reported = true;
             }
             let message = format!(
-                "service ({name}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
+                "service ({}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.",
+                service.name
             );
             service.emit(rng, now, message);
         }
@@ -282,11 +246,7 @@ pub fn check_completion(
     primary.updated_at = now;
     primary.finished_emulated = Some(now);
     primary.finished_real = Some(real_now);
-    let completed = RevisionRef {
-        deployment_id: primary.id.clone(),
-        task_definition: primary.task_definition.clone(),
-        revision_arn: primary.service_revision_arn.clone(),
-    };
+    let completed = primary.revision();
     let was_rollback = primary.rollback_of.is_some();
     let sd_arn = primary.service_deployment_arn.clone();
     for d in &mut service.deployments {
@@ -332,7 +292,7 @@ pub fn check_completion(
 
 /// A deleted service stops all its tasks, then becomes INACTIVE.
 pub fn drain_service(service: &mut Service, tasks: &mut [Task], now: f64, rng: &mut fastrand::Rng) {
-    let reason = scheduler_stop_reason(service.primary().map_or("", |p| p.id.as_str()));
+    let primary_id = service.primary().map_or(String::new(), |p| p.id.clone());
     let mut stopped = Vec::new();
     let mut remaining = false;
     for t in tasks.iter_mut() {
@@ -340,20 +300,11 @@ pub fn drain_service(service: &mut Service, tasks: &mut [Task], now: f64, rng: &
             continue;
         }
         if t.is_live() {
-            task_lifecycle::request_stop(t, now, "ServiceSchedulerInitiated", &reason);
-            stopped.push(t.id.clone());
+            stopped.push(task_lifecycle::stop_for_deployment(t, now, &primary_id));
         }
         remaining |= !t.is_stopped();
     }
-    if !stopped.is_empty() {
-        let message = format!(
-            "(service {}) has stopped {} running tasks: {}.",
-            service.name,
-            stopped.len(),
-            task_list(&stopped)
-        );
-        service.emit(rng, now, message);
-    }
+    service.emit_stopped(rng, now, &stopped);
     if !remaining {
         service.status = "INACTIVE".to_string();
     }

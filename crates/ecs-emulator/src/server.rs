@@ -13,7 +13,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::error::EcsError;
@@ -177,22 +177,32 @@ async fn route(
     Ok(ecs_response(result, &request_id))
 }
 
+/// The next connection, or `None` once `shutdown` changes (the emulator's server and its load
+/// balancers' listeners).
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return None,
+        };
+        match accepted {
+            Ok(connection) => return Some(connection),
+            // Out of file descriptors and the like: back off instead of spinning.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
 /// Accepts connections until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => break,
-        };
-        let Ok((stream, _)) = accepted else {
-            // Out of file descriptors and the like: back off instead of spinning.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
+    while let Some((stream, _)) = next_connection(&listener, &mut shutdown).await {
         let shared = shared.clone();
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {

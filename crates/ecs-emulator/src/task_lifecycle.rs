@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::ids;
-use crate::model::{ContainerSpec, Task, TaskContainer, TaskDefinition, TaskPlan};
+use crate::model::{ContainerSpec, Deployment, Task, TaskContainer, TaskDefinition, TaskPlan};
 use crate::scenario::{BehaviorKind, Scenario};
 
 /// Why a task was launched: by a service deployment or by RunTask.
@@ -31,6 +31,18 @@ pub struct Placement {
     pub capacity_provider_strategy: Option<Value>,
     pub platform_version: Option<String>,
     pub network_configuration: Option<Value>,
+}
+
+impl Placement {
+    /// Where a service deployment's tasks go: as the deployment was given it.
+    pub fn of(deployment: &Deployment) -> Placement {
+        Placement {
+            launch_type: deployment.launch_type.clone(),
+            capacity_provider_strategy: deployment.capacity_provider_strategy.clone(),
+            platform_version: deployment.platform_version.clone(),
+            network_configuration: deployment.network_configuration.clone(),
+        }
+    }
 }
 
 /// Something that happened to a task during a clock step and matters to its service.
@@ -248,6 +260,15 @@ pub fn request_stop(task: &mut Task, now: f64, stop_code: &str, reason: &str) {
     } else {
         finish_stop(task, now, None);
     }
+}
+
+/// The service scheduler stops `task` for deployment `deployment_id` (scale-in, replaced
+/// tasks, a deleted service, blue/green clean-up) with the reason ECS gives; returns the
+/// task's id for the event that lists what was stopped.
+pub fn stop_for_deployment(task: &mut Task, now: f64, deployment_id: &str) -> String {
+    let reason = format!("Scaling activity initiated by (deployment {deployment_id})");
+    request_stop(task, now, "ServiceSchedulerInitiated", &reason);
+    task.id.clone()
 }
 
 /// Marks the task STOPPED; containers that ran get `exit_codes` (0 after a graceful stop).

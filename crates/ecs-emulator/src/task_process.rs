@@ -19,9 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::log_driver::{self, LogTarget};
 use crate::model::{Cluster, Task, TaskDefinition, resolve_task_definition};
-use crate::process::{
-    Launch, cluster_name, exit_code, launch_for_task, set_state, spawn, waiting_plan,
-};
+use crate::process::{Launch, cluster_name, exit_code, launch_for_task, set_state, spawn};
 use crate::process_config::ProcessMode;
 use crate::process_state::{Inner, Proc, ProcState, Supervisor, lock};
 
@@ -77,25 +75,18 @@ impl Supervisor {
         logs: Option<LogTarget>,
         mode: &ProcessMode,
     ) {
-        {
-            let mut inner = lock(&self.inner);
-            if inner.closed {
-                return;
-            }
-            inner.procs.insert(
-                task.arn.clone(),
-                // No service and no port: never a load balancer's target.
-                Proc::new(
-                    task.id.clone(),
-                    cluster_name(&task.cluster_arn),
-                    String::new(),
-                    container,
-                    0,
-                    ProcState::Starting,
-                ),
-            );
+        // No service and no port: never a load balancer's target.
+        let proc = Proc::new(
+            task.id.clone(),
+            cluster_name(&task.cluster_arn),
+            String::new(),
+            container,
+            0,
+            ProcState::Starting,
+        );
+        if !self.admit(task, proc) {
+            return;
         }
-        task.plan = waiting_plan(task.containers.len());
         let run = run_one_off(
             self.inner.clone(),
             task.arn.clone(),

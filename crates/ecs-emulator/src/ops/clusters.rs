@@ -16,12 +16,7 @@ use crate::render::render_cluster;
 
 pub fn create_cluster(state: &mut State, input: &Input) -> Result<Value, EcsError> {
     let name = input.str("clusterName")?.unwrap_or("default").to_string();
-    if name.is_empty()
-        || name.len() > 255
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !ids::valid_name(&name) {
         return Err(EcsError::invalid_parameter(
             "Cluster name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.",
         ));
@@ -45,14 +40,9 @@ pub fn create_cluster(state: &mut State, input: &Input) -> Result<Value, EcsErro
                     .cloned()
                     .unwrap_or_else(|| json!([{"name": "containerInsights", "value": "disabled"}])),
                 configuration: input.value("configuration").cloned(),
-                capacity_providers: input
-                    .value("capacityProviders")
-                    .cloned()
-                    .unwrap_or_else(|| json!([])),
+                capacity_providers: input.value_or_empty_list("capacityProviders"),
                 default_capacity_provider_strategy: input
-                    .value("defaultCapacityProviderStrategy")
-                    .cloned()
-                    .unwrap_or_else(|| json!([])),
+                    .value_or_empty_list("defaultCapacityProviderStrategy"),
                 services: BTreeMap::new(),
                 tasks: Vec::new(),
             },

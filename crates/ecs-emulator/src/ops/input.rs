@@ -1,7 +1,7 @@
 //! Typed reads of request fields, with the errors ECS gives for wrong types and bad values,
 //! plus the lookups most operations share (cluster by name or ARN, paging tokens).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::EcsError;
 use crate::ids;
@@ -36,6 +36,14 @@ impl<'a> Input<'a> {
     /// The raw value, treating `null` as absent.
     pub fn value(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// The raw value cloned, or `[]` when absent: the default ECS echoes for list fields a
+    /// request leaves out (load balancers, placement, capacity providers).
+    pub fn value_or_empty_list(&self, key: &str) -> Value {
+        self.value(key)
+            .cloned()
+            .unwrap_or_else(|| Value::Array(Vec::new()))
     }
 
     pub fn str(&self, key: &str) -> Result<Option<&'a str>, EcsError> {
@@ -153,6 +161,32 @@ impl<'a> Input<'a> {
 }
 
 /// The cluster, or ClusterNotFoundException.
+/// A Describe… by ARN (service deployments, service revisions): 1 to `max` ARNs in `key`,
+/// each rendered or reported MISSING; the found ones are listed under `out`.
+pub fn describe_by_arn(
+    input: &Input,
+    key: &str,
+    max: usize,
+    out: &str,
+    mut render: impl FnMut(&str) -> Option<Value>,
+) -> Result<Value, EcsError> {
+    let arns = input.strings(key)?.unwrap_or_default();
+    if arns.is_empty() || arns.len() > max {
+        return Err(EcsError::invalid_parameter(format!(
+            "{key} must have 1 to {max} items."
+        )));
+    }
+    let mut found = Vec::new();
+    let mut failures = Vec::new();
+    for arn in arns {
+        match render(arn) {
+            Some(v) => found.push(v),
+            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({out: found, "failures": failures}))
+}
+
 pub fn cluster<'s>(state: &'s State, name: &str) -> Result<&'s Cluster, EcsError> {
     state
         .clusters

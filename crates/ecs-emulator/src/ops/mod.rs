@@ -10,6 +10,8 @@ mod services;
 mod tags;
 mod task_definitions;
 mod tasks;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use serde_json::Value;
 

@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::input::{Input, cluster};
+use super::input::{Input, cluster, describe_by_arn};
 use crate::deployments;
 use crate::error::EcsError;
 use crate::ids;
-use crate::model::{RevisionRef, RolloutState, Service, State, Task};
+use crate::model::{Service, State, Task};
 use crate::render::{render_service_deployment, render_service_deployment_brief};
 
 /// ARNs per DescribeServiceDeployments call (API limit).
@@ -91,16 +91,13 @@ pub fn list(state: &mut State, input: &Input) -> Result<Value, EcsError> {
 }
 
 pub fn describe(state: &mut State, input: &Input) -> Result<Value, EcsError> {
-    let arns = input.strings("serviceDeploymentArns")?.unwrap_or_default();
-    if arns.is_empty() || arns.len() > MAX_DESCRIBE {
-        return Err(EcsError::invalid_parameter(format!(
-            "serviceDeploymentArns must have 1 to {MAX_DESCRIBE} items."
-        )));
-    }
-    let mut found = Vec::new();
-    let mut failures = Vec::new();
-    for arn in arns {
-        let rendered = find_service(state, arn).and_then(|service| {
+    describe_by_arn(
+        input,
+        "serviceDeploymentArns",
+        MAX_DESCRIBE,
+        "serviceDeployments",
+        |arn| {
+            let service = find_service(state, arn)?;
             let (cluster_name, _) = locate(arn)?;
             let tasks = &state.clusters.get(cluster_name)?.tasks;
             let sd = service
@@ -108,13 +105,8 @@ pub fn describe(state: &mut State, input: &Input) -> Result<Value, EcsError> {
                 .iter()
                 .find(|sd| sd.arn == arn)?;
             Some(render_service_deployment(service, sd, tasks))
-        });
-        match rendered {
-            Some(v) => found.push(v),
-            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
-        }
-    }
-    Ok(json!({"serviceDeployments": found, "failures": failures}))
+        },
+    )
 }
 
 pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, EcsError> {
@@ -149,25 +141,12 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
         }
     }
     let tracked = sd.deployment_id.clone();
-    let sources = sd.source_revisions.clone();
     if service.primary().is_none_or(|p| p.id != tracked) {
         return Err(EcsError::conflict(
             "The service deployment is not the service's current deployment.",
         ));
     }
-    // Roll back to the last completed deployment, else to the revision the deployment replaced.
-    let target = service.last_completed.take().or_else(|| {
-        service
-            .deployments
-            .iter()
-            .find(|d| sources.first() == Some(&d.service_revision_arn) && d.id != tracked)
-            .map(|d| RevisionRef {
-                deployment_id: d.id.clone(),
-                task_definition: d.task_definition.clone(),
-                revision_arn: d.service_revision_arn.clone(),
-            })
-    });
-    let Some(target) = target else {
+    let Some(target) = deployments::rollback_target(service, &arn) else {
         return Err(EcsError::conflict(
             "There is no previous service revision to roll back to.",
         ));
@@ -177,13 +156,11 @@ pub fn stop(state: &mut State, input: &Input, real_now: f64) -> Result<Value, Ec
             "The service deployment is not the service's current deployment.",
         ));
     };
-    primary.rollout_state = RolloutState::Failed;
-    primary.rollout_state_reason =
-        format!("ECS deployment {tracked} stopped: rollback requested by StopServiceDeployment.");
-    primary.stalled = true;
-    primary.updated_at = now;
-    primary.finished_emulated = Some(now);
-    primary.finished_real = Some(real_now);
+    primary.fail(
+        format!("ECS deployment {tracked} stopped: rollback requested by StopServiceDeployment."),
+        now,
+        real_now,
+    );
     let reason = format!(
         "Service deployment rolled back to deploymentId {} by StopServiceDeployment.",
         target.deployment_id

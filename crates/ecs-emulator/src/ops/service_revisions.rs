@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::input::Input;
+use super::input::{Input, describe_by_arn};
 use crate::error::EcsError;
 use crate::model::{State, resolve_task_definition};
 use crate::render::{timestamp, without_nulls};
@@ -75,21 +75,13 @@ fn render(state: &State, arn: &str) -> Option<Value> {
 }
 
 pub fn describe(state: &mut State, input: &Input) -> Result<Value, EcsError> {
-    let arns = input.strings("serviceRevisionArns")?.unwrap_or_default();
-    if arns.is_empty() || arns.len() > MAX_DESCRIBE {
-        return Err(EcsError::invalid_parameter(format!(
-            "serviceRevisionArns must have 1 to {MAX_DESCRIBE} items."
-        )));
-    }
-    let mut found = Vec::new();
-    let mut failures = Vec::new();
-    for arn in arns {
-        match render(state, arn) {
-            Some(v) => found.push(v),
-            None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
-        }
-    }
-    Ok(json!({"serviceRevisions": found, "failures": failures}))
+    describe_by_arn(
+        input,
+        "serviceRevisionArns",
+        MAX_DESCRIBE,
+        "serviceRevisions",
+        |arn| render(state, arn),
+    )
 }
 
 #[cfg(test)]

@@ -112,19 +112,11 @@ fn merged_deployment_configuration(
     Ok(out)
 }
 
-fn valid_service_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result<Value, EcsError> {
     let cluster_name = input.cluster_name()?;
     cluster(state, &cluster_name)?;
     let name = input.required_str("serviceName")?;
-    if !valid_service_name(name) {
+    if !ids::valid_name(name) {
         return Err(EcsError::invalid_parameter(
             "Service name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.",
         ));
@@ -213,27 +205,15 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
         capacity_provider_strategy,
         platform_version,
         network_configuration: input.value("networkConfiguration").cloned(),
-        load_balancers: input
-            .value("loadBalancers")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-        service_registries: input
-            .value("serviceRegistries")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
+        load_balancers: input.value_or_empty_list("loadBalancers"),
+        service_registries: input.value_or_empty_list("serviceRegistries"),
         scheduling_strategy: scheduling.to_string(),
         propagate_tags: input.str("propagateTags")?.unwrap_or("NONE").to_string(),
         enable_ecs_managed_tags: input.bool("enableECSManagedTags")?.unwrap_or(false),
         enable_execute_command: input.bool("enableExecuteCommand")?.unwrap_or(false),
         health_check_grace_period_seconds: input.value("healthCheckGracePeriodSeconds").cloned(),
-        placement_constraints: input
-            .value("placementConstraints")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
-        placement_strategy: input
-            .value("placementStrategy")
-            .cloned()
-            .unwrap_or_else(|| json!([])),
+        placement_constraints: input.value_or_empty_list("placementConstraints"),
+        placement_strategy: input.value_or_empty_list("placementStrategy"),
         volume_configurations: input.value("volumeConfigurations").cloned(),
         role_arn: input.str("role")?.map(str::to_string),
         created_at: now,
@@ -255,12 +235,7 @@ pub fn create_service(state: &mut State, input: &Input, real_now: f64) -> Result
     apply_tags(state, &arn, tags);
     let c = cluster_mut(state, &cluster_name)?;
     c.services.insert(name.to_string(), service);
-    let c = cluster(state, &cluster_name)?;
-    let s = c
-        .services
-        .get(name)
-        .ok_or_else(EcsError::service_not_found)?;
-    Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+    service_response(state, &cluster_name, name)
 }
 
 /// The cluster and service a request names (`service` may be an ARN carrying the cluster).
@@ -366,12 +341,7 @@ pub fn update_service(state: &mut State, input: &Input, real_now: f64) -> Result
     {
         return Ok(json!({"service": without_tags(snapshot)}));
     }
-    let c = cluster(state, &cluster_name)?;
-    let s = c
-        .services
-        .get(&name)
-        .ok_or_else(EcsError::service_not_found)?;
-    Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
+    service_response(state, &cluster_name, &name)
 }
 
 /// The service as it really is just before an UpdateService (tags included), when stale reads
@@ -463,10 +433,16 @@ pub fn delete_service(state: &mut State, input: &Input) -> Result<Value, EcsErro
     }
     service.desired_count = 0;
     service.status = "DRAINING".to_string();
-    let c = cluster(state, &cluster_name)?;
+    service_response(state, &cluster_name, &name)
+}
+
+/// `{"service": …}` as CreateService, UpdateService and DeleteService answer: the service as
+/// it now is, tags left out.
+fn service_response(state: &State, cluster_name: &str, name: &str) -> Result<Value, EcsError> {
+    let c = cluster(state, cluster_name)?;
     let s = c
         .services
-        .get(&name)
+        .get(name)
         .ok_or_else(EcsError::service_not_found)?;
     Ok(json!({"service": render_service(state, s, &c.tasks, false)}))
 }

@@ -16,17 +16,9 @@ use crate::render::{render_tags, render_task_definition};
 /// Containers per task definition (service quota, not adjustable).
 const MAX_CONTAINERS: usize = 10;
 
-fn valid_family(family: &str) -> bool {
-    !family.is_empty()
-        && family.len() <= 255
-        && family
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 pub fn register(state: &mut State, input: &Input) -> Result<Value, EcsError> {
     let family = input.required_str("family")?;
-    if !valid_family(family) {
+    if !ids::valid_name(family) {
         return Err(EcsError::client_exception(
             "Family contains invalid characters: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
         ));

@@ -203,12 +203,12 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
         format!("{SCENARIO}rollback_tasks: {{behavior: fail_to_start, start_seconds: 2}}\n");
     env.emulator
         .set_scenario(ecs_emulator::Scenario::parse(&scenario).unwrap());
-    let v1 = env.register("web:v1").await;
-    let crash = env.register("web:crash").await;
     let config = rolling_with_breaker(50, 200, true);
-    let first = env.create_settled("web", &v1, 2, config, 60).await;
-    let good_id = primary_id(&first);
-    env.update("web", &crash).await;
+    let Redeploy {
+        v1,
+        old_id: good_id,
+        ..
+    } = env.redeploy(2, config, 60, "web:crash").await;
     let failed = env
         .step_until(
             "web",
@@ -250,11 +250,8 @@ async fn rollback_whose_target_cannot_start_is_rollback_failed() {
 #[tokio::test]
 async fn rollback_succeeds_without_the_scenario() {
     let env = env().await;
-    let v1 = env.register("web:v1").await;
-    let crash = env.register("web:crash").await;
     let config = rolling_with_breaker(50, 200, true);
-    env.create_settled("web", &v1, 2, config, 60).await;
-    env.update("web", &crash).await;
+    let Redeploy { v1, .. } = env.redeploy(2, config, 60, "web:crash").await;
     let done = env
         .step_until(
             "web",
@@ -322,9 +319,11 @@ async fn breaker_with_nothing_to_return_to_stalls() {
 #[tokio::test]
 async fn desired_zero_deployment_completes_without_running_anything() {
     let env = env().await;
-    env.settled_v1(0, with_breaker(true), 30).await;
-    let (crash, updated) = env.deploy("web:crash").await;
-    let new_id = primary_id(&updated);
+    let Redeploy {
+        next: crash,
+        new_id,
+        ..
+    } = env.redeploy(0, with_breaker(true), 30, "web:crash").await;
     let done = env.step_until("web", 30, |_, _| {}, completed).await;
     assert_eq!(primary(&done).id(), Some(new_id.as_str()));
     assert_eq!(primary(&done).task_definition(), Some(crash.as_str()));
@@ -343,9 +342,7 @@ async fn desired_zero_deployment_completes_without_running_anything() {
 #[tokio::test]
 async fn scaled_to_zero_mid_rollout_completes_empty() {
     let env = env().await;
-    env.settled_v1(2, with_breaker(true), 60).await;
-    let (_, updated) = env.deploy("web:sick").await;
-    let new_id = primary_id(&updated);
+    let Redeploy { new_id, .. } = env.redeploy(2, with_breaker(true), 60, "web:sick").await;
     env.emulator.advance(Duration::from_secs(3));
     env.ecs
         .update_service()
@@ -456,10 +453,12 @@ fn alarm_config(rollback: bool) -> aws_sdk_ecs::types::DeploymentConfiguration {
 #[tokio::test]
 async fn alarm_during_deployment_fails_and_rolls_back() {
     let env = env().await;
-    let (v1, first) = env.settled_v1(2, alarm_config(true), 60).await;
-    let good_id = primary_id(&first);
-    let (_, updated) = env.deploy("web:v2").await;
-    let bad_id = primary_id(&updated);
+    let Redeploy {
+        v1,
+        old_id: good_id,
+        new_id: bad_id,
+        ..
+    } = env.redeploy(2, alarm_config(true), 60, "web:v2").await;
     env.emulator.advance(Duration::from_secs(3));
     env.emulator.set_alarm("web-latency", "ALARM");
     let rolled = env

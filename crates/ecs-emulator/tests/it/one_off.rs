@@ -12,7 +12,7 @@ use ecs_emulator::Scenario;
 use serde_json::{Value, json};
 
 use super::processes::{alive, start};
-use super::sdk::Env;
+use super::sdk::{Env, register_container};
 
 /// `job:*` exits 9 unless its command names the `migrate` program, which prints a line on
 /// each stream and exits with its first argument; `job:sleep` runs until stopped.
@@ -51,18 +51,7 @@ async fn register(env: &Env, image: &str, log_group: Option<&str>) -> String {
                 .unwrap(),
         );
     }
-    env.ecs
-        .register_task_definition()
-        .family("job")
-        .container_definitions(c.build())
-        .send()
-        .await
-        .unwrap()
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_string()
+    register_container(&env.ecs, "job", c.build()).await
 }
 
 /// RunTask with the container command `command` (none: the task definition's); the task ARN.

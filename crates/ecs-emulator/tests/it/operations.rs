@@ -370,8 +370,12 @@ async fn task_definitions_tags_and_listing() {
 #[tokio::test]
 async fn service_revisions_name_the_task_definitions() {
     let env = env().await;
-    let (v1, _) = env.settled_v1(1, rolling(100, 200), 120).await;
-    let (v2, updated) = env.deploy("web:v2").await;
+    let Redeploy {
+        v1,
+        next: v2,
+        updated,
+        ..
+    } = env.redeploy(1, rolling(100, 200), 120, "web:v2").await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     let sd = env.service_deployment(&sd_arn).await;
     assert_eq!(sd.status().unwrap().as_str(), "PENDING");

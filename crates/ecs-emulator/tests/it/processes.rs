@@ -8,12 +8,12 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{
-    ContainerDefinition, DeploymentRolloutState, KeyValuePair, Secret, Service,
+    ContainerDefinition, DeploymentRolloutState, DesiredStatus, KeyValuePair, Secret, Service,
 };
-use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
+use ecs_emulator::{Config, RunningEmulator, Scenario};
 
 use super::http::request;
-use super::sdk::{Env, client, completed, primary, with_breaker};
+use super::sdk::{Env, client, completed, env_with, primary, register_container, with_breaker};
 
 /// Serves `/health` = "$APP_VERSION $JWT_SECRET" on $PORT; a `sleep` grandchild carries a
 /// marker so a test can find it in /proc.
@@ -46,19 +46,13 @@ pub(super) fn marker() -> String {
     format!("4242.{}{n}", std::process::id())
 }
 
+/// The emulator on a manual clock with `scenario`, as [`env_with`] sets it up.
 pub(super) async fn start(scenario: Scenario) -> Env {
-    let emulator = Emulator::start(Config::manual().with_scenario(scenario))
-        .await
-        .unwrap();
-    let ecs = client(&emulator.url(), false).await;
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .unwrap();
-    Env { emulator, ecs }
+    env_with(Config::manual().with_scenario(scenario)).await
 }
 
+/// Registers `web` running `image` with `APP_VERSION` = `version` and `JWT_SECRET` from the
+/// secret `secret` (Secrets Manager ARN), else the plain value `plain`.
 pub(super) async fn register(
     ecs: &aws_sdk_ecs::Client,
     image: &str,
@@ -90,17 +84,25 @@ pub(super) async fn register(
                 .build(),
         ),
     };
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(container.build())
-        .send()
-        .await
-        .unwrap()
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_string()
+    register_container(ecs, "web", container.build()).await
+}
+
+/// `api` serving `web:v1` ("1.0.0 plain") from `desired` processes, its first deployment
+/// completed; v1's task definition ARN.
+pub(super) async fn serving_v1(env: &Env, desired: i32) -> String {
+    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
+    env.create_service("api", &v1, desired, with_breaker(true))
+        .await;
+    wait_for(env, "api", Duration::from_secs(30), completed).await;
+    v1
+}
+
+/// Drops the emulator, then asserts that no process it started survives, nor a grandchild
+/// carrying `mark`.
+pub(super) async fn shut_down(env: Env, mark: &str) {
+    let pids = env.emulator.started_pids();
+    drop(env);
+    assert_all_gone(&pids, mark).await;
 }
 
 /// Steps the clock a second per 50 ms of real time until `done` (or panics after `limit`).
@@ -158,32 +160,6 @@ pub(super) fn load_balancer(env: &Env, service: &str) -> String {
         .unwrap_or_else(|| panic!("no load balancer for {service}"))
 }
 
-async fn tasks(env: &Env, service: &str, status: &str) -> Vec<aws_sdk_ecs::types::Task> {
-    let arns = env
-        .ecs
-        .list_tasks()
-        .cluster("prod")
-        .service_name(service)
-        .desired_status(status.into())
-        .send()
-        .await
-        .unwrap()
-        .task_arns()
-        .to_vec();
-    if arns.is_empty() {
-        return Vec::new();
-    }
-    env.ecs
-        .describe_tasks()
-        .cluster("prod")
-        .set_tasks(Some(arns))
-        .send()
-        .await
-        .unwrap()
-        .tasks()
-        .to_vec()
-}
-
 /// A process is gone: no /proc entry, or only a zombie's.
 pub(super) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -229,21 +205,12 @@ pub(super) async fn assert_all_gone(pids: &[u32], marker: &str) {
 async fn tasks_answer_on_their_ports_behind_the_load_balancer() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let td = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &td, 2, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    serving_v1(&env, 2).await;
     let url = load_balancer(&env, "api");
     for _ in 0..4 {
         assert_eq!(get(&url, "/health").await, (200, "1.0.0 plain".into()));
     }
-    let port = env
-        .emulator
-        .url()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = env.emulator.port();
     let (status, view) = request(port, "GET", "/_emulator/load-balancers", "").await;
     assert_eq!(status, 200);
     let lb = &view["loadBalancers"][0];
@@ -271,9 +238,7 @@ async fn tasks_answer_on_their_ports_behind_the_load_balancer() {
 async fn load_balancer_forwards_only_to_healthy_tasks() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &v1, 1, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    serving_v1(&env, 1).await;
     let url = load_balancer(&env, "api");
     let sick = register(&env.ecs, "web:sick", "2.0.0", None).await;
     env.update("api", &sick).await;
@@ -295,9 +260,7 @@ async fn load_balancer_forwards_only_to_healthy_tasks() {
     .await;
     let lonely = load_balancer(&env, "lonely");
     assert_eq!(get(&lonely, "/health").await.0, 503);
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }
 
 /// A process that exits stops its task with the exit code; the circuit breaker counts the
@@ -306,9 +269,7 @@ async fn load_balancer_forwards_only_to_healthy_tasks() {
 async fn crashing_process_stops_its_task_and_the_deployment_rolls_back() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &v1, 1, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    let v1 = serving_v1(&env, 1).await;
     let crash = register(&env.ecs, "web:crash", "3.0.0", None).await;
     env.update("api", &crash).await;
     let rolled_back = wait_for(&env, "api", Duration::from_secs(60), |s| {
@@ -321,7 +282,7 @@ async fn crashing_process_stops_its_task_and_the_deployment_rolls_back() {
             .contains("deployment failed: tasks failed to start")
     });
     assert!(failed, "{rolled_back:#?}");
-    let stopped = tasks(&env, "api", "STOPPED").await;
+    let stopped = env.tasks("api", Some(DesiredStatus::Stopped)).await;
     let crashed: Vec<_> = stopped
         .iter()
         .filter(|t| t.task_definition_arn() == Some(crash.as_str()))
@@ -349,9 +310,7 @@ async fn crashing_process_stops_its_task_and_the_deployment_rolls_back() {
     );
     let url = load_balancer(&env, "api");
     assert_eq!(get(&url, "/health").await, (200, "1.0.0 plain".into()));
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }
 
 /// Secrets come from moto's Secrets Manager: a task whose secret exists gets its value in the
@@ -391,7 +350,7 @@ async fn secrets_are_resolved_and_a_missing_one_stops_the_task() {
         primary(s).failed_tasks() >= 1
     })
     .await;
-    let stopped = tasks(&env, "broken", "STOPPED").await;
+    let stopped = env.tasks("broken", Some(DesiredStatus::Stopped)).await;
     let reason = stopped[0].stopped_reason().unwrap_or_default();
     assert!(
         reason
@@ -575,9 +534,7 @@ async fn no_process_survives_the_emulator_being_dropped() {
 async fn rolling_deployment_drops_no_request() {
     let mark = marker();
     let env = start(scenario(&mark, None)).await;
-    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &v1, 2, with_breaker(true)).await;
-    wait_for(&env, "api", Duration::from_secs(30), completed).await;
+    serving_v1(&env, 2).await;
     let port: u16 = load_balancer(&env, "api")
         .rsplit(':')
         .next()
@@ -627,7 +584,5 @@ async fn rolling_deployment_drops_no_request() {
             && seen.last().unwrap().1.starts_with("2.0.0"),
         "{seen:?}"
     );
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }

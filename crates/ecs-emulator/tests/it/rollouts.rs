@@ -90,10 +90,13 @@ async fn healthy_rollout_completes() {
 #[tokio::test]
 async fn crash_with_circuit_breaker_rolls_back() {
     let env = env().await;
-    let (v1, first) = env.settled_v1(2, with_breaker(true), 120).await;
-    let good_id = primary_id(&first);
-    let (_, updated) = env.deploy("web:crash").await;
-    let bad_id = primary_id(&updated);
+    let Redeploy {
+        v1,
+        old_id: good_id,
+        updated,
+        new_id: bad_id,
+        ..
+    } = env.redeploy(2, with_breaker(true), 120, "web:crash").await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
 
     let mut saw_failed = false;
@@ -211,9 +214,11 @@ async fn rollout_bounds_hold_at_every_step() {
 #[tokio::test]
 async fn breaker_without_rollback_fails_and_stops() {
     let env = env().await;
-    env.settled_v1(1, with_breaker(false), 120).await;
-    let (_, updated) = env.deploy("web:crash").await;
-    let bad_id = primary_id(&updated);
+    let Redeploy {
+        updated,
+        new_id: bad_id,
+        ..
+    } = env.redeploy(1, with_breaker(false), 120, "web:crash").await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     let failed = env.step_until("web", 200, |_, _| {}, primary_failed).await;
     let p = primary(&failed);
@@ -371,8 +376,7 @@ async fn impossible_bounds_stall_with_event() {
 #[tokio::test]
 async fn stop_service_deployment_rolls_back() {
     let env = env().await;
-    let (v1, _) = env.settled_v1(1, rolling(100, 200), 120).await;
-    let (_, updated) = env.deploy("web:v2").await;
+    let Redeploy { v1, updated, .. } = env.redeploy(1, rolling(100, 200), 120, "web:v2").await;
     let sd_arn = updated.current_service_deployment().unwrap().to_string();
     env.emulator.advance(Duration::from_secs(2));
     env.ecs

@@ -30,6 +30,20 @@ pub struct Env {
     pub ecs: Client,
 }
 
+/// What [`Env::redeploy`] set up.
+pub struct Redeploy {
+    /// v1's task definition ARN.
+    pub v1: String,
+    /// The deployment that completed on v1.
+    pub old_id: String,
+    /// The new image's task definition ARN.
+    pub next: String,
+    /// UpdateService's response.
+    pub updated: Service,
+    /// The PRIMARY deployment UpdateService started.
+    pub new_id: String,
+}
+
 pub async fn client(url: &str, retries: bool) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region("us-east-1")
@@ -64,26 +78,14 @@ pub async fn env_with(config: Config) -> Env {
 }
 
 impl Env {
+    /// Registers family `web` with one essential container `app` running `image`.
     pub async fn register(&self, image: &str) -> String {
-        let out = self
-            .ecs
-            .register_task_definition()
-            .family("web")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image(image)
-                    .essential(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        out.task_definition()
-            .unwrap()
-            .task_definition_arn()
-            .unwrap()
-            .to_string()
+        let container = ContainerDefinition::builder()
+            .name("app")
+            .image(image)
+            .essential(true)
+            .build();
+        register_container(&self.ecs, "web", container).await
     }
 
     pub async fn create_service(
@@ -171,6 +173,26 @@ impl Env {
         (task_definition, updated)
     }
 
+    /// `web` settled on `web:v1` as [`Env::settled_v1`] leaves it, then updated to `image`
+    /// as [`Env::deploy`] does.
+    pub async fn redeploy(
+        &self,
+        desired: i32,
+        config: DeploymentConfiguration,
+        limit: u32,
+        image: &str,
+    ) -> Redeploy {
+        let (v1, settled) = self.settled_v1(desired, config, limit).await;
+        let (next, updated) = self.deploy(image).await;
+        Redeploy {
+            old_id: primary_id(&settled),
+            new_id: primary_id(&updated),
+            v1,
+            next,
+            updated,
+        }
+    }
+
     /// The ServiceDeployment with this ARN.
     pub async fn service_deployment(&self, arn: &str) -> ServiceDeployment {
         self.ecs
@@ -210,9 +232,12 @@ impl Env {
             .to_vec()
     }
 
-    /// DescribeTasks of what [`Env::task_arns`] lists.
+    /// DescribeTasks of what [`Env::task_arns`] lists (none when it lists none).
     pub async fn tasks(&self, name: &str, desired: Option<DesiredStatus>) -> Vec<Task> {
         let arns = self.task_arns(name, desired).await;
+        if arns.is_empty() {
+            return Vec::new();
+        }
         self.ecs
             .describe_tasks()
             .cluster("prod")
@@ -246,6 +271,25 @@ impl Env {
             self.describe(name).await
         );
     }
+}
+
+/// Registers `family` with `container`; the task definition ARN.
+pub async fn register_container(
+    ecs: &Client,
+    family: &str,
+    container: ContainerDefinition,
+) -> String {
+    ecs.register_task_definition()
+        .family(family)
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string()
 }
 
 pub fn rolling(min: i32, max: i32) -> DeploymentConfiguration {

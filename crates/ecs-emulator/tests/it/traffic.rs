@@ -16,9 +16,9 @@ use aws_sdk_ecs::types::{
 };
 
 use super::processes::{
-    assert_all_gone, get, load_balancer, marker, register, scenario, start, wait_for,
+    get, load_balancer, marker, register, scenario, serving_v1, shut_down, start,
 };
-use super::sdk::{Env, completed, with_breaker};
+use super::sdk::Env;
 
 /// Canary 20 % for a minute, a PAUSE hook after the test traffic shift.
 fn canary() -> DeploymentConfiguration {
@@ -42,9 +42,7 @@ fn canary() -> DeploymentConfiguration {
 /// The service `api` on v1 (two healthy processes), then updated to v2 as a canary: returns
 /// the service deployment's ARN.
 async fn deploy_canary(env: &Env) -> String {
-    let v1 = register(&env.ecs, "web:v1", "1.0.0", None).await;
-    env.create_service("api", &v1, 2, with_breaker(true)).await;
-    wait_for(env, "api", Duration::from_secs(30), completed).await;
+    serving_v1(env, 2).await;
     let v2 = register(&env.ecs, "web:v2", "2.0.0", None).await;
     env.ecs
         .update_service()
@@ -61,17 +59,6 @@ async fn deploy_canary(env: &Env) -> String {
         .to_string()
 }
 
-async fn describe(env: &Env, arn: &str) -> ServiceDeployment {
-    env.ecs
-        .describe_service_deployments()
-        .service_deployment_arns(arn)
-        .send()
-        .await
-        .unwrap()
-        .service_deployments()[0]
-        .clone()
-}
-
 /// Steps the clock a second per 50 ms of real time until the deployment satisfies `done`.
 async fn step_until(
     env: &Env,
@@ -80,7 +67,7 @@ async fn step_until(
 ) -> ServiceDeployment {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let sd = describe(env, arn).await;
+        let sd = env.service_deployment(arn).await;
         if done(&sd) {
             return sd;
         }
@@ -156,14 +143,7 @@ async fn test_listener_reaches_green_and_production_follows_the_canary_weight() 
     );
     assert_eq!(versions(&test, 10).await, (0, 10), "test");
 
-    let port: u16 = env
-        .emulator
-        .url()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = env.emulator.port();
     let (_, view) = super::http::request(port, "GET", "/_emulator/load-balancers", "").await;
     let lb = &view["loadBalancers"][0];
     assert_eq!(lb["productionUrl"], production.as_str(), "{view:#}");
@@ -194,9 +174,7 @@ async fn test_listener_reaches_green_and_production_follows_the_canary_weight() 
         (0, 10),
         "production at the end"
     );
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }
 
 /// ContinueServiceDeployment ROLLBACK while paused: production and test traffic reach only
@@ -230,7 +208,5 @@ async fn rollback_returns_production_and_test_traffic_to_blue() {
         assert_eq!(versions(&test, 4).await, (4, 0), "test");
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    let pids = env.emulator.started_pids();
-    drop(env);
-    assert_all_gone(&pids, &mark).await;
+    shut_down(env, &mark).await;
 }
