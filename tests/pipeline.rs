@@ -22,6 +22,9 @@ images:
 run_task: { duration_seconds: 4, exit_code: 0, command_exit_codes: { "fail": 3 } }
 "#;
 
+/// How every wait of the pipeline polls and how long it may take.
+const WAIT: [&str; 4] = ["--interval", "200ms", "--timeout", "60s"];
+
 /// `ecr-push` of the OCI layout at `dir` to `registry/repo`, tagged `tag` (no ECR login).
 fn push(dir: &Path, registry: &str, repo: &str, tag: &str) -> Cmd {
     Cmd::bin("deploy-kit")
@@ -58,7 +61,7 @@ fn release_pipeline() {
     Cmd::bin("deploy-kit")
         .ecs_emulator(&url)
         .args(WAIT_STABLE_PROD_WEB)
-        .args(["--interval", "200ms", "--timeout", "60s"])
+        .args(WAIT)
         .run()
         .assert_code(0);
 
@@ -87,14 +90,8 @@ fn release_pipeline() {
             "--migrate-container",
             "web",
         ])
-        .args([
-            "--interval",
-            "200ms",
-            "--timeout",
-            "60s",
-            "--output",
-            "json",
-        ])
+        .args(WAIT)
+        .args(["--output", "json"])
         .run();
     rolled.assert_code(0);
     let deployed_td = rolled.json()["task_definition_arn"]
@@ -132,14 +129,8 @@ fn release_pipeline() {
         .ecs_emulator(&url)
         .github_actions()
         .args(DEPLOY_PROD_WEB)
-        .args([
-            "--image",
-            &format!("web={}/{repo}:broken", stand.registry),
-            "--interval",
-            "200ms",
-            "--timeout",
-            "60s",
-        ])
+        .args(["--image", &format!("web={}/{repo}:broken", stand.registry)])
+        .args(WAIT)
         .run();
     broken.assert_code(1);
     assert_eq!(broken.output("result"), "rolled_back");

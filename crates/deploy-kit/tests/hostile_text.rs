@@ -18,7 +18,7 @@ use test_support::world::wait_settled;
 use test_support::{Cmd, Output};
 
 mod common;
-use common::aws::{DEPLOY_PROD_WEB, WAIT_STABLE_PROD_WEB};
+use common::aws::{DEPLOY_PROD_WEB, WAIT_STABLE_PROD_WEB, with};
 
 /// Marks every hostile string, so a command built from one is recognisable.
 const MARK: &str = "PWNED";
@@ -215,15 +215,16 @@ fn service_events_and_stopped_reasons_in_wait_stable() {
 #[test]
 fn migration_and_rollout_stop_reasons_in_ecs_roll() {
     let e = ecs();
-    let migrate = e.run_with_hostile_events(e.cmd().args(DEPLOY_PROD_WEB).args([
-        "--image",
-        "app=app:hostile",
+    // Both runs deploy app:hostile to prod/web, polling every 200 ms.
+    let deploy = with(
+        &DEPLOY_PROD_WEB,
+        &["--image", "app=app:hostile", "--interval", "200ms"],
+    );
+    let migrate = e.run_with_hostile_events(e.cmd().args(deploy.clone()).args([
         "--migrate-container",
         "app",
         "--migrate-command",
         "bin/migrate",
-        "--interval",
-        "200ms",
         "--output",
         "json",
     ]));
@@ -231,14 +232,7 @@ fn migration_and_rollout_stop_reasons_in_ecs_roll() {
     assert_eq!(migrate.code, 1, "the migration failed:\n{}", migrate.stderr);
     assert_no_injected_command(&migrate, "ecs-roll");
 
-    let roll = e.run_with_hostile_events(e.cmd().args(DEPLOY_PROD_WEB).args([
-        "--image",
-        "app=app:hostile",
-        "--interval",
-        "200ms",
-        "--timeout",
-        "90s",
-    ]));
+    let roll = e.run_with_hostile_events(e.cmd().args(deploy.clone()).args(["--timeout", "90s"]));
     roll.assert_no_panic();
     assert_eq!(roll.code, 1, "the rollout failed:\n{}", roll.stderr);
     assert_no_injected_command(&roll, "ecs-roll");

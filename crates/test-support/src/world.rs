@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType,
-    NetworkConfiguration, NetworkMode,
+    NetworkConfiguration, NetworkMode, Service,
 };
 
 use crate::Cmd;
@@ -68,8 +68,8 @@ pub async fn create_fargate_service(
         .expect("CreateService");
 }
 
-/// The task definition `cluster/service` runs now.
-pub async fn service_task_definition(ecs: &Client, cluster: &str, service: &str) -> String {
+/// `cluster/service` as DescribeServices shows it now.
+pub async fn describe_service(ecs: &Client, cluster: &str, service: &str) -> Service {
     let out = ecs
         .describe_services()
         .cluster(cluster)
@@ -77,10 +77,13 @@ pub async fn service_task_definition(ecs: &Client, cluster: &str, service: &str)
         .send()
         .await
         .expect("DescribeServices");
-    out.services()[0]
-        .task_definition()
-        .expect("a task definition")
-        .to_string()
+    out.services().first().cloned().expect("the service")
+}
+
+/// The task definition `cluster/service` runs now.
+pub async fn service_task_definition(ecs: &Client, cluster: &str, service: &str) -> String {
+    let s = describe_service(ecs, cluster, service).await;
+    s.task_definition().expect("a task definition").to_string()
 }
 
 /// Wait (polling every 200 ms, panicking after `within`) until `cluster/service` has settled:
@@ -88,14 +91,7 @@ pub async fn service_task_definition(ecs: &Client, cluster: &str, service: &str)
 pub async fn wait_settled(ecs: &Client, cluster: &str, service: &str, within: Duration) {
     let until = Instant::now() + within;
     loop {
-        let out = ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(service)
-            .send()
-            .await
-            .expect("DescribeServices");
-        let s = &out.services()[0];
+        let s = describe_service(ecs, cluster, service).await;
         let done = s.deployments().len() == 1
             && s.running_count() == s.desired_count()
             && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED");
