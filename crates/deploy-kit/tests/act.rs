@@ -93,17 +93,12 @@ fn act(
     let server = common::serve(rel.served.path(), certs.path(), "https");
     let cache = tempfile::tempdir().unwrap();
     let git = |args: &[&str]| {
-        let st = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
-            .args(args)
-            .current_dir(copy.path())
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        common::run_ok(
+            Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+                .args(args)
+                .current_dir(copy.path()),
+        )
     };
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "checkout under test"]);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::aws::create_database;
-use test_support::{Cmd, GithubOidcFake, moto_account, standins, unused_port};
+use test_support::{Cmd, GithubOidcFake, Output, moto_account, standins, unused_port};
 
 /// With --role-arn and the GitHub OIDC variables, the tool fetches an ID token (bearer auth,
 /// audience sts.amazonaws.com), masks it, assumes the role with web identity, and works in the
@@ -76,16 +76,21 @@ fn github_oidc_assumes_role() {
     );
 }
 
+/// `rds-snapshot list --db app-db` with `env` and no other AWS setting.
+fn list_app_db(env: &[(&str, &str)]) -> Output {
+    Cmd::bin("rds-snapshot")
+        .envs(env.iter().copied())
+        .args(["list", "--db", "app-db"])
+        .run()
+}
+
 /// Plain HTTP endpoints are refused unless they are loopback (exit 2, before any call).
 #[test]
 fn plain_http_only_to_loopback() {
-    let out = Cmd::bin("rds-snapshot")
-        .envs([
-            ("AWS_ENDPOINT_URL_RDS", "http://203.0.113.7:80"),
-            ("AWS_REGION", "us-east-1"),
-        ])
-        .args(["list", "--db", "app-db"])
-        .run();
+    let out = list_app_db(&[
+        ("AWS_ENDPOINT_URL_RDS", "http://203.0.113.7:80"),
+        ("AWS_REGION", "us-east-1"),
+    ]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("AWS_ENDPOINT_URL_RDS") && out.stderr.contains("non-loopback"),
@@ -98,10 +103,7 @@ fn plain_http_only_to_loopback() {
 #[test]
 fn missing_region_is_usage_error() {
     let dead = format!("http://127.0.0.1:{}", unused_port());
-    let out = Cmd::bin("rds-snapshot")
-        .env("AWS_ENDPOINT_URL", dead)
-        .args(["list", "--db", "app-db"])
-        .run();
+    let out = list_app_db(&[("AWS_ENDPOINT_URL", &dead)]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("--region") && out.stderr.contains("AWS_REGION"),

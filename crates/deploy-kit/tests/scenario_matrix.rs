@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder;
 use aws_sdk_ecs::types::{
     DeploymentAlarms, DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer,
 };
@@ -268,6 +269,11 @@ async fn register(ecs: &Client, image: &str) -> String {
     test_support::ecs::register(ecs, "web", Container::new("app", image)).await
 }
 
+/// UpdateService on `prod/web`, for the changes the test itself makes.
+fn update_web(ecs: &Client) -> UpdateServiceFluentBuilder {
+    ecs.update_service().cluster(CLUSTER).service("web")
+}
+
 /// A cluster `prod` with service `web` on web:v1, settled (unless the case says otherwise).
 async fn set_up(c: &Case) -> Run {
     let scenario = Scenario::parse(&scenario_yaml(false)).expect("scenario");
@@ -340,10 +346,7 @@ fn base_cmd(run: &Run, timeout_s: u64) -> Cmd {
 /// wait-stable after the pipeline's own UpdateService, naming the revision it deployed.
 async fn wait_stable_cmd(run: &mut Run, c: &Case) -> (Cmd, String) {
     let new_td = register(&run.ecs, c.image).await;
-    run.ecs
-        .update_service()
-        .cluster("prod")
-        .service("web")
+    update_web(&run.ecs)
         .task_definition(&new_td)
         .send()
         .await
@@ -398,10 +401,7 @@ async fn fire(run: &mut Run, hook: Hook) {
         }),
         Hook::Replace => {
             let v3 = register(&run.ecs, "web:v3").await;
-            run.ecs
-                .update_service()
-                .cluster("prod")
-                .service("web")
+            update_web(&run.ecs)
                 .task_definition(&v3)
                 .send()
                 .await
@@ -409,10 +409,7 @@ async fn fire(run: &mut Run, hook: Hook) {
             run.registered_by_test.push(v3);
         }
         Hook::ScaleToZero => {
-            run.ecs
-                .update_service()
-                .cluster("prod")
-                .service("web")
+            update_web(&run.ecs)
                 .desired_count(0)
                 .send()
                 .await

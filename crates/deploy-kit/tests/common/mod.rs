@@ -196,16 +196,22 @@ pub fn tiny_layout(dir: &std::path::Path) {
 /// An OCI image layout of the project's small app image at `dir` (scripts/make-oci-image.py,
 /// which the workflows run too), tagged `tag`, reporting `version`; its manifest digest.
 pub fn make_oci_image(dir: &Path, tag: &str, version: &str) -> String {
-    let out = Command::new("python3")
-        .arg(workspace_root().join("scripts/make-oci-image.py"))
-        .arg(dir)
-        .args(["--tag", tag, "--version", version])
-        .output()
-        .unwrap();
+    let out = run_ok(
+        Command::new("python3")
+            .arg(workspace_root().join("scripts/make-oci-image.py"))
+            .arg(dir)
+            .args(["--tag", tag, "--version", version]),
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Run `cmd` to completion; it must succeed (its stderr is shown when it does not).
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    out
 }
