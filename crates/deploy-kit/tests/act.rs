@@ -10,13 +10,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition,
-    DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, NetworkConfiguration,
-    NetworkMode,
-};
-use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
-use test_support::{AwsAccount, moto_account, standins, workspace_root};
+use ecs_emulator::{Config, RunningEmulator, Scenario};
+use test_support::ecs::{CLUSTER, EcsFixture};
+use test_support::world::{create_fargate_service, service_task_definition};
+use test_support::{AwsAccount, moto_account, standins};
 
 const SCENARIO: &str = r#"
 time_scale: 40
@@ -40,8 +37,8 @@ fn act_bin() -> PathBuf {
     act
 }
 
-/// Today's state in the stand-ins: a service `prod/web` running v1 with the circuit breaker, and
-/// a Postgres instance `app-db`.
+/// Today's state in the stand-ins: a service `web` in `cluster` running v1 with the circuit
+/// breaker, and a Postgres instance `app-db`.
 struct World {
     rt: tokio::runtime::Runtime,
     emulator: RunningEmulator,
@@ -51,85 +48,21 @@ struct World {
 
 impl World {
     fn new(cluster: &str) -> World {
-        let stand = standins();
         let account = moto_account();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let emulator = rt
-            .block_on(Emulator::start(Config::new(
-                Scenario::parse(SCENARIO).unwrap(),
-            )))
-            .unwrap();
-        let ecs =
-            aws_sdk_ecs::Client::new(&rt.block_on(test_support::sdk_config(&emulator.url(), None)));
-        let rds = aws_sdk_rds::Client::new(
-            &rt.block_on(test_support::sdk_config(&stand.moto, Some(&account))),
-        );
+        let (EcsFixture { emulator, ecs }, rt) =
+            EcsFixture::start_blocking(Config::new(Scenario::parse(SCENARIO).unwrap()));
+        let v1 = format!("{}/app/web:v1", standins().registry);
         rt.block_on(async {
-            ecs.create_cluster()
-                .cluster_name(cluster)
-                .send()
-                .await
-                .unwrap();
-            let td = ecs
-                .register_task_definition()
-                .family("web")
-                .network_mode(NetworkMode::Awsvpc)
-                .requires_compatibilities(Compatibility::Fargate)
-                .cpu("256")
-                .memory("512")
-                .container_definitions(
-                    ContainerDefinition::builder()
-                        .name("web")
-                        .image(format!("{}/app/web:v1", stand.registry))
-                        .essential(true)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-            let vpc = AwsVpcConfiguration::builder()
-                .subnets("subnet-1")
-                .assign_public_ip(AssignPublicIp::Disabled)
-                .build()
-                .unwrap();
-            let breaker = DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build();
-            ecs.create_service()
-                .cluster(cluster)
-                .service_name("web")
-                .task_definition(td.task_definition().unwrap().task_definition_arn().unwrap())
-                .desired_count(2)
-                .launch_type(LaunchType::Fargate)
-                .network_configuration(
-                    NetworkConfiguration::builder()
-                        .awsvpc_configuration(vpc)
-                        .build(),
-                )
-                .deployment_configuration(
-                    DeploymentConfiguration::builder()
-                        .deployment_circuit_breaker(breaker)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-            rds.create_db_instance()
-                .db_instance_identifier("app-db")
-                .engine("postgres")
-                .db_instance_class("db.t3.micro")
-                .master_username("app")
-                .master_user_password("correct-horse-battery")
-                .allocated_storage(20)
-                .send()
-                .await
-                .unwrap();
+            if cluster != CLUSTER {
+                ecs.create_cluster()
+                    .cluster_name(cluster)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            create_fargate_service(&ecs, cluster, "web", &v1, 2).await;
         });
+        common::aws::create_database(&account, "app-db");
         World {
             rt,
             emulator,
@@ -139,17 +72,8 @@ impl World {
     }
 
     fn service_task_definition(&self, cluster: &str) -> String {
-        self.rt.block_on(async {
-            let out = self
-                .ecs
-                .describe_services()
-                .cluster(cluster)
-                .services("web")
-                .send()
-                .await
-                .unwrap();
-            out.services()[0].task_definition().unwrap().to_string()
-        })
+        self.rt
+            .block_on(service_task_definition(&self.ecs, cluster, "web"))
     }
 }
 
@@ -169,17 +93,12 @@ fn act(
     let server = common::serve(rel.served.path(), certs.path(), "https");
     let cache = tempfile::tempdir().unwrap();
     let git = |args: &[&str]| {
-        let st = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
-            .args(args)
-            .current_dir(copy.path())
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        common::run_ok(
+            Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+                .args(args)
+                .current_dir(copy.path()),
+        )
     };
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "checkout under test"]);
@@ -252,17 +171,7 @@ fn fresh_job_with_one_tool_action() {
 fn every_tool_action_in_one_job() {
     let world = World::new("prod");
     let image = tempfile::tempdir().unwrap();
-    let st = Command::new("python3")
-        .arg(workspace_root().join("scripts/make-oci-image.py"))
-        .arg(image.path().join("v2"))
-        .args(["--tag", "v2", "--version", "2.0.0"])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    common::make_oci_image(&image.path().join("v2"), "v2", "2.0.0");
     let repo = test_support::unique("act/web");
     let registry = format!("http://{}", standins().registry);
     let image_dir = image.path().join("v2").display().to_string();

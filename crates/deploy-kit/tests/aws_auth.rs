@@ -1,7 +1,10 @@
 //! AWS configuration shared by every tool, exercised through a real tool against moto:
 //! GitHub OIDC role assumption, endpoint rules, region rules.
 
-use test_support::{Cmd, GithubOidcFake, moto_account, standins, unused_port};
+mod common;
+
+use common::aws::create_database;
+use test_support::{Cmd, GithubOidcFake, Output, moto_account, standins, unused_port};
 
 /// With --role-arn and the GitHub OIDC variables, the tool fetches an ID token (bearer auth,
 /// audience sts.amazonaws.com), masks it, assumes the role with web identity, and works in the
@@ -11,23 +14,7 @@ fn github_oidc_assumes_role() {
     let moto = standins().moto;
     let account = moto_account();
     // A database in the role's account; the default account has none.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = rt.block_on(test_support::sdk_config(&moto, Some(&account)));
-    let rds = aws_sdk_rds::Client::new(&config);
-    rt.block_on(
-        rds.create_db_instance()
-            .db_instance_identifier("oidc-db")
-            .engine("postgres")
-            .db_instance_class("db.t3.micro")
-            .master_username("app")
-            .master_user_password("correct-horse-battery")
-            .allocated_storage(20)
-            .send(),
-    )
-    .unwrap();
+    create_database(&account, "oidc-db");
 
     let jwt =
         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vcjpyZWY6cmVmcy9oZWFkcy9tYWluIn0.c2lnbmF0dXJl";
@@ -89,16 +76,21 @@ fn github_oidc_assumes_role() {
     );
 }
 
+/// `rds-snapshot list --db app-db` with `env` and no other AWS setting.
+fn list_app_db(env: &[(&str, &str)]) -> Output {
+    Cmd::bin("rds-snapshot")
+        .envs(env.iter().copied())
+        .args(["list", "--db", "app-db"])
+        .run()
+}
+
 /// Plain HTTP endpoints are refused unless they are loopback (exit 2, before any call).
 #[test]
 fn plain_http_only_to_loopback() {
-    let out = Cmd::bin("rds-snapshot")
-        .envs([
-            ("AWS_ENDPOINT_URL_RDS", "http://203.0.113.7:80"),
-            ("AWS_REGION", "us-east-1"),
-        ])
-        .args(["list", "--db", "app-db"])
-        .run();
+    let out = list_app_db(&[
+        ("AWS_ENDPOINT_URL_RDS", "http://203.0.113.7:80"),
+        ("AWS_REGION", "us-east-1"),
+    ]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("AWS_ENDPOINT_URL_RDS") && out.stderr.contains("non-loopback"),
@@ -111,10 +103,7 @@ fn plain_http_only_to_loopback() {
 #[test]
 fn missing_region_is_usage_error() {
     let dead = format!("http://127.0.0.1:{}", unused_port());
-    let out = Cmd::bin("rds-snapshot")
-        .env("AWS_ENDPOINT_URL", dead)
-        .args(["list", "--db", "app-db"])
-        .run();
+    let out = list_app_db(&[("AWS_ENDPOINT_URL", &dead)]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("--region") && out.stderr.contains("AWS_REGION"),
@@ -123,32 +112,12 @@ fn missing_region_is_usage_error() {
     );
 }
 
-fn instance_in(account: &test_support::AwsAccount, id: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = rt.block_on(test_support::sdk_config(&standins().moto, Some(account)));
-    rt.block_on(
-        aws_sdk_rds::Client::new(&config)
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .engine("postgres")
-            .db_instance_class("db.t3.micro")
-            .master_username("app")
-            .master_user_password("correct-horse-battery")
-            .allocated_storage(20)
-            .send(),
-    )
-    .unwrap();
-}
-
 /// With --role-arn and AWS_WEB_IDENTITY_TOKEN_FILE, the token file is used for
 /// AssumeRoleWithWebIdentity and the tool works in the role's account.
 #[test]
 fn web_identity_token_file_assumes_role() {
     let account = moto_account();
-    instance_in(&account, "file-db");
+    create_database(&account, "file-db");
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "header.payload.signature\n").unwrap();
@@ -178,7 +147,7 @@ fn web_identity_token_file_assumes_role() {
 #[test]
 fn plain_assume_role() {
     let account = moto_account();
-    instance_in(&account, "role-db");
+    create_database(&account, "role-db");
     let role = format!("arn:aws:iam::{}:role/deploy", account.account_id);
     let base = [
         ("AWS_ENDPOINT_URL", standins().moto),

@@ -3,6 +3,9 @@
 //! step past it is a usage error (exit 2) before any call. `10000000000000000000`, which once
 //! registered a revision, called UpdateService and panicked, is among the values past the edge.
 
+mod common;
+
+use common::aws::{DEPLOY_PROD_WEB, WAIT_STABLE_PROD_WEB, with};
 use test_support::{Cmd, Output, unused_port};
 
 fn run(args: &[&str]) -> Output {
@@ -44,34 +47,17 @@ const HUGE: &str = "10000000000000000000";
 
 #[test]
 fn wait_stable_bounds() {
-    let base = ["wait-stable", "--cluster", "prod", "--service", "web"];
+    let base = WAIT_STABLE_PROD_WEB;
     check(&base, "--timeout", "7d", &["7d 1s", HUGE], "1s to 7d");
     check(&base, "--timeout", "5s", &["999ms", "0"], "1s to 7d");
-    let long = [
-        "wait-stable",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
-        "--timeout",
-        "2h",
-    ];
+    let long = with(&base, &["--timeout", "2h"]);
     check(&long, "--interval", "1h", &["3601s"], "100ms to 1h");
     check(&base, "--interval", "100ms", &["99ms"], "100ms to 1h");
 }
 
 #[test]
 fn ecs_roll_bounds() {
-    let deploy = [
-        "ecs-roll",
-        "deploy",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-    ];
+    let deploy = with(&DEPLOY_PROD_WEB, &["--image", "app=app:v2"]);
     for flag in ["--timeout", "--rollback-timeout", "--migrate-timeout"] {
         check(&deploy, flag, "7d", &["7d 1s", HUGE], "1s to 7d");
     }

@@ -6,17 +6,19 @@
 //! `::cmd` at a line's start after trimming, `##[cmd]` anywhere — and hold no command the tool
 //! did not mean: only groups, masks of its own secrets, and annotations titled by the tool.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration};
 use dk_core::gha::{command_name, runner_commands};
 use dk_core::untrusted::split_lines;
-use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
+use ecs_emulator::{Config, RunningEmulator, Scenario};
+use test_support::ecs::{CLUSTER, Container, EcsFixture, breaker, create_service, register};
 use test_support::fake_registry::{Behaviour, FakeRegistry};
+use test_support::world::wait_settled;
 use test_support::{Cmd, Output};
 
 mod common;
+use common::aws::{DEPLOY_PROD_WEB, WAIT_STABLE_PROD_WEB, with};
 
 /// Marks every hostile string, so a command built from one is recognisable.
 const MARK: &str = "PWNED";
@@ -135,11 +137,6 @@ struct Ecs {
 /// An emulator whose `app:hostile` tasks fail to start with a hostile (and 1 MiB) reason, and a
 /// settled service `prod/web` on `app:v1`.
 fn ecs() -> Ecs {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let reason = format!("CannotPullContainerError: {} {}", hostile(), huge());
     let scenario = serde_json::json!({
         "time_scale": 40,
@@ -150,89 +147,26 @@ fn ecs() -> Ecs {
         "run_task": {"duration_seconds": 2, "exit_code": 0},
     });
     let scenario = Scenario::parse(&scenario.to_string()).unwrap();
-    let emulator = rt.block_on(Emulator::start(Config::new(scenario))).unwrap();
-    let ecs =
-        rt.block_on(async { Client::new(&test_support::sdk_config(&emulator.url(), None).await) });
+    let (EcsFixture { emulator, ecs }, rt) = EcsFixture::start_blocking(Config::new(scenario));
     let e = Ecs { emulator, ecs, rt };
-    e.rt.block_on(e.ecs.create_cluster().cluster_name("prod").send())
-        .unwrap();
     let v1 = e.register("app:v1");
-    e.rt.block_on(
-        e.ecs
-            .create_service()
-            .cluster("prod")
-            .service_name("web")
-            .task_definition(v1)
-            .desired_count(1)
-            .deployment_configuration(
-                DeploymentConfiguration::builder()
-                    .minimum_healthy_percent(100)
-                    .maximum_percent(200)
-                    .deployment_circuit_breaker(
-                        DeploymentCircuitBreaker::builder()
-                            .enable(true)
-                            .rollback(true)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .send(),
-    )
-    .unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    while !e.settled() {
-        assert!(Instant::now() < until, "the service did not settle");
-        std::thread::sleep(TICK);
-    }
+    e.rt.block_on(async {
+        create_service(&e.ecs, CLUSTER, "web", &v1, 1, breaker(true)).await;
+        wait_settled(&e.ecs, CLUSTER, "web", Duration::from_secs(30)).await;
+    });
     e
 }
 
 impl Ecs {
+    /// A revision of `web` whose container `app` runs `image`.
     fn register(&self, image: &str) -> String {
-        let out = self
-            .rt
-            .block_on(
-                self.ecs
-                    .register_task_definition()
-                    .family("web")
-                    .container_definitions(
-                        ContainerDefinition::builder()
-                            .name("app")
-                            .image(image)
-                            .essential(true)
-                            .build(),
-                    )
-                    .send(),
-            )
-            .unwrap();
-        out.task_definition()
-            .unwrap()
-            .task_definition_arn()
-            .unwrap()
-            .to_string()
-    }
-
-    fn settled(&self) -> bool {
-        let out = self
-            .rt
-            .block_on(
-                self.ecs
-                    .describe_services()
-                    .cluster("prod")
-                    .services("web")
-                    .send(),
-            )
-            .unwrap();
-        let s = &out.services()[0];
-        s.deployments().len() == 1 && s.running_count() == 1
+        self.rt
+            .block_on(register(&self.ecs, "web", Container::new("app", image)))
     }
 
     fn cmd(&self) -> Cmd {
         Cmd::bin("deploy-kit")
-            .env("AWS_ENDPOINT_URL_ECS", self.emulator.url())
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .ecs_emulator(&self.emulator.url())
             .github_actions()
             .timeout(Duration::from_secs(120))
     }
@@ -265,12 +199,7 @@ fn service_events_and_stopped_reasons_in_wait_stable() {
             .send(),
     )
     .unwrap();
-    let out = e.run_with_hostile_events(e.cmd().args([
-        "wait-stable",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
+    let out = e.run_with_hostile_events(e.cmd().args(WAIT_STABLE_PROD_WEB).args([
         "--interval",
         "200ms",
         "--timeout",
@@ -286,21 +215,16 @@ fn service_events_and_stopped_reasons_in_wait_stable() {
 #[test]
 fn migration_and_rollout_stop_reasons_in_ecs_roll() {
     let e = ecs();
-    let migrate = e.run_with_hostile_events(e.cmd().args([
-        "ecs-roll",
-        "deploy",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
-        "--image",
-        "app=app:hostile",
+    // Both runs deploy app:hostile to prod/web, polling every 200 ms.
+    let deploy = with(
+        &DEPLOY_PROD_WEB,
+        &["--image", "app=app:hostile", "--interval", "200ms"],
+    );
+    let migrate = e.run_with_hostile_events(e.cmd().args(deploy.clone()).args([
         "--migrate-container",
         "app",
         "--migrate-command",
         "bin/migrate",
-        "--interval",
-        "200ms",
         "--output",
         "json",
     ]));
@@ -308,20 +232,7 @@ fn migration_and_rollout_stop_reasons_in_ecs_roll() {
     assert_eq!(migrate.code, 1, "the migration failed:\n{}", migrate.stderr);
     assert_no_injected_command(&migrate, "ecs-roll");
 
-    let roll = e.run_with_hostile_events(e.cmd().args([
-        "ecs-roll",
-        "deploy",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
-        "--image",
-        "app=app:hostile",
-        "--interval",
-        "200ms",
-        "--timeout",
-        "90s",
-    ]));
+    let roll = e.run_with_hostile_events(e.cmd().args(deploy.clone()).args(["--timeout", "90s"]));
     roll.assert_no_panic();
     assert_eq!(roll.code, 1, "the rollout failed:\n{}", roll.stderr);
     assert_no_injected_command(&roll, "ecs-roll");

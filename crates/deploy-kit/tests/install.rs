@@ -83,6 +83,41 @@ fn https(rel: &Release, certs: &Path) -> Server {
     serve(rel.served.path(), certs, "https")
 }
 
+/// One install's surroundings: a checkout recording `sums`, fresh cache, prefix and
+/// certificate directories, and `rel` served over https.
+struct Install {
+    co: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    prefix: tempfile::TempDir,
+    certs: tempfile::TempDir,
+    server: Server,
+}
+
+impl Install {
+    fn new(rel: &Release, sums: Option<&str>) -> Install {
+        let co = checkout(sums);
+        let (cache, prefix, certs) = temp_dirs();
+        let server = https(rel, certs.path());
+        Install {
+            co,
+            cache,
+            prefix,
+            certs,
+            server,
+        }
+    }
+
+    /// The installer into this prefix from this server.
+    fn run(&self) -> Run<'_> {
+        Run::new(
+            self.co.path(),
+            self.cache.path(),
+            self.prefix.path(),
+            &self.server,
+        )
+    }
+}
+
 /// Tampers with a file after its sum was recorded.
 fn flip_middle_byte(path: &Path) {
     let mut bytes = std::fs::read(path).unwrap();
@@ -108,10 +143,8 @@ fn assert_nothing_installed(prefix: &Path, stderr: &str) {
 #[test]
 fn verified_release_installs_and_is_cached() {
     let rel = release();
-    let co = checkout(Some(&rel.sums));
-    let (cache, prefix, certs) = temp_dirs();
-    let server = https(&rel, certs.path());
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    let install = Install::new(&rel, Some(&rel.sums));
+    let (code, err) = install.run().run();
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("sha256 verified against releases/"), "{err}");
     for tool in [
@@ -122,35 +155,46 @@ fn verified_release_installs_and_is_cached() {
         "rds-snapshot",
     ] {
         assert!(
-            prefix.path().join("bin").join(tool).exists(),
+            install.prefix.path().join("bin").join(tool).exists(),
             "{tool} not installed"
         );
     }
-    let url = server.url.clone();
-    drop(server);
+    let url = install.server.url.clone();
+    drop(install.server);
 
     // Cached: the server is gone, the verified archive in the cache is enough. (A live server
     // only lends the runs below its CA bundle; they name the dead URL.)
-    let lender = https(&rel, certs.path());
+    let lender = https(&rel, install.certs.path());
     let again = tempfile::tempdir().unwrap();
-    let (code, err) = Run::new(co.path(), cache.path(), again.path(), &lender)
-        .set("DK_RELEASE_BASE_URL", &url)
-        .run();
+    let (code, err) = Run::new(
+        install.co.path(),
+        install.cache.path(),
+        again.path(),
+        &lender,
+    )
+    .set("DK_RELEASE_BASE_URL", &url)
+    .run();
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("unpacked from the verified"), "{err}");
     assert!(!err.contains("downloading"), "{err}");
 
     // A cached binary changed after it was unpacked is not used: the verified archive is.
-    let unpacked = cache
+    let unpacked = install
+        .cache
         .path()
         .join("downloads")
         .join(archive_name(triple()).trim_end_matches(".tar.gz"))
         .join("deploy-kit");
     flip_middle_byte(&unpacked);
     let third = tempfile::tempdir().unwrap();
-    let (code, err) = Run::new(co.path(), cache.path(), third.path(), &lender)
-        .set("DK_RELEASE_BASE_URL", &url)
-        .run();
+    let (code, err) = Run::new(
+        install.co.path(),
+        install.cache.path(),
+        third.path(),
+        &lender,
+    )
+    .set("DK_RELEASE_BASE_URL", &url)
+    .run();
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("using the verified"), "{err}");
     assert!(!err.contains("unpacked from"), "{err}");
@@ -161,8 +205,13 @@ fn verified_release_installs_and_is_cached() {
     );
 
     // --if-missing: already there, nothing downloaded, nothing replaced.
-    let mut run = Run::new(co.path(), cache.path(), again.path(), &lender)
-        .set("DK_RELEASE_BASE_URL", "https://127.0.0.1:9");
+    let mut run = Run::new(
+        install.co.path(),
+        install.cache.path(),
+        again.path(),
+        &lender,
+    )
+    .set("DK_RELEASE_BASE_URL", "https://127.0.0.1:9");
     run.args.push("--if-missing");
     let (code, err) = run.run();
     assert_eq!(code, Some(0), "{err}");
@@ -173,16 +222,15 @@ fn verified_release_installs_and_is_cached() {
 #[test]
 fn tampered_archive_fails_closed() {
     let rel = release();
-    let co = checkout(Some(&rel.sums));
+    let install = Install::new(&rel, Some(&rel.sums));
     flip_middle_byte(&rel.archive);
-    let (cache, prefix, certs) = temp_dirs();
-    let server = https(&rel, certs.path());
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    let (code, err) = install.run().run();
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");
-    assert_nothing_installed(prefix.path(), &err);
+    assert_nothing_installed(install.prefix.path(), &err);
     assert!(
-        !cache
+        !install
+            .cache
             .path()
             .join("downloads")
             .join(archive_name(triple()))
@@ -194,15 +242,13 @@ fn tampered_archive_fails_closed() {
 #[test]
 fn truncated_archive_fails_closed() {
     let rel = release();
-    let co = checkout(Some(&rel.sums));
+    let install = Install::new(&rel, Some(&rel.sums));
     let bytes = std::fs::read(&rel.archive).unwrap();
     std::fs::write(&rel.archive, &bytes[..bytes.len() / 3]).unwrap();
-    let (cache, prefix, certs) = temp_dirs();
-    let server = https(&rel, certs.path());
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    let (code, err) = install.run().run();
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");
-    assert_nothing_installed(prefix.path(), &err);
+    assert_nothing_installed(install.prefix.path(), &err);
 }
 
 /// A release without an archive for this platform is an error naming the platforms it has — no
@@ -212,10 +258,8 @@ fn wrong_platform_fails_closed() {
     let rel = release();
     let other = "aarch64-apple-darwin";
     let sums = rel.sums.replace(triple(), other);
-    let co = checkout(Some(&sums));
-    let (cache, prefix, certs) = temp_dirs();
-    let server = https(&rel, certs.path());
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    let install = Install::new(&rel, Some(&sums));
+    let (code, err) = install.run().run();
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains(&format!(
@@ -228,7 +272,7 @@ fn wrong_platform_fails_closed() {
         err.contains(&format!("it is released for: {other}")),
         "{err}"
     );
-    assert_nothing_installed(prefix.path(), &err);
+    assert_nothing_installed(install.prefix.path(), &err);
 
     // The right name, a binary for another machine inside (its sum recorded, so only running
     // it can tell).
@@ -239,49 +283,47 @@ fn wrong_platform_fails_closed() {
         archive_name(triple())
     );
     let co = checkout(Some(&sums));
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    let (code, err) = Run {
+        checkout: co.path(),
+        ..install.run()
+    }
+    .run();
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("does not run on this machine"), "{err}");
-    assert_nothing_installed(prefix.path(), &err);
+    assert_nothing_installed(install.prefix.path(), &err);
 }
 
 /// No sums committed for the version: nothing is downloaded, nothing installed.
 #[test]
 fn missing_checksums_fail_closed() {
     let rel = release();
-    let co = checkout(None);
-    let (cache, prefix, certs) = temp_dirs();
-    let server = https(&rel, certs.path());
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server).run();
+    let install = Install::new(&rel, None);
+    let (code, err) = install.run().run();
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains(&format!("no sha256 sums for {} are committed", tag())),
         "{err}"
     );
     assert!(!err.contains("downloading"), "{err}");
-    assert_nothing_installed(prefix.path(), &err);
+    assert_nothing_installed(install.prefix.path(), &err);
 }
 
 /// Plain http is refused, as a base URL and as a redirect from https.
 #[test]
 fn plain_http_fails_closed() {
     let rel = release();
-    let co = checkout(Some(&rel.sums));
-    let (cache, prefix, certs) = temp_dirs();
-    let plain = serve(rel.served.path(), certs.path(), "http");
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &plain).run();
+    let install = Install::new(&rel, Some(&rel.sums));
+    let plain = serve(rel.served.path(), install.certs.path(), "http");
+    let (code, err) = install.run().set("DK_RELEASE_BASE_URL", &plain.url).run();
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("https only"), "{err}");
-    assert_nothing_installed(prefix.path(), &err);
+    assert_nothing_installed(install.prefix.path(), &err);
 
-    let server = https(&rel, certs.path());
-    let redirecting = format!("{}/redirect-to-http", server.url);
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server)
-        .set("DK_RELEASE_BASE_URL", &redirecting)
-        .run();
+    let redirecting = format!("{}/redirect-to-http", install.server.url);
+    let (code, err) = install.run().set("DK_RELEASE_BASE_URL", &redirecting).run();
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("Protocol \"http\" not supported"), "{err}");
-    assert_nothing_installed(prefix.path(), &err);
+    assert_nothing_installed(install.prefix.path(), &err);
 }
 
 /// With no version given, a tag ref picks the newest release recorded under it; a tag with no
@@ -289,11 +331,10 @@ fn plain_http_fails_closed() {
 #[test]
 fn default_version_follows_the_action_ref() {
     let rel = release();
-    let co = checkout(Some(&rel.sums));
-    let (cache, prefix, certs) = temp_dirs();
-    let server = https(&rel, certs.path());
+    let install = Install::new(&rel, Some(&rel.sums));
     let major = tag().split('.').next().unwrap().to_string();
-    let (code, err) = Run::new(co.path(), cache.path(), prefix.path(), &server)
+    let (code, err) = install
+        .run()
         .set("DK_VERSION", "")
         .set("DK_ACTION_REF", &major)
         .run();
@@ -304,10 +345,13 @@ fn default_version_follows_the_action_ref() {
     );
 
     let other = tempfile::tempdir().unwrap();
-    let (code, err) = Run::new(co.path(), cache.path(), other.path(), &server)
-        .set("DK_VERSION", "")
-        .set("DK_ACTION_REF", "v97")
-        .run();
+    let (code, err) = Run {
+        prefix: other.path(),
+        ..install.run()
+    }
+    .set("DK_VERSION", "")
+    .set("DK_ACTION_REF", "v97")
+    .run();
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("names no release recorded"), "{err}");
     assert_nothing_installed(other.path(), &err);

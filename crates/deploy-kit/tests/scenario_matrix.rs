@@ -16,16 +16,19 @@
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder;
 use aws_sdk_ecs::types::{
-    ContainerDefinition, DeploymentAlarms, DeploymentCircuitBreaker, DeploymentConfiguration,
-    LoadBalancer,
+    DeploymentAlarms, DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer,
 };
 use ecs_emulator::{
-    CallLog, Config, Consistency, Emulator, Fault, FaultKind, RunningEmulator, Scenario,
-    StaleWindow,
+    CallLog, Config, Consistency, Fault, FaultKind, RunningEmulator, Scenario, StaleWindow,
 };
 use serde_json::Value;
+use test_support::ecs::{CLUSTER, Container, EcsFixture};
 use test_support::{Cmd, Output};
+
+mod common;
+use common::aws::{DEPLOY_PROD_WEB, WAIT_STABLE_PROD_WEB};
 
 /// Real time per emulated second while a tool runs (50x).
 const TICK: Duration = Duration::from_millis(20);
@@ -261,38 +264,21 @@ struct Run {
     registered_by_test: Vec<String>,
 }
 
+/// A revision of `web` whose container `app` runs `image`.
 async fn register(ecs: &Client, image: &str) -> String {
-    let out = ecs
-        .register_task_definition()
-        .family("web")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image(image)
-                .essential(true)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("register");
-    out.task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .expect("arn")
-        .to_string()
+    test_support::ecs::register(ecs, "web", Container::new("app", image)).await
+}
+
+/// UpdateService on `prod/web`, for the changes the test itself makes.
+fn update_web(ecs: &Client) -> UpdateServiceFluentBuilder {
+    ecs.update_service().cluster(CLUSTER).service("web")
 }
 
 /// A cluster `prod` with service `web` on web:v1, settled (unless the case says otherwise).
 async fn set_up(c: &Case) -> Run {
     let scenario = Scenario::parse(&scenario_yaml(false)).expect("scenario");
-    let emulator = Emulator::start(Config::manual().with_scenario(scenario))
-        .await
-        .expect("emulator");
-    let ecs = Client::new(&test_support::sdk_config(&emulator.url(), None).await);
-    ecs.create_cluster()
-        .cluster_name("prod")
-        .send()
-        .await
-        .expect("cluster");
+    let EcsFixture { emulator, ecs } =
+        EcsFixture::start(Config::manual().with_scenario(scenario)).await;
     let first = if c.first_never_completes {
         "web:slow"
     } else {
@@ -301,7 +287,7 @@ async fn set_up(c: &Case) -> Run {
     let v1 = register(&ecs, first).await;
     let mut create = ecs
         .create_service()
-        .cluster("prod")
+        .cluster(CLUSTER)
         .service_name("web")
         .task_definition(&v1)
         .desired_count(c.desired)
@@ -353,32 +339,21 @@ fn consistency(on: bool) -> Consistency {
 
 fn base_cmd(run: &Run, timeout_s: u64) -> Cmd {
     Cmd::bin("deploy-kit")
-        .env("AWS_ENDPOINT_URL_ECS", run.emulator.url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .ecs_emulator(&run.emulator.url())
         .timeout(Duration::from_secs(timeout_s * 3 + 60))
 }
 
 /// wait-stable after the pipeline's own UpdateService, naming the revision it deployed.
 async fn wait_stable_cmd(run: &mut Run, c: &Case) -> (Cmd, String) {
     let new_td = register(&run.ecs, c.image).await;
-    run.ecs
-        .update_service()
-        .cluster("prod")
-        .service("web")
+    update_web(&run.ecs)
         .task_definition(&new_td)
         .send()
         .await
         .expect("update service");
     run.emulator.advance(Duration::from_secs(c.head_start));
     let timeout = format!("{}s", c.timeout_s);
-    let cmd = base_cmd(run, c.timeout_s).args([
-        "wait-stable",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
+    let cmd = base_cmd(run, c.timeout_s).args(WAIT_STABLE_PROD_WEB).args([
         "--task-definition",
         new_td.as_str(),
         "--interval",
@@ -394,13 +369,7 @@ async fn wait_stable_cmd(run: &mut Run, c: &Case) -> (Cmd, String) {
 fn ecs_roll_cmd(run: &Run, c: &Case) -> Cmd {
     let timeout = format!("{}s", c.timeout_s);
     let image = format!("app={}", c.image);
-    base_cmd(run, c.timeout_s).args([
-        "ecs-roll",
-        "deploy",
-        "--cluster",
-        "prod",
-        "--service",
-        "web",
+    base_cmd(run, c.timeout_s).args(DEPLOY_PROD_WEB).args([
         "--image",
         image.as_str(),
         "--interval",
@@ -432,10 +401,7 @@ async fn fire(run: &mut Run, hook: Hook) {
         }),
         Hook::Replace => {
             let v3 = register(&run.ecs, "web:v3").await;
-            run.ecs
-                .update_service()
-                .cluster("prod")
-                .service("web")
+            update_web(&run.ecs)
                 .task_definition(&v3)
                 .send()
                 .await
@@ -443,10 +409,7 @@ async fn fire(run: &mut Run, hook: Hook) {
             run.registered_by_test.push(v3);
         }
         Hook::ScaleToZero => {
-            run.ecs
-                .update_service()
-                .cluster("prod")
-                .service("web")
+            update_web(&run.ecs)
                 .desired_count(0)
                 .send()
                 .await

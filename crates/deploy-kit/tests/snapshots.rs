@@ -7,14 +7,16 @@
 //! commit a pending `.snap.new`. Cases that need a stand-in (the registry, the ECS emulator) run
 //! against the one `scripts/test` starts or an in-process emulator, as the other tests do.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::ContainerDefinition;
-use ecs_emulator::{Config, Emulator, RunningEmulator, Scenario};
+use aws_sdk_ecs::types::DeploymentConfiguration;
+use ecs_emulator::{Config, RunningEmulator, Scenario};
+use test_support::ecs::{CLUSTER, Container, EcsFixture, create_service, register};
+use test_support::world::wait_settled;
 use test_support::{Cmd, Output};
 
 mod common;
+use common::aws::{DEPLOY_PROD_WEB, WAIT_STABLE_PROD_WEB, with};
 use common::tiny_layout;
 
 /// One run as a snapshot: the command line, the exit code, then stdout and stderr.
@@ -123,33 +125,18 @@ fn usage_errors() {
         // ecs-roll: a timeout out of bounds.
         (
             "usage_ecs_roll_timeout_out_of_range",
-            &[
-                "ecs-roll",
-                "deploy",
-                "--cluster",
-                "prod",
-                "--service",
-                "web",
-                "--image",
-                "web=web:v2",
-                "--timeout",
-                "0s",
-            ],
+            &with(
+                &DEPLOY_PROD_WEB,
+                &["--image", "web=web:v2", "--timeout", "0s"],
+            ),
         ),
         // wait-stable: an interval longer than the timeout.
         (
             "usage_wait_stable_interval_over_timeout",
-            &[
-                "wait-stable",
-                "--cluster",
-                "prod",
-                "--service",
-                "web",
-                "--timeout",
-                "10s",
-                "--interval",
-                "1m",
-            ],
+            &with(
+                &WAIT_STABLE_PROD_WEB,
+                &["--timeout", "10s", "--interval", "1m"],
+            ),
         ),
         // wait-stable: a malformed timeout.
         (
@@ -237,66 +224,18 @@ struct Ecs {
 }
 
 fn settled_service() -> Ecs {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let scenario = serde_json::json!({
         "time_scale": 40,
         "images": {"app:v1": {"behavior": "healthy", "start_seconds": 2, "healthy_after_seconds": 3}},
     });
     let scenario = Scenario::parse(&scenario.to_string()).unwrap();
-    let emulator = rt.block_on(Emulator::start(Config::new(scenario))).unwrap();
-    let ecs =
-        rt.block_on(async { Client::new(&test_support::sdk_config(&emulator.url(), None).await) });
+    let (EcsFixture { emulator, ecs }, rt) = EcsFixture::start_blocking(Config::new(scenario));
     rt.block_on(async {
-        ecs.create_cluster()
-            .cluster_name("prod")
-            .send()
-            .await
-            .unwrap();
-        let td = ecs
-            .register_task_definition()
-            .family("web")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("app")
-                    .image("app:v1")
-                    .essential(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let arn = td.task_definition().unwrap().task_definition_arn().unwrap();
-        ecs.create_service()
-            .cluster("prod")
-            .service_name("web")
-            .task_definition(arn)
-            .desired_count(1)
-            .send()
-            .await
-            .unwrap();
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            let out = ecs
-                .describe_services()
-                .cluster("prod")
-                .services("web")
-                .send()
-                .await
-                .unwrap();
-            let s = &out.services()[0];
-            let done = s.deployments().len() == 1
-                && s.running_count() == 1
-                && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED");
-            if done {
-                break;
-            }
-            assert!(Instant::now() < until, "the service did not settle");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let td = register(&ecs, "web", Container::new("app", "app:v1")).await;
+        // ECS's defaults: no circuit breaker.
+        let defaults = DeploymentConfiguration::builder().build();
+        create_service(&ecs, CLUSTER, "web", &td, 1, defaults).await;
+        wait_settled(&ecs, CLUSTER, "web", Duration::from_secs(30)).await;
     });
     Ecs { emulator, _rt: rt }
 }
@@ -327,10 +266,7 @@ fn wait_stable_runs() {
     for (name, args, code) in cases {
         let out = Cmd::bin("deploy-kit")
             .args(args.iter().copied())
-            .env("AWS_ENDPOINT_URL_ECS", url.as_str())
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .ecs_emulator(&url)
             .timeout(Duration::from_secs(60))
             .run();
         assert_eq!(out.code, code, "{name}: {}", out.stderr);

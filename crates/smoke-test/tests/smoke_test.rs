@@ -19,28 +19,66 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/meal-planner.yml")
 }
 
-fn write_spec(dir: &tempfile::TempDir, yaml: &str) -> String {
-    let p = dir.path().join("smoke.yml");
-    std::fs::write(&p, yaml).unwrap();
-    p.display().to_string()
+/// A spec file `smoke.yml` holding a YAML text, in a directory of its own that lives as long as
+/// this value.
+struct Spec {
+    dir: tempfile::TempDir,
+    path: String,
 }
+
+impl Spec {
+    fn new(yaml: &str) -> Spec {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("smoke.yml");
+        std::fs::write(&p, yaml).unwrap();
+        let path = p.display().to_string();
+        Spec { dir, path }
+    }
+
+    /// `smoke-test` on this spec against `base_url`, one JSON object on stdout.
+    fn cmd(&self, base_url: &str) -> Cmd {
+        cmd().args([
+            self.path.as_str(),
+            "--base-url",
+            base_url,
+            "--output",
+            "json",
+        ])
+    }
+
+    /// Run `cmd` as a GitHub Actions step writing JUnit beside the spec: the output, and the
+    /// JUnit XML as the run left it.
+    fn run_in_actions(&self, cmd: Cmd) -> (Output, std::io::Result<String>) {
+        let junit = self.dir.path().join("junit.xml");
+        let out = cmd
+            .github_actions()
+            .args(["--junit", junit.to_str().unwrap()])
+            .run();
+        (out, std::fs::read_to_string(&junit))
+    }
+}
+
+/// The spec's login check: posts the login variables and captures the bearer token as a secret
+/// (a spec may add captures on the lines right after it).
+const LOGIN_CHECK: &str = r#"  - name: login
+    method: POST
+    url: /auth/login
+    json: {email: "{{email}}", password: "{{password}}"}
+    capture:
+      token: {json: $.data.tokens.accessToken, secret: true}
+"#;
 
 /// Run a spec against `api`, with the login variables, as a GitHub Actions step with JUnit.
 fn run_spec(api: &Api, yaml: &str, extra: &[&str]) -> (Output, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(&dir, yaml);
-    let junit = dir.path().join("junit.xml");
-    let out = cmd()
-        .github_actions()
-        .args([spec.as_str(), "--base-url", &api.url, "--output", "json"])
-        .args(["--var", "email=ci@example.com", "--secret-var"])
-        .arg(format!("password={PASSWORD}"))
-        .args(["--junit", junit.to_str().unwrap()])
-        .args(extra.iter().copied())
-        .run();
+    let spec = Spec::new(yaml);
+    let (out, xml) = spec.run_in_actions(
+        spec.cmd(&api.url)
+            .args(["--var", "email=ci@example.com", "--secret-var"])
+            .arg(format!("password={PASSWORD}"))
+            .args(extra.iter().copied()),
+    );
     out.assert_no_panic();
-    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
-    (out, xml)
+    (out, xml.unwrap_or_default())
 }
 
 /// The canaries appear only inside `::add-mask::` commands, and those come before anything else
@@ -161,15 +199,7 @@ fn teams_example_spec_passes() {
 #[test]
 fn every_assertion_kind_passes() {
     let api = standin::start(Behaviour::default());
-    let yaml = r#"
-checks:
-  - name: login
-    method: POST
-    url: /auth/login
-    json: {email: "{{email}}", password: "{{password}}"}
-    capture:
-      token: {json: $.data.tokens.accessToken, secret: true}
-      ctype: {header: content-type}
+    let rest = r#"      ctype: {header: content-type}
   - name: recipes
     url: /recipes
     query: {limit: "10", q: "a b&c"}
@@ -195,7 +225,8 @@ checks:
         - {path: "$.data[?@.kcal < 200].name", equals: Salad}
       max_latency: 5s
 "#;
-    let (out, xml) = run_spec(&api, yaml, &[]);
+    let yaml = ["checks:\n", LOGIN_CHECK, rest].concat();
+    let (out, xml) = run_spec(&api, &yaml, &[]);
     out.assert_code(0);
     assert_eq!(out.output("passed"), "2");
     assert_no_canary(&out, &xml);
@@ -304,20 +335,13 @@ checks:
 #[test]
 fn secrets_masked_and_hostile_body_neutralised() {
     let api = standin::start(Behaviour::default());
-    let yaml = r#"
-checks:
-  - name: login
-    method: POST
-    url: /auth/login
-    json: {email: "{{email}}", password: "{{password}}"}
-    capture:
-      token: {json: $.data.tokens.accessToken, secret: true}
-  - name: leak
+    let leak = r#"  - name: leak
     url: /leak
     query: {t: "{{token}}"}
     headers: {authorization: "Bearer {{token}}"}
 "#;
-    let (out, xml) = run_spec(&api, yaml, &[]);
+    let yaml = ["checks:\n", LOGIN_CHECK, leak].concat();
+    let (out, xml) = run_spec(&api, &yaml, &[]);
     out.assert_code(1);
     assert_no_canary(&out, &xml);
     let cs = checks(&out);
@@ -464,51 +488,35 @@ fn load_gates_pass_and_fail() {
 #[test]
 fn one_liner_get() {
     let api = standin::start(Behaviour::default());
-    let get = |extra: &[&str]| cmd().args(extra.iter().copied()).run();
-    get(&["--get", &format!("{}/health", api.url)]).assert_code(0);
-    get(&["--get", &format!("{}/recipes", api.url)]).assert_code(1);
-    get(&[
-        "--get",
-        &format!("{}/recipes", api.url),
-        "--expect-status",
-        "401",
-    ])
-    .assert_code(0);
-    get(&["--get", &format!("{}/redirect", api.url)]).assert_code(1);
-    get(&[
-        "--get",
-        &format!("{}/redirect", api.url),
-        "--expect-status",
-        "302",
-    ])
-    .assert_code(0);
-    get(&[
-        "--get",
-        &format!("{}/redirect", api.url),
-        "--follow-redirects",
-        "3",
-    ])
-    .assert_code(0);
+    // `smoke-test --get URL/PATH EXTRA…`
+    let get = |path: &str, extra: &[&str]| {
+        cmd()
+            .args(["--get", &format!("{}{path}", api.url)])
+            .args(extra.iter().copied())
+            .run()
+    };
+    get("/health", &[]).assert_code(0);
+    get("/recipes", &[]).assert_code(1);
+    get("/recipes", &["--expect-status", "401"]).assert_code(0);
+    get("/redirect", &[]).assert_code(1);
+    get("/redirect", &["--expect-status", "302"]).assert_code(0);
+    get("/redirect", &["--follow-redirects", "3"]).assert_code(0);
 }
 
 /// HTTPS with `--ca-file`: the server's CA is trusted besides the system roots, and HTTP/2 is
 /// spoken when the server offers it by ALPN (HTTP/1.1 when it offers only that).
 #[test]
 fn https_with_ca_file_speaks_http2_when_offered() {
-    let dir = tempfile::tempdir().unwrap();
     for (alpn, version) in [
         (&["h2", "http/1.1"][..], "HTTP/2.0"),
         (&["http/1.1"][..], "HTTP/1.1"),
     ] {
         let server = tls::start(alpn);
-        let spec = write_spec(
-            &dir,
-            &format!(
-                "checks:\n  - name: version\n    url: /v\n    expect:\n      json:\n        - {{path: $.version, equals: {version}}}\n"
-            ),
-        );
-        let out = cmd()
-            .args([spec.as_str(), "--base-url", &server.url, "--output", "json"])
+        let spec = Spec::new(&format!(
+            "checks:\n  - name: version\n    url: /v\n    expect:\n      json:\n        - {{path: $.version, equals: {version}}}\n"
+        ));
+        let out = spec
+            .cmd(&server.url)
             .arg("--ca-file")
             .arg(server.ca_file.display().to_string())
             .run();
@@ -543,14 +551,10 @@ fn unreachable_exits_3_or_4() {
     assert!(out.stderr.contains("--retry-for"), "{}", out.stderr);
     let out = cmd().args(["--get", &url, "--retry-for", "1s"]).run();
     out.assert_code(4);
-    let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        &dir,
-        "checks:\n  - name: a\n    url: /health\n    ready: false\n",
-    );
+    let spec = Spec::new("checks:\n  - name: a\n    url: /health\n    ready: false\n");
     let base = format!("http://127.0.0.1:{}", unused_port());
     cmd()
-        .args([spec.as_str(), "--base-url", &base])
+        .args([spec.path.as_str(), "--base-url", &base])
         .run()
         .assert_code(3);
 }
@@ -559,7 +563,6 @@ fn unreachable_exits_3_or_4() {
 #[test]
 fn bad_input_exits_2_before_any_request() {
     let api = standin::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &str)] = &[
         (
             "checks:\n  - name: a\n    url: /a\n    expect:\n      status: 999\n",
@@ -579,17 +582,20 @@ fn bad_input_exits_2_before_any_request() {
         ),
     ];
     for (yaml, msg) in cases {
-        let spec = write_spec(&dir, yaml);
-        let out = cmd().args([spec.as_str(), "--base-url", &api.url]).run();
+        let spec = Spec::new(yaml);
+        let out = cmd()
+            .args([spec.path.as_str(), "--base-url", &api.url])
+            .run();
         out.assert_code(2).assert_no_panic();
-        let want = msg.replace("smoke.yml", &spec);
+        let want = msg.replace("smoke.yml", &spec.path);
         assert!(
             out.stderr.contains(&want),
             "want {want}\ngot {}",
             out.stderr
         );
     }
-    let spec = write_spec(&dir, "checks:\n  - name: a\n    url: /health\n");
+    let file = Spec::new("checks:\n  - name: a\n    url: /health\n");
+    let spec = file.path.clone();
     let flags: &[&[&str]] = &[
         &[&spec, "--base-url", &api.url, "--var", "novalue"],
         &[
@@ -636,21 +642,21 @@ fn bad_input_exits_2_before_any_request() {
 #[test]
 fn env_variables_and_json_output() {
     let api = standin::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        &dir,
+    let spec = Spec::new(
         "checks:\n  - name: login\n    method: POST\n    url: /auth/login\n    json: {email: '{{env.SMOKE_EMAIL}}', password: '{{env.SMOKE_PASSWORD}}'}\n",
     );
-    let out = cmd()
+    let out = spec
+        .cmd(&api.url)
         .env("SMOKE_EMAIL", "ci@example.com")
         .env("SMOKE_PASSWORD", PASSWORD)
-        .args([spec.as_str(), "--base-url", &api.url, "--output", "json"])
         .run();
     out.assert_code(0);
     let j = out.json();
     assert_eq!(j["result"], "passed");
     assert_eq!(j["passed"], 1);
-    let out = cmd().args([spec.as_str(), "--base-url", &api.url]).run();
+    let out = cmd()
+        .args([spec.path.as_str(), "--base-url", &api.url])
+        .run();
     out.assert_code(2);
     assert!(
         out.stderr.contains("SMOKE_EMAIL is not set"),
@@ -664,23 +670,18 @@ fn env_variables_and_json_output() {
 #[test]
 fn secret_named_env_values_are_masked() {
     let api = standin::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        &dir,
+    let spec = Spec::new(
         "checks:\n  - name: keyed\n    url: /nope?key={{env.SMOKE_API_KEY}}&who={{env.SMOKE_USER}}\n    ready: false\n",
     );
-    let junit = dir.path().join("junit.xml");
-    let out = cmd()
-        .github_actions()
-        .env("SMOKE_API_KEY", PASSWORD)
-        .env("SMOKE_USER", "ci-bot")
-        .args([spec.as_str(), "--base-url", &api.url, "--output", "json"])
-        .args(["--junit", junit.to_str().unwrap()])
-        .run();
+    let (out, junit) = spec.run_in_actions(
+        spec.cmd(&api.url)
+            .env("SMOKE_API_KEY", PASSWORD)
+            .env("SMOKE_USER", "ci-bot"),
+    );
     out.assert_code(1).assert_no_panic();
     assert!(out.stderr.contains("key=***"), "{}", out.stderr);
     assert!(out.stderr.contains("who=ci-bot"), "{}", out.stderr);
-    assert_no_canary(&out, &std::fs::read_to_string(&junit).unwrap());
+    assert_no_canary(&out, &junit.unwrap());
 }
 
 /// `--help` teaches: examples, the spec shape and the exit codes.

@@ -15,6 +15,8 @@
 //! - [`oci`]: the one generator of test images (OCI layouts, `docker save` tarballs).
 //! - [`ecs`] (feature `ecs`): the one ECS fixture — emulator, client, cluster, task definitions,
 //!   services.
+//! - [`world`] (feature `ecs`): what the multi-call binary's end-to-end suites set up beside it
+//!   — a Fargate service, the wait until a service settles, a command pointed at the emulator.
 
 #[cfg(feature = "ecs")]
 pub mod ecs;
@@ -22,6 +24,8 @@ pub mod fake_registry;
 pub mod figures;
 pub mod github_fake;
 pub mod oci;
+#[cfg(feature = "ecs")]
+pub mod world;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

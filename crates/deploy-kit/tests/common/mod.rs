@@ -1,8 +1,12 @@
 //! Shared by the installer and act tests: a loopback file server (https with a throwaway
 //! certificate, or plain http) and a fake release of this build, with its sha256 sums recorded
-//! the way a release records them (`releases/<tag>.sha256` in the checkout).
+//! the way a release records them (`releases/<tag>.sha256` in the checkout). [`aws`]: the
+//! database and the `prod/web` command lines the end-to-end tests share (tests/pipeline.rs, at
+//! the repository's top, includes this module by path).
 
 #![allow(dead_code)]
+
+pub mod aws;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -187,4 +191,27 @@ pub fn tiny_layout(dir: &std::path::Path) {
     let index = serde_json::json!({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": m, "size": m_len}]});
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// An OCI image layout of the project's small app image at `dir` (scripts/make-oci-image.py,
+/// which the workflows run too), tagged `tag`, reporting `version`; its manifest digest.
+pub fn make_oci_image(dir: &Path, tag: &str, version: &str) -> String {
+    let out = run_ok(
+        Command::new("python3")
+            .arg(workspace_root().join("scripts/make-oci-image.py"))
+            .arg(dir)
+            .args(["--tag", tag, "--version", version]),
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Run `cmd` to completion; it must succeed (its stderr is shown when it does not).
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
