@@ -27,8 +27,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::accept::next_connection;
 use crate::http_client::{self, SendError};
-use crate::server::next_connection;
 
 /// The two listeners of a service's load balancer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+mod accept;
 mod alarms;
 mod calls;
 mod circuit_breaker;

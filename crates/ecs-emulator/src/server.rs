@@ -13,9 +13,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::accept::next_connection;
 use crate::error::EcsError;
 use crate::model::State;
 
@@ -175,25 +176,6 @@ async fn route(
     }
     let (result, request_id) = handle_ecs_call(&shared, target.as_deref(), &body);
     Ok(ecs_response(result, &request_id))
-}
-
-/// The next connection, or `None` once `shutdown` changes (the emulator's server and its load
-/// balancers' listeners).
-pub(crate) async fn next_connection(
-    listener: &TcpListener,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<(TcpStream, SocketAddr)> {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.changed() => return None,
-        };
-        match accepted {
-            Ok(connection) => return Some(connection),
-            // Out of file descriptors and the like: back off instead of spinning.
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
-    }
 }
 
 /// Accepts connections until `shutdown` turns true.
