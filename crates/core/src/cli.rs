@@ -25,3 +25,55 @@ pub struct CommonArgs {
 pub trait HasCommonArgs {
     fn common(&self) -> &CommonArgs;
 }
+
+/// Declares a tool's top-level clap `Cli` once: the struct as written, with the shared flags
+/// flattened in first — `pub aws: AwsArgs` (the `aws;` form, needs core's `aws` feature), then
+/// `pub common: CommonArgs` — and the [`HasCommonArgs`] impl core reads them through. The derive
+/// and `#[command(…)]` attributes stay the tool's own, so `--help` is what the tool wrote.
+///
+/// ```
+/// use clap::Parser;
+///
+/// dk_core::tool_cli! {
+///     #[derive(Debug, Parser)]
+///     #[command(name = "probe", about = "An example tool")]
+///     pub struct Cli {
+///         /// The one flag of its own
+///         #[arg(long)]
+///         pub name: String,
+///     }
+/// }
+///
+/// let cli = Cli::parse_from(["probe", "--name", "x", "--quiet"]);
+/// assert!(dk_core::cli::HasCommonArgs::common(&cli).quiet);
+/// ```
+#[macro_export]
+macro_rules! tool_cli {
+    (@common $name:ident) => {
+        impl $crate::cli::HasCommonArgs for $name {
+            fn common(&self) -> &$crate::cli::CommonArgs {
+                &self.common
+            }
+        }
+    };
+    (aws; $(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            #[command(flatten)]
+            pub aws: $crate::aws::AwsArgs,
+            #[command(flatten)]
+            pub common: $crate::cli::CommonArgs,
+            $($fields)*
+        }
+        $crate::tool_cli!(@common $name);
+    };
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            #[command(flatten)]
+            pub common: $crate::cli::CommonArgs,
+            $($fields)*
+        }
+        $crate::tool_cli!(@common $name);
+    };
+}

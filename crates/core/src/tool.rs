@@ -140,20 +140,14 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::CommonArgs;
 
     static RAN: AtomicBool = AtomicBool::new(false);
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        common: CommonArgs,
-    }
-    impl HasCommonArgs for Cli {
-        fn common(&self) -> &CommonArgs {
-            &self.common
+    crate::tool_cli! {
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[arg(long)]
+            name: String,
         }
     }
 
