@@ -45,48 +45,31 @@ pub enum RetryMode {
 
 /// AWS flags shared by every AWS tool.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "AWS")]
 pub struct AwsArgs {
     /// AWS Region [default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region]
-    #[arg(long, global = true, value_name = "REGION", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
     /// Named profile from ~/.aws/config [default: AWS_PROFILE]
-    #[arg(long, global = true, value_name = "NAME", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// Endpoint for every AWS service (per service: AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_RDS, …)
-    #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Role to assume (GitHub OIDC when the job has `id-token: write`)
-    #[arg(long, global = true, value_name = "ARN", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// Session name for the assumed role
-    #[arg(
-        long,
-        global = true,
-        value_name = "NAME",
-        default_value = "deploy-kit",
-        help_heading = "AWS"
-    )]
+    #[arg(long, global = true, value_name = "NAME", default_value = "deploy-kit")]
     pub role_session_name: String,
     /// Lifetime of the assumed role's credentials (15m to 12h)
-    #[arg(
-        long,
-        global = true,
-        value_name = "DUR",
-        default_value = "1h",
-        help_heading = "AWS"
-    )]
+    #[arg(long, global = true, value_name = "DUR", default_value = "1h")]
     pub role_duration: RoleSession,
     /// Attempts per AWS call, retrying throttling and transient errors (1 = no retries)
-    #[arg(
-        long,
-        global = true,
-        value_name = "N",
-        default_value_t = 5,
-        help_heading = "AWS"
-    )]
+    #[arg(long, global = true, value_name = "N", default_value_t = 5)]
     pub max_attempts: u32,
     /// Retry strategy for AWS calls
-    #[arg(long, global = true, value_enum, default_value_t = RetryMode::Standard, help_heading = "AWS")]
+    #[arg(long, global = true, value_enum, default_value_t = RetryMode::Standard)]
     pub retry_mode: RetryMode,
 }
 

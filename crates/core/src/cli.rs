@@ -61,7 +61,8 @@ macro_rules! tool_cli {
         $vis struct $name {
             #[command(flatten)]
             pub aws: $crate::aws::AwsArgs,
-            #[command(flatten)]
+            // AwsArgs sets the "AWS" heading for what follows; the tool's own flags have none.
+            #[command(flatten, next_help_heading = None::<&str>)]
             pub common: $crate::cli::CommonArgs,
             $($fields)*
         }
@@ -76,4 +77,34 @@ macro_rules! tool_cli {
         }
         $crate::tool_cli!(@common $name);
     };
+}
+
+#[cfg(all(test, feature = "aws"))]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    crate::tool_cli! { aws;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            /// The tool's own flag
+            #[arg(long)]
+            name: Option<String>,
+        }
+    }
+
+    /// The AWS flags stand under "AWS", the shared ones under "Output", and the tool's own flags,
+    /// declared after both, under no heading: AwsArgs' heading does not carry over to them.
+    #[test]
+    fn each_flag_keeps_its_own_heading() {
+        let cmd = Cli::command();
+        let heading = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .map(|a| a.get_help_heading())
+        };
+        assert_eq!(heading("region"), Some(Some("AWS")));
+        assert_eq!(heading("retry_mode"), Some(Some("AWS")));
+        assert_eq!(heading("output"), Some(Some("Output")));
+        assert_eq!(heading("name"), Some(None));
+    }
 }
