@@ -117,10 +117,7 @@ Policies:
 dk_core::tool_cli! { aws;
     #[derive(Debug, Parser)]
     #[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
-    pub struct Cli {
-        #[command(subcommand)]
-        pub command: Command,
-    }
+    pub struct Cli { #[command(subcommand)] pub command: Command }
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,10 +48,7 @@ dk_core::tool_cli! { aws;
         about = "Snapshot RDS before migrations: create (idempotent, tagged, waited), list, prune, restore",
         after_help = EXAMPLES
     )]
-    pub struct Cli {
-        #[command(subcommand)]
-        pub command: Command,
-    }
+    pub struct Cli { #[command(subcommand)] pub command: Command }
 }
 
 #[derive(Debug, Subcommand)]

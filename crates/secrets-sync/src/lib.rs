@@ -67,10 +67,7 @@ Exit codes: 0 ok · 1 rules violated, a referenced secret missing, or GitHub ref
 dk_core::tool_cli! { aws;
     #[derive(Debug, Parser)]
     #[command(name = "secrets-sync", version, about = ABOUT, after_help = EXAMPLES)]
-    pub struct Cli {
-        #[command(subcommand)]
-        pub command: Command,
-    }
+    pub struct Cli { #[command(subcommand)] pub command: Command }
 }
 
 #[derive(Debug, Subcommand)]

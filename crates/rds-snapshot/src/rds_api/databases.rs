@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use dk_core::aws::{sdk_error, unless_not_found};
+use dk_core::aws::sdk_error;
 use dk_core::{Error, Result};
 use serde::Serialize;
 
@@ -156,18 +156,7 @@ impl Rds<'_> {
 
     /// Does the DB instance `id` exist?
     pub async fn instance_exists(&self, id: &str) -> Result<bool> {
-        let sent = self
-            .client
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await;
-        let found = unless_not_found(
-            sent,
-            |e| e.is_db_instance_not_found_fault(),
-            || format!("looking up DB instance {id}"),
-        )?;
-        Ok(found.is_some_and(|out| !out.db_instances().is_empty()))
+        Ok(self.instance(id).await?.is_some())
     }
 
     /// Create instance `id` of class `class` inside Aurora cluster `cluster`.

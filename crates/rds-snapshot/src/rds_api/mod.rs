@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::{DbClusterSnapshot, DbSnapshot, Filter, Tag};
+use aws_sdk_rds::types::{DbClusterSnapshot, DbInstance, DbSnapshot, Filter, Tag};
 use dk_core::aws::{sdk_error, unless_not_found};
 use dk_core::{Error, Result};
 use serde::Serialize;
@@ -135,6 +135,21 @@ impl Rds<'_> {
     /// Is `id` an instance or a cluster? An instance that belongs to a cluster is snapshotted
     /// through its cluster (RDS refuses instance snapshots of Aurora members).
     pub async fn find_database(&self, id: &str) -> Result<Option<Database>> {
+        if let Some(i) = self.instance(id).await? {
+            if let Some(cluster) = i.db_cluster_identifier() {
+                return self.find_cluster(cluster).await;
+            }
+            return Ok(Some(Database {
+                id: id.to_string(),
+                kind: Kind::Instance,
+                status: i.db_instance_status().unwrap_or("unknown").to_string(),
+            }));
+        }
+        self.find_cluster(id).await
+    }
+
+    /// The DB instance `id`, `None` when there is none.
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>> {
         let sent = self
             .client
             .describe_db_instances()
@@ -146,17 +161,7 @@ impl Rds<'_> {
             |e| e.is_db_instance_not_found_fault(),
             || format!("looking up DB instance {id}"),
         )?;
-        if let Some(i) = found.as_ref().and_then(|out| out.db_instances().first()) {
-            if let Some(cluster) = i.db_cluster_identifier() {
-                return self.find_cluster(cluster).await;
-            }
-            return Ok(Some(Database {
-                id: id.to_string(),
-                kind: Kind::Instance,
-                status: i.db_instance_status().unwrap_or("unknown").to_string(),
-            }));
-        }
-        self.find_cluster(id).await
+        Ok(found.and_then(|out| out.db_instances().first().cloned()))
     }
 
     async fn find_cluster(&self, id: &str) -> Result<Option<Database>> {
