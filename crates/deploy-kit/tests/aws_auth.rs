@@ -1,7 +1,7 @@
 //! AWS configuration shared by every tool, exercised through a real tool against moto:
 //! GitHub OIDC role assumption, endpoint rules, region rules.
 
-use test_support::{Cmd, GithubOidcFake, moto_account, standins, unused_port};
+use test_support::{AwsAccount, Cmd, GithubOidcFake, MotoSession, standins, unused_port};
 
 /// With --role-arn and the GitHub OIDC variables, the tool fetches an ID token (bearer auth,
 /// audience sts.amazonaws.com), masks it, assumes the role with web identity, and works in the
@@ -9,25 +9,8 @@ use test_support::{Cmd, GithubOidcFake, moto_account, standins, unused_port};
 #[test]
 fn github_oidc_assumes_role() {
     let moto = standins().moto;
-    let account = moto_account();
     // A database in the role's account; the default account has none.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = rt.block_on(test_support::sdk_config(&moto, Some(&account)));
-    let rds = aws_sdk_rds::Client::new(&config);
-    rt.block_on(
-        rds.create_db_instance()
-            .db_instance_identifier("oidc-db")
-            .engine("postgres")
-            .db_instance_class("db.t3.micro")
-            .master_username("app")
-            .master_user_password("correct-horse-battery")
-            .allocated_storage(20)
-            .send(),
-    )
-    .unwrap();
+    let account = account_with_instance("oidc-db");
 
     let jwt =
         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm8vcjpyZWY6cmVmcy9oZWFkcy9tYWluIn0.c2lnbmF0dXJl";
@@ -123,12 +106,13 @@ fn missing_region_is_usage_error() {
     );
 }
 
-fn instance_in(account: &test_support::AwsAccount, id: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = rt.block_on(test_support::sdk_config(&standins().moto, Some(account)));
+/// A fresh moto account holding one DB instance `id`.
+fn account_with_instance(id: &str) -> AwsAccount {
+    let MotoSession {
+        account,
+        rt,
+        config,
+    } = MotoSession::start();
     rt.block_on(
         aws_sdk_rds::Client::new(&config)
             .create_db_instance()
@@ -141,14 +125,14 @@ fn instance_in(account: &test_support::AwsAccount, id: &str) {
             .send(),
     )
     .unwrap();
+    account
 }
 
 /// With --role-arn and AWS_WEB_IDENTITY_TOKEN_FILE, the token file is used for
 /// AssumeRoleWithWebIdentity and the tool works in the role's account.
 #[test]
 fn web_identity_token_file_assumes_role() {
-    let account = moto_account();
-    instance_in(&account, "file-db");
+    let account = account_with_instance("file-db");
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "header.payload.signature\n").unwrap();
@@ -177,8 +161,7 @@ fn web_identity_token_file_assumes_role() {
 /// --role-arn the same credentials see a different account.
 #[test]
 fn plain_assume_role() {
-    let account = moto_account();
-    instance_in(&account, "role-db");
+    let account = account_with_instance("role-db");
     let role = format!("arn:aws:iam::{}:role/deploy", account.account_id);
     let base = [
         ("AWS_ENDPOINT_URL", standins().moto),
