@@ -119,13 +119,7 @@ impl World {
                 .send()
                 .await
                 .unwrap();
-            rds.create_db_instance()
-                .db_instance_identifier("app-db")
-                .engine("postgres")
-                .db_instance_class("db.t3.micro")
-                .master_username("app")
-                .master_user_password("correct-horse-battery")
-                .allocated_storage(20)
+            test_support::postgres_instance(&rds, "app-db")
                 .send()
                 .await
                 .unwrap();

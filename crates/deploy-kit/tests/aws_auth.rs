@@ -113,18 +113,9 @@ fn account_with_instance(id: &str) -> AwsAccount {
         rt,
         config,
     } = MotoSession::start();
-    rt.block_on(
-        aws_sdk_rds::Client::new(&config)
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .engine("postgres")
-            .db_instance_class("db.t3.micro")
-            .master_username("app")
-            .master_user_password("correct-horse-battery")
-            .allocated_storage(20)
-            .send(),
-    )
-    .unwrap();
+    let rds = aws_sdk_rds::Client::new(&config);
+    rt.block_on(test_support::postgres_instance(&rds, id).send())
+        .unwrap();
     account
 }
 

@@ -31,17 +31,7 @@ impl Fixture {
 
     fn instance(&self, id: &str) {
         self.rt
-            .block_on(
-                self.rds
-                    .create_db_instance()
-                    .db_instance_identifier(id)
-                    .engine("postgres")
-                    .db_instance_class("db.t3.micro")
-                    .master_username("app")
-                    .master_user_password("correct-horse-battery")
-                    .allocated_storage(20)
-                    .send(),
-            )
+            .block_on(test_support::postgres_instance(&self.rds, id).send())
             .unwrap();
     }
 

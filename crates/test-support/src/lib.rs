@@ -477,6 +477,22 @@ impl MotoSession {
     }
 }
 
+/// CreateDBInstance for the small PostgreSQL instance `id` that the RDS tests snapshot; `.send()`
+/// it.
+#[cfg(feature = "rds")]
+pub fn postgres_instance(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+) -> aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder {
+    rds.create_db_instance()
+        .db_instance_identifier(id)
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .master_username("app")
+        .master_user_password("correct-horse-battery")
+        .allocated_storage(20)
+}
+
 /// An SDK config for setting up fixtures: region us-east-1, the given endpoint, and this
 /// account's credentials (or `testing`/`testing` for stand-ins that ignore them).
 pub async fn sdk_config(endpoint: &str, account: Option<&AwsAccount>) -> aws_config::SdkConfig {
