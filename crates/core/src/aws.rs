@@ -45,48 +45,31 @@ pub enum RetryMode {
 
 /// AWS flags shared by every AWS tool.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "AWS")]
 pub struct AwsArgs {
     /// AWS Region [default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region]
-    #[arg(long, global = true, value_name = "REGION", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
     /// Named profile from ~/.aws/config [default: AWS_PROFILE]
-    #[arg(long, global = true, value_name = "NAME", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// Endpoint for every AWS service (per service: AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_RDS, …)
-    #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Role to assume (GitHub OIDC when the job has `id-token: write`)
-    #[arg(long, global = true, value_name = "ARN", help_heading = "AWS")]
+    #[arg(long, global = true, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// Session name for the assumed role
-    #[arg(
-        long,
-        global = true,
-        value_name = "NAME",
-        default_value = "deploy-kit",
-        help_heading = "AWS"
-    )]
+    #[arg(long, global = true, value_name = "NAME", default_value = "deploy-kit")]
     pub role_session_name: String,
     /// Lifetime of the assumed role's credentials (15m to 12h)
-    #[arg(
-        long,
-        global = true,
-        value_name = "DUR",
-        default_value = "1h",
-        help_heading = "AWS"
-    )]
+    #[arg(long, global = true, value_name = "DUR", default_value = "1h")]
     pub role_duration: RoleSession,
     /// Attempts per AWS call, retrying throttling and transient errors (1 = no retries)
-    #[arg(
-        long,
-        global = true,
-        value_name = "N",
-        default_value_t = 5,
-        help_heading = "AWS"
-    )]
+    #[arg(long, global = true, value_name = "N", default_value_t = 5)]
     pub max_attempts: u32,
     /// Retry strategy for AWS calls
-    #[arg(long, global = true, value_enum, default_value_t = RetryMode::Standard, help_heading = "AWS")]
+    #[arg(long, global = true, value_enum, default_value_t = RetryMode::Standard)]
     pub retry_mode: RetryMode,
 }
 
@@ -451,6 +434,25 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&s
     }
 }
 
+/// A describe or delete call's answer with the service's "not found" fault (as `not_found` tells
+/// it) read as `None`: an absent resource is an answer, not an error. Any other error becomes
+/// [`sdk_error`], saying what was being done (`doing`, built only then).
+pub fn unless_not_found<T, E, R>(
+    sent: std::result::Result<T, SdkError<E, R>>,
+    not_found: impl FnOnce(&E) -> bool,
+    doing: impl FnOnce() -> String,
+) -> Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match sent {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(not_found) => Ok(None),
+        Err(e) => Err(sdk_error(&doing(), e)),
+    }
+}
+
 /// Turn an SDK error into a runtime error (exit 3) that says what was being done and what to
 /// check. Tools match the codes they handle themselves (not found, quota, …) before calling this.
 pub fn sdk_error<E, R>(doing: &str, err: SdkError<E, R>) -> Error
@@ -568,5 +570,33 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(resolve_region(&ctx, &args).await.unwrap(), "us-east-2");
+    }
+
+    /// "Not found" is `None`, found is `Some`, and any other fault is an error naming the step.
+    #[test]
+    #[allow(clippy::result_large_err)] // the SDK's own error type, as calls return it
+    fn unless_not_found_reads_only_the_not_found_fault_as_none() {
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        type Sent = std::result::Result<u8, SdkError<ErrorMetadata, Response>>;
+        let fault = |code: &str| -> Sent {
+            let raw = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+            Err(SdkError::service_error(
+                ErrorMetadata::builder().code(code).build(),
+                raw,
+            ))
+        };
+        let not_found = |e: &ErrorMetadata| e.code() == Some("NotFound");
+        let doing = || "looking up x".to_string();
+        let found: Sent = Ok(7);
+        assert_eq!(unless_not_found(found, not_found, doing).unwrap(), Some(7));
+        assert_eq!(
+            unless_not_found(fault("NotFound"), not_found, doing).unwrap(),
+            None
+        );
+        let err = unless_not_found(fault("Throttling"), not_found, doing).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().starts_with("looking up x: Throttling"));
     }
 }

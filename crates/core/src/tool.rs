@@ -21,6 +21,59 @@ use crate::outcome::Outcome;
 use crate::report;
 use crate::ui::Ui;
 
+/// Declares a tool's top-level clap `Cli` once: the struct as written, with the shared flags
+/// flattened in first — `pub aws: AwsArgs` (the `aws;` form, needs core's `aws` feature), then
+/// `pub common: CommonArgs` — and the [`HasCommonArgs`] impl core reads them through. The derive
+/// and `#[command(…)]` attributes stay the tool's own, so `--help` is what the tool wrote.
+///
+/// ```
+/// use clap::Parser;
+///
+/// dk_core::tool_cli! {
+///     #[derive(Debug, Parser)]
+///     #[command(name = "probe", about = "An example tool")]
+///     pub struct Cli {
+///         /// The one flag of its own
+///         #[arg(long)]
+///         pub name: String,
+///     }
+/// }
+///
+/// let cli = Cli::parse_from(["probe", "--name", "x", "--quiet"]);
+/// assert!(dk_core::cli::HasCommonArgs::common(&cli).quiet);
+/// ```
+#[macro_export]
+macro_rules! tool_cli {
+    (@common $name:ident) => {
+        impl $crate::cli::HasCommonArgs for $name {
+            fn common(&self) -> &$crate::cli::CommonArgs {
+                &self.common
+            }
+        }
+    };
+    (aws; $(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            #[command(flatten)]
+            pub aws: $crate::aws::AwsArgs,
+            // AwsArgs sets the "AWS" heading for what follows; the tool's own flags have none.
+            #[command(flatten, next_help_heading = None::<&str>)]
+            pub common: $crate::cli::CommonArgs,
+            $($fields)*
+        }
+        $crate::tool_cli!(@common $name);
+    };
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            #[command(flatten)]
+            pub common: $crate::cli::CommonArgs,
+            $($fields)*
+        }
+        $crate::tool_cli!(@common $name);
+    };
+}
+
 pub trait Tool {
     /// The binary and subcommand name: `rds-snapshot`, `wait-stable`, …
     const NAME: &'static str;
@@ -140,20 +193,14 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::CommonArgs;
 
     static RAN: AtomicBool = AtomicBool::new(false);
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        common: CommonArgs,
-    }
-    impl HasCommonArgs for Cli {
-        fn common(&self) -> &CommonArgs {
-            &self.common
+    crate::tool_cli! {
+        #[derive(Debug, Parser)]
+        struct Cli {
+            #[arg(long)]
+            name: String,
         }
     }
 
@@ -197,5 +244,35 @@ mod tests {
         );
         assert_eq!(run::<Probe, _>(args("ok"), ctx()), exit::SUCCESS);
         assert!(RAN.load(Ordering::SeqCst));
+    }
+}
+
+#[cfg(all(test, feature = "aws"))]
+mod tool_cli_tests {
+    use clap::{CommandFactory, Parser};
+
+    crate::tool_cli! { aws;
+        #[derive(Debug, Parser)]
+        struct Cli {
+            /// The tool's own flag
+            #[arg(long)]
+            name: Option<String>,
+        }
+    }
+
+    /// The AWS flags stand under "AWS", the shared ones under "Output", and the tool's own flags,
+    /// declared after both, under no heading: AwsArgs' heading does not carry over to them.
+    #[test]
+    fn each_flag_keeps_its_own_heading() {
+        let cmd = Cli::command();
+        let heading = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .map(|a| a.get_help_heading())
+        };
+        assert_eq!(heading("region"), Some(Some("AWS")));
+        assert_eq!(heading("retry_mode"), Some(Some("AWS")));
+        assert_eq!(heading("output"), Some(Some("Output")));
+        assert_eq!(heading("name"), Some(None));
     }
 }

@@ -31,7 +31,6 @@ mod summary;
 mod upload;
 
 use clap::Parser;
-use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
 use crate::image::ImagePlan;
@@ -66,91 +65,82 @@ Exit codes: 0 pushed or unchanged, 1 an immutable tag points at another digest o
 something at or above --scan-gate, 2 bad input (nothing was sent), 3 registry or AWS unreachable,
 auth refused, retries exhausted, or a scan that cannot finish, 4 --timeout or --scan-timeout reached.";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "ecr-push",
-    version,
-    about = "Push a container image to Amazon ECR without a Docker daemon; digest out",
-    long_about = "Push a container image to Amazon ECR without a Docker daemon, and print its digest for ecs-roll.\n\n\
-Sources: an OCI image layout (oci:DIR[:REF]), a `docker save` tarball (docker-archive:FILE), or another \
-registry (docker://HOST/REPO:TAG). Blobs already in the repository are skipped, blobs known in another \
-repository are mounted, the rest stream from disk in parallel with their sha256 checked on the way. The \
-manifest goes up once per tag, only after every blob is confirmed present. Re-pushing the same image is a \
-no-op; an immutable tag that points at another image fails with both digests.",
-    after_help = EXAMPLES
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub aws: dk_core::aws::AwsArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// The image: oci:DIR[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO(:TAG|@DIGEST)
-    #[arg(long, value_name = "SOURCE")]
-    pub source: String,
-    /// ECR repository to push to, e.g. team/web (no registry host: see --registry)
-    #[arg(long, value_name = "NAME")]
-    pub repository: String,
-    /// Tag to point at the image (repeat, or comma-separate, for several)
-    #[arg(
-        long = "tag",
-        short = 't',
-        value_name = "TAG",
-        required = true,
-        value_delimiter = ','
+dk_core::tool_cli! { aws;
+    #[derive(Debug, Parser)]
+    #[command(
+        name = "ecr-push",
+        version,
+        about = "Push a container image to Amazon ECR without a Docker daemon; digest out",
+        long_about = "Push a container image to Amazon ECR without a Docker daemon, and print its digest for ecs-roll.\n\n\
+    Sources: an OCI image layout (oci:DIR[:REF]), a `docker save` tarball (docker-archive:FILE), or another \
+    registry (docker://HOST/REPO:TAG). Blobs already in the repository are skipped, blobs known in another \
+    repository are mounted, the rest stream from disk in parallel with their sha256 checked on the way. The \
+    manifest goes up once per tag, only after every blob is confirmed present. Re-pushing the same image is a \
+    no-op; an immutable tag that points at another image fails with both digests.",
+        after_help = EXAMPLES
     )]
-    pub tags: Vec<String>,
-    /// From a multi-platform index push only this platform, os/arch[/variant] (repeatable; one
-    /// platform pushes its own manifest, several a reduced index)
-    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
-    pub platform: Vec<String>,
+    pub struct Cli {
+        /// The image: oci:DIR[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO(:TAG|@DIGEST)
+        #[arg(long, value_name = "SOURCE")]
+        pub source: String,
+        /// ECR repository to push to, e.g. team/web (no registry host: see --registry)
+        #[arg(long, value_name = "NAME")]
+        pub repository: String,
+        /// Tag to point at the image (repeat, or comma-separate, for several)
+        #[arg(
+            long = "tag",
+            short = 't',
+            value_name = "TAG",
+            required = true,
+            value_delimiter = ','
+        )]
+        pub tags: Vec<String>,
+        /// From a multi-platform index push only this platform, os/arch[/variant] (repeatable; one
+        /// platform pushes its own manifest, several a reduced index)
+        #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+        pub platform: Vec<String>,
 
-    /// Registry endpoint, overriding the one ECR reports (https://…, or http:// for loopback)
-    #[arg(long, value_name = "URL", help_heading = "Registry")]
-    pub registry: Option<String>,
-    /// AWS account whose registry to log in to and push to [default: the caller's]
-    #[arg(long, value_name = "ACCOUNT", help_heading = "Registry")]
-    pub registry_id: Option<String>,
-    /// Do not call ECR at all (no token, no repository checks): for a plain registry given by --registry
-    #[arg(long, help_heading = "Registry")]
-    pub no_ecr_auth: bool,
-    /// Create the repository when it does not exist
-    #[arg(long, help_heading = "Registry")]
-    pub create_repository: bool,
-    /// Create the repository with immutable tags; and never move an existing tag
-    #[arg(long, help_heading = "Registry")]
-    pub immutable_tags: bool,
-    /// Create the repository with scan-on-push enabled
-    #[arg(long, requires = "create_repository", help_heading = "Registry")]
-    pub scan_on_push: bool,
+        /// Registry endpoint, overriding the one ECR reports (https://…, or http:// for loopback)
+        #[arg(long, value_name = "URL", help_heading = "Registry")]
+        pub registry: Option<String>,
+        /// AWS account whose registry to log in to and push to [default: the caller's]
+        #[arg(long, value_name = "ACCOUNT", help_heading = "Registry")]
+        pub registry_id: Option<String>,
+        /// Do not call ECR at all (no token, no repository checks): for a plain registry given by --registry
+        #[arg(long, help_heading = "Registry")]
+        pub no_ecr_auth: bool,
+        /// Create the repository when it does not exist
+        #[arg(long, help_heading = "Registry")]
+        pub create_repository: bool,
+        /// Create the repository with immutable tags; and never move an existing tag
+        #[arg(long, help_heading = "Registry")]
+        pub immutable_tags: bool,
+        /// Create the repository with scan-on-push enabled
+        #[arg(long, requires = "create_repository", help_heading = "Registry")]
+        pub scan_on_push: bool,
 
-    /// Repository in the same registry that may already hold the layers: mount them from it
-    /// instead of uploading (repeatable; repositories pushed from this machine are remembered)
-    #[arg(long, value_name = "REPO", help_heading = "Transfer")]
-    pub mount_from: Vec<String>,
-    /// Blobs transferred in parallel
-    #[arg(long, value_name = "N", default_value_t = 4, help_heading = "Transfer")]
-    pub jobs: usize,
-    /// Give up after this long (exit 4), whatever a slow or stalled registry does — the source
-    /// one included (1s to 7d)
-    #[arg(
-        long,
-        value_name = "DUR",
-        default_value = "1h",
-        help_heading = "Transfer"
-    )]
-    pub timeout: dk_core::duration::Timeout,
-    /// Check the inputs, read a local source and say what would be pushed and gated; contact no
-    /// registry and no AWS
-    #[arg(long)]
-    pub dry_run: bool,
-    #[command(flatten)]
-    pub scan: scan::ScanArgs,
-}
-
-impl HasCommonArgs for Cli {
-    fn common(&self) -> &CommonArgs {
-        &self.common
+        /// Repository in the same registry that may already hold the layers: mount them from it
+        /// instead of uploading (repeatable; repositories pushed from this machine are remembered)
+        #[arg(long, value_name = "REPO", help_heading = "Transfer")]
+        pub mount_from: Vec<String>,
+        /// Blobs transferred in parallel
+        #[arg(long, value_name = "N", default_value_t = 4, help_heading = "Transfer")]
+        pub jobs: usize,
+        /// Give up after this long (exit 4), whatever a slow or stalled registry does — the source
+        /// one included (1s to 7d)
+        #[arg(
+            long,
+            value_name = "DUR",
+            default_value = "1h",
+            help_heading = "Transfer"
+        )]
+        pub timeout: dk_core::duration::Timeout,
+        /// Check the inputs, read a local source and say what would be pushed and gated; contact no
+        /// registry and no AWS
+        #[arg(long)]
+        pub dry_run: bool,
+        #[command(flatten)]
+        pub scan: scan::ScanArgs,
     }
 }
 

@@ -36,8 +36,6 @@ mod waiting;
 pub mod wire;
 
 use clap::{Args, Parser, Subcommand};
-use dk_core::aws::AwsArgs;
-use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::duration::Timeout;
 use dk_core::wait::{DeploymentWait, WaitArgs};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
@@ -116,21 +114,10 @@ Policies:
               warning: it never changes the release's result. `rollback --github-deployment`
               records the rollback the same way, as a deployment whose task is `rollback`.";
 
-#[derive(Debug, Parser)]
-#[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-impl HasCommonArgs for Cli {
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
+dk_core::tool_cli! { aws;
+    #[derive(Debug, Parser)]
+    #[command(name = "ecs-roll", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+    pub struct Cli { #[command(subcommand)] pub command: Command }
 }
 
 #[derive(Debug, Subcommand)]

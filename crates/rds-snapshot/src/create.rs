@@ -7,7 +7,7 @@ use dk_core::{Error, Outcome, Result, Ui};
 
 use crate::identifiers::{self, IdKind};
 use crate::rds_api::{Database, Kind, Rds, Snapshot};
-use crate::wait::{self, Waited};
+use crate::wait::{Waited, Waiter};
 use crate::{CreateArgs, ownership};
 
 /// RDS's default manual-snapshot quota per Region, for each kind.
@@ -180,17 +180,14 @@ async fn wait_available(
     result: &str,
 ) -> Result<Outcome> {
     let snapshot_id = snapshot.id.clone();
-    let deadline = Deadline::after(args.wait.timeout);
-    ui.group(&format!("waiting for snapshot {snapshot_id}"));
-    let waited = wait::snapshot_available(
+    let waiter = Waiter {
         rds,
         ui,
-        &snapshot_id,
-        db.kind,
-        &deadline,
-        args.wait.interval(),
-    )
-    .await?;
+        deadline: Deadline::after(args.wait.timeout),
+        interval: args.wait.interval(),
+    };
+    ui.group(&format!("waiting for snapshot {snapshot_id}"));
+    let waited = waiter.snapshot_available(&snapshot_id, db.kind).await?;
     ui.end_group();
     Ok(match waited {
         Waited::Ready(s) => finished(
@@ -199,7 +196,7 @@ async fn wait_available(
                 format!(
                     "snapshot {snapshot_id} of {} is available after {}",
                     db.id,
-                    dk_core::duration::format_duration(deadline.elapsed())
+                    dk_core::duration::format_duration(waiter.deadline.elapsed())
                 ),
             ),
             db,

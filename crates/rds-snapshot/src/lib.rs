@@ -14,8 +14,6 @@ pub mod restore;
 pub mod wait;
 
 use clap::{Args, Parser, Subcommand};
-use dk_core::aws::AwsArgs;
-use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::wait::{WaitArgs, WaitDefaults};
 use dk_core::{Error, Outcome, Result, Tool, Ui};
 
@@ -42,26 +40,15 @@ Examples:
 
 Exit codes: 0 ok · 1 failed (quota reached, snapshot failed) · 2 bad input · 3 AWS unreachable or refused · 4 timed out";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "rds-snapshot",
-    version,
-    about = "Snapshot RDS before migrations: create (idempotent, tagged, waited), list, prune, restore",
-    after_help = EXAMPLES
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-impl HasCommonArgs for Cli {
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
+dk_core::tool_cli! { aws;
+    #[derive(Debug, Parser)]
+    #[command(
+        name = "rds-snapshot",
+        version,
+        about = "Snapshot RDS before migrations: create (idempotent, tagged, waited), list, prune, restore",
+        after_help = EXAMPLES
+    )]
+    pub struct Cli { #[command(subcommand)] pub command: Command }
 }
 
 #[derive(Debug, Subcommand)]

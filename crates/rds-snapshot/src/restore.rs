@@ -9,7 +9,7 @@ use dk_core::poll::Deadline;
 use dk_core::{Error, Outcome, Result, Ui};
 
 use crate::rds_api::{DbState, Kind, Rds, RestoreTarget, Snapshot, cluster_engine};
-use crate::wait::{self, Waited};
+use crate::wait::{Waited, Waiter};
 use crate::{RestoreArgs, ownership};
 
 const RESTORED_FROM_KEY: &str = "deploy-kit:restored-from";
@@ -75,9 +75,7 @@ async fn earlier_restore_exists(
         return Ok(false);
     };
     let tags = rds.database_tags(&existing.id, existing.kind).await?;
-    let ours = tags
-        .iter()
-        .any(|(k, v)| k == RESTORED_FROM_KEY && v == &snapshot.id);
+    let ours = tags.get(RESTORED_FROM_KEY) == Some(&snapshot.id);
     if !ours || existing.kind != snapshot.kind {
         return Err(Error::usage(format!(
             "a {} named `{}` already exists; restore never overwrites a live database",
@@ -150,31 +148,25 @@ async fn wait_restored(
     kind: Kind,
     writer: Option<&str>,
 ) -> Result<Waited<DbState>> {
-    let deadline = Deadline::after(args.wait.timeout);
+    let waiter = Waiter {
+        rds,
+        ui,
+        deadline: Deadline::after(args.wait.timeout),
+        interval: args.wait.interval(),
+    };
     ui.group(&format!(
         "waiting for {} {} to become available",
         kind.as_str(),
         args.target
     ));
-    let mut waited =
-        wait::database_available(rds, ui, &args.target, kind, &deadline, args.wait.interval())
-            .await?;
+    let mut waited = waiter.database_available(&args.target, kind).await?;
     if let (Waited::Ready(cluster), Some(writer)) = (&waited, writer) {
         let cluster = cluster.clone();
         let with_writer_status = |status: String| DbState {
             status: format!("writer {writer}: {status}"),
             ..cluster.clone()
         };
-        waited = match wait::database_available(
-            rds,
-            ui,
-            writer,
-            Kind::Instance,
-            &deadline,
-            args.wait.interval(),
-        )
-        .await?
-        {
+        waited = match waiter.database_available(writer, Kind::Instance).await? {
             Waited::Ready(_) => Waited::Ready(cluster.clone()),
             Waited::Failed(w) => Waited::Failed(with_writer_status(w.status)),
             Waited::TimedOut(w) => Waited::TimedOut(Some(with_writer_status(

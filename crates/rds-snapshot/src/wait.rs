@@ -28,112 +28,103 @@ enum State {
     Pending,
 }
 
-/// Poll `describe` until `classify` says ready or failed, or the deadline passes; `line` is the
-/// live status shown while waiting.
-async fn wait_for<T, F, Fut>(
-    ui: &Ui,
-    deadline: &Deadline,
-    interval: Duration,
-    describe: F,
-    line: impl Fn(&T) -> String,
-    classify: impl Fn(&T) -> State,
-) -> Result<Waited<T>>
-where
-    T: Clone,
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    // The last state seen, reported if the deadline passes.
-    let last: Mutex<Option<T>> = Mutex::new(None);
-    let result = poll_until(deadline, interval, |_| {
-        let (last, describe, line, classify) = (&last, &describe, &line, &classify);
-        async move {
-            let seen = describe().await?;
-            ui.status(&format!(
-                "{} ({} elapsed)",
-                line(&seen),
-                dk_core::duration::format_duration(deadline.elapsed())
-            ));
-            let verdict = match classify(&seen) {
-                State::Ready => Poll::Ready(Waited::Ready(seen.clone())),
-                State::Failed => Poll::Ready(Waited::Failed(seen.clone())),
-                State::Pending => Poll::Pending,
-            };
-            *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen);
-            Ok::<_, Error>(verdict)
-        }
-    })
-    .await;
-    ui.clear_status();
-    match result {
-        Ok(w) => Ok(w),
-        Err(PollError::TimedOut) => Ok(Waited::TimedOut(
-            last.into_inner().unwrap_or_else(|p| p.into_inner()),
-        )),
-        Err(PollError::Failed(e)) => Err(e),
+/// One wait, or several under one deadline: what to read through, where progress goes, the
+/// deadline and the time between looks.
+pub struct Waiter<'a> {
+    pub rds: &'a Rds<'a>,
+    pub ui: &'a Ui,
+    pub deadline: Deadline,
+    pub interval: Duration,
+}
+
+impl Waiter<'_> {
+    pub async fn snapshot_available(&self, id: &str, kind: Kind) -> Result<Waited<Snapshot>> {
+        let rds = self.rds;
+        self.wait_for(
+            || async {
+                rds.snapshot(id, Some(kind)).await?.ok_or_else(|| {
+                    Error::failed(format!("snapshot {id} disappeared while waiting for it"))
+                })
+            },
+            |s: &Snapshot| {
+                let progress = s
+                    .percent_progress
+                    .map(|p| format!(" {p}%"))
+                    .unwrap_or_default();
+                format!("snapshot {id}: {}{progress}", s.status)
+            },
+            |s| {
+                if s.is_available() {
+                    State::Ready
+                } else if s.has_failed() {
+                    State::Failed
+                } else {
+                    State::Pending
+                }
+            },
+        )
+        .await
     }
-}
 
-pub async fn snapshot_available(
-    rds: &Rds<'_>,
-    ui: &Ui,
-    id: &str,
-    kind: Kind,
-    deadline: &Deadline,
-    interval: Duration,
-) -> Result<Waited<Snapshot>> {
-    wait_for(
-        ui,
-        deadline,
-        interval,
-        || async {
-            rds.snapshot(id, Some(kind)).await?.ok_or_else(|| {
-                Error::failed(format!("snapshot {id} disappeared while waiting for it"))
-            })
-        },
-        |s: &Snapshot| {
-            let progress = s
-                .percent_progress
-                .map(|p| format!(" {p}%"))
-                .unwrap_or_default();
-            format!("snapshot {id}: {}{progress}", s.status)
-        },
-        |s| {
-            if s.is_available() {
-                State::Ready
-            } else if s.has_failed() {
-                State::Failed
-            } else {
-                State::Pending
+    pub async fn database_available(&self, id: &str, kind: Kind) -> Result<Waited<DbState>> {
+        self.wait_for(
+            || self.rds.db_state(id, kind),
+            |s: &DbState| format!("{} {id}: {}", kind.as_str(), s.status),
+            |s| match s.status.as_str() {
+                "available" => State::Ready,
+                "failed"
+                | "incompatible-restore"
+                | "incompatible-parameters"
+                | "inaccessible-encryption-credentials"
+                | "deleting" => State::Failed,
+                _ => State::Pending,
+            },
+        )
+        .await
+    }
+
+    /// Poll `describe` until `classify` says ready or failed, or the deadline passes; `line` is
+    /// the live status shown while waiting.
+    async fn wait_for<T, F, Fut>(
+        &self,
+        describe: F,
+        line: impl Fn(&T) -> String,
+        classify: impl Fn(&T) -> State,
+    ) -> Result<Waited<T>>
+    where
+        T: Clone,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let (ui, deadline, interval) = (self.ui, &self.deadline, self.interval);
+        // The last state seen, reported if the deadline passes.
+        let last: Mutex<Option<T>> = Mutex::new(None);
+        let result = poll_until(deadline, interval, |_| {
+            let (last, describe, line, classify) = (&last, &describe, &line, &classify);
+            async move {
+                let seen = describe().await?;
+                ui.status(&format!(
+                    "{} ({} elapsed)",
+                    line(&seen),
+                    dk_core::duration::format_duration(deadline.elapsed())
+                ));
+                let verdict = match classify(&seen) {
+                    State::Ready => Poll::Ready(Waited::Ready(seen.clone())),
+                    State::Failed => Poll::Ready(Waited::Failed(seen.clone())),
+                    State::Pending => Poll::Pending,
+                };
+                *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen);
+                Ok::<_, Error>(verdict)
             }
-        },
-    )
-    .await
-}
-
-pub async fn database_available(
-    rds: &Rds<'_>,
-    ui: &Ui,
-    id: &str,
-    kind: Kind,
-    deadline: &Deadline,
-    interval: Duration,
-) -> Result<Waited<DbState>> {
-    wait_for(
-        ui,
-        deadline,
-        interval,
-        || rds.db_state(id, kind),
-        |s: &DbState| format!("{} {id}: {}", kind.as_str(), s.status),
-        |s| match s.status.as_str() {
-            "available" => State::Ready,
-            "failed"
-            | "incompatible-restore"
-            | "incompatible-parameters"
-            | "inaccessible-encryption-credentials"
-            | "deleting" => State::Failed,
-            _ => State::Pending,
-        },
-    )
-    .await
+        })
+        .await;
+        ui.clear_status();
+        match result {
+            Ok(w) => Ok(w),
+            Err(PollError::TimedOut) => Ok(Waited::TimedOut(
+                last.into_inner().unwrap_or_else(|p| p.into_inner()),
+            )),
+            Err(PollError::Failed(e)) => Err(e),
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 use test_support::{
-    AwsAccount, Cmd, DelayProxy, DelayRule, Output, moto_account, standins, unique, unused_port,
+    AwsAccount, Cmd, DelayProxy, DelayRule, MotoSession, Output, standins, unique, unused_port,
 };
 
 struct Fixture {
@@ -17,12 +17,11 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        let account = moto_account();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = rt.block_on(test_support::sdk_config(&standins().moto, Some(&account)));
+        let MotoSession {
+            account,
+            rt,
+            config,
+        } = MotoSession::start();
         Fixture {
             rds: Client::new(&config),
             account,
@@ -32,17 +31,7 @@ impl Fixture {
 
     fn instance(&self, id: &str) {
         self.rt
-            .block_on(
-                self.rds
-                    .create_db_instance()
-                    .db_instance_identifier(id)
-                    .engine("postgres")
-                    .db_instance_class("db.t3.micro")
-                    .master_username("app")
-                    .master_user_password("correct-horse-battery")
-                    .allocated_storage(20)
-                    .send(),
-            )
+            .block_on(test_support::postgres_instance(&self.rds, id).send())
             .unwrap();
     }
 

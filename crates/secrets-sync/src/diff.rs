@@ -73,14 +73,7 @@ pub fn counts(items: &[PlanItem]) -> Vec<(Change, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dk_core::Secret;
-
-    fn entries(pairs: &[(&str, &str)]) -> Entries {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Secret::new(v.to_string())))
-            .collect()
-    }
+    use crate::model::entries;
 
     fn fates(items: &[PlanItem]) -> Vec<(String, Change)> {
         items.iter().map(|i| (i.key.clone(), i.change)).collect()

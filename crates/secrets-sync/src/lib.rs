@@ -23,8 +23,6 @@ pub mod verify;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use dk_core::aws::AwsArgs;
-use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::{Context, Error, Outcome, Result, Tool, Ui};
 
 use crate::location::{ExportTo, Location};
@@ -66,21 +64,10 @@ written again on apply; keys only the source has are `added`. --prune is not ava
 Exit codes: 0 ok · 1 rules violated, a referenced secret missing, or GitHub refused a secret ·
 2 bad input (nothing was called) · 3 AWS or GitHub unreachable or refused";
 
-#[derive(Debug, Parser)]
-#[command(name = "secrets-sync", version, about = ABOUT, after_help = EXAMPLES)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-impl HasCommonArgs for Cli {
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
+dk_core::tool_cli! { aws;
+    #[derive(Debug, Parser)]
+    #[command(name = "secrets-sync", version, about = ABOUT, after_help = EXAMPLES)]
+    pub struct Cli { #[command(subcommand)] pub command: Command }
 }
 
 #[derive(Debug, Subcommand)]

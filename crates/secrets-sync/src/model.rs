@@ -9,6 +9,15 @@ use serde::Serialize;
 /// or written to their destination.
 pub type Entries = BTreeMap<String, Secret<String>>;
 
+/// `Entries` from literal pairs, for the modules' unit tests.
+#[cfg(test)]
+pub fn entries(pairs: &[(&str, &str)]) -> Entries {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Secret::new(v.to_string())))
+        .collect()
+}
+
 /// The tag that marks a secret as written (and so prunable) by this tool.
 pub const MANAGED_BY_KEY: &str = "managed-by";
 pub const MANAGED_BY_VALUE: &str = "secrets-sync";

@@ -189,14 +189,7 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dk_core::Secret;
-
-    fn entries(pairs: &[(&str, &str)]) -> Entries {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Secret::new(v.to_string())))
-            .collect()
-    }
+    use crate::model::entries;
 
     const TEAM: &str = include_str!("../examples/rules.yml");
 

@@ -22,7 +22,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::duration::{RetryWindow, Timeout};
 use dk_core::{Context, Error, Outcome, Result, Secret, Tool, Ui};
 
@@ -67,76 +66,69 @@ Exit codes: 0 all passed · 1 a check or threshold failed · 2 bad spec (file:li
 before any request · 3 cannot connect at all (no readiness wait asked) · 4 the deadline passed
 (a readiness check never passed)";
 
-/// Post-deploy smoke checks and latency/error-rate gates from one YAML spec.
-#[derive(Debug, Parser)]
-#[command(
-    name = "smoke-test",
-    version,
-    about = "Post-deploy smoke checks and latency/error-rate gates from one YAML spec",
-    long_about = "Post-deploy smoke checks and latency/error-rate gates from one YAML spec.\n\n\
-        Runs the spec's checks in order: each sends a request and checks the status, headers, \
-        body and JSONPath (RFC 9535) assertions and the latency; captures feed later checks \
-        ({{token}}), secret ones masked everywhere. The first check (or any with `ready: true`) \
-        is retried until it passes or --timeout passes: a freshly deployed service answers \
-        502/503 for a while. `load:` blocks send a check N times at concurrency C and gate on \
-        p50/p95/p99 and the error rate. Redirects are not followed unless asked; plain HTTP \
-        only to loopback unless --allow-http.",
-    after_help = EXAMPLES
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// The spec file (YAML)
-    #[arg(
-        value_name = "SPEC",
-        required_unless_present_any = ["get", "spec_file"],
-        conflicts_with_all = ["get", "spec_file"]
+dk_core::tool_cli! {
+    /// Post-deploy smoke checks and latency/error-rate gates from one YAML spec.
+    #[derive(Debug, Parser)]
+    #[command(
+        name = "smoke-test",
+        version,
+        about = "Post-deploy smoke checks and latency/error-rate gates from one YAML spec",
+        long_about = "Post-deploy smoke checks and latency/error-rate gates from one YAML spec.\n\n\
+            Runs the spec's checks in order: each sends a request and checks the status, headers, \
+            body and JSONPath (RFC 9535) assertions and the latency; captures feed later checks \
+            ({{token}}), secret ones masked everywhere. The first check (or any with `ready: true`) \
+            is retried until it passes or --timeout passes: a freshly deployed service answers \
+            502/503 for a while. `load:` blocks send a check N times at concurrency C and gate on \
+            p50/p95/p99 and the error rate. Redirects are not followed unless asked; plain HTTP \
+            only to loopback unless --allow-http.",
+        after_help = EXAMPLES
     )]
-    pub spec: Option<PathBuf>,
-    /// The spec file, as a flag (same as SPEC; for the GitHub Action)
-    #[arg(long = "spec", value_name = "FILE", conflicts_with = "get")]
-    pub spec_file: Option<PathBuf>,
-    /// Base URL for checks whose url is a path (overrides the spec's base_url)
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// A variable for {{NAME}}; repeatable
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
-    /// A variable whose value is masked in every output (`::add-mask::` under Actions); repeatable
-    #[arg(long = "secret-var", value_name = "NAME=VALUE")]
-    pub secret_vars: Vec<String>,
-    /// Deadline for the whole run, readiness waits included (exit 4 when it passes; 1s to 7d)
-    #[arg(long, value_name = "DUR", default_value = "2m")]
-    pub timeout: Timeout,
-    /// Write a JUnit XML report here (one testcase per check)
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Trust these CA certificates (PEM) besides the system roots
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-    /// Follow up to N redirects (default: none; a 3xx is the response)
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=20))]
-    pub follow_redirects: u8,
-    /// Allow plain http:// to hosts other than loopback
-    #[arg(long)]
-    pub allow_http: bool,
+    pub struct Cli {
+        /// The spec file (YAML)
+        #[arg(
+            value_name = "SPEC",
+            required_unless_present_any = ["get", "spec_file"],
+            conflicts_with_all = ["get", "spec_file"]
+        )]
+        pub spec: Option<PathBuf>,
+        /// The spec file, as a flag (same as SPEC; for the GitHub Action)
+        #[arg(long = "spec", value_name = "FILE", conflicts_with = "get")]
+        pub spec_file: Option<PathBuf>,
+        /// Base URL for checks whose url is a path (overrides the spec's base_url)
+        #[arg(long, value_name = "URL")]
+        pub base_url: Option<String>,
+        /// A variable for {{NAME}}; repeatable
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        pub vars: Vec<String>,
+        /// A variable whose value is masked in every output (`::add-mask::` under Actions); repeatable
+        #[arg(long = "secret-var", value_name = "NAME=VALUE")]
+        pub secret_vars: Vec<String>,
+        /// Deadline for the whole run, readiness waits included (exit 4 when it passes; 1s to 7d)
+        #[arg(long, value_name = "DUR", default_value = "2m")]
+        pub timeout: Timeout,
+        /// Write a JUnit XML report here (one testcase per check)
+        #[arg(long, value_name = "FILE")]
+        pub junit: Option<PathBuf>,
+        /// Trust these CA certificates (PEM) besides the system roots
+        #[arg(long, value_name = "FILE")]
+        pub ca_file: Option<PathBuf>,
+        /// Follow up to N redirects (default: none; a 3xx is the response)
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=20))]
+        pub follow_redirects: u8,
+        /// Allow plain http:// to hosts other than loopback
+        #[arg(long)]
+        pub allow_http: bool,
 
-    /// One-liner: GET this URL instead of running a spec
-    #[arg(long, value_name = "URL", help_heading = "One-liner")]
-    pub get: Option<String>,
-    /// With --get: the status(es) expected [default: any 2xx]; repeatable
-    #[arg(long, value_name = "CODE", requires = "get", value_parser = clap::value_parser!(u16).range(100..=599), help_heading = "One-liner")]
-    pub expect_status: Vec<u16>,
-    /// With --get: retry until it passes or this long has passed (exit 4), instead of one try
-    /// (1s to 1h)
-    #[arg(long, value_name = "DUR", requires = "get", help_heading = "One-liner")]
-    pub retry_for: Option<RetryWindow>,
-}
-
-impl HasCommonArgs for Cli {
-    fn common(&self) -> &CommonArgs {
-        &self.common
+        /// One-liner: GET this URL instead of running a spec
+        #[arg(long, value_name = "URL", help_heading = "One-liner")]
+        pub get: Option<String>,
+        /// With --get: the status(es) expected [default: any 2xx]; repeatable
+        #[arg(long, value_name = "CODE", requires = "get", value_parser = clap::value_parser!(u16).range(100..=599), help_heading = "One-liner")]
+        pub expect_status: Vec<u16>,
+        /// With --get: retry until it passes or this long has passed (exit 4), instead of one try
+        /// (1s to 1h)
+        #[arg(long, value_name = "DUR", requires = "get", help_heading = "One-liner")]
+        pub retry_for: Option<RetryWindow>,
     }
 }
 

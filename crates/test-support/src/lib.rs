@@ -5,7 +5,7 @@
 //!   from the environment.
 //! - [`moto_account`]: a fresh AWS account in the shared moto server for each test, through moto's
 //!   STS (credentials from AssumeRole map to the role's account), so tests never see each other's
-//!   resources and never need a global reset.
+//!   resources and never need a global reset; [`MotoSession`] adds a runtime and an SDK config.
 //! - [`Cmd`]: runs a built binary the way a user or a workflow would — clean environment, optional
 //!   GitHub Actions files — and collects exit code, stdout, stderr, JSON, outputs and summary.
 //! - [`fake_registry`]: a *fake* registry for what Distribution will not do (hostile error
@@ -454,6 +454,47 @@ pub fn unused_port() -> u16 {
 /// A unique, valid lowercase name for resources in tests: `prefix-<random>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", fastrand_u64() as u32)
+}
+
+/// What a test that sets up and reads back AWS state needs: a fresh moto account
+/// ([`moto_account`]), a current-thread runtime to drive the SDK from a plain `#[test]`, and an SDK
+/// config for that account against moto ([`sdk_config`]).
+pub struct MotoSession {
+    pub account: AwsAccount,
+    pub rt: tokio::runtime::Runtime,
+    pub config: aws_config::SdkConfig,
+}
+
+impl MotoSession {
+    pub fn start() -> MotoSession {
+        let account = moto_account();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread tokio runtime");
+        let config = rt.block_on(sdk_config(&standins().moto, Some(&account)));
+        MotoSession {
+            account,
+            rt,
+            config,
+        }
+    }
+}
+
+/// CreateDBInstance for the small PostgreSQL instance `id` that the RDS tests snapshot; `.send()`
+/// it.
+#[cfg(feature = "rds")]
+pub fn postgres_instance(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+) -> aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder {
+    rds.create_db_instance()
+        .db_instance_identifier(id)
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .master_username("app")
+        .master_user_password("correct-horse-battery")
+        .allocated_storage(20)
 }
 
 /// An SDK config for setting up fixtures: region us-east-1, the given endpoint, and this

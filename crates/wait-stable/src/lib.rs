@@ -24,7 +24,6 @@ pub mod waiter;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use dk_core::cli::{CommonArgs, HasCommonArgs};
 use dk_core::duration::format_duration;
 use dk_core::poll::Deadline;
 use dk_core::wait::{DeploymentWait, WaitArgs};
@@ -76,65 +75,62 @@ Results (the `result` output):
 Exit codes: 0 succeeded · 1 rolled_back, rollback_failed, failed, no_tasks or replaced · 2 usage
 error, missing cluster or service · 3 AWS unreachable or refused · 4 timed out (with the last state)";
 
-/// Wait for an ECS deployment with live progress and an exact deadline.
-#[derive(Debug, Parser)]
-#[command(
-    name = "wait-stable",
-    version,
-    about = "Wait for an ECS deployment with live progress and an exact deadline",
-    long_about = "Wait for an ECS deployment with live progress and an exact deadline.\n\n\
-        Follows the deployment, not the service: the PRIMARY deployment when the wait starts (or \
-        the one given by --deployment-id / --task-definition). Succeeds only when that deployment \
-        is COMPLETED and the service runs its task definition (with --until stable, the default, \
-        also once the old tasks have drained); a service without rolloutState must show no \
-        failed tasks and the steady state held over two polls and 30 s. A PRIMARY created by a rollback \
-        is never the release: started after a rollback, the wait reports that rollback. A \
-        rollback is followed to its end (rolled_back or rollback_failed); a FAILED deployment \
-        or a newer one taking over ends the wait with exit 1 and the stopped tasks' reasons and \
-        exit codes. A deployment in which no task ever ran (desiredCount 0) is no_tasks unless \
-        --allow-empty. Prints each deployment's counts, new service events and circuit-breaker \
-        failures as they happen.",
-    after_help = EXAMPLES
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub aws: dk_core::aws::AwsArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// Cluster of the services given by name (name or ARN)
-    #[arg(long, value_name = "CLUSTER")]
-    pub cluster: Option<String>,
-    /// Service to wait for: NAME (with --cluster), CLUSTER/NAME, or a service ARN; repeatable,
-    /// or comma-separated
-    #[arg(
-        long = "service",
-        value_name = "SERVICE",
-        required_unless_present = "service_deployment",
-        value_delimiter = ','
+dk_core::tool_cli! { aws;
+    /// Wait for an ECS deployment with live progress and an exact deadline.
+    #[derive(Debug, Parser)]
+    #[command(
+        name = "wait-stable",
+        version,
+        about = "Wait for an ECS deployment with live progress and an exact deadline",
+        long_about = "Wait for an ECS deployment with live progress and an exact deadline.\n\n\
+            Follows the deployment, not the service: the PRIMARY deployment when the wait starts (or \
+            the one given by --deployment-id / --task-definition). Succeeds only when that deployment \
+            is COMPLETED and the service runs its task definition (with --until stable, the default, \
+            also once the old tasks have drained); a service without rolloutState must show no \
+            failed tasks and the steady state held over two polls and 30 s. A PRIMARY created by a rollback \
+            is never the release: started after a rollback, the wait reports that rollback. A \
+            rollback is followed to its end (rolled_back or rollback_failed); a FAILED deployment \
+            or a newer one taking over ends the wait with exit 1 and the stopped tasks' reasons and \
+            exit codes. A deployment in which no task ever ran (desiredCount 0) is no_tasks unless \
+            --allow-empty. Prints each deployment's counts, new service events and circuit-breaker \
+            failures as they happen.",
+        after_help = EXAMPLES
     )]
-    pub services: Vec<String>,
-    #[command(flatten)]
-    pub wait: WaitArgs<DeploymentWait>,
-    /// Follow this deployment (`ecs-svc/…`) or ServiceDeployment ARN instead of the current PRIMARY
-    /// (one service only); waited for up to 30 s while ECS does not show it yet
-    #[arg(long, value_name = "ID", conflicts_with = "task_definition")]
-    pub deployment_id: Option<String>,
-    /// Follow the deployment running this task definition (ARN or family:revision); waited for up
-    /// to 30 s while ECS does not show it yet
-    #[arg(long, value_name = "ARN")]
-    pub task_definition: Option<String>,
-    /// Accept a deployment in which no task ever runs (desiredCount 0, e.g. a service scaled to
-    /// zero at night); without it that is `no_tasks`, exit 1
-    #[arg(long)]
-    pub allow_empty: bool,
-    /// Follow this ECS-native (BLUE_GREEN, LINEAR, CANARY) service deployment to its end, e.g.
-    /// one `ecs-roll deploy --wait-until` left running; succeeded only when SUCCESSFUL
-    #[arg(long, value_name = "ARN", conflicts_with_all = ["services", "deployment_id", "task_definition"])]
-    pub service_deployment: Option<String>,
-    /// `stable`: deployment COMPLETED and old tasks drained; `deployed`: deployment COMPLETED
-    #[arg(long, value_enum, default_value_t = UntilArg::Stable)]
-    pub until: UntilArg,
+    pub struct Cli {
+        /// Cluster of the services given by name (name or ARN)
+        #[arg(long, value_name = "CLUSTER")]
+        pub cluster: Option<String>,
+        /// Service to wait for: NAME (with --cluster), CLUSTER/NAME, or a service ARN; repeatable,
+        /// or comma-separated
+        #[arg(
+            long = "service",
+            value_name = "SERVICE",
+            required_unless_present = "service_deployment",
+            value_delimiter = ','
+        )]
+        pub services: Vec<String>,
+        #[command(flatten)]
+        pub wait: WaitArgs<DeploymentWait>,
+        /// Follow this deployment (`ecs-svc/…`) or ServiceDeployment ARN instead of the current PRIMARY
+        /// (one service only); waited for up to 30 s while ECS does not show it yet
+        #[arg(long, value_name = "ID", conflicts_with = "task_definition")]
+        pub deployment_id: Option<String>,
+        /// Follow the deployment running this task definition (ARN or family:revision); waited for up
+        /// to 30 s while ECS does not show it yet
+        #[arg(long, value_name = "ARN")]
+        pub task_definition: Option<String>,
+        /// Accept a deployment in which no task ever runs (desiredCount 0, e.g. a service scaled to
+        /// zero at night); without it that is `no_tasks`, exit 1
+        #[arg(long)]
+        pub allow_empty: bool,
+        /// Follow this ECS-native (BLUE_GREEN, LINEAR, CANARY) service deployment to its end, e.g.
+        /// one `ecs-roll deploy --wait-until` left running; succeeded only when SUCCESSFUL
+        #[arg(long, value_name = "ARN", conflicts_with_all = ["services", "deployment_id", "task_definition"])]
+        pub service_deployment: Option<String>,
+        /// `stable`: deployment COMPLETED and old tasks drained; `deployed`: deployment COMPLETED
+        #[arg(long, value_enum, default_value_t = UntilArg::Stable)]
+        pub until: UntilArg,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,12 +147,6 @@ impl From<UntilArg> for Until {
             UntilArg::Stable => Until::Stable,
             UntilArg::Deployed => Until::Deployed,
         }
-    }
-}
-
-impl HasCommonArgs for Cli {
-    fn common(&self) -> &CommonArgs {
-        &self.common
     }
 }
 

@@ -30,16 +30,6 @@ pub fn create_database(account: &AwsAccount, id: &str) {
         .build()
         .unwrap();
     let config = rt.block_on(test_support::sdk_config(&standins().moto, Some(account)));
-    rt.block_on(
-        aws_sdk_rds::Client::new(&config)
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .engine("postgres")
-            .db_instance_class("db.t3.micro")
-            .master_username("app")
-            .master_user_password("correct-horse-battery")
-            .allocated_storage(20)
-            .send(),
-    )
-    .unwrap();
+    rt.block_on(test_support::postgres_instance(&aws_sdk_rds::Client::new(&config), id).send())
+        .unwrap();
 }

@@ -1,12 +1,13 @@
 //! The RDS calls on databases (not snapshots): the state of an instance or cluster, its tags,
 //! restoring one from a snapshot, and an Aurora cluster's writer instance.
 
-use aws_sdk_rds::types::Tag;
+use std::collections::BTreeMap;
+
 use dk_core::aws::sdk_error;
 use dk_core::{Error, Result};
 use serde::Serialize;
 
-use super::{Kind, Rds, Snapshot, to_tags};
+use super::{Kind, Rds, Snapshot, tag_map, to_tags};
 
 /// A restored instance or cluster: its status and, once available, its endpoint.
 #[derive(Debug, Clone, Serialize)]
@@ -81,7 +82,7 @@ impl Rds<'_> {
     }
 
     /// The tags of an instance or cluster; empty when it has no ARN (it is going away).
-    pub async fn database_tags(&self, id: &str, kind: Kind) -> Result<Vec<(String, String)>> {
+    pub async fn database_tags(&self, id: &str, kind: Kind) -> Result<BTreeMap<String, String>> {
         let arn = match kind {
             Kind::Instance => self
                 .client
@@ -105,7 +106,7 @@ impl Rds<'_> {
                 .and_then(|c| c.db_cluster_arn().map(str::to_owned)),
         };
         let Some(arn) = arn else {
-            return Ok(Vec::new());
+            return Ok(BTreeMap::new());
         };
         let out = self
             .client
@@ -114,16 +115,7 @@ impl Rds<'_> {
             .send()
             .await
             .map_err(|e| sdk_error("reading the restore target's tags", e))?;
-        Ok(out
-            .tag_list()
-            .iter()
-            .map(|t: &Tag| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect())
+        Ok(tag_map(out.tag_list()))
     }
 
     /// Start restoring `snapshot` to a new instance or cluster named `target`.
@@ -164,22 +156,7 @@ impl Rds<'_> {
 
     /// Does the DB instance `id` exist?
     pub async fn instance_exists(&self, id: &str) -> Result<bool> {
-        match self
-            .client
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(!out.db_instances().is_empty()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error(&format!("looking up DB instance {id}"), e)),
-        }
+        Ok(self.instance(id).await?.is_some())
     }
 
     /// Create instance `id` of class `class` inside Aurora cluster `cluster`.

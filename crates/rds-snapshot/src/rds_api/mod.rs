@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::{DbClusterSnapshot, DbSnapshot, Filter, Tag};
-use dk_core::aws::sdk_error;
+use aws_sdk_rds::types::{DbClusterSnapshot, DbInstance, DbSnapshot, Filter, Tag};
+use dk_core::aws::{sdk_error, unless_not_found};
 use dk_core::{Error, Result};
 use serde::Serialize;
 
@@ -135,54 +135,54 @@ impl Rds<'_> {
     /// Is `id` an instance or a cluster? An instance that belongs to a cluster is snapshotted
     /// through its cluster (RDS refuses instance snapshots of Aurora members).
     pub async fn find_database(&self, id: &str) -> Result<Option<Database>> {
-        match self
-            .client
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                if let Some(i) = out.db_instances().first() {
-                    if let Some(cluster) = i.db_cluster_identifier() {
-                        return self.find_cluster(cluster).await;
-                    }
-                    return Ok(Some(Database {
-                        id: id.to_string(),
-                        kind: Kind::Instance,
-                        status: i.db_instance_status().unwrap_or("unknown").to_string(),
-                    }));
-                }
+        if let Some(i) = self.instance(id).await? {
+            if let Some(cluster) = i.db_cluster_identifier() {
+                return self.find_cluster(cluster).await;
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_instance_not_found_fault()) => {}
-            Err(e) => return Err(sdk_error(&format!("looking up DB instance {id}"), e)),
+            return Ok(Some(Database {
+                id: id.to_string(),
+                kind: Kind::Instance,
+                status: i.db_instance_status().unwrap_or("unknown").to_string(),
+            }));
         }
         self.find_cluster(id).await
     }
 
+    /// The DB instance `id`, `None` when there is none.
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>> {
+        let sent = self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await;
+        let found = unless_not_found(
+            sent,
+            |e| e.is_db_instance_not_found_fault(),
+            || format!("looking up DB instance {id}"),
+        )?;
+        Ok(found.and_then(|out| out.db_instances().first().cloned()))
+    }
+
     async fn find_cluster(&self, id: &str) -> Result<Option<Database>> {
-        match self
+        let sent = self
             .client
             .describe_db_clusters()
             .db_cluster_identifier(id)
             .send()
-            .await
-        {
-            Ok(out) => Ok(out.db_clusters().first().map(|c| Database {
+            .await;
+        let found = unless_not_found(
+            sent,
+            |e| e.is_db_cluster_not_found_fault(),
+            || format!("looking up DB cluster {id}"),
+        )?;
+        Ok(found.and_then(|out| {
+            out.db_clusters().first().map(|c| Database {
                 id: id.to_string(),
                 kind: Kind::Cluster,
                 status: c.status().unwrap_or("unknown").to_string(),
-            })),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(sdk_error(&format!("looking up DB cluster {id}"), e)),
-        }
+            })
+        }))
     }
 
     /// Every database identifier, for "did you mean" hints.
@@ -224,41 +224,38 @@ impl Rds<'_> {
     /// One snapshot by id, of either kind (`kind` narrows the search when known).
     pub async fn snapshot(&self, id: &str, kind: Option<Kind>) -> Result<Option<Snapshot>> {
         if kind != Some(Kind::Cluster) {
-            match self
+            let sent = self
                 .client
                 .describe_db_snapshots()
                 .db_snapshot_identifier(id)
                 .send()
-                .await
-            {
-                Ok(out) => {
-                    if let Some(s) = out.db_snapshots().first() {
-                        return Ok(Some(Snapshot::from_instance(s)));
-                    }
-                }
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_snapshot_not_found_fault()) => {}
-                Err(e) => return Err(sdk_error(&format!("describing snapshot {id}"), e)),
+                .await;
+            let found = unless_not_found(
+                sent,
+                |e| e.is_db_snapshot_not_found_fault(),
+                || format!("describing snapshot {id}"),
+            )?;
+            if let Some(s) = found.as_ref().and_then(|out| out.db_snapshots().first()) {
+                return Ok(Some(Snapshot::from_instance(s)));
             }
         }
         if kind != Some(Kind::Instance) {
-            match self
+            let sent = self
                 .client
                 .describe_db_cluster_snapshots()
                 .db_cluster_snapshot_identifier(id)
                 .send()
-                .await
+                .await;
+            let found = unless_not_found(
+                sent,
+                |e| e.is_db_cluster_snapshot_not_found_fault(),
+                || format!("describing cluster snapshot {id}"),
+            )?;
+            if let Some(s) = found
+                .as_ref()
+                .and_then(|out| out.db_cluster_snapshots().first())
             {
-                Ok(out) => {
-                    if let Some(s) = out.db_cluster_snapshots().first() {
-                        return Ok(Some(Snapshot::from_cluster(s)));
-                    }
-                }
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_db_cluster_snapshot_not_found_fault()) => {}
-                Err(e) => return Err(sdk_error(&format!("describing cluster snapshot {id}"), e)),
+                return Ok(Some(Snapshot::from_cluster(s)));
             }
         }
         Ok(None)
@@ -266,43 +263,12 @@ impl Rds<'_> {
 
     /// All snapshots of a database (manual and automated), newest first.
     pub async fn snapshots_of(&self, db: &Database) -> Result<Vec<Snapshot>> {
-        let mut all = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            match db.kind {
-                Kind::Instance => {
-                    let out = self
-                        .client
-                        .describe_db_snapshots()
-                        .filters(filter("db-instance-id", &db.id))
-                        .set_marker(marker.take())
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error(&format!("listing snapshots of {}", db.id), e))?;
-                    all.extend(out.db_snapshots().iter().map(Snapshot::from_instance));
-                    marker = out.marker().map(str::to_owned);
-                }
-                Kind::Cluster => {
-                    let out = self
-                        .client
-                        .describe_db_cluster_snapshots()
-                        .filters(filter("db-cluster-id", &db.id))
-                        .set_marker(marker.take())
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error(&format!("listing snapshots of {}", db.id), e))?;
-                    all.extend(
-                        out.db_cluster_snapshots()
-                            .iter()
-                            .map(Snapshot::from_cluster),
-                    );
-                    marker = out.marker().map(str::to_owned);
-                }
-            }
-            if marker.is_none() {
-                break;
-            }
-        }
+        let by_db = match db.kind {
+            Kind::Instance => filter("db-instance-id", &db.id),
+            Kind::Cluster => filter("db-cluster-id", &db.id),
+        };
+        let doing = format!("listing snapshots of {}", db.id);
+        let mut all = self.list(db.kind, Some(by_db), None, &doing).await?;
         // RFC 3339 UTC strings sort chronologically.
         all.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
         Ok(all)
@@ -310,45 +276,63 @@ impl Rds<'_> {
 
     /// Manual snapshots of this kind in the account and Region, for the quota check.
     pub async fn manual_snapshot_count(&self, kind: Kind) -> Result<usize> {
-        let mut count = 0;
+        let doing = match kind {
+            Kind::Instance => "counting manual snapshots",
+            Kind::Cluster => "counting manual cluster snapshots",
+        };
+        let manual = self.list(kind, None, Some("manual"), doing).await?;
+        Ok(manual
+            .iter()
+            .filter(|s| s.snapshot_type == "manual")
+            .count())
+    }
+
+    /// Every snapshot of `kind` that matches `filter` and `snapshot_type`, page after page.
+    async fn list(
+        &self,
+        kind: Kind,
+        filter: Option<Filter>,
+        snapshot_type: Option<&str>,
+        doing: &str,
+    ) -> Result<Vec<Snapshot>> {
+        let (filters, snapshot_type) = (filter.map(|f| vec![f]), snapshot_type.map(str::to_owned));
+        let mut all = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            match kind {
+            marker = match kind {
                 Kind::Instance => {
                     let out = self
                         .client
                         .describe_db_snapshots()
-                        .snapshot_type("manual")
+                        .set_filters(filters.clone())
+                        .set_snapshot_type(snapshot_type.clone())
                         .set_marker(marker.take())
                         .send()
                         .await
-                        .map_err(|e| sdk_error("counting manual snapshots", e))?;
-                    count += out
-                        .db_snapshots()
-                        .iter()
-                        .filter(|s| s.snapshot_type() == Some("manual"))
-                        .count();
-                    marker = out.marker().map(str::to_owned);
+                        .map_err(|e| sdk_error(doing, e))?;
+                    all.extend(out.db_snapshots().iter().map(Snapshot::from_instance));
+                    out.marker
                 }
                 Kind::Cluster => {
                     let out = self
                         .client
                         .describe_db_cluster_snapshots()
-                        .snapshot_type("manual")
+                        .set_filters(filters.clone())
+                        .set_snapshot_type(snapshot_type.clone())
                         .set_marker(marker.take())
                         .send()
                         .await
-                        .map_err(|e| sdk_error("counting manual cluster snapshots", e))?;
-                    count += out
-                        .db_cluster_snapshots()
-                        .iter()
-                        .filter(|s| s.snapshot_type() == Some("manual"))
-                        .count();
-                    marker = out.marker().map(str::to_owned);
+                        .map_err(|e| sdk_error(doing, e))?;
+                    all.extend(
+                        out.db_cluster_snapshots()
+                            .iter()
+                            .map(Snapshot::from_cluster),
+                    );
+                    out.marker
                 }
-            }
+            };
             if marker.is_none() {
-                return Ok(count);
+                return Ok(all);
             }
         }
     }
@@ -440,41 +424,37 @@ impl Rds<'_> {
         }
     }
 
+    /// Delete a snapshot; one already gone (a re-run after a crash) has reached the goal.
     pub async fn delete_snapshot(&self, s: &Snapshot) -> Result<()> {
         match s.kind {
-            Kind::Instance => match self
-                .client
-                .delete_db_snapshot()
-                .db_snapshot_identifier(&s.id)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                // Already gone (a re-run after a crash): the goal is reached.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|x| x.is_db_snapshot_not_found_fault()) =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(sdk_error(&format!("deleting snapshot {}", s.id), e)),
-            },
-            Kind::Cluster => match self
-                .client
-                .delete_db_cluster_snapshot()
-                .db_cluster_snapshot_identifier(&s.id)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|x| x.is_db_cluster_snapshot_not_found_fault()) =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(sdk_error(&format!("deleting cluster snapshot {}", s.id), e)),
-            },
+            Kind::Instance => {
+                let sent = self
+                    .client
+                    .delete_db_snapshot()
+                    .db_snapshot_identifier(&s.id)
+                    .send()
+                    .await;
+                unless_not_found(
+                    sent,
+                    |e| e.is_db_snapshot_not_found_fault(),
+                    || format!("deleting snapshot {}", s.id),
+                )
+                .map(drop)
+            }
+            Kind::Cluster => {
+                let sent = self
+                    .client
+                    .delete_db_cluster_snapshot()
+                    .db_cluster_snapshot_identifier(&s.id)
+                    .send()
+                    .await;
+                unless_not_found(
+                    sent,
+                    |e| e.is_db_cluster_snapshot_not_found_fault(),
+                    || format!("deleting cluster snapshot {}", s.id),
+                )
+                .map(drop)
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
 use test_support::github_fake::GithubFake;
-use test_support::{AwsAccount, Cmd, Output, moto_account, standins, unique};
+use test_support::{AwsAccount, Cmd, MotoSession, Output, standins, unique};
 
 struct Fx {
     account: AwsAccount,
@@ -23,12 +23,11 @@ struct Fx {
 
 impl Fx {
     fn new() -> Fx {
-        let account = moto_account();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = rt.block_on(test_support::sdk_config(&standins().moto, Some(&account)));
+        let MotoSession {
+            account,
+            rt,
+            config,
+        } = MotoSession::start();
         Fx {
             sm: Client::new(&config),
             account,
