@@ -159,12 +159,11 @@ fn corrupt_blob_is_not_committed_by_a_registry_that_checks_nothing() {
     out.assert_code(2).assert_no_panic();
     assert!(out.stderr.contains("digest mismatch"), "{}", out.stderr);
     let layer = &img.layer_digests[0];
+    let put_layer = |r: &str| r.starts_with("PUT /upload/") && r.contains(&layer[7..]);
+    let requests = fake.requests_once(put_layer, Duration::from_secs(10));
     assert!(
-        fake.requests()
-            .iter()
-            .any(|r| r.starts_with("PUT /upload/") && r.contains(&layer[7..])),
-        "the upload was attempted: {:?}",
-        fake.requests()
+        requests.iter().any(|r| put_layer(r)),
+        "the upload was attempted: {requests:?}"
     );
     assert!(
         !fake.blobs().contains(layer),

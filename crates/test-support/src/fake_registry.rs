@@ -70,6 +70,19 @@ impl FakeRegistry {
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
     }
+    /// [`FakeRegistry::requests`] once one of them satisfies `wanted`, or after `within` what
+    /// came: each connection has a thread of its own, which may not have read its request yet
+    /// when the client process has already exited.
+    pub fn requests_once(&self, wanted: impl Fn(&str) -> bool, within: Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let seen = self.requests();
+            if seen.iter().any(|r| wanted(r)) || std::time::Instant::now() >= deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
