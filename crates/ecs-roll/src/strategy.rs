@@ -489,22 +489,6 @@ struct GateRun<'a> {
     timeline: &'a Timeline,
 }
 
-/// Resolves when the job is cancelled (ctrl-c, or SIGTERM as a runner sends on cancel).
-async fn cancelled() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 /// The deployment waits at POST_TEST_TRAFFIC_SHIFT: run the smoke spec against the test URL,
 /// then CONTINUE, or ROLLBACK. `Some(reason)` when it was rolled back.
 async fn run_gate(cx: &GateRun<'_>, args: &DeployArgs, gate: Option<&SmokeGate>) -> Option<String> {
@@ -522,7 +506,8 @@ async fn run_gate(cx: &GateRun<'_>, args: &DeployArgs, gate: Option<&SmokeGate>)
             ];
             tokio::select! {
                 v = smoke_gate::check_at(g, cx.ui, names, args.native.test_url.as_deref()) => v,
-                _ = cancelled() => Err(format!("the job was cancelled while the deployment was paused at {GATE_STAGE}")),
+                // ctrl-c, or SIGTERM as a runner sends on cancel.
+                _ = dk_core::shutdown::requested() => Err(format!("the job was cancelled while the deployment was paused at {GATE_STAGE}")),
             }
         }
         None => Err("no smoke spec to run (--smoke)".to_string()),
