@@ -37,6 +37,11 @@ impl Env {
             .current_service_deployment()
             .unwrap()
             .to_string();
+        self.service_deployment(&arn)
+    }
+
+    /// One ServiceDeployment by its ARN.
+    fn service_deployment(&self, arn: &str) -> aws_sdk_ecs::types::ServiceDeployment {
         let out = self
             .rt
             .block_on(
@@ -51,16 +56,7 @@ impl Env {
 
     /// The status of a service deployment.
     fn sd_status(&self, arn: &str) -> (String, String) {
-        let out = self
-            .rt
-            .block_on(
-                self.ecs
-                    .describe_service_deployments()
-                    .service_deployment_arns(arn)
-                    .send(),
-            )
-            .unwrap();
-        let sd = &out.service_deployments()[0];
+        let sd = self.service_deployment(arn);
         (
             sd.status().unwrap().as_str().to_string(),
             sd.lifecycle_stage()
