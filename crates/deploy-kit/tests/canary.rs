@@ -7,9 +7,10 @@
 //! nowhere the job shows or keeps: stdout, stderr (its own `::add-mask::` line aside),
 //! `$GITHUB_OUTPUT`, the job summary.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 
+use test_support::http_wire::{read_body, read_head};
 use test_support::{Cmd, Output};
 
 /// An AWS endpoint on loopback that refuses every call with a 400 whose message is the request's
@@ -29,28 +30,17 @@ fn answer(stream: std::net::TcpStream) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
     loop {
-        let mut headers = String::new();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            headers.push_str(line.trim_end());
-            headers.push(' ');
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
+        let Some(head) = read_head(&mut reader) else {
             return;
-        }
+        };
+        let Some(body) = read_body(&mut reader, &head) else {
+            return;
+        };
+        let headers: String = head
+            .lines
+            .iter()
+            .map(|l| format!("{} ", l.trim_end()))
+            .collect();
         let query = String::from_utf8_lossy(&body).contains("Action=");
         let echoed = format!("request refused; it carried: {headers}");
         let (ctype, text) = if query {

@@ -4,10 +4,12 @@
 //! enough of the distribution API for ecr-push, nothing more.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::http_wire::{read_body, read_head};
 
 /// How the fake answers.
 #[derive(Clone)]
@@ -92,41 +94,19 @@ fn serve(conn: TcpStream, shared: &Mutex<Shared>, behaviour: &Behaviour) {
     let mut reader = BufReader::new(conn.try_clone().expect("clone"));
     let mut out = conn;
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        let Some(head) = read_head(&mut reader) else {
             return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or("").to_string(),
-            parts.next().unwrap_or("").to_string(),
-        );
-        let mut length = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
+        };
+        let (method, target) = head.method_and_target();
         shared
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .requests
             .push(format!("{method} {target}"));
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            // The client gave up before sending everything it announced: nothing is committed.
+        // The client gave up before sending everything it announced: nothing is committed.
+        let Some(body) = read_body(&mut reader, &head) else {
             return;
-        }
+        };
         let mut st = shared.lock().unwrap_or_else(|p| p.into_inner());
         let reply = answer(&mut st, behaviour, &method, &target, body);
         drop(st);

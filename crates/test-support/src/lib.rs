@@ -11,6 +11,7 @@
 //! - [`fake_registry`]: a *fake* registry for what Distribution will not do (hostile error
 //!   bodies, trickling answers, uploads committed without a digest check).
 //! - [`github_fake`]: a FAKE of GitHub's REST API (Actions secrets) with a real keypair.
+//! - [`http_wire`]: reading an HTTP/1.1 request's head and body, for the hand-made servers.
 //! - [`figures`]: counts recorded for `scripts/reliability` when `DK_RELIABILITY_LOG` is set.
 //! - [`oci`]: the one generator of test images (OCI layouts, `docker save` tarballs).
 //! - [`ecs`] (feature `ecs`): the one ECS fixture — emulator, client, cluster, task definitions,
@@ -23,6 +24,7 @@ pub mod ecs;
 pub mod fake_registry;
 pub mod figures;
 pub mod github_fake;
+pub mod http_wire;
 pub mod oci;
 #[cfg(feature = "ecs")]
 pub mod world;

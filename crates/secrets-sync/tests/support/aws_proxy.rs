@@ -3,10 +3,12 @@
 //! echoes the request body back (what a careless error path would print — with the secret in it).
 //! Every request gets its own upstream connection (`Connection: close`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use test_support::http_wire::{read_body, read_head};
 
 #[derive(Clone, Copy)]
 pub enum Fault {
@@ -49,29 +51,18 @@ fn handle(
     marker: &str,
 ) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut head = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        let lower = line.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        if lower.starts_with("connection:") {
-            continue;
-        }
-        head.push(line);
-    }
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
+    let Some(request) = read_head(&mut reader) else {
         return;
-    }
+    };
+    let Some(body) = read_body(&mut reader, &request) else {
+        return;
+    };
+    // Its own `Connection: close` goes upstream instead of the client's.
+    let head: Vec<String> = request
+        .lines
+        .into_iter()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
     let text = format!("{}{}", head.concat(), String::from_utf8_lossy(&body));
     let mut conn = conn;
     let take = text.contains(marker)
