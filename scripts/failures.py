@@ -25,6 +25,22 @@ def failures(path):
         yield name, "\n".join(p for p in parts if p.strip())
 
 
+def without_backtraces(lines):
+    """The lines with each `stack backtrace:` block left out: the panic message above it says why."""
+    out, skipping = [], False
+    for line in lines:
+        text = line.strip()
+        if text.startswith("stack backtrace:"):
+            skipping = True
+            continue
+        if skipping:
+            if text.startswith("note: Some details are omitted") or text.startswith("note: run with"):
+                skipping = False
+            continue
+        out.append(line)
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("junit")
@@ -36,7 +52,7 @@ def main():
         print(f"no failure digest: {args.junit}: {e}", file=sys.stderr)
         return 0
     for name, output in found:
-        lines = output.splitlines()
+        lines = without_backtraces(output.splitlines())
         print(f"--- {name}: the last {min(len(lines), args.lines)} of {len(lines)} output lines", file=sys.stderr)
         for line in lines[-args.lines:]:
             print(f"    {line}", file=sys.stderr)
