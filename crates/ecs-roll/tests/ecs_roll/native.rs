@@ -54,6 +54,18 @@ impl Env {
         out.service_deployments()[0].clone()
     }
 
+    /// `ecs-roll deploy` of `app:v2` to `web`, returning at `--wait-until until`.
+    fn deploy_v2_until(&self, until: &str) -> Output {
+        self.deploy(&[
+            "--service",
+            "web",
+            "--image",
+            "app=app:v2",
+            "--wait-until",
+            until,
+        ])
+    }
+
     /// The status of a service deployment.
     fn sd_status(&self, arn: &str) -> (String, String) {
         let sd = self.service_deployment(arn);
@@ -150,14 +162,7 @@ fn wait_until_each_milestone() {
     for (until, stage) in cases {
         let e = env();
         canary(&e);
-        let out = e.deploy(&[
-            "--service",
-            "web",
-            "--image",
-            "app=app:v2",
-            "--wait-until",
-            until,
-        ]);
+        let out = e.deploy_v2_until(until);
         out.assert_code(0).assert_no_panic();
         let json = out.json();
         assert_eq!(json["result"], "in_progress", "{until}: {}", out.stderr);
@@ -178,14 +183,7 @@ fn wait_until_each_milestone() {
     }
     let e = env();
     canary(&e);
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--wait-until",
-        "done",
-    ]);
+    let out = e.deploy_v2_until("done");
     out.assert_code(0).assert_no_panic();
     assert_eq!(out.output("result"), "succeeded");
     assert_eq!(e.sd_status(&sd_arn(&out.json())).0, "SUCCESSFUL");
@@ -202,14 +200,7 @@ fn rollback_during_bake() {
         .bake_time_in_minutes(60)
         .build();
     e.create_service("web", &v1, 2, config);
-    let out = e.deploy(&[
-        "--service",
-        "web",
-        "--image",
-        "app=app:v2",
-        "--wait-until",
-        "bake",
-    ]);
+    let out = e.deploy_v2_until("bake");
     out.assert_code(0).assert_no_panic();
     let arn = sd_arn(&out.json());
     assert_eq!(
