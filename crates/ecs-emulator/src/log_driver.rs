@@ -1,5 +1,5 @@
-//! The `awslogs` log driver for process-mode one-off tasks: a container whose task definition
-//! says `logDriver: awslogs` has its process's stdout and stderr written to CloudWatch Logs
+//! The `awslogs` log driver for process-mode tasks (service and one-off): a container whose task
+//! definition says `logDriver: awslogs` has its process's stdout and stderr written to CloudWatch Logs
 //! (moto, `processes.cloudwatch_logs_url`) under the stream ECS names
 //! `awslogs-stream-prefix/container-name/task-id`, where `dk_core::task_logs` reads it.
 //!
@@ -7,7 +7,13 @@
 //! exist stops the task before it runs (`ResourceInitializationError: failed to validate logger
 //! args…`) unless `awslogs-create-group` is `true`, which creates it.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::http_client::{self, AwsError};
 
@@ -131,6 +137,108 @@ fn capped(line: &str) -> &str {
         end -= 1;
     }
     &line[..end]
+}
+
+/// How long the output pipes may stay open after the process exited (a grandchild holding
+/// them).
+const DRAIN: Duration = Duration::from_secs(2);
+/// How long the last log lines may take to be written. Docker's awslogs driver flushes what
+/// it holds when the container stops, however slow CloudWatch Logs answers; this bound is only
+/// against an endpoint that never answers, and generous because a loaded CI machine can make
+/// the moto server take seconds per PutLogEvents.
+const SHIP_DRAIN: Duration = Duration::from_secs(15);
+
+/// The target of container `index` of a task definition's `body` (see [`target`]).
+pub fn target_of(
+    body: &serde_json::Map<String, Value>,
+    index: usize,
+    task_id: &str,
+    endpoint: Option<&str>,
+) -> Option<LogTarget> {
+    let container = body.get("containerDefinitions")?.get(index)?;
+    target(container, task_id, endpoint)
+}
+
+/// A container's output being read line by line and, with a target, written to CloudWatch Logs.
+pub struct Output {
+    readers: Vec<JoinHandle<()>>,
+    shipper: Option<JoinHandle<()>>,
+}
+
+impl Output {
+    /// Takes the child's piped stdout and stderr (none: nothing to read) and ships what they
+    /// write to `logs`.
+    pub fn capture(child: &mut Child, logs: Option<LogTarget>) -> Output {
+        let (lines, received) = mpsc::unbounded_channel();
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(tokio::spawn(read_lines(out, lines.clone())));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(tokio::spawn(read_lines(err, lines.clone())));
+        }
+        drop(lines);
+        let shipper = logs.map(|target| tokio::spawn(ship(target, received)));
+        Output { readers, shipper }
+    }
+
+    /// After the process exited: the last lines read and written, each wait bounded.
+    pub async fn drain(self) {
+        for reader in self.readers {
+            bounded(reader, DRAIN).await;
+        }
+        if let Some(shipper) = self.shipper {
+            bounded(shipper, SHIP_DRAIN).await;
+        }
+    }
+}
+
+/// Waits for `task` at most `limit`, then aborts it.
+async fn bounded(task: JoinHandle<()>, limit: Duration) {
+    let abort = task.abort_handle();
+    if tokio::time::timeout(limit, task).await.is_err() {
+        abort.abort();
+    }
+}
+
+/// Each line of `output` (lossy UTF-8, without its line break) into `lines`.
+async fn read_lines(output: impl AsyncRead + Unpin, lines: mpsc::UnboundedSender<String>) {
+    let mut reader = BufReader::new(output);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                let _ = lines.send(text.trim_end_matches(['\n', '\r']).to_string());
+            }
+        }
+    }
+}
+
+/// Writes the lines as they come, in batches, until every reader is done.
+async fn ship(target: LogTarget, mut received: mpsc::UnboundedReceiver<String>) {
+    let mut batch = Vec::new();
+    while received.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let now_ms = epoch_ms();
+        if let Err(e) = put(&target, &batch, now_ms).await {
+            eprintln!(
+                "ecs-emulator: awslogs: {} line(s) for {}/{} lost: {e}",
+                batch.len(),
+                target.group,
+                target.stream
+            );
+        }
+        batch.clear();
+    }
+}
+
+/// Milliseconds since the epoch (CloudWatch event timestamps).
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

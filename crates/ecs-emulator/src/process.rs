@@ -26,6 +26,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::lb::{Listener, Pools};
+use crate::log_driver::{self, LogTarget, Output};
 use crate::model::{Cluster, Task, TaskDefinition, TaskPlan, resolve_task_definition};
 use crate::process_config::{HealthCheck, ProcessMode};
 pub(crate) use crate::process_state::Supervisor;
@@ -175,16 +176,29 @@ impl Supervisor {
             if known {
                 self.sync_task(task, mode, now);
             } else if task.last_status == "PROVISIONING" && task.is_live() {
-                let launch = resolve_task_definition(definitions, &task.task_definition_arn)
-                    .and_then(|d| launch_for(d, mode));
-                if let Some((container, launch)) = launch {
-                    self.start(task, container, launch, mode);
+                let Some(definition) =
+                    resolve_task_definition(definitions, &task.task_definition_arn)
+                else {
+                    continue;
+                };
+                if let Some((container, launch)) = launch_for(definition, mode) {
+                    let endpoint = mode.cloudwatch_logs_url.as_deref();
+                    let logs =
+                        log_driver::target_of(&definition.body, container, &task.id, endpoint);
+                    self.start(task, container, launch, logs, mode);
                 }
             }
         }
     }
 
-    fn start(&self, task: &mut Task, container: usize, launch: Launch, mode: &ProcessMode) {
+    fn start(
+        &self,
+        task: &mut Task,
+        container: usize,
+        launch: Launch,
+        logs: Option<LogTarget>,
+        mode: &ProcessMode,
+    ) {
         let cluster = cluster_name(&task.cluster_arn);
         let service = task.service.clone().unwrap_or_default();
         let mut state = ProcState::Starting;
@@ -207,13 +221,21 @@ impl Supervisor {
         }
         self.ensure_load_balancer(&cluster, &service);
         if state == ProcState::Starting {
-            let run = run_process(
+            let checks = check_health(
                 self.inner.clone(),
                 task.arn.clone(),
                 port,
+                mode.health_check.clone(),
+                self.shutdown.subscribe(),
+            );
+            let run = run_container(
+                self.inner.clone(),
+                task.arn.clone(),
                 launch,
                 mode.clone(),
-                self.shutdown.subscribe(),
+                Some(port),
+                logs,
+                move || drop(tokio::spawn(checks)),
             );
             self.runtime.spawn(run);
         }
@@ -511,29 +533,34 @@ pub(crate) fn set_state(inner: &Mutex<Inner>, arn: &str, state: ProcState) {
     }
 }
 
-/// Resolves secrets, spawns the process in its own group, health-checks it, waits for it.
-async fn run_process(
+/// Creates the log stream (when the container logs with awslogs), spawns the process in its own
+/// group, calls `started` once it runs, ships its output, waits for it; the exit code is
+/// published only after its last lines are written. A service task (`port`) and a one-off task
+/// (none) alike.
+pub(crate) async fn run_container(
     inner: Arc<Mutex<Inner>>,
     arn: String,
-    port: u16,
     launch: Launch,
     mode: ProcessMode,
-    shutdown: watch::Receiver<bool>,
+    port: Option<u16>,
+    logs: Option<LogTarget>,
+    started: impl FnOnce(),
 ) {
-    let Some(mut child) = spawn(&inner, &arn, launch, &mode, Some(port), false).await else {
+    if let Some(target) = &logs
+        && let Err(reason) = log_driver::open(target).await
+    {
+        return set_state(&inner, &arn, ProcState::FailedToStart(reason));
+    }
+    let Some(mut child) = spawn(&inner, &arn, launch, &mode, port, logs.is_some()).await else {
         return;
     };
-    tokio::spawn(check_health(
-        inner.clone(),
-        arn.clone(),
-        port,
-        mode.health_check,
-        shutdown,
-    ));
+    let output = Output::capture(&mut child, logs);
+    started();
     let code = match child.wait().await {
         Ok(status) => exit_code(status),
         Err(_) => 137,
     };
+    output.drain().await;
     set_state(&inner, &arn, ProcState::Exited(code));
 }
 

@@ -1,21 +1,23 @@
 //! Process mode for RunTask: a one-off task of a process image is a real process — the image's
 //! command, or the program its container command names — STOPPED with the process's own exit
 //! code, stopped by StopTask, reaped with the emulator, and its output written to moto's
-//! CloudWatch Logs when its container logs with awslogs.
+//! CloudWatch Logs when its container logs with awslogs — as a service task's is.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{
-    ContainerDefinition, ContainerOverride, LogConfiguration, LogDriver, Task, TaskOverride,
+    ContainerDefinition, ContainerOverride, DesiredStatus, LogConfiguration, LogDriver, Task,
+    TaskOverride,
 };
 use ecs_emulator::Scenario;
 use serde_json::{Value, json};
 
 use super::processes::{alive, start};
-use super::sdk::{Env, register_container};
+use super::sdk::{Env, register_container, with_breaker};
 
 /// `job:*` exits 9 unless its command names the `migrate` program, which prints a line on
-/// each stream and exits with its first argument; `job:sleep` runs until stopped.
+/// each stream and exits with its first argument; `job:sleep` runs until stopped; `job:loud`
+/// (a service's task) prints a line on each stream and exits 3.
 fn scenario(logs_url: Option<&str>) -> Scenario {
     let doc = json!({
         "run_task": {"duration_seconds": 2, "exit_code": 0},
@@ -25,6 +27,7 @@ fn scenario(logs_url: Option<&str>) -> Scenario {
         "cloudwatch_logs_url": logs_url,
         "images": {
             "job:sleep": {"command": ["sleep", "600"]},
+            "job:loud": {"command": ["sh", "-c", "echo \"starting on $PORT\"; echo 'crashed on purpose' >&2; exit 3"]},
             "job:*": {
                 "command": ["sh", "-c", "exit 9"],
                 "environment": {"GREETING": "hello from the image"},
@@ -228,5 +231,51 @@ async fn output_goes_to_cloudwatch_logs_before_the_task_stops() {
         env.emulator.started_pids().len(),
         before,
         "no process started"
+    );
+}
+
+/// A service's task logs with awslogs too: the lines a crashing task wrote are in its stream
+/// by the time it shows STOPPED, where wait-stable reads a stopped task's last lines.
+#[tokio::test]
+async fn service_task_output_goes_to_cloudwatch_logs() {
+    let moto = test_support::standins().moto;
+    let group = format!("/ecs/{}", test_support::unique("service"));
+    let (status, doc) = logs_call(&moto, "CreateLogGroup", &json!({"logGroupName": group}));
+    assert_eq!(status, 200, "{doc}");
+    let env = start(scenario(Some(&moto))).await;
+    let td = register(&env, "job:loud", Some(&group)).await;
+    env.create_service("loud", &td, 1, with_breaker(false))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stopped = loop {
+        env.emulator.advance(Duration::from_secs(1));
+        let stopped = env.tasks("loud", Some(DesiredStatus::Stopped)).await;
+        if let Some(t) = stopped
+            .into_iter()
+            .find(|t| t.last_status() == Some("STOPPED"))
+        {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no task of the service stopped");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert_eq!(stopped.containers()[0].exit_code(), Some(3));
+    let id = stopped.task_arn().unwrap().rsplit('/').next().unwrap();
+    let (status, doc) = logs_call(
+        &moto,
+        "GetLogEvents",
+        &json!({"logGroupName": group, "logStreamName": format!("ecs/app/{id}"), "startFromHead": true}),
+    );
+    assert_eq!(status, 200, "{doc}");
+    let messages: Vec<&str> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(messages.contains(&"crashed on purpose"), "{doc}");
+    assert!(
+        messages.iter().any(|m| m.starts_with("starting on ")),
+        "{doc}"
     );
 }
