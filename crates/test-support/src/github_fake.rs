@@ -26,7 +26,7 @@
 //!   `x-ratelimit-reset` (UTC epoch seconds).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +34,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
+
+use crate::http_wire::{read_body, read_head};
 
 const DOCS: &str = "https://docs.github.com/rest";
 
@@ -377,39 +379,14 @@ fn serve(conn: TcpStream, state: &Arc<Mutex<State>>) {
         return;
     };
     let mut reader = BufReader::new(read_half);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if line == "\r\n" || line == "\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let mut lines = head.lines();
-    let mut first = lines.next().unwrap_or("").split_whitespace();
-    let (method, target) = (
-        first.next().unwrap_or("").to_string(),
-        first.next().unwrap_or("").to_string(),
-    );
-    let mut length = 0usize;
-    let mut authorization = None;
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse().unwrap_or(0),
-                "authorization" => authorization = Some(v.trim().to_string()),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
+    let Some(head) = read_head(&mut reader) else {
         return;
-    }
+    };
+    let Some(body) = read_body(&mut reader, &head) else {
+        return;
+    };
+    let (method, target) = head.method_and_target();
+    let authorization = head.header("authorization").map(str::to_owned);
     let request = Request {
         method,
         path: target,

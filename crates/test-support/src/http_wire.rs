@@ -13,6 +13,14 @@ pub struct Head {
 }
 
 impl Head {
+    /// The value of header `name` (any case), trimmed; the first when it is repeated.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.lines.iter().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
     /// The request line's method and target.
     pub fn method_and_target(&self) -> (String, String) {
         let first = self.lines.first().map(String::as_str).unwrap_or("");
@@ -64,6 +72,8 @@ mod tests {
         );
         assert_eq!(head.lines.len(), 3);
         assert_eq!(head.content_length, 3);
+        assert_eq!(head.header("host"), Some("h"));
+        assert_eq!(head.header("authorization"), None);
         assert_eq!(read_body(&mut reader, &head).unwrap(), b"abc");
         let next = read_head(&mut reader).unwrap();
         assert_eq!(next.method_and_target(), ("GET".into(), "/v2/".into()));

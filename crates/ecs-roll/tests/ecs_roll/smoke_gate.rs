@@ -2,9 +2,11 @@
 //! back to the recorded revision (exit 1, cause `smoke`); a passing spec leaves it green. The
 //! spec points at a real HTTP server on loopback started by the test.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
+
+use test_support::http_wire::read_head;
 
 use super::*;
 
@@ -24,15 +26,10 @@ pub(crate) fn http(status: u16) -> Http {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
+            let Some(head) = read_head(&mut reader) else {
                 continue;
-            }
-            log.lock().unwrap().push(line.trim().to_string());
-            let mut h = String::new();
-            while reader.read_line(&mut h).is_ok_and(|n| n > 2) {
-                h.clear();
-            }
+            };
+            log.lock().unwrap().push(head.lines[0].trim().to_string());
             let body = format!(
                 "{{\"status\":\"{}\"}}",
                 if status == 200 { "ok" } else { "broken" }
