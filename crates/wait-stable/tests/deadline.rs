@@ -8,9 +8,9 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::config::Credentials;
-use aws_sdk_ecs::types::ContainerDefinition;
 use dk_core::poll::Deadline;
 use ecs_emulator::{Config, Emulator, Fault, FaultKind, Scenario};
+use test_support::ecs::Container;
 use wait_stable::waiter::{Target, Track, Until, WaitOptions};
 
 const SCENARIO: &str = r#"
@@ -20,23 +20,7 @@ images:
 "#;
 
 async fn register(ecs: &Client, image: &str) -> String {
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image(image)
-                .essential(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_string()
+    test_support::ecs::register(ecs, "web", Container::new("app", image)).await
 }
 
 /// Regression (issue 9 case 11): at the deadline the stopped-task lookup may not hold the exit

@@ -183,35 +183,48 @@ fn logs_call(moto: &str, operation: &str, body: &Value) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A new log group in moto, `/ecs/<unique name>`.
+fn log_group(moto: &str, prefix: &str) -> String {
+    let group = format!("/ecs/{}", test_support::unique(prefix));
+    let (status, doc) = logs_call(moto, "CreateLogGroup", &json!({"logGroupName": group}));
+    assert_eq!(status, 200, "{doc}");
+    group
+}
+
+/// The messages in task `id`'s stream of container `app` (prefix `ecs`), oldest first; the
+/// stream must exist.
+fn log_messages(moto: &str, group: &str, id: &str) -> Vec<String> {
+    let stream = format!("ecs/app/{id}");
+    let (status, doc) = logs_call(
+        moto,
+        "GetLogEvents",
+        &json!({"logGroupName": group, "logStreamName": stream, "startFromHead": true}),
+    );
+    assert_eq!(status, 200, "{doc}");
+    doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// With awslogs, both output streams are in CloudWatch Logs under `prefix/container/task-id`
 /// by the time the task shows STOPPED; a log group that does not exist stops the task before
 /// its process starts, with the reason ECS gives.
 #[tokio::test]
 async fn output_goes_to_cloudwatch_logs_before_the_task_stops() {
     let moto = test_support::standins().moto;
-    let group = format!("/ecs/{}", test_support::unique("one-off"));
-    let (status, doc) = logs_call(&moto, "CreateLogGroup", &json!({"logGroupName": group}));
-    assert_eq!(status, 200, "{doc}");
+    let group = log_group(&moto, "one-off");
     let env = start(scenario(Some(&moto))).await;
     let td = register(&env, "job:v1", Some(&group)).await;
     let arn = run(&env, &td, &["migrate", "4"]).await;
     let task = until_stopped(&env, &arn).await;
     assert_eq!(task.containers()[0].exit_code(), Some(4));
     let id = arn.rsplit('/').next().unwrap();
-    let (status, doc) = logs_call(
-        &moto,
-        "GetLogEvents",
-        &json!({"logGroupName": group, "logStreamName": format!("ecs/app/{id}"), "startFromHead": true}),
-    );
-    assert_eq!(status, 200, "{doc}");
-    let mut lines: Vec<&str> = doc["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["message"].as_str())
-        .collect();
+    let mut lines = log_messages(&moto, &group, id);
     lines.sort();
-    assert_eq!(lines, ["hello from the image", "to stderr 4"], "{doc}");
+    assert_eq!(lines, ["hello from the image", "to stderr 4"]);
 
     let missing = register(&env, "job:v1", Some("/ecs/never-created")).await;
     let before = env.emulator.started_pids().len();
@@ -239,9 +252,7 @@ async fn output_goes_to_cloudwatch_logs_before_the_task_stops() {
 #[tokio::test]
 async fn service_task_output_goes_to_cloudwatch_logs() {
     let moto = test_support::standins().moto;
-    let group = format!("/ecs/{}", test_support::unique("service"));
-    let (status, doc) = logs_call(&moto, "CreateLogGroup", &json!({"logGroupName": group}));
-    assert_eq!(status, 200, "{doc}");
+    let group = log_group(&moto, "service");
     let env = start(scenario(Some(&moto))).await;
     let td = register(&env, "job:loud", Some(&group)).await;
     env.create_service("loud", &td, 1, with_breaker(false))
@@ -261,21 +272,13 @@ async fn service_task_output_goes_to_cloudwatch_logs() {
     };
     assert_eq!(stopped.containers()[0].exit_code(), Some(3));
     let id = stopped.task_arn().unwrap().rsplit('/').next().unwrap();
-    let (status, doc) = logs_call(
-        &moto,
-        "GetLogEvents",
-        &json!({"logGroupName": group, "logStreamName": format!("ecs/app/{id}"), "startFromHead": true}),
+    let messages = log_messages(&moto, &group, id);
+    assert!(
+        messages.iter().any(|m| m == "crashed on purpose"),
+        "{messages:?}"
     );
-    assert_eq!(status, 200, "{doc}");
-    let messages: Vec<&str> = doc["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["message"].as_str())
-        .collect();
-    assert!(messages.contains(&"crashed on purpose"), "{doc}");
     assert!(
         messages.iter().any(|m| m.starts_with("starting on ")),
-        "{doc}"
+        "{messages:?}"
     );
 }

@@ -168,6 +168,14 @@ pub(super) fn alive(pid: u32) -> bool {
     })
 }
 
+/// Those of `pids` still in /proc, zombies included: a process its parent never waited for.
+fn unreaped(pids: &[u32]) -> Vec<u32> {
+    pids.iter()
+        .copied()
+        .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        .collect()
+}
+
 /// Processes whose command line holds `marker` (the `sleep` grandchildren).
 fn with_marker(marker: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -466,11 +474,7 @@ async fn no_process_survives_sigterm_to_the_binary() {
         .await
         .unwrap();
     assert_eq!(code.code(), Some(0));
-    let unreaped: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-        .collect();
+    let unreaped = unreaped(&pids);
     assert!(
         unreaped.is_empty(),
         "the emulator exited before reaping task processes {unreaped:?}"
@@ -495,11 +499,7 @@ async fn shutdown_reaps_tasks_that_ignore_sigterm() {
     let pids = env.emulator.started_pids();
     assert_eq!(pids.len(), 2);
     env.emulator.shutdown().await;
-    let unreaped: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-        .collect();
+    let unreaped = unreaped(&pids);
     assert!(unreaped.is_empty(), "not reaped: {unreaped:?}");
     assert_all_gone(&pids, &mark).await;
 }

@@ -57,6 +57,17 @@ impl Env {
     }
 }
 
+/// The production deployment that ran before is `inactive` now (replaced); staging's is untouched.
+fn assert_previous_replaced(gh: &Gh) {
+    let all = gh.fake.deployments(REPO);
+    let state_of = |id| all.iter().find(|d| d.id == id).unwrap().states();
+    assert_eq!(
+        state_of(gh.previous),
+        ["in_progress", "success", "inactive"]
+    );
+    assert_eq!(state_of(gh.staging), ["in_progress", "success"]);
+}
+
 /// The token never appears: not in stdout, stderr (the mask command aside), outputs or summary.
 fn assert_token_hidden(out: &Output, token: &str) {
     let stderr: String = out
@@ -111,13 +122,7 @@ fn successful_release_is_recorded_and_replaces_the_previous() {
         assert_eq!(s.environment_url, "https://www.example.com");
     }
     assert_eq!(out.output("github_deployment_id"), d.id.to_string());
-    let all = gh.fake.deployments(REPO);
-    let state_of = |id| all.iter().find(|d| d.id == id).unwrap().states();
-    assert_eq!(
-        state_of(gh.previous),
-        ["in_progress", "success", "inactive"]
-    );
-    assert_eq!(state_of(gh.staging), ["in_progress", "success"]);
+    assert_previous_replaced(&gh);
     assert!(
         out.stderr.contains(&format!("::add-mask::{TOKEN}")),
         "{}",
@@ -348,12 +353,6 @@ fn rollback_is_recorded_as_a_rollback_deployment() {
         "https://github.example/acme/web/actions/runs/4242"
     );
     assert_eq!(out.output("github_deployment_id"), d.id.to_string());
-    let all = gh.fake.deployments(REPO);
-    let state_of = |id| all.iter().find(|d| d.id == id).unwrap().states();
-    assert_eq!(
-        state_of(gh.previous),
-        ["in_progress", "success", "inactive"]
-    );
-    assert_eq!(state_of(gh.staging), ["in_progress", "success"]);
+    assert_previous_replaced(&gh);
     assert_token_hidden(&out, TOKEN);
 }
